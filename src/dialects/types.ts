@@ -1,0 +1,47 @@
+export type DialectId = 'audian.v2' | 'audian.hooks' | 'voice';
+export const DIALECT_IDS: readonly DialectId[] = ['audian.v2', 'audian.hooks', 'voice'];
+
+/** What is known about the call an event concerns; filled further from the call lifecycle. */
+export interface CallInfo {
+  id: string;
+  direction?: string;
+  from?: string;
+  to?: string;
+  from_name?: string;
+  status?: string;
+}
+
+export type EventData = Record<string, unknown> & { call?: CallInfo };
+
+/** A CloudEvents 1.0 event in structured JSON form (DESIGN.md, "The canonical event"). */
+export interface CanonicalEvent {
+  specversion: '1.0';
+  id: string;
+  source: string;
+  type: string;
+  subject?: string;
+  time: string;
+  datacontenttype: 'application/json';
+  dialect: DialectId;
+  test: boolean;
+  account?: string;
+  data: EventData;
+}
+
+export type JsonObject = Record<string, unknown>;
+
+export interface NormalizeContext {
+  /** The raw body, for ids derived from it. */
+  readonly rawBody: Buffer;
+  /** The CloudEvents `source`, e.g. `audian/main`. */
+  readonly source: string;
+  /** Arrival time in ms; used only when the payload carries no time of its own. */
+  readonly receivedAt: number;
+}
+
+export interface Dialect {
+  readonly id: DialectId;
+  /** True when the parsed body has this dialect's envelope. */
+  detect(body: JsonObject): boolean;
+  normalize(body: JsonObject, context: NormalizeContext): CanonicalEvent;
+}
