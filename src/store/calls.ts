@@ -1,0 +1,105 @@
+import type { CallState } from '../lifecycle/call-state.js';
+import type { Db } from './db.js';
+
+interface CallRow {
+  source: string;
+  call_id: string;
+  direction: string | null;
+  from_number: string | null;
+  to_number: string | null;
+  from_name: string | null;
+  status: string | null;
+  tags: string | null;
+  started_at: string | null;
+  answered: number;
+  ended_at: string | null;
+  end_event_seq: number | null;
+  end_reason: string | null;
+  missed_check_at: number | null;
+  missed: 'emitted' | 'not_missed' | null;
+  end_event_key: string | null;
+}
+
+function fromRow(row: CallRow): CallState {
+  const state: CallState = { source: row.source, callId: row.call_id, answered: row.answered === 1 };
+  if (row.direction !== null) state.direction = row.direction;
+  if (row.from_number !== null) state.from = row.from_number;
+  if (row.to_number !== null) state.to = row.to_number;
+  if (row.from_name !== null) state.fromName = row.from_name;
+  if (row.status !== null) state.status = row.status;
+  if (row.tags !== null) state.tags = JSON.parse(row.tags) as Record<string, unknown>;
+  if (row.started_at !== null) state.startedAt = row.started_at;
+  if (row.ended_at !== null) state.endedAt = row.ended_at;
+  if (row.end_event_key !== null) state.endEventKey = row.end_event_key;
+  if (row.end_reason !== null) state.endReason = row.end_reason;
+  if (row.missed_check_at !== null) state.missedCheckAt = row.missed_check_at;
+  if (row.missed !== null) state.missed = row.missed;
+  return state;
+}
+
+export function createCallQueries(db: Db) {
+  const select = db.prepare<[string, string], CallRow>(
+    `SELECT c.*, e.dedupe_key AS end_event_key FROM calls c LEFT JOIN events e ON e.seq = c.end_event_seq
+      WHERE c.source = ? AND c.call_id = ?`,
+  );
+  const upsert = db.prepare(
+    `INSERT INTO calls (source, call_id, direction, from_number, to_number, from_name, status, tags, started_at,
+                        answered, ended_at, end_event_seq, end_reason, missed_check_at, missed, updated_at)
+     VALUES (@source, @callId, @direction, @from, @to, @fromName, @status, @tags, @startedAt,
+             @answered, @endedAt, (SELECT seq FROM events WHERE dedupe_key = @endEventKey), @endReason,
+             @missedCheckAt, @missed, @now)
+     ON CONFLICT (source, call_id) DO UPDATE SET
+       direction = excluded.direction, from_number = excluded.from_number, to_number = excluded.to_number,
+       from_name = excluded.from_name, status = excluded.status, tags = excluded.tags,
+       started_at = excluded.started_at, answered = excluded.answered, ended_at = excluded.ended_at,
+       end_event_seq = excluded.end_event_seq, end_reason = excluded.end_reason,
+       missed_check_at = excluded.missed_check_at, missed = excluded.missed, updated_at = excluded.updated_at`,
+  );
+  const due = db.prepare<[number, number], { source: string; call_id: string }>(
+    'SELECT source, call_id FROM calls WHERE missed_check_at <= ? ORDER BY missed_check_at LIMIT ?',
+  );
+  const decideNotMissed = db.prepare(
+    "UPDATE calls SET missed = 'not_missed', missed_check_at = NULL, updated_at = ? WHERE source = ? AND call_id = ?",
+  );
+  const prune = db.prepare('DELETE FROM calls WHERE updated_at < ? AND missed_check_at IS NULL');
+
+  return {
+    get(source: string, callId: string): CallState | undefined {
+      const row = select.get(source, callId);
+      return row ? fromRow(row) : undefined;
+    },
+    /** Must run inside the transaction that stored the event named by `endEventKey`. */
+    save(state: CallState, now: number): void {
+      upsert.run({
+        source: state.source,
+        callId: state.callId,
+        direction: state.direction ?? null,
+        from: state.from ?? null,
+        to: state.to ?? null,
+        fromName: state.fromName ?? null,
+        status: state.status ?? null,
+        tags: state.tags === undefined ? null : JSON.stringify(state.tags),
+        startedAt: state.startedAt ?? null,
+        answered: state.answered ? 1 : 0,
+        endedAt: state.endedAt ?? null,
+        endEventKey: state.endEventKey ?? null,
+        endReason: state.endReason ?? null,
+        missedCheckAt: state.missedCheckAt ?? null,
+        missed: state.missed ?? null,
+        now,
+      });
+    },
+    /** Calls whose missed-call grace period is over. */
+    dueMissedChecks(now: number, limit: number): { source: string; callId: string }[] {
+      return due.all(now, limit).map((row) => ({ source: row.source, callId: row.call_id }));
+    },
+    markNotMissed(source: string, callId: string, now: number): void {
+      decideNotMissed.run(now, source, callId);
+    },
+    prune(olderThan: number): number {
+      return prune.run(olderThan).changes;
+    },
+  };
+}
+
+export type CallQueries = ReturnType<typeof createCallQueries>;

@@ -1,0 +1,64 @@
+/**
+ * Schema migrations, applied in order at start inside one transaction each.
+ * Append only: a released migration is never edited.
+ */
+export const MIGRATIONS: readonly { readonly version: number; readonly sql: string }[] = [
+  {
+    version: 1,
+    sql: `
+      -- Every accepted event: the dedupe record and the payload the outbox delivers.
+      CREATE TABLE events (
+        seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+        dedupe_key  TEXT    NOT NULL UNIQUE,
+        id          TEXT    NOT NULL,
+        source      TEXT    NOT NULL,
+        type        TEXT    NOT NULL,
+        subject     TEXT,
+        received_at INTEGER NOT NULL,
+        body        TEXT    NOT NULL
+      );
+      CREATE INDEX events_received_at ON events (received_at);
+
+      -- The outbox: one row per (event, route, connector).
+      CREATE TABLE deliveries (
+        id              INTEGER PRIMARY KEY AUTOINCREMENT,
+        event_seq       INTEGER NOT NULL REFERENCES events (seq) ON DELETE CASCADE,
+        route           TEXT    NOT NULL,
+        connector       TEXT    NOT NULL,
+        order_key       TEXT    NOT NULL,
+        status          TEXT    NOT NULL CHECK (status IN ('pending', 'delivered', 'dead')),
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at INTEGER NOT NULL,
+        last_error      TEXT,
+        created_at      INTEGER NOT NULL,
+        updated_at      INTEGER NOT NULL
+      );
+      CREATE INDEX deliveries_event ON deliveries (event_seq);
+      CREATE INDEX deliveries_pending ON deliveries (connector, order_key, id) WHERE status = 'pending';
+      CREATE INDEX deliveries_due ON deliveries (connector, next_attempt_at) WHERE status = 'pending';
+
+      -- The call lifecycle: one row per call, per source.
+      CREATE TABLE calls (
+        source          TEXT    NOT NULL,
+        call_id         TEXT    NOT NULL,
+        direction       TEXT,
+        from_number     TEXT,
+        to_number       TEXT,
+        from_name       TEXT,
+        status          TEXT,
+        tags            TEXT,
+        started_at      TEXT,
+        answered        INTEGER NOT NULL DEFAULT 0,
+        ended_at        TEXT,
+        end_event_seq   INTEGER,
+        end_reason      TEXT,
+        missed_check_at INTEGER,
+        missed          TEXT CHECK (missed IN ('emitted', 'not_missed')),
+        updated_at      INTEGER NOT NULL,
+        PRIMARY KEY (source, call_id)
+      );
+      CREATE INDEX calls_missed_due ON calls (missed_check_at) WHERE missed_check_at IS NOT NULL;
+      CREATE INDEX calls_updated_at ON calls (updated_at);
+    `,
+  },
+];
