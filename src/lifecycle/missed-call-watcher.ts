@@ -1,0 +1,54 @@
+import type { Logger } from 'pino';
+import type { Acceptor } from '../accept.js';
+import type { Store } from '../store/index.js';
+
+/**
+ * Decides ended calls once their grace period is over. The pending checks
+ * live in the calls table, so a restart picks them up where it left off.
+ */
+export function createMissedCallWatcher(deps: {
+  store: Store;
+  acceptor: Acceptor;
+  graceMs: number;
+  logger: Logger;
+  now?: () => number;
+}) {
+  const now = deps.now ?? Date.now;
+  const logger = deps.logger.child({ component: 'missed-calls' });
+  // Often enough that an alert goes out within a fraction of the grace period after it ends.
+  const interval = Math.min(1000, Math.max(50, Math.floor(deps.graceMs / 4)));
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<void> = Promise.resolve();
+
+  async function tick(): Promise<void> {
+    for (;;) {
+      const due = deps.store.calls.dueMissedChecks(now(), 100);
+      for (const { source, callId } of due) {
+        try {
+          await deps.acceptor.decideMissed(source, callId);
+        } catch (err) {
+          // Left due: the next tick tries again.
+          logger.error({ err, callId }, 'could not decide a missed call');
+          return;
+        }
+      }
+      if (due.length < 100) return;
+    }
+  }
+
+  return {
+    start(): void {
+      const loop = () => {
+        running = tick().finally(() => {
+          if (timer !== undefined) timer = setTimeout(loop, interval);
+        });
+      };
+      timer = setTimeout(loop, interval);
+    },
+    async stop(): Promise<void> {
+      clearTimeout(timer);
+      timer = undefined;
+      await running;
+    },
+  };
+}
