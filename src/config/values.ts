@@ -1,0 +1,66 @@
+import bytes from 'bytes';
+import ms from 'ms';
+import { z } from 'zod';
+import { compileTemplate } from '../template.js';
+
+/**
+ * Value types shared by the main schema and each connector's schema. Values
+ * may come from `${VAR}` interpolation, so numbers and booleans also accept
+ * their string forms.
+ */
+
+/** A duration: `300s`, `5m`, `7d`, `250ms`, or a number of seconds. Parsed to milliseconds. */
+export function duration() {
+  return z.union([z.number().nonnegative(), z.string()]).transform((value, ctx): number => {
+    if (typeof value === 'number') return value * 1000;
+    const parsed = /^\d+(\.\d+)?$/.test(value.trim()) ? Number(value) * 1000 : ms(value as ms.StringValue);
+    if (typeof parsed !== 'number' || !Number.isFinite(parsed) || parsed < 0) {
+      ctx.addIssue({ code: 'custom', message: `"${value}" is not a duration (write e.g. 300s, 5m, 7d or 250ms)` });
+      return z.NEVER;
+    }
+    return parsed;
+  });
+}
+
+/** A size: `1mb`, `512kb`, or a number of bytes. */
+export function byteSize() {
+  return z.union([z.number().int().positive(), z.string()]).transform((value, ctx): number => {
+    const parsed = typeof value === 'number' ? value : bytes.parse(value);
+    if (parsed === null || !Number.isFinite(parsed) || parsed <= 0) {
+      ctx.addIssue({ code: 'custom', message: `"${value}" is not a size (write e.g. 1mb or 512kb)` });
+      return z.NEVER;
+    }
+    return parsed;
+  });
+}
+
+export function integer(min: number, max: number) {
+  return z.preprocess(
+    (value) => (typeof value === 'string' && /^-?\d+$/.test(value.trim()) ? Number(value) : value),
+    z.number().int().min(min).max(max),
+  );
+}
+
+export function boolean() {
+  return z.preprocess((value) => (value === 'true' ? true : value === 'false' ? false : value), z.boolean());
+}
+
+export function nonEmpty() {
+  return z.string().min(1, 'must not be empty');
+}
+
+/** A `{placeholder}` template over the canonical event, checked at load. */
+export function template() {
+  return nonEmpty().superRefine((value, ctx) => {
+    try {
+      compileTemplate(value);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: `bad template: ${(err as Error).message}` });
+    }
+  });
+}
+
+/** One name or a list of them. */
+export function oneOrMany<T extends z.ZodType>(item: T) {
+  return z.union([item, z.array(item).min(1)]).transform((value) => (Array.isArray(value) ? value : [value]) as z.output<T>[]);
+}
