@@ -1,0 +1,151 @@
+#!/usr/bin/env node
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { pino } from 'pino';
+import { loadConfig, type LoadedConfig } from '../config/load.js';
+import { ConfigError } from '../errors.js';
+import { startService } from '../service.js';
+import { createStore } from '../store/index.js';
+import { signAudianRequest } from '../verify/index.js';
+
+const USAGE = `usage: audian-bridge <command> [options]
+
+commands:
+  serve  [--config FILE]             run the receiver and dispatcher
+  check  [--config FILE]             validate the config, print routes and connectors
+  sign   --secret S [--file F]       print X-Audian-* headers for a body (stdin or F)
+  deliveries [--config FILE] [--status pending|delivered|dead] [--connector NAME] [--limit N]
+                                     list outbox rows, newest first
+  retry  [--config FILE] ID...       put dead deliveries back in the queue
+
+The config is --config, else $AUDIAN_BRIDGE_CONFIG, else ./config.yaml, else the embedded default.
+`;
+
+function load(flag: string | undefined): LoadedConfig {
+  return loadConfig({ ...(flag ? { flag } : {}), env: process.env, cwd: process.cwd() });
+}
+
+async function serve(flag: string | undefined): Promise<void> {
+  const { config, origin } = load(flag);
+  const logger = pino({ level: config.log.level });
+  logger.info({ config: origin }, 'configuration loaded');
+  const service = await startService(config, { logger });
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (++signals > 1) {
+      logger.warn({ signal }, 'second signal: exiting now');
+      process.exit(130);
+    }
+    logger.info({ signal }, 'stopping gracefully');
+    service.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error({ err }, 'graceful stop failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+}
+
+function check(flag: string | undefined): void {
+  const { config, origin } = load(flag);
+  const lines = [`config: ${origin} (valid)`, '', 'sources:'];
+  for (const source of config.sources) {
+    const scheme = source.verify.hmac ? `hmac (${source.verify.hmac.secrets.length} secret(s))` : source.verify.header ? `header ${source.verify.header.name}` : 'NONE (unsigned)';
+    lines.push(`  ${source.name}  POST ${source.path ?? `/webhooks/${source.name}`}  verify: ${scheme}${source.dialects ? `  dialects: ${source.dialects.join(', ')}` : ''}`);
+  }
+  lines.push('', 'connectors:');
+  for (const [name, options] of Object.entries(config.connectors)) lines.push(`  ${name}  (${options.type})`);
+  lines.push('', 'routes:');
+  for (const route of config.routes) {
+    const match = Object.entries(route.match).map(([key, value]) => `${key}=${Array.isArray(value) ? value.join('|') : String(value)}`);
+    lines.push(`  ${route.name}: ${match.join(' ') || 'every event'}${route.when ? ` when ${route.when}` : ''} -> ${route.to.join(', ')}`);
+  }
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+function sign(secret: string | undefined, file: string | undefined): void {
+  if (!secret) throw new UsageError('sign needs --secret');
+  const body = readFileSync(file ?? 0);
+  for (const [name, value] of Object.entries(signAudianRequest(body, secret))) process.stdout.write(`${name}: ${value}\n`);
+}
+
+function deliveries(flag: string | undefined, values: { status?: string; connector?: string; limit?: string }): void {
+  const { config } = load(flag);
+  const store = createStore(config.store.path);
+  try {
+    const status = values.status as 'pending' | 'delivered' | 'dead' | undefined;
+    const rows = store.deliveries.list({
+      ...(status ? { status } : {}),
+      ...(values.connector ? { connector: values.connector } : {}),
+      limit: values.limit ? Number(values.limit) : 50,
+    });
+    for (const row of rows) process.stdout.write(`${JSON.stringify(row)}\n`);
+  } finally {
+    store.close();
+  }
+}
+
+function retry(flag: string | undefined, ids: string[]): void {
+  if (ids.length === 0) throw new UsageError('retry needs delivery ids (see `audian-bridge deliveries --status dead`)');
+  const { config } = load(flag);
+  const store = createStore(config.store.path);
+  try {
+    const moved = store.deliveries.requeueDead(ids.map(Number), Date.now());
+    process.stdout.write(`${moved} of ${ids.length} deliveries queued again\n`);
+  } finally {
+    store.close();
+  }
+}
+
+class UsageError extends Error {}
+
+async function main(argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      config: { type: 'string', short: 'c' },
+      secret: { type: 'string' },
+      file: { type: 'string' },
+      status: { type: 'string' },
+      connector: { type: 'string' },
+      limit: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  const [command, ...rest] = positionals;
+  if (values.help || command === undefined) {
+    process.stdout.write(USAGE);
+    return;
+  }
+  switch (command) {
+    case 'serve':
+      return serve(values.config);
+    case 'check':
+      return check(values.config);
+    case 'sign':
+      return sign(values.secret, values.file);
+    case 'deliveries':
+      return deliveries(values.config, values);
+    case 'retry':
+      return retry(values.config, rest);
+    default:
+      throw new UsageError(`unknown command "${command}"`);
+  }
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`audian-bridge: ${err.message}\n`);
+    process.exit(2);
+  }
+  if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+    process.stderr.write(`audian-bridge: ${(err as Error).message}\n\n${USAGE}`);
+    process.exit(64);
+  }
+  process.stderr.write(`audian-bridge: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});
