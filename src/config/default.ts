@@ -9,7 +9,7 @@ export function defaultConfigYaml(env: Readonly<Record<string, string | undefine
     ? '{ hmac: { secrets: ["${AUDIAN_WEBHOOK_SECRET}"], tolerance: 300s } }'
     : '{ none: true }';
   return `
-server: { host: 0.0.0.0, port: \${PORT:-8080}, body_limit: 1mb }
+server: { host: 0.0.0.0, port: "\${PORT:-8080}", body_limit: 1mb }
 store: { path: ./data/bridge.db, dedupe_ttl: 7d }
 sources:
   - name: main

@@ -1,0 +1,56 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { createInterface } from 'node:readline';
+
+/** The built CLI; `npm test` builds first (pretest). */
+export const CLI = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url));
+
+export interface ChildBridge {
+  readonly process: ChildProcess;
+  readonly url: string;
+  /** Everything the process wrote, for failure messages. */
+  readonly output: () => string;
+  /** Resolves with the exit code or signal once the process is gone. */
+  readonly exited: Promise<number | NodeJS.Signals | null>;
+}
+
+/** Runs `audian-bridge serve --config FILE` as a real process and waits until it listens. */
+export async function startChildBridge(configPath: string, options: { cwd?: string; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<ChildBridge> {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` (npm test does it for you)`);
+  const child = spawn(process.execPath, [CLI, 'serve', '--config', configPath], {
+    cwd: options.cwd,
+    env: { ...process.env, ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<number | NodeJS.Signals | null>((resolve) => child.once('exit', (code, signal) => resolve(signal ?? code)));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`bridge did not start in time:\n${output}`)), options.timeoutMs ?? 15_000);
+    const lines = createInterface({ input: child.stdout! });
+    lines.on('line', (line) => {
+      output += `${line}\n`;
+      try {
+        const entry = JSON.parse(line) as { msg?: string; url?: string };
+        if (entry.msg === 'audian-bridge listening' && entry.url) {
+          clearTimeout(timer);
+          resolve(entry.url);
+        }
+      } catch {
+        // not a log line
+      }
+    });
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`bridge exited (${String(code)}) before listening:\n${output}`));
+    });
+  });
+  return { process: child, url, output: () => output, exited };
+}
+
+/** Asks the process to stop (SIGTERM) and waits for it. */
+export async function stopChildBridge(bridge: ChildBridge, signal: NodeJS.Signals = 'SIGTERM'): Promise<number | NodeJS.Signals | null> {
+  if (bridge.process.exitCode === null && bridge.process.signalCode === null) bridge.process.kill(signal);
+  return bridge.exited;
+}

@@ -1,0 +1,13 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+    // Integration tests start servers, brokers and child processes; two cores here.
+    maxWorkers: 2,
+    // A focused test must never pass CI silently.
+    allowOnly: false,
+  },
+});
