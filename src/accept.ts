@@ -99,7 +99,14 @@ export function createAcceptor(deps: AcceptorDeps) {
         }
         const missed = buildMissedEvent(state, ending);
         const result = await acceptInOrder(missed, at);
-        logger.info({ callId, eventId: missed.id, duplicate: result.duplicate }, 'call missed');
+        if (result.duplicate) {
+          // Another call's ending event had the same id and type (providers' sample payloads
+          // reuse ids), so this id is taken: record the decision, or the check stays due forever.
+          store.calls.markNotMissed(source, callId, at);
+          logger.warn({ callId, eventId: missed.id }, 'call missed, but its call.missed id was already used; no alert');
+          return undefined;
+        }
+        logger.info({ callId, eventId: missed.id }, 'call missed');
         return missed;
       });
     },

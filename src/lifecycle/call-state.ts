@@ -18,8 +18,9 @@ export interface CallState {
   endEventKey?: string;
   /** no_answer, busy, declined, cancelled, unanswered, completed, or another failure reason. */
   endReason?: string;
-  /** When to decide whether the call was missed (ms); unset once decided or answered. */
+  /** When to decide whether the call was missed (ms); set while a decision is pending. */
   missedCheckAt?: number;
+  /** The decision, once made; unset while the call is running or its grace period lasts. */
   missed?: 'emitted' | 'not_missed';
 }
 
@@ -51,6 +52,19 @@ function endReason(event: CanonicalEvent, answered: boolean): string {
   if (event.type === 'call.cancelled') return 'cancelled';
   if (event.type === 'call.failed') return text(event.data.reason) ?? 'failed';
   return answered ? 'completed' : 'unanswered';
+}
+
+function seconds(value: unknown): number | undefined {
+  return typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : undefined;
+}
+
+/**
+ * Whether an ending payload itself says the call was answered: seed 003's
+ * `call.completed` carries `answered_at` and `duration_billable` (billing
+ * starts at the answer). Subscribers that skip `call.answered` rely on this.
+ */
+function endingSaysAnswered(event: CanonicalEvent): boolean {
+  return text(event.data.answered_at) !== undefined || (seconds(event.data.duration_billable) ?? 0) > 0;
 }
 
 function couldBeMissed(event: CanonicalEvent): boolean {
@@ -93,20 +107,27 @@ export function advanceCall(
   if ((event.type === 'call.initiated' || event.type === 'call.ringing') && (!next.startedAt || event.time < next.startedAt)) {
     next.startedAt = event.time;
   }
-  // An ending payload may itself say the call was answered (seed 003 `answered_at`).
-  if (ANSWERING.has(event.type) || (ENDING.has(event.type) && text(event.data.answered_at))) next.answered = true;
+  if (ANSWERING.has(event.type) || (ENDING.has(event.type) && endingSaysAnswered(event))) next.answered = true;
 
   if (ENDING.has(event.type) && next.endedAt === undefined) {
     next.endedAt = event.time;
     next.endEventKey = eventKey;
     next.endReason = endReason(event, next.answered);
-    if (couldBeMissed(event) && next.missed === undefined) next.missedCheckAt = receivedAt + options.graceMs;
+    if (next.missed === undefined) {
+      if (couldBeMissed(event) && !next.answered) next.missedCheckAt = receivedAt + options.graceMs;
+      // Decided at once: a broken call (invalid_number, network_error, ...) or an answered one is never missed.
+      else next.missed = 'not_missed';
+    }
   }
   if (event.type === 'call.missed') {
     next.missed = 'emitted';
     next.missedCheckAt = undefined;
   }
-  if (next.answered && next.missedCheckAt !== undefined) next.missedCheckAt = undefined;
+  // A late answer, inside the grace period, decides the call: not missed.
+  if (next.answered && next.missedCheckAt !== undefined) {
+    next.missedCheckAt = undefined;
+    next.missed = 'not_missed';
+  }
   return next;
 }
 
@@ -131,7 +152,8 @@ export function buildMissedEvent(state: CallState, ending: CanonicalEvent): Cano
   const ringSeconds =
     state.startedAt && state.endedAt
       ? Math.max(0, Math.round((Date.parse(state.endedAt) - Date.parse(state.startedAt)) / 1000))
-      : undefined;
+      : // Without an initiated/ringing event, an unanswered call's `duration` is its ring time (seed 003 `call.failed`).
+        seconds(ending.data.duration);
   const data: CanonicalEvent['data'] = {
     call_id: state.callId,
     ...(state.from ? { from: state.from } : {}),
