@@ -1,0 +1,42 @@
+# syntax=docker/dockerfile:1
+# audian-bridge: a multi-stage build. The build stage compiles TypeScript and
+# better-sqlite3's native module; the runtime stage holds only the compiled
+# service and its production dependencies, runs as an unprivileged user and
+# keeps its SQLite database and file outputs in a volume.
+#
+# scripts/check-docker-steps.sh runs the RUN steps below in a clean copy of the
+# repository on every CI run (there is no Docker engine there); keep the two in step.
+
+ARG NODE_VERSION=20
+
+FROM node:${NODE_VERSION}-bookworm-slim AS build
+# Toolchain for better-sqlite3 when no prebuilt binary matches the platform.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3 make g++ \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+COPY connectors ./connectors
+RUN npm run build
+# Same lockfile, without dev dependencies; the native module is rebuilt for this tree.
+RUN npm ci --omit=dev
+
+FROM node:${NODE_VERSION}-bookworm-slim AS runtime
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=build --chown=root:root /app/package.json /app/package-lock.json ./
+COPY --from=build --chown=root:root /app/node_modules ./node_modules
+COPY --from=build --chown=root:root /app/dist ./dist
+# The embedded default config writes under ./data; mount a config at
+# /app/config.yaml (or set AUDIAN_BRIDGE_CONFIG) to change that.
+RUN mkdir -p /app/data && chown node:node /app/data
+VOLUME ["/app/data"]
+USER node
+EXPOSE 8080
+HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+# SIGTERM from `docker stop` reaches node directly (exec form): graceful shutdown.
+CMD ["node", "dist/src/cli/main.js", "serve"]

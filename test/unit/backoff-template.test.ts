@@ -1,0 +1,36 @@
+import { describe, expect, it } from 'vitest';
+import { backoffDelay } from '../../src/dispatch/backoff.js';
+import { compileTemplate } from '../../src/template.js';
+import { parseRetryAfter } from '../../connectors/retry-after.js';
+
+describe('backoffDelay', () => {
+  const options = { initialMs: 1000, maxMs: 60_000 };
+  it('doubles per attempt between half and all of the ceiling, capped at max', () => {
+    expect([1, 2, 3, 4].map((attempt) => backoffDelay(attempt, options, 0))).toEqual([500, 1000, 2000, 4000]);
+    expect([1, 2, 3, 4].map((attempt) => backoffDelay(attempt, options, 0.999999))).toEqual([1000, 2000, 4000, 8000]);
+    expect(backoffDelay(30, options, 0.5)).toBe(45_000);
+    expect(backoffDelay(1000, options, 1)).toBeLessThanOrEqual(60_000);
+  });
+});
+
+describe('templates', () => {
+  const event = { type: 'call.missed', subject: 'a/b c', data: { call: { from: '+1 555' }, n: 3 } };
+  it('fills {attribute} and {data.path}, encoding values when asked', () => {
+    expect(compileTemplate('audian.{type}').render(event)).toEqual({ ok: true, value: 'audian.call.missed' });
+    expect(compileTemplate('/calls/{subject}/{data.call.from}?n={data.n}', encodeURIComponent).render(event)).toEqual({ ok: true, value: '/calls/a%2Fb%20c/%2B1%20555?n=3' });
+    expect(compileTemplate('{{literal}} {type}').render(event)).toEqual({ ok: true, value: '{literal} call.missed' });
+  });
+  it('reports placeholders without a value instead of sending "undefined"', () => {
+    expect(compileTemplate('/x/{data.missing}/{account}').render(event)).toEqual({ ok: false, missing: ['data.missing', 'account'] });
+  });
+});
+
+describe('Retry-After', () => {
+  it('reads seconds and HTTP dates; ignores garbage', () => {
+    const now = Date.UTC(2026, 0, 1, 0, 0, 0);
+    expect(parseRetryAfter('3', now)).toBe(3000);
+    expect(parseRetryAfter(new Date(now + 10_000).toUTCString(), now)).toBe(10_000);
+    expect(parseRetryAfter('soon', now)).toBeUndefined();
+    expect(parseRetryAfter(null, now)).toBeUndefined();
+  });
+});

@@ -1,0 +1,148 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { loadConfig, parseConfig } from '../../src/config/load.js';
+import { ConfigError } from '../../src/errors.js';
+
+const minimal = `
+sources:
+  - name: main
+    verify: { hmac: { secrets: ["s1"] } }
+connectors:
+  out: { type: file, path: ./out.jsonl }
+routes:
+  - name: all
+    to: out
+`;
+
+function issuesOf(text: string, env: Record<string, string> = {}): readonly string[] {
+  try {
+    parseConfig(text, env);
+  } catch (err) {
+    if (err instanceof ConfigError) return err.issues;
+    throw err;
+  }
+  throw new Error('the config was accepted');
+}
+
+describe('parseConfig', () => {
+  it('fills defaults', () => {
+    const config = parseConfig(minimal, {});
+    expect(config.server).toEqual({ host: '0.0.0.0', port: 8080, body_limit: 1024 * 1024, shutdown_timeout: 10_000 });
+    expect(config.store.dedupe_ttl).toBe(7 * 24 * 3600 * 1000);
+    expect(config.sources[0]!.verify.hmac).toEqual({ secrets: ['s1'], tolerance: 300_000 });
+    expect(config.routes[0]).toMatchObject({ name: 'all', to: ['out'] });
+  });
+
+  it('replaces ${VAR} and ${VAR:-default} after parsing, and $$ is a literal $', () => {
+    const config = parseConfig(
+      `${minimal}
+server: { port: "\${PORT:-9090}", host: "\${HOST}" }
+store: { path: "\${DATA:-./d}/b.db" }
+`.replace('secrets: ["s1"]', 'secrets: ["${SECRET}", "pa$$word"]'),
+      { SECRET: 'from-env', HOST: '127.0.0.1' },
+    );
+    expect(config.sources[0]!.verify.hmac!.secrets).toEqual(['from-env', 'pa$word']);
+    expect(config.server).toMatchObject({ port: 9090, host: '127.0.0.1' });
+    expect(config.store.path).toBe('./d/b.db');
+  });
+
+  it('a variable value cannot change the structure of the document', () => {
+    const config = parseConfig(minimal.replace('secrets: ["s1"]', 'secrets: ["${SECRET}"]'), { SECRET: '"]\n  evil: { x: 1 }' });
+    expect(config.sources[0]!.verify.hmac!.secrets).toEqual(['"]\n  evil: { x: 1 }']);
+  });
+
+  it('names the key path of every problem at once', () => {
+    const issues = issuesOf(`
+server: { port: 70000, bogus: 1 }
+store: { dedupe_ttl: "forever" }
+sources:
+  - name: main
+    verify: { hmac: { secrets: [] } }
+  - name: two
+    verify: { none: true, header: { name: X-Key, value: v } }
+connectors:
+  out: { type: file }
+  k: { type: carrier-pigeon }
+routes:
+  - name: r
+    match: { type: "call.*", dialect: klingon }
+    when: "data.("
+    to: out
+`);
+    const text = issues.join('\n');
+    expect(text).toMatch(/^server\.port: /m);
+    expect(text).toMatch(/^server\.bogus: unknown key/m);
+    expect(text).toMatch(/^store\.dedupe_ttl: /m);
+    expect(text).toMatch(/^sources\[0\]\.verify\.hmac\.secrets: give at least one secret/m);
+    expect(text).toMatch(/^sources\[1\]\.verify: choose exactly one/m);
+    expect(text).toMatch(/^connectors\.out\.path: /m);
+    expect(text).toMatch(/^connectors\.k\.type: unknown connector type "carrier-pigeon"/m);
+    expect(text).toMatch(/^routes\[0\]\.match\.dialect/m);
+    expect(text).toMatch(/^routes\[0\]\.when: not a JSONata expression/m);
+  });
+
+  it('checks that routes name configured connectors (once the rest is valid)', () => {
+    const text = issuesOf(minimal.replace('    to: out', '    to: [out, nowhere]')).join('\n');
+    expect(text).toMatch(/^routes\[0\]\.to\[1\]: no connector named "nowhere"/m);
+  });
+
+  it('reports unset variables with their key path', () => {
+    expect(issuesOf(minimal.replace('secrets: ["s1"]', 'secrets: ["${NOT_SET}"]'))).toContainEqual(expect.stringMatching(/^sources\[0\]\.verify\.hmac\.secrets\[0\]: environment variable NOT_SET is not set/));
+  });
+
+  it('rejects duplicate source names, paths and route names', () => {
+    const text = issuesOf(`
+sources:
+  - { name: a, path: /hook, verify: { none: true } }
+  - { name: a, path: /hook, verify: { none: true } }
+  - { name: m, path: /metrics, verify: { none: true } }
+connectors: { out: { type: file, path: x } }
+routes:
+  - { name: r, to: out }
+  - { name: r, to: out }
+`).join('\n');
+    expect(text).toMatch(/sources\[1\]\.name: .*a/);
+    expect(text).toMatch(/sources\[1\]\.path: /);
+    expect(text).toMatch(/sources\[2\]\.path: /);
+    expect(text).toMatch(/routes\[1\]\.name: /);
+  });
+
+  it('rejects YAML that is not YAML, and duplicate keys', () => {
+    expect(issuesOf('server: [')[0]).toMatch(/not valid YAML/);
+    expect(issuesOf('server: {}\nserver: {}\n')[0]).toMatch(/not valid YAML/);
+  });
+});
+
+describe('loadConfig lookup order', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'audian-bridge-config-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'config.yaml'), minimal.replace('name: main', 'name: local'));
+  writeFileSync(join(dir, 'flag.yaml'), minimal.replace('name: main', 'name: flag'));
+  writeFileSync(join(dir, 'env.yaml'), minimal.replace('name: main', 'name: env'));
+  const nameOf = (loaded: ReturnType<typeof loadConfig>) => loaded.config.sources[0]!.name;
+
+  it('--config, then AUDIAN_BRIDGE_CONFIG, then ./config.yaml, then the embedded default', () => {
+    expect(nameOf(loadConfig({ flag: 'flag.yaml', env: { AUDIAN_BRIDGE_CONFIG: 'env.yaml' }, cwd: dir }))).toBe('flag');
+    expect(nameOf(loadConfig({ env: { AUDIAN_BRIDGE_CONFIG: 'env.yaml' }, cwd: dir }))).toBe('env');
+    expect(nameOf(loadConfig({ env: {}, cwd: dir }))).toBe('local');
+    const fallback = loadConfig({ env: {}, cwd: tmpdir() === dir ? '/' : join(dir, '..') });
+    expect(fallback.origin).toBe('embedded default');
+  });
+
+  it('a missing --config file is an error, not a silent fallback', () => {
+    expect(() => loadConfig({ flag: 'nope.yaml', env: {}, cwd: dir })).toThrow(ConfigError);
+  });
+
+  it('the embedded default verifies HMAC when AUDIAN_WEBHOOK_SECRET is set, and is explicit about none otherwise', () => {
+    const signed = loadConfig({ env: { AUDIAN_WEBHOOK_SECRET: 'sek' }, cwd: '/' }).config;
+    expect(signed.sources[0]!.verify.hmac?.secrets).toEqual(['sek']);
+    expect(signed.sources[0]!.path).toBe('/webhooks/audian');
+    expect(signed.server.port).toBe(8080);
+    const unsigned = loadConfig({ env: {}, cwd: '/' }).config;
+    expect(unsigned.sources[0]!.verify.none).toBe(true);
+    expect(Object.values(unsigned.connectors).map((connector) => connector.type).sort()).toEqual(['file', 'transcript']);
+    expect(loadConfig({ env: { PORT: '9999' }, cwd: '/' }).config.server.port).toBe(9999);
+  });
+});
