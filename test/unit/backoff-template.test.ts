@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { CanonicalEvent } from '../../src/dialects/index.js';
 import { backoffDelay } from '../../src/dispatch/backoff.js';
 import { compileTemplate } from '../../src/template.js';
 import { parseRetryAfter } from '../../connectors/retry-after.js';
@@ -14,7 +15,7 @@ describe('backoffDelay', () => {
 });
 
 describe('templates', () => {
-  const event = { type: 'call.missed', subject: 'a/b c', data: { call: { from: '+1 555' }, n: 3 } };
+  const event = { type: 'call.missed', subject: 'a/b c', data: { call: { id: 'a/b c', from: '+1 555' }, n: 3 } } as unknown as CanonicalEvent;
   it('fills {attribute} and {data.path}, encoding values when asked', () => {
     expect(compileTemplate('audian.{type}').render(event)).toEqual({ ok: true, value: 'audian.call.missed' });
     expect(compileTemplate('/calls/{subject}/{data.call.from}?n={data.n}', encodeURIComponent).render(event)).toEqual({ ok: true, value: '/calls/a%2Fb%20c/%2B1%20555?n=3' });
