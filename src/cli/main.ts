@@ -5,7 +5,9 @@ import { pino } from 'pino';
 import { loadConfig, type LoadedConfig } from '../config/load.js';
 import { ConfigError } from '../errors.js';
 import { startService } from '../service.js';
-import { createStore } from '../store/index.js';
+import { createStore, type DeliveryStatus } from '../store/index.js';
+
+const DELIVERY_STATUSES: readonly DeliveryStatus[] = ['pending', 'delivered', 'dead'];
 import { signAudianRequest } from '../verify/index.js';
 
 const USAGE = `usage: audian-bridge <command> [options]
@@ -73,10 +75,12 @@ function sign(secret: string | undefined, file: string | undefined): void {
 }
 
 function deliveries(flag: string | undefined, values: { status?: string; connector?: string; limit?: string }): void {
+  const status = values.status as DeliveryStatus | undefined;
+  if (status !== undefined && !DELIVERY_STATUSES.includes(status)) throw new UsageError(`--status must be one of ${DELIVERY_STATUSES.join(', ')}`);
+  if (values.limit !== undefined && !/^\d+$/.test(values.limit)) throw new UsageError('--limit must be a whole number');
   const { config } = load(flag);
   const store = createStore(config.store.path);
   try {
-    const status = values.status as 'pending' | 'delivered' | 'dead' | undefined;
     const rows = store.deliveries.list({
       ...(status ? { status } : {}),
       ...(values.connector ? { connector: values.connector } : {}),
@@ -90,6 +94,8 @@ function deliveries(flag: string | undefined, values: { status?: string; connect
 
 function retry(flag: string | undefined, ids: string[]): void {
   if (ids.length === 0) throw new UsageError('retry needs delivery ids (see `audian-bridge deliveries --status dead`)');
+  const bad = ids.find((id) => !/^\d+$/.test(id));
+  if (bad !== undefined) throw new UsageError(`"${bad}" is not a delivery id`);
   const { config } = load(flag);
   const store = createStore(config.store.path);
   try {

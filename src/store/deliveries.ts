@@ -57,15 +57,15 @@ export function createDeliveryQueries(db: Db) {
   const pendingStats = db.prepare<[], { connector: string; n: number; oldest: number }>(
     "SELECT connector, COUNT(*) AS n, MIN(created_at) AS oldest FROM deliveries WHERE status = 'pending' GROUP BY connector",
   );
-  const list = db.prepare<[string | null, string | null, number], {
+  const list = db.prepare<[{ status: string | null; connector: string | null; limit: number }], {
     id: number; event_id: string; type: string; route: string; connector: string; status: DeliveryStatus;
     attempts: number; next_attempt_at: number; last_error: string | null; updated_at: number;
   }>(
     `SELECT d.id, e.id AS event_id, e.type, d.route, d.connector, d.status, d.attempts, d.next_attempt_at,
             d.last_error, d.updated_at
        FROM deliveries d JOIN events e ON e.seq = d.event_seq
-      WHERE (?1 IS NULL OR d.status = ?1) AND (?2 IS NULL OR d.connector = ?2)
-      ORDER BY d.id DESC LIMIT ?3`,
+      WHERE (@status IS NULL OR d.status = @status) AND (@connector IS NULL OR d.connector = @connector)
+      ORDER BY d.id DESC LIMIT @limit`,
   );
   const requeue = db.prepare(
     "UPDATE deliveries SET status = 'pending', next_attempt_at = ?, updated_at = ? WHERE id = ? AND status = 'dead'",
@@ -103,7 +103,7 @@ export function createDeliveryQueries(db: Db) {
       return pendingStats.all();
     },
     list(filter: { status?: DeliveryStatus; connector?: string; limit?: number }): DeliveryRecord[] {
-      return list.all(filter.status ?? null, filter.connector ?? null, filter.limit ?? 100).map((row) => ({
+      return list.all({ status: filter.status ?? null, connector: filter.connector ?? null, limit: filter.limit ?? 100 }).map((row) => ({
         id: row.id,
         eventId: row.event_id,
         type: row.type,

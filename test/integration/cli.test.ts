@@ -1,0 +1,111 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import YAML from 'yaml';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createStore } from '../../src/store/index.js';
+import { verifyAudianHmac } from '../../src/verify/index.js';
+import { baseConfig, postWebhook } from '../helpers/bridge.js';
+import { CLI, startChildBridge, stopChildBridge } from '../helpers/child-bridge.js';
+import { startRecordingServer } from '../helpers/http-server.js';
+import { waitFor } from '../helpers/wait.js';
+
+const run = promisify(execFile);
+const dir = mkdtempSync(join(tmpdir(), 'audian-bridge-cli-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+async function cli(args: string[], options: { input?: string; env?: Record<string, string> } = {}) {
+  const child = execFile(process.execPath, [CLI, ...args], { cwd: dir, env: { ...process.env, ...options.env } });
+  if (options.input !== undefined) child.stdin!.end(options.input);
+  else child.stdin!.end();
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  return { code, stdout, stderr };
+}
+
+describe('audian-bridge check', () => {
+  it('prints sources, connectors and routes of a valid config and exits 0', async () => {
+    const path = join(dir, 'good.yaml');
+    writeFileSync(path, YAML.stringify(baseConfig(dir, { routes: [{ name: 'calls', match: { type: 'call.*' }, when: 'test = false', to: 'events' }] })));
+    const result = await cli(['check', '--config', path]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('main  POST /webhooks/audian  verify: hmac (1 secret(s))');
+    expect(result.stdout).toContain('events  (file)');
+    expect(result.stdout).toContain('calls: type=call.* when test = false -> events');
+  });
+
+  it('exits 2 on a bad config, naming the key path', async () => {
+    const path = join(dir, 'bad.yaml');
+    writeFileSync(path, 'sources: [{ name: main, verify: { hmac: { secrets: [] } } }]\nconnectors: { out: { type: file } }\n');
+    const result = await cli(['check', '--config', path]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('sources[0].verify.hmac.secrets');
+    expect(result.stderr).toContain('connectors.out.path');
+  });
+
+  it('finds the config through AUDIAN_BRIDGE_CONFIG', async () => {
+    const result = await cli(['check'], { env: { AUDIAN_BRIDGE_CONFIG: join(dir, 'good.yaml') } });
+    expect(result.stdout).toContain(`config: ${join(dir, 'good.yaml')} (valid)`);
+  });
+
+  it('serve refuses to start on a bad config', async () => {
+    const result = await cli(['serve', '--config', join(dir, 'bad.yaml')]);
+    expect(result.code).toBe(2);
+  });
+
+  it('rejects unknown commands and options with a usage message', async () => {
+    expect((await cli(['frobnicate'])).code).toBe(64);
+    expect((await cli(['check', '--nope'])).code).toBe(64);
+    expect((await cli(['deliveries', '--status', 'lost'])).code).toBe(64);
+  });
+});
+
+describe('audian-bridge sign', () => {
+  it('prints headers that verify against the body read from stdin', async () => {
+    const body = '{"id":"evt_cli","event":"call.ringing","data":{}}';
+    const result = await cli(['sign', '--secret', 'whsec_cli'], { input: body });
+    expect(result.code).toBe(0);
+    const headers = Object.fromEntries(result.stdout.trim().split('\n').map((line) => line.split(': ') as [string, string]));
+    expect(() => verifyAudianHmac({ rawBody: Buffer.from(body), headers, now: Date.now() }, { secrets: ['whsec_cli'], toleranceSeconds: 300 })).not.toThrow();
+  });
+});
+
+describe('audian-bridge deliveries and retry', () => {
+  it('lists dead deliveries and queues them again; the running service then delivers them', async () => {
+    const crm = await startRecordingServer(() => ({ status: 400 }));
+    const path = join(dir, 'retry.yaml');
+    writeFileSync(path, YAML.stringify(baseConfig(join(dir, 'retry'), { connectors: { crm: { type: 'http', url: crm.url } }, routes: [{ name: 'crm', to: 'crm' }] })));
+    const bridge = await startChildBridge(path);
+    try {
+      const answer = await postWebhook(`${bridge.url}/webhooks/audian`, { id: 'evt_retry', event: 'call.initiated', timestamp: '2026-01-01T00:00:00Z', data: { call_id: 'c' } });
+      expect(answer.status).toBe(200);
+      const dead = await waitFor(async () => {
+        const listed = await cli(['deliveries', '--config', path, '--status', 'dead']);
+        return listed.stdout.trim() !== '' && listed.stdout.trim().split('\n').map((line) => JSON.parse(line) as { id: number; eventId: string; lastError: string });
+      }, { what: 'a dead delivery' });
+      expect(dead).toHaveLength(1);
+      expect(dead[0]).toMatchObject({ eventId: 'evt_retry', status: 'dead' });
+      expect(dead[0]!.lastError).toMatch(/400/);
+
+      crm.respondWith(() => ({ status: 200 }));
+      const retried = await cli(['retry', '--config', path, String(dead[0]!.id)]);
+      expect(retried.stdout).toContain('1 of 1 deliveries queued again');
+      await waitFor(() => crm.requests.length === 2, { what: 'the retried request' });
+      await stopChildBridge(bridge);
+      const store = createStore(join(dir, 'retry', 'bridge.db'));
+      try {
+        expect(store.deliveries.list({ status: 'delivered', limit: 10 }).map((row) => row.eventId)).toEqual(['evt_retry']);
+      } finally {
+        store.close();
+      }
+    } finally {
+      await stopChildBridge(bridge);
+      await crm.close();
+    }
+  });
+});
