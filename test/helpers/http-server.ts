@@ -8,7 +8,7 @@ export interface RecordedRequest {
   readonly body: string;
 }
 
-export type Responder = (request: RecordedRequest, index: number) => { status: number; headers?: Record<string, string>; body?: string };
+export type Responder = (request: RecordedRequest, index: number) => { status: number; headers?: Record<string, string>; body?: string; delayMs?: number };
 
 /**
  * A real HTTP server on 127.0.0.1 that records every request and answers with
@@ -24,8 +24,12 @@ export async function startRecordingServer(respond: Responder = () => ({ status:
       const request = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString('utf8') };
       const index = requests.push(request) - 1;
       const answer = responder(request, index);
-      res.writeHead(answer.status, { 'content-type': 'application/json', ...answer.headers });
-      res.end(answer.body ?? '{}');
+      const reply = () => {
+        res.writeHead(answer.status, { 'content-type': 'application/json', ...answer.headers });
+        res.end(answer.body ?? '{}');
+      };
+      if (answer.delayMs) setTimeout(reply, answer.delayMs);
+      else reply();
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import YAML from 'yaml';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { createStore } from '../../src/store/index.js';
 import { baseConfig, postWebhook, readEvents } from '../helpers/bridge.js';
 import { startChildBridge, stopChildBridge, type ChildBridge } from '../helpers/child-bridge.js';
 import { startRecordingServer, type RecordingServer } from '../helpers/http-server.js';
@@ -80,4 +81,23 @@ it('every acknowledged event is delivered after a SIGKILL right after the 200s',
 
   expect(await stopChildBridge(bridge)).toBe(0); // a clean SIGTERM exit
   bridge = undefined;
+});
+
+it('SIGTERM lets the send in flight finish and records it before exiting', async () => {
+  crm.respondWith(() => ({ status: 200, delayMs: 1500 }));
+  const before = crm.requests.length;
+  bridge = await startChildBridge(configPath);
+  const answer = await postWebhook(`${bridge.url}/webhooks/audian`, { id: 'evt_in_flight', timestamp: '2026-03-01T13:00:00Z', event: 'call.initiated', data: { call_id: 'call_in_flight' } });
+  expect(answer.status).toBe(200);
+  await waitFor(() => crm.requests.slice(before).some((request) => request.headers['idempotency-key'] === 'evt_in_flight'), { what: 'the request in flight' });
+  expect(await stopChildBridge(bridge)).toBe(0);
+  bridge = undefined;
+
+  const store = createStore(join(dir, 'bridge.db'));
+  try {
+    const rows = store.deliveries.list({ connector: 'crm', limit: 500 }).filter((row) => row.eventId === 'evt_in_flight');
+    expect(rows.map((row) => row.status)).toEqual(['delivered']);
+  } finally {
+    store.close();
+  }
 });
