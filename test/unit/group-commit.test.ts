@@ -1,0 +1,37 @@
+import Database from 'better-sqlite3';
+import { afterEach, expect, it } from 'vitest';
+import { createGroupCommit } from '../../src/store/group-commit.js';
+
+let db: Database.Database;
+afterEach(() => db.close());
+
+function setup() {
+  db = new Database(':memory:');
+  db.exec('CREATE TABLE t (k TEXT PRIMARY KEY, v INTEGER NOT NULL)');
+  const insert = db.prepare('INSERT INTO t (k, v) VALUES (?, ?) ON CONFLICT (k) DO NOTHING');
+  const one = db.transaction((input: { k: string; v: number | null }) => insert.run(input.k, input.v).changes === 1);
+  const commit = createGroupCommit(db, one);
+  return { commit, count: () => (db.prepare('SELECT count(*) AS n FROM t').get() as { n: number }).n };
+}
+
+it('commits everything asked for in one turn, resolving each with its own result', async () => {
+  const { commit, count } = setup();
+  const results = await Promise.all([commit({ k: 'a', v: 1 }), commit({ k: 'b', v: 2 }), commit({ k: 'a', v: 3 })]);
+  expect(results).toEqual([true, true, false]); // the second "a" is a duplicate within the same group
+  expect(count()).toBe(2);
+});
+
+it('nothing is visible before the promise resolves, everything after', async () => {
+  const { commit, count } = setup();
+  const pending = commit({ k: 'x', v: 1 });
+  expect(count()).toBe(0);
+  await pending;
+  expect(count()).toBe(1);
+});
+
+it('one failing commit does not fail the others of its group', async () => {
+  const { commit, count } = setup();
+  const outcomes = await Promise.allSettled([commit({ k: 'ok1', v: 1 }), commit({ k: 'bad', v: null }), commit({ k: 'ok2', v: 2 })]);
+  expect(outcomes.map((outcome) => outcome.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+  expect(count()).toBe(2);
+});
