@@ -42,6 +42,16 @@ export interface ConnectorContext {
   /** Injected so tests and proxies can stand in; defaults to the global fetch. */
   readonly fetch: typeof fetch;
   readonly now: () => number;
+  /** Durable state of this connector (in the bridge's SQLite file); absent where nothing persists, e.g. unit tests. */
+  readonly state?: ConnectorState;
+}
+
+/** A connector's own small key-value state that survives restarts, e.g. Slack thread timestamps. */
+export interface ConnectorState {
+  /** The value, unless absent or expired. */
+  get(key: string): string | undefined;
+  /** Stores `value` under `key` until `expiresAt` (ms since the epoch). */
+  set(key: string, value: string, expiresAt: number): void;
 }
 
 /** What each connector folder exports: its options' schema and its factory. */

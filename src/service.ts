@@ -42,7 +42,8 @@ export async function startService(config: BridgeConfig, deps: ServiceDeps = {})
   for (const [name, options] of Object.entries(config.connectors)) {
     const definition = CONNECTORS[options.type];
     if (!definition) throw new Error(`unknown connector type ${options.type}`); // the schema already refused it
-    const connector = definition.create(name, options, { logger, fetch: deps.fetch ?? globalThis.fetch, now });
+    const state = store.connectorState.scope(name, now);
+    const connector = definition.create(name, options, { logger, fetch: deps.fetch ?? globalThis.fetch, now, state });
     connectors.set(name, { connector, batchSize: definition.batchSize });
   }
 

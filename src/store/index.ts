@@ -1,6 +1,7 @@
 import type { CanonicalEvent } from '../dialects/index.js';
 import type { CallState } from '../lifecycle/call-state.js';
 import { createCallQueries } from './calls.js';
+import { createConnectorStateQueries } from './connector-state.js';
 import { openDatabase, type Db } from './db.js';
 import { createDeliveryQueries } from './deliveries.js';
 
@@ -30,6 +31,7 @@ export function createStore(path: string) {
   const db: Db = openDatabase(path);
   const deliveries = createDeliveryQueries(db);
   const calls = createCallQueries(db);
+  const connectorState = createConnectorStateQueries(db);
 
   const exists = db.prepare<[string], { one: number }>('SELECT 1 AS one FROM events WHERE dedupe_key = ?');
   const insertEvent = db.prepare(
@@ -70,6 +72,7 @@ export function createStore(path: string) {
     db,
     deliveries,
     calls,
+    connectorState,
     /** Stores the event, its call row and its deliveries atomically; a second copy of an event stores nothing. */
     commit,
     hasEvent(dedupeKey: string): boolean {

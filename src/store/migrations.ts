@@ -61,4 +61,18 @@ export const MIGRATIONS: readonly { readonly version: number; readonly sql: stri
       CREATE INDEX calls_updated_at ON calls (updated_at);
     `,
   },
+  {
+    version: 2,
+    sql: `
+      -- Small durable state of connectors, e.g. the Slack message each alert thread hangs on.
+      CREATE TABLE connector_state (
+        connector  TEXT    NOT NULL,
+        key        TEXT    NOT NULL,
+        value      TEXT    NOT NULL,
+        expires_at INTEGER NOT NULL,
+        PRIMARY KEY (connector, key)
+      );
+      CREATE INDEX connector_state_expires_at ON connector_state (expires_at);
+    `,
+  },
 ];
