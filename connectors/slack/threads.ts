@@ -1,0 +1,85 @@
+import type { CanonicalEvent } from '../../src/dialects/index.js';
+import type { ConnectorState } from '../types.js';
+
+/** A posted alert that later messages reply to. */
+export interface ThreadRef {
+  /** The channel ID Slack answered with (replies must go to the same channel). */
+  readonly channel: string;
+  readonly ts: string;
+  /** Until when follow-ups join this thread (ms). */
+  readonly until: number;
+}
+
+/** Digits and a leading `+`; `anonymous` and the like give nothing. */
+function normalizeNumber(value: unknown): string | undefined {
+  if (typeof value !== 'string') return undefined;
+  const digits = value.replace(/[^\d+]/g, '').replace(/(?!^)\+/g, '');
+  return /\d{3,}/.test(digits) ? digits : undefined;
+}
+
+/**
+ * The number of the party outside: who called in, or who was called out to.
+ * A callback (an outbound call to the number that was missed) and a repeated
+ * call from it both share the missed call's party.
+ */
+export function partyOf(event: CanonicalEvent): string | undefined {
+  const call = event.data.call;
+  const direction = call?.direction ?? event.data.call_type;
+  const number = direction === 'outbound' ? (call?.to ?? event.data.to) : (event.data.from ?? call?.from);
+  return normalizeNumber(number);
+}
+
+/** An in-memory stand-in where the connector has no durable state (unit tests). */
+export function memoryState(now: () => number): ConnectorState {
+  const values = new Map<string, { value: string; expiresAt: number }>();
+  return {
+    get(key) {
+      const entry = values.get(key);
+      return entry && entry.expiresAt > now() ? entry.value : undefined;
+    },
+    set(key, value, expiresAt) {
+      values.set(key, { value, expiresAt });
+    },
+  };
+}
+
+/**
+ * Which alert thread an event belongs to, kept in the connector's durable
+ * state so threads survive restarts. Keys: the call itself (later events of
+ * the alerted call) and the outside party's number within `windowMs` of the
+ * alert (callbacks, repeated calls).
+ */
+export function createThreads(state: ConnectorState, channel: string, windowMs: number, now: () => number) {
+  const callKey = (event: CanonicalEvent) => (event.subject === undefined ? undefined : `thread:call:${channel}\u0000${event.source}\u0000${event.subject}`);
+  const partyKey = (event: CanonicalEvent) => {
+    const party = partyOf(event);
+    return party === undefined ? undefined : `thread:party:${channel}\u0000${party}`;
+  };
+
+  function read(key: string | undefined): ThreadRef | undefined {
+    const raw = key === undefined ? undefined : state.get(key);
+    if (raw === undefined) return undefined;
+    try {
+      const ref = JSON.parse(raw) as ThreadRef;
+      return typeof ref.ts === 'string' && typeof ref.channel === 'string' ? ref : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  return {
+    find(event: CanonicalEvent): ThreadRef | undefined {
+      return read(callKey(event)) ?? read(partyKey(event));
+    },
+    /** Records a new alert as the thread of its call and its party. */
+    open(event: CanonicalEvent, posted: { channel: string; ts: string }): void {
+      const ref: ThreadRef = { ...posted, until: now() + windowMs };
+      for (const key of [callKey(event), partyKey(event)]) if (key) state.set(key, JSON.stringify(ref), ref.until);
+    },
+    /** Later events of this call follow the same thread, even without a party number. */
+    join(event: CanonicalEvent, ref: ThreadRef): void {
+      const key = callKey(event);
+      if (key && ref.until > now()) state.set(key, JSON.stringify(ref), ref.until);
+    },
+  };
+}
