@@ -1,4 +1,5 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -144,5 +145,14 @@ describe('loadConfig lookup order', () => {
     expect(unsigned.sources[0]!.verify.none).toBe(true);
     expect(Object.values(unsigned.connectors).map((connector) => connector.type).sort()).toEqual(['file', 'transcript']);
     expect(loadConfig({ env: { PORT: '9999' }, cwd: '/' }).config.server.port).toBe(9999);
+  });
+});
+
+describe('config.example.yaml', () => {
+  it('is a valid configuration', () => {
+    const text = readFileSync(fileURLToPath(new URL('../../config.example.yaml', import.meta.url)), 'utf8');
+    const config = parseConfig(text, { AUDIAN_WEBHOOK_SECRET: 's', VOICE_WEBHOOK_KEY: 'k', SLACK_BOT_TOKEN: 'xoxb-1', CRM_TOKEN: 't' });
+    expect(Object.keys(config.connectors).sort()).toEqual(['archive', 'crm', 'events-kafka', 'slack-missed', 'transcripts']);
+    expect(config.routes).toHaveLength(5);
   });
 });
