@@ -1,0 +1,105 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import YAML from 'yaml';
+import { parseConfig } from '../../src/config/load.js';
+import { startService, type RunningService } from '../../src/service.js';
+import { baseConfig, postWebhook } from '../helpers/bridge.js';
+import { audianV2Calls } from '../helpers/call-payloads.js';
+import { startFakeSlack, type FakeSlack, type PostedMessage } from '../helpers/fake-slack.js';
+import { waitFor } from '../helpers/wait.js';
+
+/**
+ * What must outlive a restart of the bridge: the thread an alert opened (so a
+ * callback still lands under it) and a delivery's Retry-After wait (kept in
+ * the outbox, not in the Slack client's memory).
+ */
+const PATH = '/webhooks/audian';
+const T0 = Date.parse('2026-02-04T10:30:00Z');
+const CALLER = '+14155550100';
+const OUR_NUMBER = '+14155550199';
+
+let slack: FakeSlack;
+let dir: string;
+let service: RunningService | undefined;
+
+beforeAll(async () => {
+  slack = await startFakeSlack({ channels: { alerts: 'C0ALERTS' } });
+  dir = mkdtempSync(join(tmpdir(), 'audian-bridge-slack-threads-'));
+});
+afterAll(async () => {
+  await service?.stop();
+  await slack?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** (Re)starts the bridge on the same database file. */
+async function start(): Promise<RunningService> {
+  const config = baseConfig(dir, {
+    lifecycle: { missed_call_grace: '200ms' },
+    connectors: {
+      slack: { type: 'slack', token: slack.token, channel: 'alerts', api_url: slack.apiUrl, min_interval: 0, thread_follow_ups: true },
+    },
+    routes: [
+      { name: 'missed-calls', match: { type: 'call.missed' }, to: 'slack' },
+      { name: 'callbacks', match: { type: 'call.answered' }, when: "data.call.direction = 'outbound'", to: 'slack' },
+    ],
+  });
+  service = await startService(parseConfig(YAML.stringify(config), {}), { logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }) });
+  return service;
+}
+
+async function post(running: RunningService, ...bodies: Record<string, unknown>[]): Promise<void> {
+  for (const body of bodies) expect((await postWebhook(`${running.url}${PATH}`, body)).status).toBe(200);
+}
+
+function messagesFor(callId: string): PostedMessage[] {
+  return slack.messages.filter((message) => JSON.stringify(message.blocks).includes(`"call ${callId} · event `));
+}
+
+function deliveryOf(running: RunningService, callId: string) {
+  return running.store.db
+    .prepare("SELECT d.status, d.attempts, d.next_attempt_at AS nextAttemptAt FROM deliveries d JOIN events e ON e.seq = d.event_seq WHERE e.subject = ? AND d.connector = 'slack'")
+    .get(callId) as { status: string; attempts: number; nextAttemptAt: number } | undefined;
+}
+
+it('a callback after a restart is posted in the thread of the missed-call alert', async () => {
+  const first = await start();
+  await post(first, audianV2Calls.initiated('th-missed', { direction: 'inbound', from: CALLER, to: OUR_NUMBER }, T0), audianV2Calls.ended('th-missed', 'no_answer', T0 + 15_000));
+  const [alert] = await waitFor(() => messagesFor('th-missed').length > 0 && messagesFor('th-missed'), { what: 'the alert' });
+  expect(alert!.thread_ts).toBeUndefined();
+  await first.stop();
+
+  const second = await start();
+  // Somebody calls the missed caller back, from the office: an outbound call, answered.
+  await post(second, audianV2Calls.initiated('th-callback', { direction: 'outbound', from: OUR_NUMBER, to: CALLER }, T0 + 600_000), audianV2Calls.answered('th-callback', T0 + 605_000));
+  // An unrelated outbound call: no alert to follow, so nothing is posted for it.
+  await post(second, audianV2Calls.initiated('th-other', { direction: 'outbound', from: OUR_NUMBER, to: '+14155550777' }, T0 + 600_000), audianV2Calls.answered('th-other', T0 + 601_000));
+
+  const [reply] = await waitFor(() => messagesFor('th-callback').length > 0 && messagesFor('th-callback'), { what: 'the callback reply' });
+  expect(reply).toMatchObject({ channel: 'C0ALERTS', thread_ts: alert!.ts });
+  expect(reply!.blocks![0]).toEqual({ type: 'header', text: { type: 'plain_text', text: 'Outbound call answered', emoji: true } });
+  await waitFor(() => deliveryOf(second, 'th-other')?.status === 'delivered', { what: 'the unrelated follow-up to be handled' });
+  expect(messagesFor('th-other')).toEqual([]);
+});
+
+it('a Retry-After wait survives a restart: the alert is posted once, after the wait', async () => {
+  const running = service ?? (await start());
+  slack.failWith(() => ({ kind: 'rate_limited', retryAfter: '2' }));
+  await post(running, audianV2Calls.initiated('ra-missed', { direction: 'inbound', from: '+14155550300', to: OUR_NUMBER }, T0), audianV2Calls.ended('ra-missed', 'busy', T0 + 9_000));
+  const refusal = await waitFor(() => slack.posts().find((call) => call.status === 429 && String(call.params.blocks).includes('call ra-missed ')), { what: 'the 429' });
+  slack.failWith(() => undefined);
+  await waitFor(() => deliveryOf(running, 'ra-missed')?.attempts === 1, { what: 'the retry to be scheduled' });
+  expect(deliveryOf(running, 'ra-missed')).toMatchObject({ status: 'pending' });
+  expect(deliveryOf(running, 'ra-missed')!.nextAttemptAt).toBeGreaterThanOrEqual(refusal.at + 1_900);
+  await running.stop();
+  service = undefined;
+
+  const restarted = await start();
+  const [message] = await waitFor(() => messagesFor('ra-missed').length > 0 && messagesFor('ra-missed'), { what: 'the alert after the restart' });
+  expect(message!.at - refusal.at).toBeGreaterThanOrEqual(1_900);
+  expect(deliveryOf(restarted, 'ra-missed')).toMatchObject({ status: 'delivered', attempts: 2 });
+  expect(messagesFor('ra-missed')).toHaveLength(1);
+});
