@@ -1,5 +1,6 @@
 import { fileConnector } from './file/index.js';
 import { httpConnector } from './http/index.js';
+import { kafkaConnector } from './kafka/index.js';
 import { slackConnector } from './slack/index.js';
 import { transcriptConnector } from './transcript/index.js';
 import type { ConnectorDefinition } from './types.js';
@@ -8,6 +9,7 @@ import type { ConnectorDefinition } from './types.js';
 export const CONNECTORS: Readonly<Record<string, ConnectorDefinition>> = {
   file: fileConnector,
   http: httpConnector,
+  kafka: kafkaConnector,
   slack: slackConnector,
   transcript: transcriptConnector,
 };

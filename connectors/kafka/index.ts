@@ -1,0 +1,130 @@
+import { CompressionTypes, Kafka, Partitioners, logLevel, type KafkaConfig, type logCreator, type SASLOptions } from 'kafkajs';
+import type { ConnectionOptions } from 'node:tls';
+import type { Logger } from 'pino';
+import { compileTemplate } from '../../src/template.js';
+import { permanent, type Connector, type ConnectorDefinition, type SendResult } from '../types.js';
+import { buildRecord, type KafkaRecord, type RecordFormat } from './message.js';
+import { kafkaSchema, type KafkaOptions } from './schema.js';
+import { createSender } from './sender.js';
+
+export { kafkaSchema, type KafkaOptions } from './schema.js';
+
+/**
+ * Publishes canonical events to Kafka topics with one idempotent kafkajs
+ * producer, as CloudEvents in structured or binary mode. Options, message
+ * format, ordering and error handling: connectors/kafka/README.md.
+ */
+export const kafkaConnector: ConnectorDefinition<typeof kafkaSchema> = {
+  schema: kafkaSchema,
+  // The outbox hands over at most one event per call at a time, so a batch is
+  // many calls' next events: large batches cost nothing in ordering.
+  batchSize: 256,
+  create(name, options, context): Connector {
+    const logger = context.logger.child({ connector: name });
+    if (options.sasl && !options.tls) logger.warn('kafka connector uses SASL without tls: credentials and events cross the network in clear text');
+    const kafka = new Kafka(clientConfig(name, options, logger));
+    const format: RecordFormat = {
+      topic: compileTemplate(options.topic),
+      key: compileTemplate(options.key),
+      mode: options.mode,
+      maxMessageBytes: options.max_message_bytes,
+    };
+    const sender = createSender({
+      createProducer: () =>
+        kafka.producer({
+          idempotent: options.idempotent,
+          // KIP-98: one request in flight per connection keeps retries in order.
+          // Sends are one at a time anyway (sender.ts).
+          maxInFlightRequests: 1,
+          allowAutoTopicCreation: options.allow_auto_topic_creation,
+          // Murmur2 over the key, as Kafka's Java client: the same key lands in
+          // the same partition whichever client produced it.
+          createPartitioner: Partitioners.DefaultPartitioner,
+          retry: retryConfig(options),
+        }),
+      acks: options.acks,
+      ackTimeoutMs: options.request_timeout,
+      compression: options.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None,
+      maxRequestBytes: options.max_message_bytes,
+      logger,
+    });
+
+    return {
+      name,
+      async start() {
+        await sender.connect();
+        logger.debug({ brokers: options.brokers, topic: options.topic, mode: options.mode }, 'kafka connector ready');
+      },
+      async send(batch, signal) {
+        const results: SendResult[] = new Array(batch.length);
+        const records: KafkaRecord[] = [];
+        const positions: number[] = [];
+        batch.forEach((delivery, index) => {
+          const built = buildRecord(delivery.event, format);
+          if (!built.ok) {
+            results[index] = permanent(built.error);
+            return;
+          }
+          records.push(built.record);
+          positions.push(index);
+        });
+        if (records.length > 0) {
+          const outcomes = await sender.send(records, signal);
+          positions.forEach((position, index) => (results[position] = outcomes[index]!));
+        }
+        return results;
+      },
+      async stop() {
+        await sender.close();
+      },
+    };
+  },
+};
+
+function retryConfig(options: KafkaOptions) {
+  return { retries: options.retries, initialRetryTime: 100, maxRetryTime: 2_000 };
+}
+
+function clientConfig(name: string, options: KafkaOptions, logger: Logger): KafkaConfig {
+  const config: KafkaConfig = {
+    clientId: options.client_id,
+    brokers: options.brokers,
+    connectionTimeout: options.connection_timeout,
+    requestTimeout: options.request_timeout,
+    retry: retryConfig(options),
+    logLevel: logger.isLevelEnabled('debug') ? logLevel.DEBUG : logLevel.INFO,
+    logCreator: kafkaLogs(logger.child({ kafkajs: name })),
+  };
+  if (options.tls) {
+    const tls: ConnectionOptions = { rejectUnauthorized: options.tls.reject_unauthorized };
+    if (options.tls.ca) tls.ca = options.tls.ca;
+    if (options.tls.cert) tls.cert = options.tls.cert;
+    if (options.tls.key) tls.key = options.tls.key;
+    if (options.tls.passphrase) tls.passphrase = options.tls.passphrase;
+    if (options.tls.servername) tls.servername = options.tls.servername;
+    config.ssl = tls;
+  }
+  if (options.sasl) {
+    const { mechanism, username, password } = options.sasl;
+    config.sasl = { mechanism, username, password } as SASLOptions;
+  }
+  return config;
+}
+
+/**
+ * kafkajs's log lines into the service's logger. kafkajs logs every failed
+ * attempt as an error; the dispatcher already reports each failed delivery,
+ * so those become warnings here.
+ */
+function kafkaLogs(logger: Logger): logCreator {
+  return () =>
+    ({ namespace, level, log }) => {
+      const { message, timestamp: _timestamp, logger: _name, ...fields } = log as { message: string; timestamp?: string; logger?: string } & Record<string, unknown>;
+      // The retries are bounded on purpose: the outbox owns retrying, and a new
+      // producer (new producer id) follows every failed request (sender.ts).
+      if (message.startsWith('Limiting retries for the idempotent producer')) return logger.debug({ namespace, ...fields }, message);
+      if (level === logLevel.ERROR || level === logLevel.WARN) return logger.warn({ namespace, ...fields }, message);
+      if (level === logLevel.INFO) return logger.info({ namespace, ...fields }, message);
+      return logger.debug({ namespace, ...fields }, message);
+    };
+}

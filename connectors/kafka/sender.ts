@@ -1,0 +1,212 @@
+import type { Logger } from 'pino';
+import { permanent, retriable, sent, type SendResult } from '../types.js';
+import { classifyKafkaError, type KafkaFailure } from './errors.js';
+import type { KafkaRecord } from './message.js';
+
+/** The part of a kafkajs producer the sender uses; tests stand in for it. */
+export interface ProducerLike {
+  connect(): Promise<void>;
+  disconnect(): Promise<void>;
+  sendBatch(batch: {
+    topicMessages: { topic: string; messages: { key: string; value: string; headers: Record<string, string> }[] }[];
+    acks: number;
+    timeout: number;
+    compression: number;
+  }): Promise<unknown>;
+}
+
+export interface SenderOptions {
+  /** Makes a new, unconnected producer. */
+  readonly createProducer: () => ProducerLike;
+  readonly acks: number;
+  /** How long the broker may take to gather the acks, in ms. */
+  readonly ackTimeoutMs: number;
+  /** kafkajs's CompressionTypes value. */
+  readonly compression: number;
+  /** Most message bytes in one request. */
+  readonly maxRequestBytes: number;
+  readonly logger: Logger;
+}
+
+export interface Sender {
+  /** Connects, unless already connected. */
+  connect(): Promise<void>;
+  /** Sends the records; one result per record, in order. */
+  send(records: readonly KafkaRecord[], signal: AbortSignal): Promise<SendResult[]>;
+  /** Waits for the send in flight, then disconnects. */
+  close(): Promise<void>;
+}
+
+/**
+ * Sends batches of records through one producer and maps kafkajs's
+ * all-or-nothing answers back to each record.
+ *
+ * A batch goes out as one `sendBatch` (one produce request per broker). If it
+ * fails for one topic or one message, the topics of the batch are sent one by
+ * one, and the messages of a topic that failed for one message are sent one by
+ * one, so a permanent failure dead-letters only what it concerns. A failure of
+ * the connection fails the whole batch, retriable.
+ *
+ * The producer is kept for the life of the process, with one exception: after
+ * any failed request the next request goes through a new producer. kafkajs
+ * assigns an idempotent producer's sequence numbers before a request and
+ * takes them back when it fails, even where the broker appended some
+ * partitions of it (kafkajs fails the whole request on one partition's
+ * error). Reusing those numbers for other messages would make the broker
+ * reject them (OUT_OF_ORDER_SEQUENCE_NUMBER) or, worse, drop them as
+ * duplicates of what it already has. A new producer gets a new producer id and
+ * fresh numbers; what the broker did append is sent again — at-least-once,
+ * which every consumer already expects (DESIGN.md, "The data flow").
+ */
+export function createSender(options: SenderOptions): Sender {
+  const { logger } = options;
+  let producer: ProducerLike | undefined;
+  let connecting: Promise<ProducerLike> | undefined;
+  /** Set after a failed request: the next one needs a new producer. */
+  let stale = false;
+  /** Sends run one at a time; the dispatcher may start a new one while an abandoned one still runs. */
+  let tail: Promise<unknown> = Promise.resolve();
+
+  async function ready(): Promise<ProducerLike> {
+    if (producer && !stale) return producer;
+    connecting ??= (async () => {
+      const old = producer;
+      producer = undefined;
+      stale = false;
+      if (old) await old.disconnect().catch((err: unknown) => logger.debug({ err }, 'disconnecting the previous producer failed'));
+      const fresh = options.createProducer();
+      try {
+        await fresh.connect();
+      } catch (err) {
+        await fresh.disconnect().catch(() => undefined);
+        throw err;
+      }
+      producer = fresh;
+      return fresh;
+    })().finally(() => {
+      connecting = undefined;
+    });
+    return connecting;
+  }
+
+  /** Sends one request's worth of records; fills `results` at their indexes; returns the failure, if any. */
+  async function attempt(indexes: readonly number[], records: readonly KafkaRecord[], results: SendResult[], signal: AbortSignal): Promise<KafkaFailure | undefined> {
+    if (signal.aborted) {
+      const failure: KafkaFailure = { retriable: true, scope: 'connection', kind: 'Aborted', error: `send aborted: ${String((signal.reason as Error | undefined)?.message ?? signal.reason)}` };
+      for (const index of indexes) results[index] = retriable(failure.error);
+      return failure;
+    }
+    try {
+      const live = await ready();
+      await live.sendBatch({ topicMessages: groupByTopic(indexes, records), acks: options.acks, timeout: options.ackTimeoutMs, compression: options.compression });
+      for (const index of indexes) results[index] = sent;
+      return undefined;
+    } catch (err) {
+      stale = true;
+      const failure = classifyKafkaError(err);
+      const topics = new Set(indexes.map((index) => records[index]!.topic));
+      logger.debug({ err, scope: failure.scope, retriable: failure.retriable, messages: indexes.length, topics: [...topics] }, 'produce request failed');
+      if (failure.scope !== 'connection' && topics.size > 1) {
+        return eachUntilDisconnected(
+          [...topics].map((topic) => indexes.filter((index) => records[index]!.topic === topic)),
+          (group) => attempt(group, records, results, signal),
+          (group, cut) => group.forEach((index) => (results[index] = toResult(cut))),
+        );
+      }
+      if (failure.scope === 'message' && indexes.length > 1) {
+        return eachUntilDisconnected(
+          indexes.map((index) => [index]),
+          (group) => attempt(group, records, results, signal),
+          (group, cut) => group.forEach((index) => (results[index] = toResult(cut))),
+        );
+      }
+      const topic = topics.size === 1 ? `topic "${[...topics][0]}": ` : '';
+      const result = toResult({ ...failure, error: failure.scope === 'connection' ? failure.error : `${topic}${failure.error}` });
+      for (const index of indexes) results[index] = result;
+      return failure;
+    }
+  }
+
+  async function sendAll(records: readonly KafkaRecord[], signal: AbortSignal): Promise<SendResult[]> {
+    const results: SendResult[] = new Array(records.length);
+    await eachUntilDisconnected(
+      chunkBySize(records, options.maxRequestBytes),
+      (chunk) => attempt(chunk, records, results, signal),
+      (chunk, cut) => chunk.forEach((index) => (results[index] = toResult(cut))),
+    );
+    return results;
+  }
+
+  return {
+    async connect() {
+      await ready();
+    },
+    send(records, signal) {
+      const run = tail.then(() => sendAll(records, signal));
+      tail = run.catch(() => undefined);
+      return run;
+    },
+    async close() {
+      await tail;
+      await connecting?.catch(() => undefined);
+      const last = producer;
+      producer = undefined;
+      await last?.disconnect();
+    },
+  };
+}
+
+function toResult(failure: KafkaFailure): SendResult {
+  return failure.retriable ? retriable(failure.error) : permanent(failure.error);
+}
+
+/**
+ * Runs `task` over the groups in order. Once one fails for the connection,
+ * the groups after it get that failure without a try (they would only wait
+ * for the same timeout), and it is returned.
+ */
+async function eachUntilDisconnected<T>(
+  groups: readonly T[],
+  task: (group: T) => Promise<KafkaFailure | undefined>,
+  skip: (group: T, cut: KafkaFailure) => void,
+): Promise<KafkaFailure | undefined> {
+  let cut: KafkaFailure | undefined;
+  for (const group of groups) {
+    if (cut) {
+      skip(group, cut);
+      continue;
+    }
+    const failure = await task(group);
+    if (failure?.scope === 'connection') cut = failure;
+  }
+  return cut;
+}
+
+function groupByTopic(indexes: readonly number[], records: readonly KafkaRecord[]) {
+  const topics = new Map<string, { key: string; value: string; headers: Record<string, string> }[]>();
+  for (const index of indexes) {
+    const record = records[index]!;
+    let messages = topics.get(record.topic);
+    if (!messages) topics.set(record.topic, (messages = []));
+    messages.push({ key: record.key, value: record.value, headers: { ...record.headers } });
+  }
+  return [...topics].map(([topic, messages]) => ({ topic, messages }));
+}
+
+/** Indexes of the records, split so no request carries more than `maxBytes` of messages. */
+export function chunkBySize(records: readonly KafkaRecord[], maxBytes: number): number[][] {
+  const chunks: number[][] = [];
+  let current: number[] = [];
+  let bytes = 0;
+  records.forEach((record, index) => {
+    if (current.length > 0 && bytes + record.size > maxBytes) {
+      chunks.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(index);
+    bytes += record.size;
+  });
+  if (current.length > 0) chunks.push(current);
+  return chunks;
+}
