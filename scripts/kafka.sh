@@ -17,6 +17,10 @@
 #   KAFKA_PORT             client listener port (default 19092)
 #   KAFKA_CONTROLLER_PORT  KRaft controller port (default 19093)
 #   KAFKA_AUTO_CREATE      auto.create.topics.enable (default true)
+#   KAFKA_RUN_DIR          config, data, pid and log of this broker (default: <cache>/run);
+#                          give each extra broker its own, with its own ports
+#   KAFKA_KEEP_DATA        1: `start` keeps the data dir of an earlier run (a restart,
+#                          topics and messages kept) instead of formatting a new cluster
 #
 # Exit codes: 0 ok, 1 failure, 2 usage, 3 java/mvn missing (callers skip tests on 3).
 set -euo pipefail
@@ -27,7 +31,7 @@ POM="$SCRIPT_DIR/kafka/pom.xml"
 
 CACHE_DIR="${KAFKA_CACHE_DIR:-$REPO_ROOT/.cache/kafka}"
 LIBS_DIR="$CACHE_DIR/libs"
-RUN_DIR="$CACHE_DIR/run"
+RUN_DIR="${KAFKA_RUN_DIR:-$CACHE_DIR/run}"
 DATA_DIR="$RUN_DIR/data"
 PID_FILE="$RUN_DIR/kafka.pid"
 LOG_FILE="$RUN_DIR/kafka.log"
@@ -37,6 +41,7 @@ LIBS_STAMP="$LIBS_DIR/.fetched"
 KAFKA_PORT="${KAFKA_PORT:-19092}"
 KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-19093}"
 KAFKA_AUTO_CREATE="${KAFKA_AUTO_CREATE:-true}"
+KAFKA_KEEP_DATA="${KAFKA_KEEP_DATA:-0}"
 HOST=127.0.0.1
 
 START_TIMEOUT_S=90
@@ -205,17 +210,21 @@ do_start() {
     fi
   done
 
-  # Fresh cluster every start: wipe data, then format with a new cluster id.
-  rm -rf "$DATA_DIR"
-  mkdir -p "$DATA_DIR"
   write_config
   : >"$LOG_FILE"
-  local cluster_id
-  cluster_id="$(kafka_java kafka.tools.StorageTool random-uuid 2>>"$LOG_FILE")" \
-    || { tail -n 40 "$LOG_FILE" >&2; die "StorageTool random-uuid failed"; }
-  kafka_java kafka.tools.StorageTool format -t "$cluster_id" -c "$RUN_DIR/server.properties" \
-    >>"$LOG_FILE" 2>&1 \
-    || { tail -n 40 "$LOG_FILE" >&2; die "StorageTool format failed"; }
+  if [[ "$KAFKA_KEEP_DATA" == 1 && -f "$DATA_DIR/meta.properties" ]]; then
+    log "keeping the data of the previous run in $DATA_DIR"
+  else
+    # Fresh cluster: wipe data, then format with a new cluster id.
+    rm -rf "$DATA_DIR"
+    mkdir -p "$DATA_DIR"
+    local cluster_id
+    cluster_id="$(kafka_java kafka.tools.StorageTool random-uuid 2>>"$LOG_FILE")" \
+      || { tail -n 40 "$LOG_FILE" >&2; die "StorageTool random-uuid failed"; }
+    kafka_java kafka.tools.StorageTool format -t "$cluster_id" -c "$RUN_DIR/server.properties" \
+      >>"$LOG_FILE" 2>&1 \
+      || { tail -n 40 "$LOG_FILE" >&2; die "StorageTool format failed"; }
+  fi
 
   log "starting broker on $HOST:$KAFKA_PORT (controller $HOST:$KAFKA_CONTROLLER_PORT) ..."
   # setsid: own session, so Ctrl-C / the test runner's process group don't take
