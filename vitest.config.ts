@@ -3,6 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // Starts a Kafka broker unless KAFKA_BROKERS names one (test/setup/kafka.ts).
+    globalSetup: ['test/setup/kafka.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     // Integration tests start servers, brokers and child processes; two cores here.
