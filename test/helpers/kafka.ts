@@ -1,11 +1,6 @@
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Kafka, logLevel, type IHeaders, type ITopicConfig } from 'kafkajs';
-import { KAFKA_SCRIPT } from '../setup/kafka.js';
+import { startScriptBroker, type ScriptBroker } from '../setup/kafka.js';
 import { waitFor } from './wait.js';
 
 /** One message as read back from the broker, key, value and headers decoded as UTF-8. */
@@ -123,68 +118,9 @@ export function eventsOf(messages: readonly ReadMessage[]): Record<string, unkno
   return messages.map((message) => JSON.parse(message.value ?? 'null') as Record<string, unknown>);
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-function script(command: 'start' | 'stop', env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('bash', [KAFKA_SCRIPT, command], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
-export interface OwnBroker {
-  readonly brokers: string;
-  /** Stops the broker process; its data stays. */
-  stop(): Promise<void>;
-  /** Starts it again on the same ports with the data it had. */
-  restart(): Promise<void>;
-  /** Stops it and removes its data. */
-  destroy(): Promise<void>;
-}
-
 /**
  * A broker of the test's own, started by scripts/kafka.sh on free ports with
  * its own run directory, so stopping it touches no other test's broker.
  */
-export async function startOwnBroker(options: { autoCreate: boolean }): Promise<OwnBroker> {
-  const runDir = mkdtempSync(join(tmpdir(), 'audian-bridge-kafka-'));
-  const env = {
-    KAFKA_RUN_DIR: runDir,
-    KAFKA_PORT: String(await freePort()),
-    KAFKA_CONTROLLER_PORT: String(await freePort()),
-    KAFKA_AUTO_CREATE: String(options.autoCreate),
-  };
-  const start = async (keepData: boolean) => {
-    const result = await script('start', { ...env, KAFKA_KEEP_DATA: keepData ? '1' : '0' });
-    const brokers = /^KAFKA_BROKERS=(\S+)$/m.exec(result.stdout)?.[1];
-    if (result.code !== 0 || !brokers) throw new Error(`scripts/kafka.sh start failed (exit ${result.code}):\n${result.stderr}`);
-    return brokers;
-  };
-  const stop = async () => {
-    const result = await script('stop', env);
-    if (result.code !== 0) throw new Error(`scripts/kafka.sh stop failed (exit ${result.code}):\n${result.stderr}`);
-  };
-  const brokers = await start(false);
-  return {
-    brokers,
-    stop,
-    async restart() {
-      await start(true);
-    },
-    async destroy() {
-      await stop();
-      rmSync(runDir, { recursive: true, force: true });
-    },
-  };
-}
+export const startOwnBroker = startScriptBroker;
+export type OwnBroker = ScriptBroker;
