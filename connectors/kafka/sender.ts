@@ -110,14 +110,14 @@ export function createSender(options: SenderOptions): Sender {
         return eachUntilDisconnected(
           [...topics].map((topic) => indexes.filter((index) => records[index]!.topic === topic)),
           (group) => attempt(group, records, results, signal),
-          (group, cut) => group.forEach((index) => (results[index] = toResult(cut))),
+          results,
         );
       }
       if (failure.scope === 'message' && indexes.length > 1) {
         return eachUntilDisconnected(
           indexes.map((index) => [index]),
           (group) => attempt(group, records, results, signal),
-          (group, cut) => group.forEach((index) => (results[index] = toResult(cut))),
+          results,
         );
       }
       const topic = topics.size === 1 ? `topic "${[...topics][0]}": ` : '';
@@ -132,7 +132,7 @@ export function createSender(options: SenderOptions): Sender {
     await eachUntilDisconnected(
       chunkBySize(records, options.maxRequestBytes),
       (chunk) => attempt(chunk, records, results, signal),
-      (chunk, cut) => chunk.forEach((index) => (results[index] = toResult(cut))),
+      results,
     );
     return results;
   }
@@ -161,19 +161,19 @@ function toResult(failure: KafkaFailure): SendResult {
 }
 
 /**
- * Runs `task` over the groups in order. Once one fails for the connection,
- * the groups after it get that failure without a try (they would only wait
- * for the same timeout), and it is returned.
+ * Runs `task` over the groups of record indexes in order. Once one fails for
+ * the connection, the groups after it get that failure in `results` without a
+ * try (they would only wait for the same timeout), and it is returned.
  */
-async function eachUntilDisconnected<T>(
-  groups: readonly T[],
-  task: (group: T) => Promise<KafkaFailure | undefined>,
-  skip: (group: T, cut: KafkaFailure) => void,
+async function eachUntilDisconnected(
+  groups: readonly (readonly number[])[],
+  task: (group: readonly number[]) => Promise<KafkaFailure | undefined>,
+  results: SendResult[],
 ): Promise<KafkaFailure | undefined> {
   let cut: KafkaFailure | undefined;
   for (const group of groups) {
     if (cut) {
-      skip(group, cut);
+      for (const index of group) results[index] = toResult(cut);
       continue;
     }
     const failure = await task(group);
