@@ -100,6 +100,8 @@ it('a Retry-After wait survives a restart: the alert is posted once, after the w
   const restarted = await start();
   const [message] = await waitFor(() => messagesFor('ra-missed').length > 0 && messagesFor('ra-missed'), { what: 'the alert after the restart' });
   expect(message!.at - refusal.at).toBeGreaterThanOrEqual(1_900);
+  // The outbox records the outcome just after Slack's answer.
+  await waitFor(() => deliveryOf(restarted, 'ra-missed')?.status === 'delivered', { what: 'the delivery recorded as delivered' });
   expect(deliveryOf(restarted, 'ra-missed')).toMatchObject({ status: 'delivered', attempts: 2 });
   expect(messagesFor('ra-missed')).toHaveLength(1);
 });
