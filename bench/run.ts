@@ -105,8 +105,8 @@ async function main(): Promise<void> {
       { name: 'signed webhook throughput / healthz throughput', ratio: accepted.requests.average / health.requests.average, atLeast: 0.05 },
       // A retry (duplicate) is cheaper than a new event: no routing, no outbox rows.
       { name: 'duplicate throughput / new-event throughput', ratio: dup.requests.average / accepted.requests.average, atLeast: 0.9 },
-      // The dispatcher keeps up: it drains the outbox at least as fast as webhooks arrived.
-      { name: 'drain rate / intake rate', ratio: backlog === 0 ? Infinity : drainRate / accepted.requests.average, atLeast: 1 },
+      // The dispatcher keeps up with intake: when a load phase ends, at most 5% of its events still wait.
+      { name: 'delivered during load / accepted during load', ratio: 1 - backlog / accepted.requests.total, atLeast: 0.95 },
       // No leak: two more full load phases grow RSS by less than half.
       { name: 'RSS after load / RSS after warm-up (inverse)', ratio: rssAfterWarmup / rssAfterLoad, atLeast: 1 / 1.5 },
     ];

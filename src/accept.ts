@@ -10,6 +10,7 @@ import {
   type LifecycleOptions,
 } from './lifecycle/call-state.js';
 import type { Router } from './routing/router.js';
+import { createGroupCommit } from './store/group-commit.js';
 import { dedupeKeyOf, type Store } from './store/index.js';
 
 export interface AcceptResult {
@@ -55,6 +56,8 @@ export function createAcceptor(deps: AcceptorDeps) {
   const now = deps.now ?? Date.now;
   const logger = deps.logger.child({ component: 'accept' });
   const queue = createKeyedQueue();
+  // Concurrent webhooks share one transaction and one fsync; each still answers only after it.
+  const commit = createGroupCommit(store.db, store.commit);
 
   async function acceptInOrder(event: CanonicalEvent, receivedAt: number): Promise<AcceptResult> {
     const dedupeKey = dedupeKeyOf(event);
@@ -66,7 +69,7 @@ export function createAcceptor(deps: AcceptorDeps) {
       enrichEvent(event, call);
     }
     const targets = await router.route(event);
-    const result = store.commit({ event, dedupeKey, receivedAt, ...(call ? { call } : {}), targets });
+    const result = await commit({ event, dedupeKey, receivedAt, ...(call ? { call } : {}), targets });
     if (result.duplicate) return { duplicate: true, id: event.id, deliveries: 0 };
     if (targets.length > 0) deps.onCommitted?.(new Set(targets.map((target) => target.connector)), event);
     return { duplicate: false, id: event.id, deliveries: result.deliveries };
