@@ -68,7 +68,14 @@ const connectorSchema = z.looseObject({ type: z.string() }).transform((value, ct
   }
   const parsed = definition.schema.safeParse(value);
   if (!parsed.success) {
-    for (const issue of parsed.error.issues) ctx.addIssue({ ...issue, code: 'custom', path: issue.path, message: issue.message });
+    for (const issue of parsed.error.issues) {
+      // Name each unknown key in the path, as for every other section.
+      if (issue.code === 'unrecognized_keys') {
+        for (const key of issue.keys) ctx.addIssue({ code: 'custom', path: [...issue.path, key], message: 'unknown key' });
+      } else {
+        ctx.addIssue({ ...issue, code: 'custom', path: issue.path, message: issue.message });
+      }
+    }
     return z.NEVER;
   }
   return parsed.data as { type: string } & Record<string, unknown>;

@@ -110,6 +110,10 @@ routes:
     expect(text).toMatch(/routes\[1\]\.name: /);
   });
 
+  it('names unknown connector options by their key path', () => {
+    expect(issuesOf(minimal.replace('out: { type: file, path: ./out.jsonl }', 'out: { type: file, path: ./out.jsonl, rotate: daily }'))).toEqual(['connectors.out.rotate: unknown key']);
+  });
+
   it('rejects YAML that is not YAML, and duplicate keys', () => {
     expect(issuesOf('server: [')[0]).toMatch(/not valid YAML/);
     expect(issuesOf('server: {}\nserver: {}\n')[0]).toMatch(/not valid YAML/);
