@@ -1,6 +1,6 @@
 import jsonata from 'jsonata';
 import { z } from 'zod';
-import { duration, integer, nonEmpty, template } from '../../src/config/values.js';
+import { duration, integer, jsonataExpression, template } from '../../src/config/values.js';
 import { compileTemplate } from '../../src/template.js';
 import { parseRetryAfter } from '../retry-after.js';
 import { permanent, retriable, sent, type Connector, type ConnectorDefinition, type Delivery, type SendResult } from '../types.js';
@@ -13,15 +13,7 @@ export const httpSchema = z.strictObject({
   /** Header values are templates too, e.g. `Authorization: Bearer ${CRM_TOKEN}`. */
   headers: z.record(z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, 'not a valid header name'), template()).default({}),
   /** JSONata expression over the canonical event giving the body; default: the event itself. */
-  body: nonEmpty()
-    .superRefine((value, ctx) => {
-      try {
-        jsonata(value);
-      } catch (err) {
-        ctx.addIssue({ code: 'custom', message: `not a JSONata expression: ${(err as Error).message}` });
-      }
-    })
-    .optional(),
+  body: jsonataExpression().optional(),
   timeout: duration().default(10_000),
   /** Requests in flight at once; events of one call are never sent concurrently. */
   concurrency: integer(1, 64).default(4),

@@ -1,8 +1,7 @@
-import jsonata from 'jsonata';
 import { z } from 'zod';
 import { CONNECTORS } from '../../connectors/index.js';
 import { DIALECT_IDS } from '../dialects/index.js';
-import { boolean, byteSize, duration, integer, nonEmpty, oneOrMany } from './values.js';
+import { boolean, byteSize, duration, integer, jsonataExpression, nonEmpty, oneOrMany } from './values.js';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
 const name = () => z.string().regex(NAME, 'use letters, digits, "-" and "_"');
@@ -43,15 +42,7 @@ const routeSchema = z.strictObject({
       test: boolean().optional(),
     })
     .default({}),
-  when: nonEmpty()
-    .superRefine((value, ctx) => {
-      try {
-        jsonata(value);
-      } catch (err) {
-        ctx.addIssue({ code: 'custom', message: `not a JSONata expression: ${(err as Error).message}` });
-      }
-    })
-    .optional(),
+  when: jsonataExpression().optional(),
   to: oneOrMany(name()),
 });
 

@@ -1,3 +1,4 @@
+import jsonata from 'jsonata';
 import bytes from 'bytes';
 import ms from 'ms';
 import { z } from 'zod';
@@ -56,6 +57,17 @@ export function template() {
       compileTemplate(value);
     } catch (err) {
       ctx.addIssue({ code: 'custom', message: `bad template: ${(err as Error).message}` });
+    }
+  });
+}
+
+/** A JSONata expression (route `when`, http `body`), compiled at load so a syntax error is a config error. */
+export function jsonataExpression() {
+  return nonEmpty().superRefine((value, ctx) => {
+    try {
+      jsonata(value);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: `not a JSONata expression: ${(err as Error).message}` });
     }
   });
 }
