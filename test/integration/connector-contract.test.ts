@@ -1,0 +1,218 @@
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { CONNECTORS } from '../../connectors/index.js';
+import type { Connector, Delivery, SendResult } from '../../connectors/types.js';
+import type { CanonicalEvent } from '../../src/dialects/index.js';
+import { startFakeSlack } from '../helpers/fake-slack.js';
+import { startRecordingServer } from '../helpers/http-server.js';
+import { createTopics, deleteCreatedTopics, readTopics, uniqueName } from '../helpers/kafka.js';
+
+/**
+ * The contract every connector keeps with the dispatcher (connectors/types.ts),
+ * run against each connector type and a real target of it.
+ */
+interface Target {
+  /** Options for a working target. */
+  readonly options: Record<string, unknown>;
+  /** Options for a target that cannot be reached or written. */
+  readonly broken: Record<string, unknown>;
+  /** Event ids the target has received, for a check that deliveries really arrived. */
+  received(ids: readonly string[]): Promise<string[]>;
+  teardown(): Promise<void>;
+}
+
+interface ContractCase {
+  readonly type: string;
+  readonly skip?: string | null;
+  /** The event type this connector acts on (some ignore most types). */
+  readonly eventType: string;
+  setup(): Promise<Target>;
+}
+
+const kafka = inject('kafka');
+const scratch = mkdtempSync(join(tmpdir(), 'audian-bridge-contract-'));
+const blocker = join(scratch, 'not-a-directory');
+writeFileSync(blocker, 'a file where a folder is needed');
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+const CASES: readonly ContractCase[] = [
+  {
+    type: 'file',
+    eventType: 'call.initiated',
+    async setup() {
+      const path = join(scratch, 'contract.jsonl');
+      return {
+        options: { type: 'file', path },
+        broken: { type: 'file', path: join(blocker, 'events.jsonl') },
+        received: async () => (existsSync(path) ? readFileSync(path, 'utf8').trim().split('\n').map((line) => (JSON.parse(line) as CanonicalEvent).id) : []),
+        teardown: async () => undefined,
+      };
+    },
+  },
+  {
+    type: 'transcript',
+    eventType: 'transcript.segment',
+    async setup() {
+      const dir = join(scratch, 'transcripts');
+      return {
+        options: { type: 'transcript', dir },
+        broken: { type: 'transcript', dir: join(blocker, 'transcripts') },
+        received: async () => {
+          const folder = join(dir, 'contract');
+          if (!existsSync(folder)) return [];
+          return readdirSync(folder).flatMap((file) =>
+            readFileSync(join(folder, file), 'utf8').trim().split('\n').map((line) => (JSON.parse(line) as { event_id: string }).event_id),
+          );
+        },
+        teardown: async () => undefined,
+      };
+    },
+  },
+  {
+    type: 'http',
+    eventType: 'call.completed',
+    async setup() {
+      const server = await startRecordingServer();
+      return {
+        options: { type: 'http', url: `${server.url}/events/{subject}` },
+        broken: { type: 'http', url: 'http://127.0.0.1:9/events', timeout: '2s' },
+        received: async () => server.requests.map((request) => request.headers['idempotency-key'] as string),
+        teardown: () => server.close(),
+      };
+    },
+  },
+  {
+    type: 'slack',
+    eventType: 'call.missed',
+    async setup() {
+      const slack = await startFakeSlack();
+      return {
+        options: { type: 'slack', token: slack.token, channel: 'alerts', api_url: slack.apiUrl, min_interval: '0ms' },
+        broken: { type: 'slack', token: slack.token, channel: 'alerts', api_url: 'http://127.0.0.1:9/api/', timeout: '2s' },
+        received: async () => slack.messages.map((message) => /evt_contract_[a-z0-9_]+/.exec(JSON.stringify(message.params))?.[0] ?? ''),
+        teardown: () => slack.close(),
+      };
+    },
+  },
+  {
+    type: 'kafka',
+    skip: kafka.skipReason,
+    eventType: 'call.initiated',
+    async setup() {
+      const brokers = kafka.brokers!;
+      const topic = uniqueName('contract');
+      await createTopics(brokers, [topic]);
+      return {
+        options: { type: 'kafka', brokers, topic },
+        broken: { type: 'kafka', brokers: '127.0.0.1:9', topic, connection_timeout: '300ms', request_timeout: '1s', retries: 1 },
+        received: async (ids) => {
+          const messages = await readTopics(brokers, [topic], (read) => read.length >= ids.length, { timeoutMs: 15_000 });
+          return messages.map((message) => (JSON.parse(message.value ?? '{}') as { id: string }).id);
+        },
+        teardown: () => deleteCreatedTopics(brokers),
+      };
+    },
+  },
+];
+
+it('covers every connector type', () => {
+  expect(CASES.map((contract) => contract.type).sort()).toEqual(Object.keys(CONNECTORS).sort());
+});
+
+let sequence = 0;
+function deliveries(eventType: string, count: number): Delivery[] {
+  return Array.from({ length: count }, (_, index) => {
+    sequence++;
+    const id = `evt_contract_${sequence}`;
+    const callId = `call_contract_${index % 2}`;
+    const event = {
+      specversion: '1.0',
+      id,
+      source: 'audian/contract',
+      type: eventType,
+      subject: callId,
+      time: new Date(Date.UTC(2026, 0, 1, 12, 0, sequence)).toISOString(),
+      datacontenttype: 'application/json',
+      dialect: 'audian.v2',
+      test: false,
+      data: {
+        call_id: callId,
+        from: '+14155550100',
+        to: '+14155550101',
+        speaker: 'customer',
+        text: `line ${sequence} of ${id}`,
+        reason: 'no_answer',
+        call_type: 'inbound',
+        ended_at: '2026-01-01T12:00:00.000Z',
+        call: { id: callId, direction: 'inbound', from: '+14155550100', to: '+14155550101' },
+      },
+    } as unknown as CanonicalEvent;
+    return { id: sequence, route: 'contract', attempt: 1, event };
+  });
+}
+
+function create(options: Record<string, unknown>): Connector {
+  const definition = CONNECTORS[options.type as string]!;
+  return definition.create('contract', definition.schema.parse(options), { logger: pino({ level: 'silent' }), fetch: globalThis.fetch, now: Date.now });
+}
+
+function expectWellFormed(results: readonly SendResult[], count: number): void {
+  expect(results).toHaveLength(count);
+  for (const result of results) {
+    if (result.ok) continue;
+    expect(typeof result.retriable).toBe('boolean');
+    expect(result.error.length).toBeGreaterThan(0);
+    if (result.retryAfterMs !== undefined) expect(result.retryAfterMs).toBeGreaterThanOrEqual(0);
+  }
+}
+
+describe.each(CASES.map((contract) => [contract.type, contract] as const))('connector contract: %s', (type, contract) => {
+  const skip = contract.skip ?? null;
+  let target: Target;
+  beforeAll(async () => {
+    if (skip === null) target = await contract.setup();
+  });
+  afterAll(async () => {
+    if (skip === null) await target.teardown();
+  });
+
+  it.skipIf(skip !== null)(`delivers a batch: one ok result per delivery, and the target has every event${skip ? ` — SKIPPED: ${skip}` : ''}`, async () => {
+    const connector = create(target.options);
+    await connector.start();
+    try {
+      const batch = deliveries(contract.eventType, Math.min(3, CONNECTORS[type]!.batchSize));
+      const results = await connector.send(batch, new AbortController().signal);
+      expectWellFormed(results, batch.length);
+      expect(results.every((result) => result.ok)).toBe(true);
+      const ids = batch.map((delivery) => delivery.event.id);
+      expect(await target.received(ids)).toEqual(expect.arrayContaining(ids));
+      expect(await connector.send([], new AbortController().signal)).toEqual([]);
+    } finally {
+      await connector.stop();
+    }
+  });
+
+  it.skipIf(skip !== null)(`reports an unreachable or unwritable target as results, never by throwing${skip ? ` — SKIPPED: ${skip}` : ''}`, async () => {
+    const connector = create(target.broken);
+    // start() may fail (the dispatcher logs it and keeps going); send must still answer.
+    await connector.start().catch(() => undefined);
+    try {
+      const batch = deliveries(contract.eventType, 2);
+      const results = await connector.send(batch, AbortSignal.timeout(20_000));
+      expectWellFormed(results, batch.length);
+      expect(results.some((result) => !result.ok)).toBe(true);
+    } finally {
+      await connector.stop();
+    }
+  });
+
+  it.skipIf(skip !== null)(`stop() can be called twice${skip ? ` — SKIPPED: ${skip}` : ''}`, async () => {
+    const connector = create(target.options);
+    await connector.start();
+    await connector.stop();
+    await expect(connector.stop()).resolves.toBeUndefined();
+  });
+});
