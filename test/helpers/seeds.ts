@@ -2,8 +2,14 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 
-/** The provider's documents; every JSON example in them is a test input. */
-export const SEEDS_DIR = process.env.AUDIAN_SEEDS_DIR ?? fileURLToPath(new URL('../../../shared/seeds/', import.meta.url));
+/**
+ * The provider's documents; every JSON example in them is a test input. A copy
+ * lives in the repository so the tests run from a clean clone anywhere;
+ * AUDIAN_SEEDS_DIR points them at another set (the seeds test also checks the
+ * copy against the shared originals when they sit beside the repository).
+ */
+export const SEEDS_DIR = process.env.AUDIAN_SEEDS_DIR ?? fileURLToPath(new URL('../fixtures/seeds/', import.meta.url));
+export const SHARED_SEEDS_DIR = fileURLToPath(new URL('../../../shared/seeds/', import.meta.url));
 
 export interface SeedExample {
   /** `<seed file prefix>:<line>` — stable as long as the document is. */

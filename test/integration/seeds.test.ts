@@ -1,9 +1,10 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CanonicalEvent } from '../../src/dialects/index.js';
 import { SEED_EXPECTATIONS } from '../fixtures/seed-expectations.js';
 import { readEvents, startBridge, type TestBridge } from '../helpers/bridge.js';
-import { seedExamples, type SeedExample } from '../helpers/seeds.js';
+import { SEEDS_DIR, SHARED_SEEDS_DIR, seedExamples, type SeedExample } from '../helpers/seeds.js';
 import { waitFor } from '../helpers/wait.js';
 
 const examples = seedExamples();
@@ -11,6 +12,12 @@ const documents = [...new Set(examples.map((example) => example.file))];
 
 it('every JSON example in the seed documents has an expectation, and every expectation an example', () => {
   expect(examples.map((example) => example.ref).sort()).toEqual(Object.keys(SEED_EXPECTATIONS).sort());
+});
+
+it.runIf(existsSync(SHARED_SEEDS_DIR))('the copy in test/fixtures/seeds matches the shared provider documents (run where ../shared/seeds is present)', () => {
+  const names = readdirSync(SHARED_SEEDS_DIR).filter((name) => name.endsWith('.txt')).sort();
+  expect(readdirSync(SEEDS_DIR).filter((name) => name.endsWith('.txt')).sort()).toEqual(names);
+  for (const name of names) expect(readFileSync(join(SEEDS_DIR, name), 'utf8'), name).toBe(readFileSync(join(SHARED_SEEDS_DIR, name), 'utf8'));
 });
 
 // One bridge per document: each document tells the story of one call, in its own order.

@@ -78,7 +78,7 @@ connectors:
     expect(configIssues('{ type: kafka, brokers: "k1:9092", topic: t, mode: json }')[0]).toMatch(/^connectors\.k\.mode: /);
     expect(configIssues('{ type: kafka, brokers: "k1:9092", topic: t, acks: leader }')).toEqual(['connectors.k.acks: the idempotent producer needs acks: all (or set idempotent: false)']);
     expect(configIssues('{ type: kafka, brokers: "k1:9092", topic: t, compression: snappy }')[0]).toMatch(/^connectors\.k\.compression: one of none, gzip/);
-    expect(configIssues('{ type: kafka, brokers: "k1:9092", topic: t, partitioner: murmur }')).toEqual(['connectors.k: Unrecognized key: "partitioner"']);
+    expect(configIssues('{ type: kafka, brokers: "k1:9092", topic: t, partitioner: murmur }')).toEqual(['connectors.k.partitioner: unknown key']);
     expect(configIssues('{ type: kafka, brokers: "k1:9092", topic: t, retries: 0 }')[0]).toMatch(/^connectors\.k\.retries: /);
     expect(configIssues('{ type: kafka, brokers: "k1:9092", topic: t, sasl: { mechanism: gssapi, username: u, password: p } }')[0]).toMatch(/^connectors\.k\.sasl\.mechanism: /);
   });
