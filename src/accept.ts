@@ -26,7 +26,7 @@ export interface AcceptorDeps {
   readonly logger: Logger;
   readonly now?: () => number;
   /** Told after each commit which connectors got new deliveries, so the dispatcher wakes at once. */
-  readonly onCommitted?: (connectors: ReadonlySet<string>, event: CanonicalEvent) => void;
+  readonly onCommitted?: (connectors: ReadonlySet<string>) => void;
 }
 
 /**
@@ -71,7 +71,7 @@ export function createAcceptor(deps: AcceptorDeps) {
     const targets = await router.route(event);
     const result = await commit({ event, dedupeKey, receivedAt, ...(call ? { call } : {}), targets });
     if (result.duplicate) return { duplicate: true, id: event.id, deliveries: 0 };
-    if (targets.length > 0) deps.onCommitted?.(new Set(targets.map((target) => target.connector)), event);
+    if (targets.length > 0) deps.onCommitted?.(new Set(targets.map((target) => target.connector)));
     return { duplicate: false, id: event.id, deliveries: result.deliveries };
   }
 
