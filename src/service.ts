@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pino, type Logger } from 'pino';
 import { CONNECTORS } from '../connectors/index.js';
@@ -8,6 +8,7 @@ import type { BridgeConfig } from './config/load.js';
 import type { DialectId } from './dialects/index.js';
 import { createDispatcher } from './dispatch/dispatcher.js';
 import { createHttpApp } from './http/app.js';
+import { createHttpServer } from './http/server.js';
 import { createMissedCallWatcher } from './lifecycle/missed-call-watcher.js';
 import { createMetrics } from './metrics.js';
 import { createRouter } from './routing/router.js';
@@ -87,6 +88,8 @@ export async function startService(config: BridgeConfig, deps: ServiceDeps = {})
     sources,
     acceptor,
     bodyLimit: config.server.body_limit,
+    bodyTimeoutMs: config.server.body_timeout,
+    maxInflightBody: config.server.max_inflight_body,
     metrics,
     logger,
     now,
@@ -116,8 +119,10 @@ export async function startService(config: BridgeConfig, deps: ServiceDeps = {})
 
   dispatcher.start();
   watcher.start();
-  const server: Server = createServer(app.callback());
-  server.keepAliveTimeout = 65_000; // longer than common load balancers' idle timeouts
+  const server: Server = createHttpServer(app, {
+    requestTimeoutMs: config.server.request_timeout,
+    maxConnections: config.server.max_connections,
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.server.port, config.server.host, () => {

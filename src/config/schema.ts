@@ -81,8 +81,21 @@ export const configSchema = z
         body_limit: byteSize().default(1024 * 1024),
         /** How long a graceful stop waits for requests and sends in flight. */
         shutdown_timeout: duration().default(10_000),
+        request_timeout: duration().default(60_000),
+        body_timeout: duration().default(30_000),
+        max_connections: integer(1, 1_000_000).default(1024),
+        max_inflight_body: byteSize().default(64 * 1024 * 1024),
       })
-      .default({ host: '0.0.0.0', port: 8080, body_limit: 1024 * 1024, shutdown_timeout: 10_000 }),
+      .default({
+        host: '0.0.0.0',
+        port: 8080,
+        body_limit: 1024 * 1024,
+        shutdown_timeout: 10_000,
+        request_timeout: 60_000,
+        body_timeout: 30_000,
+        max_connections: 1024,
+        max_inflight_body: 64 * 1024 * 1024,
+      }),
     store: z
       .strictObject({
         path: nonEmpty().default('./data/bridge.db'),

@@ -30,6 +30,16 @@ export interface CanonicalEvent {
 
 export type JsonObject = Record<string, unknown>;
 
+/**
+ * An integer literal too large for a double, with its digits exactly as sent.
+ * The JSON parser yields it instead of a rounded number, so ids stay distinct
+ * (9007199254740993 is not 9007199254740992). Normalization turns ids into
+ * these digits and every other occurrence back into a number.
+ */
+export class ExactInteger {
+  constructor(readonly digits: string) {}
+}
+
 export interface NormalizeContext {
   /** The raw body, for ids derived from it. */
   readonly rawBody: Buffer;

@@ -6,11 +6,11 @@ import { normalizePayload, type DialectId } from '../dialects/index.js';
 import { BridgeError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import type { Verifier } from '../verify/index.js';
-import { parseJsonBody, readRawBody } from './body.js';
+import { checkBodyHead, createBodyBudget, parseJsonBody, readRawBody } from './body.js';
 import { errorHandler } from './error-handler.js';
 
 /** Nesting no Audian payload comes near (the seeds go four levels deep). */
-export const MAX_JSON_DEPTH = 32;
+const MAX_JSON_DEPTH = 32;
 
 export interface HttpSource {
   readonly name: string;
@@ -23,6 +23,10 @@ export interface HttpAppDeps {
   readonly sources: readonly HttpSource[];
   readonly acceptor: Acceptor;
   readonly bodyLimit: number;
+  /** How long reading one body may take once its headers passed. */
+  readonly bodyTimeoutMs: number;
+  /** Body bytes in flight across all requests; past it, 503 OVERLOADED. */
+  readonly maxInflightBody: number;
   readonly metrics: Metrics;
   readonly logger: Logger;
   /** Ready to take webhooks: store open, config loaded, not shutting down. */
@@ -30,17 +34,25 @@ export interface HttpAppDeps {
   readonly now?: () => number;
 }
 
-/** Store failures are the service's fault and temporary: 503 asks the provider to retry. */
-function isStoreFailure(err: unknown): boolean {
+/**
+ * Transitional, removed with its one call once the store raises
+ * STORE_UNAVAILABLE itself: a SQLite driver error from the acceptor is the
+ * store's failure, temporary, so 503 asks the provider to retry.
+ */
+function storeFailureAsUnavailable(err: unknown): never {
   const name = (err as { name?: string } | null)?.name;
   const message = (err as { message?: string } | null)?.message ?? '';
-  return name === 'SqliteError' || /database connection is not open/i.test(message);
+  if (name === 'SqliteError' || /database connection is not open/i.test(message)) {
+    throw new BridgeError('STORE_UNAVAILABLE', 'the event store is unavailable; retry later', { cause: err });
+  }
+  throw err;
 }
 
 export function createHttpApp(deps: HttpAppDeps): Koa {
   const now = deps.now ?? Date.now;
   const logger = deps.logger.child({ component: 'http' });
   const { metrics } = deps;
+  const budget = createBodyBudget(deps.maxInflightBody);
   const app = new Koa({ proxy: false });
   const router = new Router();
 
@@ -62,10 +74,22 @@ export function createHttpApp(deps: HttpAppDeps): Koa {
     router.post(source.path, async (ctx) => {
       const receivedAt = now();
       const stopTimer = metrics.requestSeconds.startTimer({ source: source.name });
+      const claim = budget.claim();
       try {
-        if (!deps.readiness().ready) throw new BridgeError('SHUTTING_DOWN', 503, 'the bridge is not accepting webhooks right now; retry shortly');
-        const rawBody = await readRawBody(ctx, deps.bodyLimit);
-        source.verify({ rawBody, headers: ctx.request.headers, now: receivedAt });
+        if (!deps.readiness().ready) throw new BridgeError('SHUTTING_DOWN', 'the bridge is not accepting webhooks right now; retry shortly');
+        // Everything that needs no body is refused before a byte of it is read.
+        checkBodyHead(ctx, deps.bodyLimit);
+        source.verify.checkHeaders(ctx.request.headers, receivedAt);
+        const declared = ctx.request.length;
+        if (declared !== undefined && !claim.take(declared)) {
+          throw new BridgeError('OVERLOADED', 'too many request bodies are being received at once; retry shortly');
+        }
+        const rawBody = await readRawBody(ctx.req, {
+          limit: deps.bodyLimit,
+          timeoutMs: deps.bodyTimeoutMs,
+          take: declared === undefined ? (bytes) => claim.take(bytes) : () => true,
+        });
+        source.verify.verify({ rawBody, headers: ctx.request.headers, now: receivedAt });
         const body = parseJsonBody(rawBody, MAX_JSON_DEPTH);
         const event = normalizePayload(body, {
           rawBody,
@@ -73,14 +97,7 @@ export function createHttpApp(deps: HttpAppDeps): Koa {
           receivedAt,
           ...(source.dialects ? { accept: source.dialects } : {}),
         });
-        let result;
-        try {
-          result = await deps.acceptor.accept(event, receivedAt);
-        } catch (err) {
-          if (!isStoreFailure(err)) throw err;
-          logger.error({ err, eventId: event.id }, 'store unavailable; answering 503 so the provider retries');
-          throw new BridgeError('STORE_UNAVAILABLE', 503, 'the event store is unavailable; retry later', { cause: err, expose: true });
-        }
+        const result = await deps.acceptor.accept(event, receivedAt).catch(storeFailureAsUnavailable); // transitional, see above
         if (result.duplicate) {
           ctx.body = { id: result.id, duplicate: true };
           metrics.webhooks.inc({ source: source.name, outcome: 'duplicate' });
@@ -91,15 +108,16 @@ export function createHttpApp(deps: HttpAppDeps): Koa {
         }
         logger.debug({ source: source.name, eventId: event.id, type: event.type, duplicate: result.duplicate }, 'webhook accepted');
       } catch (err) {
-        const code = err instanceof BridgeError ? err.code : 'INTERNAL_ERROR';
-        metrics.webhooks.inc({ source: source.name, outcome: code });
-        if (err instanceof BridgeError && err.status === 401) {
-          logger.warn({ source: source.name, code, ip: ctx.ip }, 'webhook rejected: not verified');
-        } else if (err instanceof BridgeError && err.status < 500) {
-          logger.info({ source: source.name, code, message: err.message }, 'webhook rejected');
+        const known = err instanceof BridgeError ? err : undefined;
+        metrics.webhooks.inc({ source: source.name, outcome: known?.code ?? 'INTERNAL_ERROR' });
+        if (known?.status === 401) {
+          logger.warn({ source: source.name, code: known.code, ip: ctx.ip }, 'webhook rejected: not verified');
+        } else if (known && known.status < 500) {
+          logger.info({ source: source.name, code: known.code, message: known.message }, 'webhook rejected');
         }
         throw err;
       } finally {
+        claim.release();
         stopTimer();
       }
     });
@@ -107,6 +125,6 @@ export function createHttpApp(deps: HttpAppDeps): Koa {
 
   app.use(errorHandler(logger));
   app.use(router.routes());
-  app.use(router.allowedMethods({ throw: true }));
+  app.use(router.allowedMethods());
   return app;
 }

@@ -30,7 +30,16 @@ function issuesOf(text: string, env: Record<string, string> = {}): readonly stri
 describe('parseConfig', () => {
   it('fills defaults', () => {
     const config = parseConfig(minimal, {});
-    expect(config.server).toEqual({ host: '0.0.0.0', port: 8080, body_limit: 1024 * 1024, shutdown_timeout: 10_000 });
+    expect(config.server).toEqual({
+      host: '0.0.0.0',
+      port: 8080,
+      body_limit: 1024 * 1024,
+      shutdown_timeout: 10_000,
+      request_timeout: 60_000,
+      body_timeout: 30_000,
+      max_connections: 1024,
+      max_inflight_body: 64 * 1024 * 1024,
+    });
     expect(config.store.dedupe_ttl).toBe(7 * 24 * 3600 * 1000);
     expect(config.sources[0]!.verify.hmac).toEqual({ secrets: ['s1'], tolerance: 300_000 });
     expect(config.routes[0]).toMatchObject({ name: 'all', to: ['out'] });

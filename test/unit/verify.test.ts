@@ -117,8 +117,8 @@ describe('static header', () => {
 describe('createVerifier', () => {
   it('picks the scheme of the configuration', () => {
     const input = { rawBody: Buffer.from(KNOWN.body), headers: {}, now: KNOWN_NOW };
-    expect(codeOf(() => createVerifier({ hmac: options })(input))).toBe('SIGNATURE_MISSING');
-    expect(codeOf(() => createVerifier({ header: { name: 'x-key', value: 'v' } })(input))).toBe('AUTH_HEADER_MISSING');
-    expect(codeOf(() => createVerifier({ none: true })(input))).toBeUndefined();
+    expect(codeOf(() => createVerifier({ hmac: options }).verify(input))).toBe('SIGNATURE_MISSING');
+    expect(codeOf(() => createVerifier({ header: { name: 'x-key', value: 'v' } }).verify(input))).toBe('AUTH_HEADER_MISSING');
+    expect(codeOf(() => createVerifier({ none: true }).verify(input))).toBeUndefined();
   });
 });
