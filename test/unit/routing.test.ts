@@ -31,6 +31,19 @@ describe('globs', () => {
     ['call.answered', 'call.answered.late', false],
     ['ivr.(x)', 'ivr.(x)', true], // regex characters are literal
     ['ivr.(x)', 'ivr.x', false],
+    ['CALL.*', 'call.missed', true], // case-insensitive
+    ['*.*', 'call.missed', true],
+    ['*.*', 'callmissed', false],
+    ['call*ed*', 'call.missed', true],
+    ['a*b*c', 'abc', true],
+    ['a*b*c', 'acb', false],
+    ['a*a', 'a', false], // the pieces may not overlap
+    ['a*?a', 'aba', true],
+    ['a*?a', 'aa', false],
+    ['*x?z*', 'wxyz', true],
+    ['?', '', false],
+    ['', '', true],
+    ['*', '', true],
   ])('%s vs %s → %s', (glob, type, expected) => {
     expect(compileGlob(glob)(type)).toBe(expected);
   });
