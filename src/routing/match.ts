@@ -3,19 +3,25 @@ import type { RouteConfig } from '../config/load.js';
 
 export type TextMatcher = (text: string) => boolean;
 
-/** Whether `segment` (where `?` is any one character) matches `text` at `at`. */
-function segmentAt(text: string, at: number, segment: string): boolean {
+/** ASCII case folding: types and source names are ASCII (types are normalized to `[a-z0-9_.]`). */
+function fold(code: number): number {
+  return code >= 0x41 && code <= 0x5a ? code + 0x20 : code;
+}
+
+const ANY_ONE = 0x3f; // '?'
+
+/** Whether `segment` (folded char codes, where `?` is any one character) matches `text` at `at`. */
+function segmentAt(text: string, at: number, segment: readonly number[]): boolean {
   if (at + segment.length > text.length) return false;
   for (let i = 0; i < segment.length; i++) {
-    if (segment[i] !== '?' && segment[i] !== text[at + i]) return false;
+    if (segment[i] !== ANY_ONE && segment[i] !== fold(text.charCodeAt(at + i))) return false;
   }
   return true;
 }
 
-/** The first position at or after `from` where `segment` matches, or -1. */
-function findSegment(text: string, from: number, segment: string): number {
-  if (!segment.includes('?')) return text.indexOf(segment, from);
-  for (let at = from; at + segment.length <= text.length; at++) if (segmentAt(text, at, segment)) return at;
+/** The first position in [from, end - length] where `segment` matches, or -1. */
+function findSegment(text: string, from: number, end: number, segment: readonly number[]): number {
+  for (let at = from; at + segment.length <= end; at++) if (segmentAt(text, at, segment)) return at;
   return -1;
 }
 
@@ -28,20 +34,19 @@ function findSegment(text: string, from: number, segment: string): number {
  * never exponentially, whatever the stars.
  */
 export function compileGlob(glob: string): TextMatcher {
-  const pieces = glob.toLowerCase().split('*');
+  const pieces = glob.split('*').map((piece) => Array.from(piece, (char) => fold(char.charCodeAt(0))));
   const first = pieces[0]!;
-  if (pieces.length === 1) return (text) => text.length === first.length && segmentAt(text.toLowerCase(), 0, first);
+  if (pieces.length === 1) return (text) => text.length === first.length && segmentAt(text, 0, first);
   const last = pieces[pieces.length - 1]!;
   const middle = pieces.slice(1, -1).filter((piece) => piece.length > 0);
-  return (input) => {
-    const text = input.toLowerCase();
+  return (text) => {
     if (text.length < first.length + last.length) return false;
-    if (!segmentAt(text, 0, first) || !segmentAt(text, text.length - last.length, last)) return false;
-    let at = first.length;
     const end = text.length - last.length;
+    if (!segmentAt(text, 0, first) || !segmentAt(text, end, last)) return false;
+    let at = first.length;
     for (const piece of middle) {
-      const found = findSegment(text, at, piece);
-      if (found === -1 || found + piece.length > end) return false;
+      const found = findSegment(text, at, end, piece);
+      if (found === -1) return false;
       at = found + piece.length;
     }
     return true;
