@@ -20,7 +20,7 @@ export function idString(value: unknown): string | undefined {
 }
 
 /** Turns every `ExactInteger` left outside the ids back into a number, in place. */
-export function plainNumbers(value: unknown): void {
+function plainNumbers(value: unknown): void {
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
       const item: unknown = value[i];
@@ -81,7 +81,7 @@ function trimSeparators(name: string): string {
 }
 
 /** An id for payloads without one: the same body (a retry) always gets the same id. */
-export function idFromBody(dialect: DialectId, rawBody: Buffer): string {
+function idFromBody(dialect: DialectId, rawBody: Buffer): string {
   const prefix = dialect === 'voice' ? 'voice' : dialect.replace('.', '-');
   return `${prefix}_${createHash('sha256').update(rawBody).digest('hex').slice(0, 32)}`;
 }
@@ -109,7 +109,7 @@ const STATUS_BY_TYPE = table({
 });
 
 /** The `data.call` block from fields already in the `audian.v2` vocabulary. */
-export function callInfo(type: string, data: EventData): CallInfo | undefined {
+function callInfo(type: string, data: EventData): CallInfo | undefined {
   const id = idString(data.call_id);
   if (id === undefined) return undefined;
   const call: CallInfo = { id };

@@ -6,7 +6,7 @@ import type { CanonicalEvent, Dialect, DialectId, NormalizeContext } from './typ
 import { voice } from './voice.js';
 
 /** Tried in this order; the envelopes do not overlap, so the order only matters for odd hybrids. */
-export const DIALECTS: readonly Dialect[] = [audianV2, audianHooks, voice];
+const DIALECTS: readonly Dialect[] = [audianV2, audianHooks, voice];
 
 /** Finds the payload's dialect and turns it into the canonical event; pure. */
 export function normalizePayload(
