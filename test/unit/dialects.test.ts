@@ -1,22 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { BridgeError } from '../../src/errors.js';
 import { normalizePayload } from '../../src/dialects/index.js';
 import { MAX_TYPE_LENGTH } from '../../src/dialects/common.js';
 import { parseJsonBody } from '../../src/http/body.js';
+import { errorCodeOf as codeOf } from '../helpers/codes.js';
 
 const context = { source: 'audian/main', receivedAt: Date.UTC(2026, 0, 1) };
 function normalize(body: Record<string, unknown>, accept?: ('audian.v2' | 'audian.hooks' | 'voice')[]) {
   const rawBody = Buffer.from(JSON.stringify(body));
   return normalizePayload(body, { ...context, rawBody, ...(accept ? { accept } : {}) });
-}
-function codeOf(run: () => unknown): string | undefined {
-  try {
-    run();
-    return undefined;
-  } catch (err) {
-    if (err instanceof BridgeError) return err.code;
-    throw err;
-  }
 }
 
 describe('detection', () => {

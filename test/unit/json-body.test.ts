@@ -1,18 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { ExactInteger } from '../../src/dialects/index.js';
-import { BridgeError } from '../../src/errors.js';
 import { parseJsonBody, scanJson } from '../../src/http/body.js';
+import { errorCodeOf } from '../helpers/codes.js';
 
 const parse = (text: string) => parseJsonBody(Buffer.from(text), 32);
-function codeOf(text: string): string | undefined {
-  try {
-    parse(text);
-    return undefined;
-  } catch (err) {
-    if (err instanceof BridgeError) return err.code;
-    throw err;
-  }
-}
+const codeOf = (text: string) => errorCodeOf(() => parse(text));
 
 describe('parseJsonBody', () => {
   it('yields integers beyond 2^53 as their exact digits, and leaves safe numbers and strings alone', () => {
