@@ -123,6 +123,8 @@ export function createHttpApp(deps: HttpAppDeps): Koa {
     });
   }
 
+  // Errors outside the middleware (a client gone while its answer is written) are the client's; Koa would print them to stderr.
+  app.on('error', (err: Error) => logger.debug({ err: err.message }, 'connection error'));
   app.use(errorHandler(logger));
   app.use(router.routes());
   app.use(router.allowedMethods());
