@@ -122,6 +122,7 @@ export async function startService(config: BridgeConfig, deps: ServiceDeps = {})
   const server: Server = createHttpServer(app, {
     requestTimeoutMs: config.server.request_timeout,
     maxConnections: config.server.max_connections,
+    logger: logger.child({ component: 'http' }),
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
