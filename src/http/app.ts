@@ -63,7 +63,7 @@ export function createHttpApp(deps: HttpAppDeps): Koa {
       const receivedAt = now();
       const stopTimer = metrics.requestSeconds.startTimer({ source: source.name });
       try {
-        if (!deps.readiness().ready) throw new BridgeError('SHUTTING_DOWN', 503, 'the bridge is not accepting webhooks right now; retry shortly');
+        if (!deps.readiness().ready) throw new BridgeError('SHUTTING_DOWN', 'the bridge is not accepting webhooks right now; retry shortly');
         const rawBody = await readRawBody(ctx, deps.bodyLimit);
         source.verify({ rawBody, headers: ctx.request.headers, now: receivedAt });
         const body = parseJsonBody(rawBody, MAX_JSON_DEPTH);
@@ -79,7 +79,7 @@ export function createHttpApp(deps: HttpAppDeps): Koa {
         } catch (err) {
           if (!isStoreFailure(err)) throw err;
           logger.error({ err, eventId: event.id }, 'store unavailable; answering 503 so the provider retries');
-          throw new BridgeError('STORE_UNAVAILABLE', 503, 'the event store is unavailable; retry later', { cause: err, expose: true });
+          throw new BridgeError('STORE_UNAVAILABLE', 'the event store is unavailable; retry later', { cause: err });
         }
         if (result.duplicate) {
           ctx.body = { id: result.id, duplicate: true };

@@ -13,24 +13,23 @@ export async function readRawBody(ctx: Context, limit: number): Promise<Buffer> 
   if (type !== 'application/json' && !/^application\/[a-z0-9.+-]+\+json$/.test(type)) {
     throw new BridgeError(
       'UNSUPPORTED_MEDIA_TYPE',
-      415,
       `Content-Type must be application/json${type ? `, not ${type}` : ' (none was sent)'}`,
     );
   }
   const charset = ctx.request.charset;
   if (charset && charset !== 'utf-8' && charset !== 'utf8') {
-    throw new BridgeError('UNSUPPORTED_MEDIA_TYPE', 415, `the body must be UTF-8 JSON, not ${charset}`);
+    throw new BridgeError('UNSUPPORTED_MEDIA_TYPE', `the body must be UTF-8 JSON, not ${charset}`);
   }
   const declared = ctx.request.length;
   if (declared !== undefined && declared > limit) {
-    throw new BridgeError('BODY_TOO_LARGE', 413, `the body is ${declared} bytes; the limit is ${limit}`);
+    throw new BridgeError('BODY_TOO_LARGE', `the body is ${declared} bytes; the limit is ${limit}`);
   }
   try {
     return await getRawBody(ctx.req, { limit, ...(declared !== undefined ? { length: declared } : {}) });
   } catch (err) {
     const type = (err as { type?: string }).type;
-    if (type === 'entity.too.large') throw new BridgeError('BODY_TOO_LARGE', 413, `the body is over the limit of ${limit} bytes`);
-    throw new BridgeError('BODY_UNREADABLE', 400, `the body could not be read: ${(err as Error).message}`);
+    if (type === 'entity.too.large') throw new BridgeError('BODY_TOO_LARGE', `the body is over the limit of ${limit} bytes`);
+    throw new BridgeError('BODY_UNREADABLE', `the body could not be read: ${(err as Error).message}`);
   }
 }
 
@@ -63,18 +62,18 @@ export function parseJsonBody(raw: Buffer, maxDepth: number): unknown {
   try {
     text = utf8.decode(raw);
   } catch {
-    throw new BridgeError('INVALID_JSON', 400, 'the body is not valid UTF-8');
+    throw new BridgeError('INVALID_JSON', 'the body is not valid UTF-8');
   }
   if (jsonDepthExceeds(text, maxDepth)) {
-    throw new BridgeError('JSON_TOO_DEEP', 400, `the JSON nests deeper than ${maxDepth} levels`);
+    throw new BridgeError('JSON_TOO_DEEP', `the JSON nests deeper than ${maxDepth} levels`);
   }
   try {
     return secureJson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' });
   } catch (err) {
     const message = (err as Error).message;
     if (/prototype/i.test(message)) {
-      throw new BridgeError('FORBIDDEN_JSON_KEY', 400, 'the JSON contains a "__proto__" or "constructor.prototype" key');
+      throw new BridgeError('FORBIDDEN_JSON_KEY', 'the JSON contains a "__proto__" or "constructor.prototype" key');
     }
-    throw new BridgeError('INVALID_JSON', 400, `the body is not valid JSON: ${message}`);
+    throw new BridgeError('INVALID_JSON', `the body is not valid JSON: ${message}`);
   }
 }

@@ -19,7 +19,7 @@ export function errorHandler(logger: Logger): Middleware {
     try {
       await next();
       if (ctx.status === 404 && ctx.body === undefined) {
-        throw new BridgeError('NOT_FOUND', 404, `nothing is served at ${ctx.method} ${ctx.path}`);
+        throw new BridgeError('NOT_FOUND', `nothing is served at ${ctx.method} ${ctx.path}`);
       }
     } catch (err) {
       let status = 500;
