@@ -1,7 +1,7 @@
 import Router from '@koa/router';
 import Koa from 'koa';
 import type { Logger } from 'pino';
-import type { Acceptor } from '../accept.js';
+import type { Acceptor } from '../accept/acceptor.js';
 import { normalizePayload, type DialectId } from '../dialects/index.js';
 import { BridgeError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
@@ -26,7 +26,7 @@ export interface HttpAppDeps {
   readonly metrics: Metrics;
   readonly logger: Logger;
   /** Ready to take webhooks: store open, config loaded, not shutting down. */
-  readonly readiness: () => { ready: boolean; reason?: string };
+  readonly readiness: () => Promise<{ ready: boolean; reason?: string }>;
   readonly now?: () => number;
 }
 
@@ -47,8 +47,8 @@ export function createHttpApp(deps: HttpAppDeps): Koa {
   router.get('/healthz', (ctx) => {
     ctx.body = { status: 'ok' };
   });
-  router.get('/readyz', (ctx) => {
-    const { ready, reason } = deps.readiness();
+  router.get('/readyz', async (ctx) => {
+    const { ready, reason } = await deps.readiness();
     ctx.status = ready ? 200 : 503;
     ctx.body = ready ? { status: 'ready' } : { status: 'not ready', reason };
   });
@@ -63,7 +63,7 @@ export function createHttpApp(deps: HttpAppDeps): Koa {
       const receivedAt = now();
       const stopTimer = metrics.requestSeconds.startTimer({ source: source.name });
       try {
-        if (!deps.readiness().ready) throw new BridgeError('SHUTTING_DOWN', 'the bridge is not accepting webhooks right now; retry shortly');
+        if (!(await deps.readiness()).ready) throw new BridgeError('SHUTTING_DOWN', 'the bridge is not accepting webhooks right now; retry shortly');
         const rawBody = await readRawBody(ctx, deps.bodyLimit);
         source.verify({ rawBody, headers: ctx.request.headers, now: receivedAt });
         const body = parseJsonBody(rawBody, MAX_JSON_DEPTH);

@@ -14,10 +14,10 @@ function v2Event(overrides: Record<string, unknown> = {}) {
 }
 
 function storedEvents(): number {
-  return (bridge.store.db.prepare('SELECT count(*) AS n FROM events').get() as { n: number }).n;
+  return (bridge.db.prepare('SELECT count(*) AS n FROM events').get() as { n: number }).n;
 }
 function storedDeliveries(): number {
-  return (bridge.store.db.prepare('SELECT count(*) AS n FROM deliveries').get() as { n: number }).n;
+  return (bridge.db.prepare('SELECT count(*) AS n FROM deliveries').get() as { n: number }).n;
 }
 
 beforeAll(async () => {
@@ -191,12 +191,12 @@ describe('HTTP surface', () => {
 
   it('answers 503 STORE_UNAVAILABLE when the store refuses the write, and stores nothing', async () => {
     const before = storedEvents();
-    bridge.store.db.pragma('query_only = ON');
+    bridge.db.pragma('query_only = ON');
     try {
       const answer = await bridge.post(PATH, v2Event());
       expect(answer).toMatchObject({ status: 503, body: { error: { code: 'STORE_UNAVAILABLE' } } });
     } finally {
-      bridge.store.db.pragma('query_only = OFF');
+      bridge.db.pragma('query_only = OFF');
     }
     expect(storedEvents()).toBe(before);
   });
