@@ -1,6 +1,9 @@
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import type { CanonicalEvent } from '../src/dialects/index.js';
+import type { ConnectorState } from '../src/store/types.js';
+
+export type { ConnectorState };
 
 /** One event on its way to one connector through one route. */
 export interface Delivery {
@@ -46,19 +49,13 @@ export interface ConnectorContext {
   readonly state?: ConnectorState;
 }
 
-/** A connector's own small key-value state that survives restarts, e.g. Slack thread timestamps. */
-export interface ConnectorState {
-  /** The value, unless absent or expired. */
-  get(key: string): string | undefined;
-  /** Stores `value` under `key` until `expiresAt` (ms since the epoch). */
-  set(key: string, value: string, expiresAt: number): void;
-}
-
 /** What each connector folder exports: its options' schema and its factory. */
 export interface ConnectorDefinition<Schema extends z.ZodType = z.ZodType> {
   readonly schema: Schema;
   /** How many deliveries the dispatcher hands over at once. */
   readonly batchSize: number;
+  /** How many deliveries of one call a batch may carry (default 1); more only where the connector keeps their order. */
+  readonly maxPerCall?: number;
   create(name: string, options: z.output<Schema>, context: ConnectorContext): Connector;
 }
 

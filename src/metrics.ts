@@ -1,9 +1,17 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { Store } from './store/index.js';
+import type { PendingStats, Store } from './store/index.js';
 
 /** Every Prometheus metric the service exports, on one registry (no global state, so tests can make many). */
 export function createMetrics(options: { store?: () => Store | undefined; defaults?: boolean } = {}) {
   const registry = new Registry();
+  /** The outbox gauges' numbers; none while the store cannot answer (the scrape still succeeds). */
+  const pending = async (): Promise<PendingStats[]> => {
+    try {
+      return (await options.store?.()?.pendingStats()) ?? [];
+    } catch {
+      return [];
+    }
+  };
   if (options.defaults !== false) collectDefaultMetrics({ register: registry, prefix: 'audian_bridge_' });
 
   const webhooks = new Counter({
@@ -49,9 +57,10 @@ export function createMetrics(options: { store?: () => Store | undefined; defaul
     help: 'Deliveries waiting to be sent, by connector.',
     labelNames: ['connector'] as const,
     registers: [registry],
-    collect() {
+    async collect() {
+      const rows = await pending();
       this.reset();
-      for (const row of options.store?.()?.deliveries.pendingStats() ?? []) this.set({ connector: row.connector }, row.n);
+      for (const row of rows) this.set({ connector: row.connector }, row.n);
     },
   });
   new Gauge({
@@ -59,10 +68,11 @@ export function createMetrics(options: { store?: () => Store | undefined; defaul
     help: 'Age of the oldest pending delivery, by connector: alert on this.',
     labelNames: ['connector'] as const,
     registers: [registry],
-    collect() {
+    async collect() {
+      const rows = await pending();
       this.reset();
       const now = Date.now();
-      for (const row of options.store?.()?.deliveries.pendingStats() ?? []) {
+      for (const row of rows) {
         this.set({ connector: row.connector }, Math.max(0, (now - row.oldest) / 1000));
       }
     },

@@ -119,7 +119,7 @@ export const slackConnector: ConnectorDefinition<typeof slackSchema> = {
 
     async function sendOne(delivery: Delivery, signal: AbortSignal): Promise<SendResult> {
       const { event } = delivery;
-      const thread = threads?.find(event);
+      const thread = await threads?.find(event);
       if (threads && !thread && event.type !== 'call.missed') {
         // With threading on, anything but an alert is a follow-up; without an alert there is nothing to follow.
         logger.debug({ eventId: event.id, type: event.type }, 'no alert thread for this follow-up; not posted');
@@ -155,8 +155,8 @@ export const slackConnector: ConnectorDefinition<typeof slackSchema> = {
 
       if (threads && posted.channel && posted.ts) {
         try {
-          if (thread) threads.join(event, thread);
-          else threads.open(event, { channel: posted.channel, ts: posted.ts });
+          if (thread) await threads.join(event, thread);
+          else await threads.open(event, { channel: posted.channel, ts: posted.ts });
         } catch (err) {
           // The message is out; only its thread is forgotten, so a follow-up may be skipped.
           logger.error({ err, eventId: event.id }, 'could not record the Slack thread of a posted alert');

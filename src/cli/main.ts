@@ -5,7 +5,7 @@ import { pino } from 'pino';
 import { loadConfig, type LoadedConfig } from '../config/load.js';
 import { ConfigError } from '../errors.js';
 import { startService } from '../service.js';
-import { createStore, type DeliveryStatus } from '../store/index.js';
+import { openStore, type DeliveryStatus } from '../store/index.js';
 
 const DELIVERY_STATUSES: readonly DeliveryStatus[] = ['pending', 'delivered', 'dead'];
 import { signAudianRequest } from '../verify/index.js';
@@ -74,35 +74,35 @@ function sign(secret: string | undefined, file: string | undefined): void {
   for (const [name, value] of Object.entries(signAudianRequest(body, secret))) process.stdout.write(`${name}: ${value}\n`);
 }
 
-function deliveries(flag: string | undefined, values: { status?: string; connector?: string; limit?: string }): void {
+async function deliveries(flag: string | undefined, values: { status?: string; connector?: string; limit?: string }): Promise<void> {
   const status = values.status as DeliveryStatus | undefined;
   if (status !== undefined && !DELIVERY_STATUSES.includes(status)) throw new UsageError(`--status must be one of ${DELIVERY_STATUSES.join(', ')}`);
   if (values.limit !== undefined && !/^\d+$/.test(values.limit)) throw new UsageError('--limit must be a whole number');
   const { config } = load(flag);
-  const store = createStore(config.store.path);
+  const store = openStore({ path: config.store.path });
   try {
-    const rows = store.deliveries.list({
+    const rows = await store.list({
       ...(status ? { status } : {}),
       ...(values.connector ? { connector: values.connector } : {}),
       limit: values.limit ? Number(values.limit) : 50,
     });
     for (const row of rows) process.stdout.write(`${JSON.stringify(row)}\n`);
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
-function retry(flag: string | undefined, ids: string[]): void {
+async function retry(flag: string | undefined, ids: string[]): Promise<void> {
   if (ids.length === 0) throw new UsageError('retry needs delivery ids (see `audian-bridge deliveries --status dead`)');
   const bad = ids.find((id) => !/^\d+$/.test(id));
   if (bad !== undefined) throw new UsageError(`"${bad}" is not a delivery id`);
   const { config } = load(flag);
-  const store = createStore(config.store.path);
+  const store = openStore({ path: config.store.path });
   try {
-    const moved = store.deliveries.requeueDead(ids.map(Number), Date.now());
+    const moved = await store.requeue(ids.map(Number), Date.now());
     process.stdout.write(`${moved} of ${ids.length} deliveries queued again\n`);
   } finally {
-    store.close();
+    await store.close();
   }
 }
 

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Connector, Delivery, SendResult } from '../../connectors/types.js';
 import type { Metrics } from '../metrics.js';
-import type { DueDelivery, Store } from '../store/index.js';
+import type { ClaimedDelivery, DeliveryOutcome, Store } from '../store/index.js';
 import { backoffDelay } from './backoff.js';
 
 export interface DispatchOptions {
@@ -14,9 +14,21 @@ export interface DispatchOptions {
   readonly sendTimeoutMs: number;
 }
 
+/** A connector as the dispatcher drives it. */
+export interface DispatchTarget {
+  readonly connector: Connector;
+  /** Most deliveries handed over in one `send`. */
+  readonly batchSize: number;
+  /** Most deliveries of one call in one batch: 1 unless the connector keeps their order within a batch. */
+  readonly maxPerCall: number;
+}
+
+/** Beyond `send_timeout`, how long a claim lasts: time to write the outcomes after a send that used all of it. */
+const LEASE_MARGIN_MS = 30_000;
+
 export interface DispatcherDeps {
   readonly store: Store;
-  readonly connectors: ReadonlyMap<string, { readonly connector: Connector; readonly batchSize: number }>;
+  readonly connectors: ReadonlyMap<string, DispatchTarget>;
   readonly options: DispatchOptions;
   readonly logger: Logger;
   readonly metrics?: Metrics;
@@ -26,8 +38,11 @@ export interface DispatcherDeps {
 
 /**
  * Moves deliveries from the outbox to connectors: one worker per connector, so
- * a slow or failing connector never holds up the others. Every outcome is
- * written back before the next batch: delivered, retry later, or dead.
+ * a slow or failing connector never holds up the others. Each batch is
+ * claimed under a lease longer than the send timeout, and its outcomes are
+ * written back in one write before the next batch: delivered, retry later, or
+ * dead. A store that cannot answer is logged and tried again; the lease keeps
+ * the batch from being sent twice meanwhile.
  */
 export function createDispatcher(deps: DispatcherDeps) {
   const { store, options } = deps;
@@ -36,8 +51,10 @@ export function createDispatcher(deps: DispatcherDeps) {
   const logger = deps.logger.child({ component: 'dispatch' });
   const workers = new Map<string, ReturnType<typeof createWorker>>();
 
-  function createWorker(name: string, connector: Connector, batchSize: number) {
+  function createWorker(name: string, target: DispatchTarget) {
+    const { connector, batchSize, maxPerCall } = target;
     const log = logger.child({ connector: name });
+    const leaseMs = options.sendTimeoutMs + LEASE_MARGIN_MS;
     let stopping = false;
     let wake: (() => void) | undefined;
     let woken = false;
@@ -60,24 +77,43 @@ export function createDispatcher(deps: DispatcherDeps) {
       });
     }
 
-    function record(delivery: DueDelivery, result: SendResult | undefined, at: number): void {
+    /** What becomes of one delivery after this attempt; logged and counted here. */
+    function outcomeOf(delivery: ClaimedDelivery, result: SendResult | undefined, at: number): DeliveryOutcome {
+      const { id, lease } = delivery;
+      if (result?.ok) return { id, lease, outcome: 'delivered' };
       const attempt = delivery.attempts + 1;
-      if (result?.ok) return;
       const error = result?.error ?? 'the connector returned no result for this delivery';
       const retriable = result?.retriable ?? true;
       if (!retriable || attempt >= options.maxAttempts) {
-        store.deliveries.markDead(delivery.id, error, at);
         deps.metrics?.deliveries.inc({ connector: name, outcome: 'dead' });
-        log.error({ deliveryId: delivery.id, eventId: delivery.event.id, route: delivery.route, attempt, error }, retriable ? 'delivery dead: attempts exhausted' : 'delivery dead: permanent failure');
-        return;
+        log.error({ deliveryId: id, eventId: delivery.event.id, route: delivery.route, attempt, error }, retriable ? 'delivery dead: attempts exhausted' : 'delivery dead: permanent failure');
+        return { id, lease, outcome: 'dead', error };
       }
-      const wait = result?.retryAfterMs ?? backoffDelay(attempt, { initialMs: options.retryInitialMs, maxMs: options.retryMaxMs }, random());
-      store.deliveries.markRetry(delivery.id, at + Math.min(wait, options.retryMaxMs), error, at);
+      const wait = Math.min(result?.retryAfterMs ?? backoffDelay(attempt, { initialMs: options.retryInitialMs, maxMs: options.retryMaxMs }, random()), options.retryMaxMs);
       deps.metrics?.deliveries.inc({ connector: name, outcome: 'retry' });
-      log.warn({ deliveryId: delivery.id, eventId: delivery.event.id, attempt, retryInMs: wait, error }, 'delivery failed; will retry');
+      log.warn({ deliveryId: id, eventId: delivery.event.id, attempt, retryInMs: wait, error }, 'delivery failed; will retry');
+      return { id, lease, outcome: 'retry', at: at + wait, error };
     }
 
-    async function sendBatch(batch: DueDelivery[]): Promise<void> {
+    /** Writes the outcomes, trying again while the store cannot answer and the lease still holds. */
+    async function settle(outcomes: readonly DeliveryOutcome[], leaseUntil: number): Promise<void> {
+      for (;;) {
+        try {
+          const { refused } = await store.settle(outcomes, now());
+          if (refused.length > 0) log.warn({ deliveryIds: refused }, 'lease lost before the outcome was written; another claim owns these deliveries');
+          return;
+        } catch (err) {
+          if (stopping || now() + options.pollIntervalMs >= leaseUntil) {
+            log.error({ err }, 'could not record delivery outcomes; the deliveries will be sent again once their lease lapses');
+            return;
+          }
+          log.error({ err }, 'could not record delivery outcomes; trying again');
+          await sleep(options.pollIntervalMs);
+        }
+      }
+    }
+
+    async function sendBatch(batch: ClaimedDelivery[], leaseUntil: number): Promise<void> {
       const deliveries: Delivery[] = batch.map((due) => ({ id: due.id, route: due.route, attempt: due.attempts + 1, event: due.event }));
       const timeout = AbortSignal.timeout(options.sendTimeoutMs);
       const signal = AbortSignal.any([abort.signal, timeout]);
@@ -91,10 +127,10 @@ export function createDispatcher(deps: DispatcherDeps) {
       }
       deps.metrics?.sendSeconds.observe({ connector: name }, (performance.now() - started) / 1000);
       const at = now();
-      const delivered = batch.filter((_, index) => results[index]?.ok).map((due) => due.id);
-      store.deliveries.markDelivered(delivered, at);
-      if (delivered.length > 0) deps.metrics?.deliveries.inc({ connector: name, outcome: 'delivered' }, delivered.length);
-      batch.forEach((due, index) => record(due, results[index], at));
+      const outcomes = batch.map((due, index) => outcomeOf(due, results[index], at));
+      const delivered = outcomes.filter((outcome) => outcome.outcome === 'delivered').length;
+      if (delivered > 0) deps.metrics?.deliveries.inc({ connector: name, outcome: 'delivered' }, delivered);
+      await settle(outcomes, leaseUntil);
     }
 
     async function run(): Promise<void> {
@@ -104,21 +140,19 @@ export function createDispatcher(deps: DispatcherDeps) {
         log.error({ err }, 'connector failed to start; deliveries will be retried');
       }
       while (!stopping) {
-        let batch: DueDelivery[];
         try {
-          batch = store.deliveries.due(name, now(), batchSize);
+          const claimedAt = now();
+          const batch = await store.claim(name, claimedAt, { limit: batchSize, leaseMs, maxPerCall });
+          if (batch.length > 0) {
+            await sendBatch(batch, claimedAt + leaseMs);
+            continue;
+          }
+          const nextDue = await store.nextDueAt(name);
+          await sleep(nextDue === undefined ? options.pollIntervalMs : Math.min(options.pollIntervalMs, Math.max(5, nextDue - now())));
         } catch (err) {
-          log.error({ err }, 'cannot read the outbox');
+          log.error({ err }, 'cannot read the outbox; trying again shortly');
           await sleep(options.pollIntervalMs);
-          continue;
         }
-        if (batch.length > 0) {
-          await sendBatch(batch);
-          continue;
-        }
-        const nextDue = store.deliveries.nextDueAt(name);
-        const wait = nextDue === undefined ? options.pollIntervalMs : Math.min(options.pollIntervalMs, Math.max(5, nextDue - now()));
-        await sleep(wait);
       }
     }
 
@@ -143,7 +177,7 @@ export function createDispatcher(deps: DispatcherDeps) {
     };
   }
 
-  for (const [name, { connector, batchSize }] of deps.connectors) workers.set(name, createWorker(name, connector, batchSize));
+  for (const [name, target] of deps.connectors) workers.set(name, createWorker(name, target));
 
   return {
     start(): void {

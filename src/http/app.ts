@@ -1,7 +1,7 @@
 import Router from '@koa/router';
 import Koa from 'koa';
 import type { Logger } from 'pino';
-import type { Acceptor } from '../accept.js';
+import type { Acceptor } from '../accept/acceptor.js';
 import { normalizePayload, type DialectId } from '../dialects/index.js';
 import { BridgeError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
@@ -29,23 +29,11 @@ export interface HttpAppDeps {
   readonly maxInflightBody: number;
   readonly metrics: Metrics;
   readonly logger: Logger;
-  /** Ready to take webhooks: store open, config loaded, not shutting down. */
-  readonly readiness: () => { ready: boolean; reason?: string };
+  /** Whether webhooks are taken now (false while starting or shutting down); checked on every request. */
+  readonly accepting: () => boolean;
+  /** For /readyz: accepting, and the store answers. */
+  readonly readiness: () => Promise<{ ready: boolean; reason?: string }>;
   readonly now?: () => number;
-}
-
-/**
- * Transitional, removed with its one call once the store raises
- * STORE_UNAVAILABLE itself: a SQLite driver error from the acceptor is the
- * store's failure, temporary, so 503 asks the provider to retry.
- */
-function storeFailureAsUnavailable(err: unknown): never {
-  const name = (err as { name?: string } | null)?.name;
-  const message = (err as { message?: string } | null)?.message ?? '';
-  if (name === 'SqliteError' || /database connection is not open/i.test(message)) {
-    throw new BridgeError('STORE_UNAVAILABLE', 'the event store is unavailable; retry later', { cause: err });
-  }
-  throw err;
 }
 
 export function createHttpApp(deps: HttpAppDeps): Koa {
@@ -59,8 +47,8 @@ export function createHttpApp(deps: HttpAppDeps): Koa {
   router.get('/healthz', (ctx) => {
     ctx.body = { status: 'ok' };
   });
-  router.get('/readyz', (ctx) => {
-    const { ready, reason } = deps.readiness();
+  router.get('/readyz', async (ctx) => {
+    const { ready, reason } = await deps.readiness();
     ctx.status = ready ? 200 : 503;
     ctx.body = ready ? { status: 'ready' } : { status: 'not ready', reason };
   });
@@ -76,7 +64,7 @@ export function createHttpApp(deps: HttpAppDeps): Koa {
       const stopTimer = metrics.requestSeconds.startTimer({ source: source.name });
       const claim = budget.claim();
       try {
-        if (!deps.readiness().ready) throw new BridgeError('SHUTTING_DOWN', 'the bridge is not accepting webhooks right now; retry shortly');
+        if (!deps.accepting()) throw new BridgeError('SHUTTING_DOWN', 'the bridge is not accepting webhooks right now; retry shortly');
         // Everything that needs no body is refused before a byte of it is read.
         checkBodyHead(ctx, deps.bodyLimit);
         source.verify.checkHeaders(ctx.request.headers, receivedAt);
@@ -97,7 +85,7 @@ export function createHttpApp(deps: HttpAppDeps): Koa {
           receivedAt,
           ...(source.dialects ? { accept: source.dialects } : {}),
         });
-        const result = await deps.acceptor.accept(event, receivedAt).catch(storeFailureAsUnavailable); // transitional, see above
+        const result = await deps.acceptor.accept(event, receivedAt);
         if (result.duplicate) {
           ctx.body = { id: result.id, duplicate: true };
           metrics.webhooks.inc({ source: source.name, outcome: 'duplicate' });

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import YAML from 'yaml';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createStore } from '../../src/store/index.js';
+import { openStore } from '../../src/store/index.js';
 import { verifyAudianHmac } from '../../src/verify/index.js';
 import { baseConfig, postWebhook } from '../helpers/bridge.js';
 import { CLI, startChildBridge, stopChildBridge } from '../helpers/child-bridge.js';
@@ -97,11 +97,11 @@ describe('audian-bridge deliveries and retry', () => {
       expect(retried.stdout).toContain('1 of 1 deliveries queued again');
       await waitFor(() => crm.requests.length === 2, { what: 'the retried request' });
       await stopChildBridge(bridge);
-      const store = createStore(join(dir, 'retry', 'bridge.db'));
+      const store = openStore({ path: join(dir, 'retry', 'bridge.db') });
       try {
-        expect(store.deliveries.list({ status: 'delivered', limit: 10 }).map((row) => row.eventId)).toEqual(['evt_retry']);
+        expect((await store.list({ status: 'delivered', limit: 10 })).map((row) => row.eventId)).toEqual(['evt_retry']);
       } finally {
-        store.close();
+        await store.close();
       }
     } finally {
       await stopChildBridge(bridge);

@@ -45,7 +45,7 @@ function requestsFor(id: string) {
   return crm.requests.filter((request) => request.headers['idempotency-key'] === id);
 }
 function delivery(id: string) {
-  return bridge.store.db
+  return bridge.db
     .prepare("SELECT d.status, d.attempts, d.last_error AS lastError FROM deliveries d JOIN events e ON e.seq = d.event_seq WHERE e.id = ?")
     .get(id) as { status: string; attempts: number; lastError: string | null };
 }

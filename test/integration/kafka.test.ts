@@ -135,7 +135,7 @@ describe.skipIf(kafka.brokers === null)(`kafka connector against a real broker${
         const seqs = eventsOf(mine).map((event) => (event.data as { seq: number }).seq);
         expect(seqs, `order of ${call}`).toEqual(Array.from({ length: perCall }, (_, seq) => seq));
       }
-      expect(bridge.store.deliveries.list({ status: 'delivered', limit: 1000 })).toHaveLength(total);
+      expect(await bridge.store.list({ status: 'delivered', limit: 1000 })).toHaveLength(total);
     } finally {
       await bridge.stop();
     }
@@ -156,8 +156,8 @@ describe.skipIf(kafka.brokers === null)(`kafka connector against a real broker${
       await Promise.all(calls.map((call) => postAll(bridge, bodies.filter((body) => body.data.call_id === call))));
 
       const records = await waitFor(
-        () => {
-          const list = bridge.store.deliveries.list({ limit: 100 });
+        async () => {
+          const list = await bridge.store.list({ limit: 100 });
           return list.length === bodies.length && list.every((record) => record.status !== 'pending') && list;
         },
         { timeoutMs: 20_000, what: 'every delivery delivered or dead' },

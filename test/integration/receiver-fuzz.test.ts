@@ -105,7 +105,7 @@ beforeAll(async () => {
 afterAll(() => bridge.stop());
 
 function storedEvent(eventId: string): Record<string, unknown> & { data: Record<string, unknown>; dialect: string; subject?: string } {
-  const row = bridge.store.db.prepare('SELECT body FROM events WHERE id = ? ORDER BY seq DESC LIMIT 1').get(eventId) as { body: string };
+  const row = bridge.db.prepare('SELECT body FROM events WHERE id = ? ORDER BY seq DESC LIMIT 1').get(eventId) as { body: string };
   return JSON.parse(row.body);
 }
 

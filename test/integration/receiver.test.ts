@@ -15,10 +15,10 @@ function v2Event(overrides: Record<string, unknown> = {}) {
 }
 
 function storedEvents(): number {
-  return (bridge.store.db.prepare('SELECT count(*) AS n FROM events').get() as { n: number }).n;
+  return (bridge.db.prepare('SELECT count(*) AS n FROM events').get() as { n: number }).n;
 }
 function storedDeliveries(): number {
-  return (bridge.store.db.prepare('SELECT count(*) AS n FROM deliveries').get() as { n: number }).n;
+  return (bridge.db.prepare('SELECT count(*) AS n FROM deliveries').get() as { n: number }).n;
 }
 
 beforeAll(async () => {
@@ -203,12 +203,12 @@ describe('HTTP surface', () => {
 
   it('answers 503 STORE_UNAVAILABLE when the store refuses the write, and stores nothing', async () => {
     const before = storedEvents();
-    bridge.store.db.pragma('query_only = ON');
+    bridge.db.pragma('query_only = ON');
     try {
       const answer = await bridge.post(PATH, v2Event());
       expect(answer).toMatchObject({ status: 503, body: { error: { code: 'STORE_UNAVAILABLE' } } });
     } finally {
-      bridge.store.db.pragma('query_only = OFF');
+      bridge.db.pragma('query_only = OFF');
     }
     expect(storedEvents()).toBe(before);
   });
@@ -216,7 +216,7 @@ describe('HTTP surface', () => {
 
 describe('hostile payloads', () => {
   function stored(id: string): { type: string; subject?: string; data: Record<string, unknown> }[] {
-    return (bridge.store.db.prepare('SELECT body FROM events WHERE id = ?').all(id) as { body: string }[]).map((row) => JSON.parse(row.body));
+    return (bridge.db.prepare('SELECT body FROM events WHERE id = ?').all(id) as { body: string }[]).map((row) => JSON.parse(row.body));
   }
 
   it.each([
@@ -252,7 +252,7 @@ describe('hostile payloads', () => {
     const [b] = stored('evt_big_call_b');
     expect([a!.subject, a!.data.call_id, (a!.data.call as { id: string }).id]).toEqual(['9007199254740993', '9007199254740993', '9007199254740993']);
     expect([b!.subject, (b!.data.call as { direction: string }).direction]).toEqual(['9007199254740992', 'outbound']);
-    const calls = bridge.store.db.prepare("SELECT count(*) AS n FROM calls WHERE call_id IN ('9007199254740993', '9007199254740992')").get() as { n: number };
+    const calls = bridge.db.prepare("SELECT count(*) AS n FROM calls WHERE call_id IN ('9007199254740993', '9007199254740992')").get() as { n: number };
     expect(calls.n).toBe(2);
   });
 });

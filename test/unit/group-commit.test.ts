@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
 import { afterEach, expect, it } from 'vitest';
-import { createGroupCommit } from '../../src/store/group-commit.js';
+import { createGroupCommit } from '../../src/store/sqlite/group-commit.js';
 
 let db: Database.Database;
 afterEach(() => db.close());

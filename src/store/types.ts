@@ -1,0 +1,218 @@
+import type { CanonicalEvent } from '../dialects/index.js';
+
+/**
+ * What the acceptor, the missed-call watcher, the dispatcher, the pruner,
+ * metrics and the CLI need from a store. Every method is asynchronous, so an
+ * implementation may write from another thread or over a network. Errors that
+ * cross this interface are `BridgeError`s (`STORE_UNAVAILABLE` while the store
+ * cannot read or write), never a driver's own.
+ *
+ * Promises every implementation keeps (DESIGN.md, "Stores"): a commit resolves
+ * only once durable; dedupe is global; the events of one call are committed one
+ * at a time, in the order their call was locked, and their deliveries leave in
+ * that order per connector; each missed-call check is decided exactly once.
+ */
+export interface Store {
+  /**
+   * Stores one event with its call row and its deliveries, atomically. An
+   * event with a `subject` belongs to call (`source`, `subject`): `advance` runs
+   * under that call's serialization, so a second writer of the call waits for
+   * this one and cannot lose its update. A duplicate (same dedupe key, see
+   * `dedupeKeyOf`) stores nothing and `advance` is not called.
+   */
+  commit(request: CommitRequest): Promise<CommitResult>;
+
+  /** Calls whose missed-call grace period is over at `now`, oldest first. */
+  dueMissedChecks(now: number, limit: number): Promise<CallKey[]>;
+  /**
+   * Decides one call's missed-call check under the call's serialization: if the
+   * check is still due, `verdict` sees the call and its ending event and
+   * returns the derived event to commit (as `commit` would), or nothing to
+   * record "not missed". A check already decided (by anyone) is `not_due`.
+   */
+  decideMissed(call: CallKey, now: number, verdict: MissedVerdict): Promise<MissedDecision>;
+
+  /**
+   * Leases due deliveries of one connector. Per call, only the earliest pending
+   * deliveries are handed out (up to `maxPerCall`, in order, stopping at one
+   * that is not due), and none of a call while any of its deliveries is leased,
+   * so a call's events never overtake each other. A lease not settled within
+   * `leaseMs` lapses and the delivery may be claimed again.
+   */
+  claim(connector: string, now: number, options: ClaimOptions): Promise<ClaimedDelivery[]>;
+  /**
+   * Records outcomes in one write. An outcome whose lease was lost (claimed
+   * again after it lapsed) is refused and changes nothing.
+   */
+  settle(outcomes: readonly DeliveryOutcome[], now: number): Promise<SettleResult>;
+  /** When the connector's next pending delivery falls due, if it has any. */
+  nextDueAt(connector: string): Promise<number | undefined>;
+  /** Per connector: pending deliveries and when the oldest of them was created. */
+  pendingStats(): Promise<PendingStats[]>;
+  /** Deliveries, newest first. */
+  list(filter: DeliveryFilter): Promise<DeliveryRecord[]>;
+  /** Puts dead deliveries back in the queue (an operator's replay). Resolves with how many moved. */
+  requeue(ids: readonly number[], now: number): Promise<number>;
+
+  /**
+   * Forgets up to `limit` events older than `ttlMs` (with their deliveries) and
+   * up to `limit` such calls, except what a pending delivery or an undecided
+   * missed-call check still needs. `more` says another call has work left.
+   */
+  prune(now: number, ttlMs: number, limit: number): Promise<PruneResult>;
+
+  /** The durable key-value state of one connector, read and written at `now()`. */
+  connectorState(connector: string, now: () => number): ConnectorState;
+
+  /** Rejects when the store cannot answer. */
+  ping(): Promise<void>;
+  /** Waits for writes in progress, then closes; idempotent. */
+  close(): Promise<void>;
+}
+
+/** Where a store lives; SQLite takes a file path (`:memory:` for a throwaway one). */
+export interface StoreOptions {
+  readonly path: string;
+}
+
+/** One call as the bridge knows it (DESIGN.md, "Call lifecycle"): the lifecycle rules compute it, the store keeps it. */
+export interface CallState {
+  source: string;
+  callId: string;
+  direction?: string;
+  from?: string;
+  to?: string;
+  fromName?: string;
+  status?: string;
+  tags?: Record<string, unknown>;
+  /** Event time of the earliest initiated/ringing event. */
+  startedAt?: string;
+  answered: boolean;
+  endedAt?: string;
+  /** Dedupe key of the event that ended the call; the `call.missed` event is built from it. */
+  endEventKey?: string;
+  /** no_answer, busy, declined, cancelled, unanswered, completed, or another failure reason. */
+  endReason?: string;
+  /** When to decide whether the call was missed (ms); set while a decision is pending. */
+  missedCheckAt?: number;
+  /** The decision, once made; unset while the call is running or its grace period lasts. */
+  missed?: 'emitted' | 'not_missed';
+}
+
+export interface CallKey {
+  readonly source: string;
+  readonly callId: string;
+}
+
+export interface RouteTarget {
+  readonly route: string;
+  readonly connector: string;
+}
+
+/** What an event becomes once its call has been advanced: what to store and where it goes. */
+export interface Admission {
+  /** The event as stored and delivered (e.g. enriched from its call). */
+  readonly event: CanonicalEvent;
+  /** The call's row after the event; omitted when the event does not change it. */
+  readonly call?: CallState;
+  /** One delivery each, numbered after every earlier event of the call. */
+  readonly targets: readonly RouteTarget[];
+}
+
+export interface CommitRequest {
+  readonly event: CanonicalEvent;
+  readonly receivedAt: number;
+  /** Given the stored call (undefined when new or when the event has no subject); may be asynchronous (routing). */
+  readonly advance: (stored: CallState | undefined) => Admission | Promise<Admission>;
+}
+
+/** A stored event names where its deliveries went (one per target). */
+export type CommitResult = { readonly duplicate: true } | { readonly duplicate: false; readonly targets: readonly RouteTarget[] };
+
+/** Given a call whose check is due and its ending event (if still stored): the derived event to commit, or nothing for "not missed". */
+export type MissedVerdict = (
+  call: CallState,
+  ending: CanonicalEvent | undefined,
+) => CommitRequest | undefined | Promise<CommitRequest | undefined>;
+
+export type MissedDecision =
+  /** Nothing to decide: no such call, its check is not due yet, or it was decided already. */
+  | { readonly outcome: 'not_due' }
+  | { readonly outcome: 'not_missed' }
+  | { readonly outcome: 'emitted'; readonly event: CanonicalEvent; readonly targets: readonly RouteTarget[] }
+  /** The derived event's id was taken (another call's ending event had the same id and type); recorded as not missed. */
+  | { readonly outcome: 'duplicate' };
+
+export type DeliveryStatus = 'pending' | 'delivered' | 'dead';
+
+export interface ClaimOptions {
+  /** Most deliveries handed out by this claim. */
+  readonly limit: number;
+  /** How long the claim holds them; longer than a send may take. */
+  readonly leaseMs: number;
+  /** Most deliveries of one call in one claim (1 unless the connector keeps order within a batch). */
+  readonly maxPerCall: number;
+}
+
+export interface ClaimedDelivery {
+  readonly id: number;
+  readonly route: string;
+  readonly connector: string;
+  /** Attempts already made before this one. */
+  readonly attempts: number;
+  readonly event: CanonicalEvent;
+  /** Names this claim; its outcome is written only while the lease is still this one. */
+  readonly lease: string;
+}
+
+export type DeliveryOutcome =
+  | { readonly id: number; readonly lease: string; readonly outcome: 'delivered' }
+  | { readonly id: number; readonly lease: string; readonly outcome: 'retry'; readonly at: number; readonly error: string }
+  | { readonly id: number; readonly lease: string; readonly outcome: 'dead'; readonly error: string };
+
+export interface SettleResult {
+  readonly written: number;
+  /** Deliveries whose lease was lost; someone else holds or settled them. */
+  readonly refused: readonly number[];
+}
+
+export interface PendingStats {
+  readonly connector: string;
+  readonly n: number;
+  /** When the oldest pending delivery was created (ms). */
+  readonly oldest: number;
+}
+
+export interface DeliveryFilter {
+  readonly status?: DeliveryStatus;
+  readonly connector?: string;
+  readonly limit?: number;
+}
+
+export interface DeliveryRecord {
+  readonly id: number;
+  readonly eventId: string;
+  readonly type: string;
+  readonly route: string;
+  readonly connector: string;
+  readonly status: DeliveryStatus;
+  readonly attempts: number;
+  readonly nextAttemptAt: number;
+  readonly lastError: string | null;
+  readonly updatedAt: number;
+}
+
+export interface PruneResult {
+  readonly events: number;
+  readonly calls: number;
+  /** True when a limit was reached: call again for the rest. */
+  readonly more: boolean;
+}
+
+/** A connector's own small key-value state that survives restarts, e.g. Slack thread timestamps. */
+export interface ConnectorState {
+  /** The value, unless absent or expired. */
+  get(key: string): Promise<string | undefined>;
+  /** Stores `value` under `key` until `expiresAt` (ms since the epoch). */
+  set(key: string, value: string, expiresAt: number): Promise<void>;
+}
