@@ -1,72 +1,26 @@
-import type { Logger } from 'pino';
-import type { z } from 'zod';
-import type { CanonicalEvent } from '../src/dialects/index.js';
-
-/** One event on its way to one connector through one route. */
-export interface Delivery {
-  /** The outbox row id; stable across retries. */
-  readonly id: number;
-  readonly route: string;
-  /** 1 for the first try. */
-  readonly attempt: number;
-  readonly event: CanonicalEvent;
-}
-
 /**
- * The outcome of one delivery. Connectors classify their own failures; the
- * dispatcher decides retry, backoff and dead-lettering from this alone.
+ * The connector contract, defined in the SDK (src/sdk/connector.ts) and
+ * re-exported here for the core code that drives connectors. In short:
+ *
+ * - each folder exports one `ConnectorDefinition`: its `type` name, its
+ *   options' schema, `batchSize`, `maxPerCall` (how many deliveries of one
+ *   call a batch may carry) and `create`, which does no I/O;
+ * - the instance has `start` / `send` / `stop` for the dispatcher, and
+ *   `preview(event)`: what `send` would do with the event (`send` with the
+ *   target and the message, secrets redacted; `skip` and why; `fail` and
+ *   why), with no side effect, before or after `start`;
+ * - `send` classifies each delivery's failure itself (`retriable` or
+ *   `permanent`, with `Retry-After`), and one bad delivery never fails the
+ *   others of its batch.
  */
-export type SendResult =
-  | { readonly ok: true }
-  | {
-      readonly ok: false;
-      /** False for failures that no retry can fix (bad request, unknown topic, revoked token). */
-      readonly retriable: boolean;
-      readonly error: string;
-      /** The receiver's own wait (HTTP `Retry-After`, Slack rate limits), in ms. */
-      readonly retryAfterMs?: number;
-    };
-
-export interface Connector {
-  readonly name: string;
-  /** Connect and warm up. A failure here does not stop the service: deliveries wait and are retried. */
-  start(): Promise<void>;
-  /** Sends a batch; returns one result per delivery, in the batch's order. */
-  send(batch: readonly Delivery[], signal: AbortSignal): Promise<SendResult[]>;
-  /** Flush and close. */
-  stop(): Promise<void>;
-}
-
-export interface ConnectorContext {
-  readonly logger: Logger;
-  /** Injected so tests and proxies can stand in; defaults to the global fetch. */
-  readonly fetch: typeof fetch;
-  readonly now: () => number;
-  /** Durable state of this connector (in the bridge's SQLite file); absent where nothing persists, e.g. unit tests. */
-  readonly state?: ConnectorState;
-}
-
-/** A connector's own small key-value state that survives restarts, e.g. Slack thread timestamps. */
-export interface ConnectorState {
-  /** The value, unless absent or expired. */
-  get(key: string): string | undefined;
-  /** Stores `value` under `key` until `expiresAt` (ms since the epoch). */
-  set(key: string, value: string, expiresAt: number): void;
-}
-
-/** What each connector folder exports: its options' schema and its factory. */
-export interface ConnectorDefinition<Schema extends z.ZodType = z.ZodType> {
-  readonly schema: Schema;
-  /** How many deliveries the dispatcher hands over at once. */
-  readonly batchSize: number;
-  create(name: string, options: z.output<Schema>, context: ConnectorContext): Connector;
-}
-
-/** Shorthands for the common results. */
-export const sent: SendResult = { ok: true };
-export function retriable(error: string, retryAfterMs?: number): SendResult {
-  return retryAfterMs === undefined ? { ok: false, retriable: true, error } : { ok: false, retriable: true, error, retryAfterMs };
-}
-export function permanent(error: string): SendResult {
-  return { ok: false, retriable: false, error };
-}
+export type {
+  Connector,
+  ConnectorContext,
+  ConnectorDefinition,
+  ConnectorRegistry,
+  ConnectorState,
+  Delivery,
+  Preview,
+  Previewer,
+  SendResult,
+} from '../src/sdk/index.js';

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import YAML from 'yaml';
+import { CONNECTORS } from '../../connectors/index.js';
 import { parseConfig } from '../../src/config/load.js';
 import type { CanonicalEvent } from '../../src/dialects/index.js';
 import { startService, type RunningService } from '../../src/service.js';
@@ -54,7 +55,7 @@ export async function startBridge(
   env: Record<string, string | undefined> = {},
 ): Promise<TestBridge> {
   const dir = mkdtempSync(join(tmpdir(), 'audian-bridge-test-'));
-  const config = parseConfig(YAML.stringify(configFor(dir)), env);
+  const config = parseConfig(YAML.stringify(configFor(dir)), env, CONNECTORS);
   const service = await startService(config, { logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }) });
   return {
     ...service,

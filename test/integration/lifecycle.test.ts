@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
+import { CONNECTORS } from '../../connectors/index.js';
 import { parseConfig } from '../../src/config/load.js';
 import { startService, type RunningService } from '../../src/service.js';
 import { baseConfig, postWebhook, readEvents, startBridge, type TestBridge } from '../helpers/bridge.js';
@@ -53,7 +54,7 @@ describe('a pending decision survives a restart', () => {
 
   async function start(grace: string): Promise<RunningService> {
     const config = baseConfig(dir, { lifecycle: { missed_call_grace: grace } });
-    service = await startService(parseConfig(YAML.stringify(config), {}), { logger: pino({ level: 'silent' }) });
+    service = await startService(parseConfig(YAML.stringify(config), {}, CONNECTORS), { logger: pino({ level: 'silent' }) });
     return service;
   }
 

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import YAML from 'yaml';
+import { CONNECTORS } from '../../connectors/index.js';
 import { parseConfig } from '../../src/config/load.js';
 import { startService, type RunningService } from '../../src/service.js';
 import { baseConfig, postWebhook } from '../helpers/bridge.js';
@@ -47,7 +48,7 @@ async function start(): Promise<RunningService> {
       { name: 'callbacks', match: { type: 'call.answered' }, when: "data.call.direction = 'outbound'", to: 'slack' },
     ],
   });
-  service = await startService(parseConfig(YAML.stringify(config), {}), { logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }) });
+  service = await startService(parseConfig(YAML.stringify(config), {}, CONNECTORS), { logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }) });
   return service;
 }
 

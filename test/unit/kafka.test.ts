@@ -9,6 +9,7 @@ import { kafkaSchema } from '../../connectors/kafka/index.js';
 import { buildRecord, STRUCTURED_CONTENT_TYPE, type KafkaRecord, type RecordFormat } from '../../connectors/kafka/message.js';
 import { chunkBySize, createSender, type ProducerLike } from '../../connectors/kafka/sender.js';
 import type { SendResult } from '../../connectors/types.js';
+import { CONNECTORS } from '../../connectors/index.js';
 import { parseConfig } from '../../src/config/load.js';
 import type { CanonicalEvent } from '../../src/dialects/index.js';
 import { ConfigError } from '../../src/errors.js';
@@ -29,7 +30,7 @@ routes:
     to: k
 `;
   try {
-    parseConfig(text, env);
+    parseConfig(text, env, CONNECTORS);
   } catch (err) {
     if (err instanceof ConfigError) return err.issues;
     throw err;
@@ -66,6 +67,7 @@ connectors:
   l: { type: kafka, brokers: ["a:1", "[::1]:9093"], topic: t, acks: leader, idempotent: "false", compression: gzip, max_message_bytes: 2mb, request_timeout: 5s }
 `,
       { KAFKA_BROKERS: 'k1:9092, k2:9092' },
+      CONNECTORS,
     );
     expect(config.connectors.k).toMatchObject({ brokers: ['k1:9092', 'k2:9092'] });
     expect(config.connectors.l).toMatchObject({ brokers: ['a:1', '[::1]:9093'], acks: 1, idempotent: false, compression: 'gzip', max_message_bytes: 2 * 1024 * 1024, request_timeout: 5_000 });
