@@ -33,6 +33,14 @@ export function placeholderValue(event: unknown, path: string): string | undefin
   return value === undefined || value === null || typeof value === 'object' ? undefined : String(value);
 }
 
+/**
+ * The string with each lone surrogate (JSON allows `"\ud800"`) replaced by
+ * U+FFFD, as URL parsing does; `encodeURIComponent` throws on them.
+ */
+export function wellFormed(value: string): string {
+  return value.replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
+}
+
 /** Throws on a malformed template; `encode` escapes each value (e.g. encodeURIComponent in URLs). */
 export function compileTemplate(source: string, encode: (value: string) => string = (value) => value): Template {
   const pieces: TemplatePiece[] = [];

@@ -1,4 +1,4 @@
-import { compileTemplate, placeholderValue, type CanonicalEvent, type TemplatePiece } from '../../src/sdk/index.js';
+import { compileTemplate, placeholderValue, wellFormed, type CanonicalEvent, type TemplatePiece } from '../../src/sdk/index.js';
 
 /**
  * The http connector's URL template, with the rules that keep payload values
@@ -26,7 +26,7 @@ export interface UrlTemplate {
 
 /** Placeholders go in path segments and query values, encoded like this. */
 export function encodeComponent(value: string): string {
-  return encodeURIComponent(value).replace(/[!'()*]/g, (char) => `%${char.charCodeAt(0).toString(16).toUpperCase()}`);
+  return encodeURIComponent(wellFormed(value)).replace(/[!'()*]/g, (char) => `%${char.charCodeAt(0).toString(16).toUpperCase()}`);
 }
 
 const DOT_SEGMENT = /^(?:\.|%2e){1,2}$/i;

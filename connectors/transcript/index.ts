@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { appendFile, mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { nonEmpty, retriable, sent, type CanonicalEvent, type ConnectorDefinition, type SendResult } from '../../src/sdk/index.js';
+import { nonEmpty, retriable, sent, wellFormed, type CanonicalEvent, type ConnectorDefinition, type SendResult } from '../../src/sdk/index.js';
 
 const TYPE = 'transcript';
 
@@ -26,12 +26,21 @@ export const MAX_NAME_BYTES = 200;
  * equal another value's name.
  */
 export function fileNameOf(value: string): string {
-  const escaped = encodeURIComponent(value).replace(/\./g, '%2E').replace(/\*/g, '%2A').replace(/~/g, '%7E');
+  const escaped = escapeName(value);
   if (escaped.length <= MAX_NAME_BYTES) return escaped;
   const hash = createHash('sha256').update(value).digest('hex').slice(0, 32);
-  // Cut before a `%XX` escape rather than through it.
-  const start = escaped.slice(0, MAX_NAME_BYTES - hash.length - 1).replace(/%[0-9A-F]?$/, '');
+  // Whole characters only, so the start never ends in half an escape.
+  let start = '';
+  for (const char of value) {
+    const piece = escapeName(char);
+    if (start.length + piece.length > MAX_NAME_BYTES - hash.length - 1) break;
+    start += piece;
+  }
   return `${start}~${hash}`;
+}
+
+function escapeName(value: string): string {
+  return encodeURIComponent(wellFormed(value)).replace(/\./g, '%2E').replace(/\*/g, '%2A').replace(/~/g, '%7E');
 }
 
 type Write =

@@ -5,7 +5,7 @@
  * they import themselves), so the core can change behind this module.
  */
 export type { CallInfo, CanonicalEvent, EventData } from '../dialects/index.js';
-export { compileTemplate, lookupPath, placeholderValue, type Template, type TemplatePiece } from '../template.js';
+export { compileTemplate, lookupPath, placeholderValue, wellFormed, type Template, type TemplatePiece } from '../template.js';
 export { boolean, byteSize, duration, integer, jsonataExpression, nonEmpty, oneOrMany, template } from '../config/values.js';
 export {
   createRegistry,

@@ -92,3 +92,9 @@ describe('http url: rendering', () => {
     expect(withoutUserInfo('https://alice:secret@crm.example.com/x')).toBe('https://crm.example.com/x');
   });
 });
+
+describe('http url: odd strings', () => {
+  it('a lone surrogate becomes U+FFFD instead of throwing', () => {
+    expect(rendered('https://crm/calls/{subject}', 'a\ud800b')).toEqual({ ok: true, url: 'https://crm/calls/a%EF%BF%BDb' });
+  });
+});
