@@ -309,6 +309,29 @@ describe('createSender', () => {
     expect(producers.requests.map((request) => request.topics)).toEqual([{ a: ['a1', 'big1', 'a2'] }, { a: ['a1'] }, { a: ['big1'] }, { a: ['a2'] }]);
   });
 
+  it('a retriable message failure holds back the later messages of its key (one call), not other keys', async () => {
+    const producers = fakeProducers((topics) => (Object.values(topics).flat().some((value) => value === 'bad') ? protocolError('CORRUPT_MESSAGE', 2, true) : undefined));
+    const s = sender(producers);
+    const keyed = (key: string, value: string): KafkaRecord => ({ topic: 'a', key, value, headers: {}, size: value.length });
+    const results = await s.send([keyed('c1', 'first'), keyed('c1', 'bad'), keyed('c2', 'other'), keyed('c1', 'later')], never);
+    expect(results).toEqual([
+      ok,
+      expect.objectContaining({ ok: false, retriable: true, error: expect.stringContaining('CORRUPT_MESSAGE') }),
+      ok,
+      expect.objectContaining({ ok: false, retriable: true, error: expect.stringMatching(/earlier event with the same topic and key failed/) }),
+    ]);
+    // `later` never went out on its own: it would have overtaken `bad`.
+    expect(producers.requests.map((request) => request.topics)).toEqual([{ a: ['first', 'bad', 'other', 'later'] }, { a: ['first'] }, { a: ['bad'] }, { a: ['other'] }]);
+  });
+
+  it('a retriable failure of one request holds back that key in the requests after it', async () => {
+    const producers = fakeProducers((topics) => (Object.values(topics).flat().includes('x1') ? retriesExceeded(protocolError('LEADER_NOT_AVAILABLE', 5, true)) : undefined));
+    const keyed = (key: string, value: string): KafkaRecord => ({ topic: 'a', key, value, headers: {}, size: 8 });
+    const results = await sender(producers, 10).send([keyed('c1', 'x1'), keyed('c2', 'y1'), keyed('c1', 'x2')], never);
+    expect(results).toEqual([expect.objectContaining({ retriable: true }), ok, expect.objectContaining({ retriable: true, error: expect.stringMatching(/same topic and key/) })]);
+    expect(producers.requests.map((request) => request.topics)).toEqual([{ a: ['x1'] }, { a: ['y1'] }]);
+  });
+
   it('a retriable topic failure (leader moving) does not hold up the other topics', async () => {
     const producers = fakeProducers((topics) => ('moving' in topics ? retriesExceeded(protocolError('LEADER_NOT_AVAILABLE', 5, true)) : undefined));
     const results = await sender(producers).send([record('moving', 'x'), record('a', 'a1')], never);
