@@ -1,20 +1,6 @@
 import jsonata from 'jsonata';
 import { z } from 'zod';
-import {
-  compileTemplate,
-  duration,
-  integer,
-  jsonataExpression,
-  nonEmpty,
-  permanent,
-  retriable,
-  sent,
-  template,
-  type CanonicalEvent,
-  type ConnectorDefinition,
-  type Delivery,
-  type SendResult,
-} from '../../src/sdk/index.js';
+import { compileTemplate, duration, integer, jsonataExpression, nonEmpty, permanent, retriable, sent, template, type CanonicalEvent, type ConnectorDefinition, type Delivery, type SendResult } from '../../src/sdk/index.js';
 import { parseRetryAfter } from '../retry-after.js';
 import { compileUrlTemplate, withoutUserInfo } from './url.js';
 

@@ -2,19 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { LogLevel, WebClient, type ChatPostMessageArguments, type FetchFunction, type Logger as SlackLogger } from '@slack/web-api';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import {
-  boolean,
-  compileTemplate,
-  duration,
-  nonEmpty,
-  retriable,
-  sent,
-  template,
-  type CanonicalEvent,
-  type ConnectorDefinition,
-  type Delivery,
-  type SendResult,
-} from '../../src/sdk/index.js';
+import { boolean, compileTemplate, duration, nonEmpty, retriable, sent, template, type CanonicalEvent, type ConnectorDefinition, type Delivery, type SendResult } from '../../src/sdk/index.js';
 import { buildMessage } from './blocks.js';
 import { classifySlackError } from './errors.js';
 import { escapeMrkdwn } from './escape.js';
