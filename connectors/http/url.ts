@@ -41,7 +41,9 @@ export function compileUrlTemplate(source: string): UrlTemplate {
   const leading = (first === -1 ? pieces : pieces.slice(0, first)).join('');
   const authority = SCHEME_AND_AUTHORITY.exec(leading);
   if (!authority) {
-    if (first !== -1 && !/^[A-Za-z][A-Za-z0-9+.-]*:\/\/./.test(leading)) throw new Error(PLACEHOLDER_PLACES);
+    // `{data.base}/x` or `http{data.s}://...`: a placeholder where the scheme or host belongs.
+    const literal = pieces.filter((piece) => typeof piece === 'string').join('');
+    if (first !== -1 && (leading === '' || literal.includes('://'))) throw new Error(PLACEHOLDER_PLACES);
     throw new Error('not an absolute URL: write e.g. https://crm.example.com/calls/{subject}');
   }
   if (first !== -1 && authority[0].length === leading.length) throw new Error(PLACEHOLDER_PLACES);

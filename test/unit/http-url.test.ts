@@ -36,9 +36,10 @@ describe('http url: config-time rules', () => {
 
   it('refuses what is not an http(s) URL', () => {
     expect(configIssue('not a url')).toMatch(/^url: not an absolute URL/);
-    expect(configIssue('/calls/{subject}')).toMatch(/^url: (not an absolute URL|the scheme, host and port are fixed)/);
+    expect(configIssue('/calls/{subject}')).toMatch(/^url: not an absolute URL/);
+    expect(configIssue('crm.example.com/calls/{subject}')).toMatch(/^url: not an absolute URL/);
     expect(configIssue('gopher://crm.example.com/x')).toMatch(/^url: gopher URLs are not supported/);
-    expect(configIssue('file:///etc/passwd')).toMatch(/^url: not an absolute URL|^url: file URLs are not supported|names no host/);
+    expect(configIssue('file:///etc/passwd')).toMatch(/^url: file URLs are not supported/);
     expect(configIssue('https://exa mple.com/')).toMatch(/^url: not a valid URL/);
     expect(configIssue('https://crm/a b/{subject}')).toMatch(/^url: the URL is not in normal form/);
     expect(configIssue('https://crm/a/../{subject}')).toMatch(/^url: the URL is not in normal form/);
