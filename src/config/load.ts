@@ -3,9 +3,9 @@ import { resolve } from 'node:path';
 import YAML from 'yaml';
 import type { z } from 'zod';
 import { ConfigError } from '../errors.js';
+import type { ConnectorRegistry } from '../sdk/index.js';
 import { defaultConfigYaml } from './default.js';
 import { interpolateEnv } from './interpolate.js';
-import type { ConnectorRegistry } from '../sdk/index.js';
 import { createConfigSchema, type BridgeConfig } from './schema.js';
 
 type Env = Readonly<Record<string, string | undefined>>;

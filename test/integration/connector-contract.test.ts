@@ -3,7 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import YAML from 'yaml';
 import { CONNECTORS } from '../../connectors/index.js';
+import { parseConfig } from '../../src/config/load.js';
+import { ConfigError } from '../../src/errors.js';
 import type { Connector, Delivery, Preview, Previewer, SendResult } from '../../connectors/types.js';
 import type { CanonicalEvent } from '../../src/dialects/index.js';
 import { startFakeSlack } from '../helpers/fake-slack.js';
@@ -131,6 +134,20 @@ it('each type name is spelled once: the registry key is the definition\'s type a
     expect(issues.some((issue) => issue.path.join('.') === 'type'), type).toBe(true);
     expect(definition.maxPerCall).toBeGreaterThanOrEqual(1);
     expect(definition.maxPerCall).toBeLessThanOrEqual(definition.batchSize);
+  }
+});
+
+it('a type that names no connector, also a property every object has, is a config error on `type`', () => {
+  for (const type of ['nope', 'constructor', '__proto__', 'toString']) {
+    const text = YAML.stringify({ sources: [{ name: 'main', verify: { none: true } }], connectors: { out: { type } } });
+    let error: unknown;
+    try {
+      parseConfig(text, {}, CONNECTORS);
+    } catch (err) {
+      error = err;
+    }
+    expect(error, type).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).issues, type).toEqual([expect.stringMatching(/^connectors\.out\.type: unknown connector type/)]);
   }
 });
 
