@@ -57,8 +57,9 @@ export const REDACTED = '[redacted]';
 interface Request {
   readonly url: string;
   readonly headers: Record<string, string>;
-  /** The JSON value sent. */
+  /** The JSON value sent, and its text. */
   readonly body: unknown;
+  readonly text: string;
 }
 
 /**
@@ -96,13 +97,12 @@ export const httpConnector: ConnectorDefinition<typeof httpSchema> = {
         if (NOT_LATIN1.test(rendered.value)) return { ok: false, error: `header ${header}: a value has characters beyond Latin-1, which an HTTP header cannot carry` };
         requestHeaders[header] = rendered.value;
       }
-      let payload: unknown;
       try {
-        payload = body ? await body.evaluate(event) : event;
+        const payload: unknown = body ? await body.evaluate(event) : event;
+        return { ok: true, request: { url: target.url, headers: requestHeaders, body: payload, text: JSON.stringify(payload) ?? 'null' } };
       } catch (err) {
         return { ok: false, error: `body mapping failed: ${(err as Error).message}` };
       }
-      return { ok: true, request: { url: target.url, headers: requestHeaders, body: payload } };
     }
 
     async function sendOne(delivery: Delivery, signal: AbortSignal): Promise<SendResult> {
@@ -115,7 +115,7 @@ export const httpConnector: ConnectorDefinition<typeof httpSchema> = {
         response = await context.fetch(request.url, {
           method: options.method,
           headers: request.headers,
-          body: JSON.stringify(request.body) ?? 'null',
+          body: request.text,
           signal: AbortSignal.any([signal, timeout]),
           redirect: 'manual',
         });
