@@ -1,5 +1,5 @@
 import { WebAPIHTTPError, WebAPIPlatformError, WebAPIRateLimitedError, WebAPIRequestError } from '@slack/web-api';
-import { permanent, retriable, type SendResult } from '../types.js';
+import { permanent, retriable, type SendResult } from '../../src/sdk/index.js';
 
 /**
  * `chat.postMessage` errors that no retry fixes: the token, the app's access

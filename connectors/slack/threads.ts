@@ -1,5 +1,4 @@
-import type { CanonicalEvent } from '../../src/dialects/index.js';
-import type { ConnectorState } from '../types.js';
+import type { CanonicalEvent, ConnectorState } from '../../src/sdk/index.js';
 
 /** A posted alert that later messages reply to. */
 export interface ThreadRef {

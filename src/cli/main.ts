@@ -4,7 +4,6 @@ import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { loadConfig, type LoadedConfig } from '../config/load.js';
 import { ConfigError } from '../errors.js';
-import { startService } from '../service.js';
 import { openStore, type DeliveryStatus } from '../store/index.js';
 
 const DELIVERY_STATUSES: readonly DeliveryStatus[] = ['pending', 'delivered', 'dead'];
@@ -23,12 +22,19 @@ commands:
 The config is --config, else $AUDIAN_BRIDGE_CONFIG, else ./config.yaml, else the embedded default.
 `;
 
-function load(flag: string | undefined): LoadedConfig {
-  return loadConfig({ ...(flag ? { flag } : {}), env: process.env, cwd: process.cwd() });
+/**
+ * Validating a config needs every connector's schema, so the registry, and
+ * with it kafkajs and @slack/web-api, is loaded here, by the commands that
+ * read a config, and not by `sign` or `--help`.
+ */
+async function load(flag: string | undefined): Promise<LoadedConfig> {
+  const { CONNECTORS } = await import('../../connectors/index.js');
+  return loadConfig({ ...(flag ? { flag } : {}), env: process.env, cwd: process.cwd(), connectors: CONNECTORS });
 }
 
 async function serve(flag: string | undefined): Promise<void> {
-  const { config, origin } = load(flag);
+  const { config, origin } = await load(flag);
+  const { startService } = await import('../service.js');
   const logger = pino({ level: config.log.level });
   logger.info({ config: origin }, 'configuration loaded');
   const service = await startService(config, { logger });
@@ -51,8 +57,8 @@ async function serve(flag: string | undefined): Promise<void> {
   process.on('SIGINT', onSignal);
 }
 
-function check(flag: string | undefined): void {
-  const { config, origin } = load(flag);
+async function check(flag: string | undefined): Promise<void> {
+  const { config, origin } = await load(flag);
   const lines = [`config: ${origin} (valid)`, '', 'sources:'];
   for (const source of config.sources) {
     const scheme = source.verify.hmac ? `hmac (${source.verify.hmac.secrets.length} secret(s))` : source.verify.header ? `header ${source.verify.header.name}` : 'NONE (unsigned)';
@@ -78,7 +84,7 @@ async function deliveries(flag: string | undefined, values: { status?: string; c
   const status = values.status as DeliveryStatus | undefined;
   if (status !== undefined && !DELIVERY_STATUSES.includes(status)) throw new UsageError(`--status must be one of ${DELIVERY_STATUSES.join(', ')}`);
   if (values.limit !== undefined && !/^\d+$/.test(values.limit)) throw new UsageError('--limit must be a whole number');
-  const { config } = load(flag);
+  const { config } = await load(flag);
   const store = openStore({ path: config.store.path });
   try {
     const rows = await store.list({
@@ -96,7 +102,7 @@ async function retry(flag: string | undefined, ids: string[]): Promise<void> {
   if (ids.length === 0) throw new UsageError('retry needs delivery ids (see `audian-bridge deliveries --status dead`)');
   const bad = ids.find((id) => !/^\d+$/.test(id));
   if (bad !== undefined) throw new UsageError(`"${bad}" is not a delivery id`);
-  const { config } = load(flag);
+  const { config } = await load(flag);
   const store = openStore({ path: config.store.path });
   try {
     const moved = await store.requeue(ids.map(Number), Date.now());

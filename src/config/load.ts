@@ -3,9 +3,10 @@ import { resolve } from 'node:path';
 import YAML from 'yaml';
 import type { z } from 'zod';
 import { ConfigError } from '../errors.js';
+import type { ConnectorRegistry } from '../sdk/index.js';
 import { defaultConfigYaml } from './default.js';
 import { interpolateEnv } from './interpolate.js';
-import { configSchema, type BridgeConfig } from './schema.js';
+import { createConfigSchema, type BridgeConfig } from './schema.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -23,10 +24,11 @@ export function resolveConfigPath(flag: string | undefined, env: Env, cwd: strin
   return existsSync(local) ? local : undefined;
 }
 
-export function loadConfig(options: { flag?: string; env: Env; cwd: string }): LoadedConfig {
+/** `connectors` checks the `connectors` section (connectors/index.ts's registry). */
+export function loadConfig(options: { flag?: string; env: Env; cwd: string; connectors: ConnectorRegistry }): LoadedConfig {
   const path = resolveConfigPath(options.flag, options.env, options.cwd);
   if (path === undefined) {
-    return { config: parseConfig(defaultConfigYaml(options.env), options.env), origin: 'embedded default' };
+    return { config: parseConfig(defaultConfigYaml(options.env), options.env, options.connectors), origin: 'embedded default' };
   }
   let text: string;
   try {
@@ -34,7 +36,7 @@ export function loadConfig(options: { flag?: string; env: Env; cwd: string }): L
   } catch (err) {
     throw new ConfigError([`cannot read ${path}: ${(err as Error).message}`], 'CONFIG_NOT_FOUND');
   }
-  return { config: parseConfig(text, options.env), origin: path };
+  return { config: parseConfig(text, options.env, options.connectors), origin: path };
 }
 
 function formatPath(path: readonly PropertyKey[]): string {
@@ -52,8 +54,11 @@ function formatIssues(issues: readonly z.core.$ZodIssue[]): string[] {
   });
 }
 
-/** Parses, interpolates and validates a whole config document; throws `ConfigError` naming each bad key path. */
-export function parseConfig(text: string, env: Env): BridgeConfig {
+/**
+ * Parses, interpolates and validates a whole config document against the
+ * connector types in `connectors`; throws `ConfigError` naming each bad key path.
+ */
+export function parseConfig(text: string, env: Env, connectors: ConnectorRegistry): BridgeConfig {
   let document: unknown;
   try {
     document = YAML.parse(text, { uniqueKeys: true, prettyErrors: true }) ?? {};
@@ -61,7 +66,7 @@ export function parseConfig(text: string, env: Env): BridgeConfig {
     throw new ConfigError([`not valid YAML: ${(err as Error).message}`]);
   }
   const { value, problems } = interpolateEnv(document, env);
-  const parsed = configSchema.safeParse(value);
+  const parsed = createConfigSchema(connectors).safeParse(value);
   const issues = [...problems, ...(parsed.success ? [] : formatIssues(parsed.error.issues))];
   if (issues.length > 0 || !parsed.success) throw new ConfigError(issues);
   return parsed.data;

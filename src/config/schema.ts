@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { CONNECTORS } from '../../connectors/index.js';
 import { DIALECT_IDS } from '../dialects/index.js';
+import type { ConnectorRegistry } from '../sdk/index.js';
 import { boolean, byteSize, duration, integer, jsonataExpression, nonEmpty, oneOrMany } from './values.js';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
@@ -46,14 +46,14 @@ const routeSchema = z.strictObject({
   to: oneOrMany(name()),
 });
 
-/** Each connector's options are checked by that connector's own schema. */
-const connectorSchema = z.looseObject({ type: z.string() }).transform((value, ctx) => {
-  const definition = CONNECTORS[value.type];
+/** Each connector's options are checked by that connector's own schema, from the registry handed in. */
+const connectorSchema = (connectors: ConnectorRegistry) => z.looseObject({ type: z.string() }).transform((value, ctx) => {
+  const definition = Object.hasOwn(connectors, value.type) ? connectors[value.type] : undefined;
   if (!definition) {
     ctx.addIssue({
       code: 'custom',
       path: ['type'],
-      message: `unknown connector type "${value.type}" (one of: ${Object.keys(CONNECTORS).join(', ')})`,
+      message: `unknown connector type "${value.type}" (one of: ${Object.keys(connectors).join(', ')})`,
     });
     return z.NEVER;
   }
@@ -72,7 +72,8 @@ const connectorSchema = z.looseObject({ type: z.string() }).transform((value, ct
   return parsed.data as { type: string } & Record<string, unknown>;
 });
 
-export const configSchema = z
+/** The schema of the whole file; `connectors` validates the `connectors` section, so this module loads no connector code. */
+export const createConfigSchema = (connectors: ConnectorRegistry) => z
   .strictObject({
     server: z
       .strictObject({
@@ -121,7 +122,7 @@ export const configSchema = z
       })
       .default({ max_attempts: 12, retry_initial: 1_000, retry_max: 600_000, poll_interval: 1_000, send_timeout: 30_000 }),
     sources: z.array(sourceSchema).min(1, 'configure at least one source'),
-    connectors: z.record(name(), connectorSchema).default({}),
+    connectors: z.record(name(), connectorSchema(connectors)).default({}),
     routes: z.array(routeSchema).default([]),
   })
   .superRefine((config, ctx) => {
@@ -151,6 +152,6 @@ export const configSchema = z
     });
   });
 
-export type BridgeConfig = z.output<typeof configSchema>;
+export type BridgeConfig = z.output<ReturnType<typeof createConfigSchema>>;
 export type SourceConfig = BridgeConfig['sources'][number];
 export type RouteConfig = BridgeConfig['routes'][number];

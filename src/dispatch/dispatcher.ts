@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { Connector, Delivery, SendResult } from '../../connectors/types.js';
+import type { Connector, Delivery, SendResult } from '../sdk/index.js';
 import type { Metrics } from '../metrics.js';
 import type { ClaimedDelivery, DeliveryOutcome, Store } from '../store/index.js';
 import { backoffDelay } from './backoff.js';

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import YAML from 'yaml';
+import { CONNECTORS } from '../../connectors/index.js';
 import { parseConfig, type BridgeConfig } from '../../src/config/load.js';
 import type { CanonicalEvent } from '../../src/dialects/index.js';
 import { startService, type RunningService } from '../../src/service.js';
@@ -65,7 +66,7 @@ export async function startBridge(
   env: Record<string, string | undefined> = {},
 ): Promise<TestBridge> {
   const dir = mkdtempSync(join(tmpdir(), 'audian-bridge-test-'));
-  const config = parseConfig(YAML.stringify(configFor(dir)), env);
+  const config = parseConfig(YAML.stringify(configFor(dir)), env, CONNECTORS);
   const service = await startServiceWithDb(config);
   return {
     ...service,

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { pino } from 'pino';
 import { kafkaConnector, kafkaSchema } from '../../connectors/kafka/index.js';
-import type { Delivery } from '../../connectors/types.js';
+import type { Delivery } from '../../src/sdk/index.js';
 import type { CanonicalEvent } from '../../src/dialects/index.js';
 import { baseConfig, readEvents, startBridge, type TestBridge } from '../helpers/bridge.js';
 import { createTopics, deleteCreatedTopics, eventsOf, listTopics, readTopics, uniqueName, type ReadMessage } from '../helpers/kafka.js';

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
+import { CONNECTORS } from '../../connectors/index.js';
 import { parseConfig } from '../../src/config/load.js';
 import { baseConfig, postWebhook, readEvents, startBridge, startServiceWithDb, type ServiceWithDb, type TestBridge } from '../helpers/bridge.js';
 import { audianV2Calls, CALL_PAYLOADS } from '../helpers/call-payloads.js';
@@ -51,7 +52,7 @@ describe('a pending decision survives a restart', () => {
 
   async function start(grace: string): Promise<ServiceWithDb> {
     const config = baseConfig(dir, { lifecycle: { missed_call_grace: grace } });
-    service = await startServiceWithDb(parseConfig(YAML.stringify(config), {}));
+    service = await startServiceWithDb(parseConfig(YAML.stringify(config), {}, CONNECTORS));
     return service;
   }
 

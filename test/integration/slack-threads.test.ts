@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import YAML from 'yaml';
+import { CONNECTORS } from '../../connectors/index.js';
 import { parseConfig } from '../../src/config/load.js';
 import { baseConfig, postWebhook, startServiceWithDb, type ServiceWithDb } from '../helpers/bridge.js';
 import { audianV2Calls } from '../helpers/call-payloads.js';
@@ -45,7 +46,7 @@ async function start(): Promise<ServiceWithDb> {
       { name: 'callbacks', match: { type: 'call.answered' }, when: "data.call.direction = 'outbound'", to: 'slack' },
     ],
   });
-  service = await startServiceWithDb(parseConfig(YAML.stringify(config), {}));
+  service = await startServiceWithDb(parseConfig(YAML.stringify(config), {}, CONNECTORS));
   return service;
 }
 

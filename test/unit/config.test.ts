@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { CONNECTORS } from '../../connectors/index.js';
 import { loadConfig, parseConfig } from '../../src/config/load.js';
 import { ConfigError } from '../../src/errors.js';
 
@@ -19,7 +20,7 @@ routes:
 
 function issuesOf(text: string, env: Record<string, string> = {}): readonly string[] {
   try {
-    parseConfig(text, env);
+    parseConfig(text, env, CONNECTORS);
   } catch (err) {
     if (err instanceof ConfigError) return err.issues;
     throw err;
@@ -29,7 +30,7 @@ function issuesOf(text: string, env: Record<string, string> = {}): readonly stri
 
 describe('parseConfig', () => {
   it('fills defaults', () => {
-    const config = parseConfig(minimal, {});
+    const config = parseConfig(minimal, {}, CONNECTORS);
     expect(config.server).toEqual({
       host: '0.0.0.0',
       port: 8080,
@@ -52,6 +53,7 @@ server: { port: "\${PORT:-9090}", host: "\${HOST}" }
 store: { path: "\${DATA:-./d}/b.db" }
 `.replace('secrets: ["s1"]', 'secrets: ["${SECRET}", "pa$$word"]'),
       { SECRET: 'from-env', HOST: '127.0.0.1' },
+      CONNECTORS,
     );
     expect(config.sources[0]!.verify.hmac!.secrets).toEqual(['from-env', 'pa$word']);
     expect(config.server).toMatchObject({ port: 9090, host: '127.0.0.1' });
@@ -59,7 +61,7 @@ store: { path: "\${DATA:-./d}/b.db" }
   });
 
   it('a variable value cannot change the structure of the document', () => {
-    const config = parseConfig(minimal.replace('secrets: ["s1"]', 'secrets: ["${SECRET}"]'), { SECRET: '"]\n  evil: { x: 1 }' });
+    const config = parseConfig(minimal.replace('secrets: ["s1"]', 'secrets: ["${SECRET}"]'), { SECRET: '"]\n  evil: { x: 1 }' }, CONNECTORS);
     expect(config.sources[0]!.verify.hmac!.secrets).toEqual(['"]\n  evil: { x: 1 }']);
   });
 
@@ -138,33 +140,33 @@ describe('loadConfig lookup order', () => {
   const nameOf = (loaded: ReturnType<typeof loadConfig>) => loaded.config.sources[0]!.name;
 
   it('--config, then AUDIAN_BRIDGE_CONFIG, then ./config.yaml, then the embedded default', () => {
-    expect(nameOf(loadConfig({ flag: 'flag.yaml', env: { AUDIAN_BRIDGE_CONFIG: 'env.yaml' }, cwd: dir }))).toBe('flag');
-    expect(nameOf(loadConfig({ env: { AUDIAN_BRIDGE_CONFIG: 'env.yaml' }, cwd: dir }))).toBe('env');
-    expect(nameOf(loadConfig({ env: {}, cwd: dir }))).toBe('local');
-    const fallback = loadConfig({ env: {}, cwd: tmpdir() === dir ? '/' : join(dir, '..') });
+    expect(nameOf(loadConfig({ connectors: CONNECTORS, flag: 'flag.yaml', env: { AUDIAN_BRIDGE_CONFIG: 'env.yaml' }, cwd: dir }))).toBe('flag');
+    expect(nameOf(loadConfig({ connectors: CONNECTORS, env: { AUDIAN_BRIDGE_CONFIG: 'env.yaml' }, cwd: dir }))).toBe('env');
+    expect(nameOf(loadConfig({ connectors: CONNECTORS, env: {}, cwd: dir }))).toBe('local');
+    const fallback = loadConfig({ connectors: CONNECTORS, env: {}, cwd: tmpdir() === dir ? '/' : join(dir, '..') });
     expect(fallback.origin).toBe('embedded default');
   });
 
   it('a missing --config file is an error, not a silent fallback', () => {
-    expect(() => loadConfig({ flag: 'nope.yaml', env: {}, cwd: dir })).toThrow(ConfigError);
+    expect(() => loadConfig({ connectors: CONNECTORS, flag: 'nope.yaml', env: {}, cwd: dir })).toThrow(ConfigError);
   });
 
   it('the embedded default verifies HMAC when AUDIAN_WEBHOOK_SECRET is set, and is explicit about none otherwise', () => {
-    const signed = loadConfig({ env: { AUDIAN_WEBHOOK_SECRET: 'sek' }, cwd: '/' }).config;
+    const signed = loadConfig({ connectors: CONNECTORS, env: { AUDIAN_WEBHOOK_SECRET: 'sek' }, cwd: '/' }).config;
     expect(signed.sources[0]!.verify.hmac?.secrets).toEqual(['sek']);
     expect(signed.sources[0]!.path).toBe('/webhooks/audian');
     expect(signed.server.port).toBe(8080);
-    const unsigned = loadConfig({ env: {}, cwd: '/' }).config;
+    const unsigned = loadConfig({ connectors: CONNECTORS, env: {}, cwd: '/' }).config;
     expect(unsigned.sources[0]!.verify.none).toBe(true);
     expect(Object.values(unsigned.connectors).map((connector) => connector.type).sort()).toEqual(['file', 'transcript']);
-    expect(loadConfig({ env: { PORT: '9999' }, cwd: '/' }).config.server.port).toBe(9999);
+    expect(loadConfig({ connectors: CONNECTORS, env: { PORT: '9999' }, cwd: '/' }).config.server.port).toBe(9999);
   });
 });
 
 describe('config.example.yaml', () => {
   it('is a valid configuration', () => {
     const text = readFileSync(fileURLToPath(new URL('../../config.example.yaml', import.meta.url)), 'utf8');
-    const config = parseConfig(text, { AUDIAN_WEBHOOK_SECRET: 's', VOICE_WEBHOOK_KEY: 'k', SLACK_BOT_TOKEN: 'xoxb-1', CRM_TOKEN: 't' });
+    const config = parseConfig(text, { AUDIAN_WEBHOOK_SECRET: 's', VOICE_WEBHOOK_KEY: 'k', SLACK_BOT_TOKEN: 'xoxb-1', CRM_TOKEN: 't' }, CONNECTORS);
     expect(Object.keys(config.connectors).sort()).toEqual(['archive', 'crm', 'events-kafka', 'slack-missed', 'transcripts']);
     expect(config.routes).toHaveLength(5);
   });

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { permanent, retriable, sent, type Connector, type Delivery, type SendResult } from '../../connectors/types.js';
+import { permanent, retriable, sent, type Connector, type Delivery, type SendResult } from '../../src/sdk/index.js';
 import type { CanonicalEvent } from '../../src/dialects/index.js';
 import { createDispatcher, type DispatchOptions } from '../../src/dispatch/dispatcher.js';
 import { createSqliteStore, type SqliteStore } from '../../src/store/sqlite/index.js';
