@@ -1,19 +1,59 @@
+import { readFileSync } from 'node:fs';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { PendingStats, Store } from './store/index.js';
+import { CANONICAL_TYPES, type CanonicalEvent } from './dialects/index.js';
+import type { DeadStats, PendingStats, Store } from './store/index.js';
+
+/** The package's version, for `audian_bridge_build_info`. */
+function packageVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
+    return pkg.version ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** A `type` label from a bounded set: a sender making up types must not make up time series. */
+export function typeLabel(type: string): string {
+  return CANONICAL_TYPES.has(type) ? type : 'other';
+}
+
+export interface MetricsOptions {
+  readonly store?: () => Store | undefined;
+  /** Every configured connector: its outbox gauges are present, at 0, before it ever had a delivery. */
+  readonly connectors?: readonly string[];
+  readonly defaults?: boolean;
+}
 
 /** Every Prometheus metric the service exports, on one registry (no global state, so tests can make many). */
-export function createMetrics(options: { store?: () => Store | undefined; defaults?: boolean } = {}) {
+export function createMetrics(options: MetricsOptions = {}) {
   const registry = new Registry();
-  /** The outbox gauges' numbers; none while the store cannot answer (the scrape still succeeds). */
-  const pending = async (): Promise<PendingStats[]> => {
+  const connectors = options.connectors ?? [];
+  /** A store read for a gauge; nothing while the store cannot answer (the scrape still succeeds). */
+  async function read<T>(query: (store: Store) => Promise<T>, fallback: T): Promise<T> {
+    const store = options.store?.();
+    if (!store) return fallback;
     try {
-      return (await options.store?.()?.pendingStats()) ?? [];
+      return await query(store);
     } catch {
-      return [];
+      return fallback;
     }
-  };
-  if (options.defaults !== false) collectDefaultMetrics({ register: registry, prefix: 'audian_bridge_' });
+  }
+  /** Per connector, every configured one included, at 0 where the store has no row. */
+  function perConnector<Row extends { connector: string }>(rows: readonly Row[], value: (row: Row) => number): Map<string, number> {
+    const values = new Map(connectors.map((name) => [name, 0]));
+    for (const row of rows) values.set(row.connector, value(row));
+    return values;
+  }
+  // Node's process metrics under their standard names (process_cpu_seconds_total, ...), as dashboards expect them.
+  if (options.defaults !== false) collectDefaultMetrics({ register: registry });
 
+  new Gauge({
+    name: 'audian_bridge_build_info',
+    help: 'Always 1; the labels say which build runs.',
+    labelNames: ['version', 'node'] as const,
+    registers: [registry],
+  }).set({ version: packageVersion(), node: process.version }, 1);
   const webhooks = new Counter({
     name: 'audian_bridge_webhooks_total',
     help: 'Webhook requests answered, by source and outcome (accepted, duplicate or an error code).',
@@ -22,7 +62,7 @@ export function createMetrics(options: { store?: () => Store | undefined; defaul
   });
   const events = new Counter({
     name: 'audian_bridge_events_total',
-    help: 'Events committed, by source, dialect and canonical type.',
+    help: 'Events committed, derived ones (call.missed) included, by source, dialect and canonical type (others as "other").',
     labelNames: ['source', 'dialect', 'type'] as const,
     registers: [registry],
   });
@@ -58,9 +98,9 @@ export function createMetrics(options: { store?: () => Store | undefined; defaul
     labelNames: ['connector'] as const,
     registers: [registry],
     async collect() {
-      const rows = await pending();
+      const rows = await read((store) => store.pendingStats(), [] as PendingStats[]);
       this.reset();
-      for (const row of rows) this.set({ connector: row.connector }, row.n);
+      for (const [connector, n] of perConnector(rows, (row) => row.n)) this.set({ connector }, n);
     },
   });
   new Gauge({
@@ -69,16 +109,59 @@ export function createMetrics(options: { store?: () => Store | undefined; defaul
     labelNames: ['connector'] as const,
     registers: [registry],
     async collect() {
-      const rows = await pending();
+      const rows = await read((store) => store.pendingStats(), [] as PendingStats[]);
       this.reset();
       const now = Date.now();
-      for (const row of rows) {
-        this.set({ connector: row.connector }, Math.max(0, (now - row.oldest) / 1000));
-      }
+      for (const [connector, age] of perConnector(rows, (row) => Math.max(0, (now - row.oldest) / 1000))) this.set({ connector }, age);
+    },
+  });
+  new Gauge({
+    name: 'audian_bridge_outbox_dead',
+    help: 'Dead deliveries kept, by connector, until replayed or purged: alert when it grows.',
+    labelNames: ['connector'] as const,
+    registers: [registry],
+    async collect() {
+      const rows = await read((store) => store.deadStats(), [] as DeadStats[]);
+      this.reset();
+      for (const [connector, n] of perConnector(rows, (row) => row.n)) this.set({ connector }, n);
+    },
+  });
+  new Gauge({
+    name: 'audian_bridge_connector_paused',
+    help: '1 while a connector is paused by an operator, else 0.',
+    labelNames: ['connector'] as const,
+    registers: [registry],
+    async collect() {
+      const rows = await read((store) => store.paused(), []);
+      this.reset();
+      for (const [connector, paused] of perConnector(rows, () => 1)) this.set({ connector }, paused);
+    },
+  });
+  new Gauge({
+    name: 'audian_bridge_store_size_bytes',
+    help: 'Bytes the store takes on disk (SQLite: the file and its WAL).',
+    registers: [registry],
+    async collect() {
+      const size = await read((store) => store.sizeBytes(), undefined);
+      this.reset();
+      if (size !== undefined) this.set(size);
     },
   });
 
-  return { registry, webhooks, events, requestSeconds, deliveries, sendSeconds, routeErrors };
+  return {
+    registry,
+    webhooks,
+    events,
+    requestSeconds,
+    deliveries,
+    sendSeconds,
+    routeErrors,
+    /** Counts one committed event; `source` is the configured source's name. */
+    countEvent(event: CanonicalEvent): void {
+      const source = event.source.startsWith('audian/') ? event.source.slice('audian/'.length) : event.source;
+      events.inc({ source, dialect: event.dialect, type: typeLabel(event.type) });
+    },
+  };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

@@ -80,13 +80,14 @@ export const httpConnector: ConnectorDefinition<typeof httpSchema> = {
     const headers = Object.entries(options.headers).map(([header, value]) => [header.toLowerCase(), compileTemplate(value)] as const);
     const body = options.body === undefined ? undefined : jsonata(options.body);
 
-    /** The request for an event, or why there can be none (a permanent failure). */
-    async function plan(event: CanonicalEvent): Promise<{ ok: true; request: Request } | { ok: false; error: string }> {
+    /** The request for an event (its `replay`-th resend, when given), or why there can be none (a permanent failure). */
+    async function plan(event: CanonicalEvent, replay?: number): Promise<{ ok: true; request: Request } | { ok: false; error: string }> {
       const target = url.render(event);
       if (!target.ok) return target;
       const requestHeaders: Record<string, string> = {
         'content-type': body ? 'application/json' : 'application/cloudevents+json; charset=utf-8',
-        'idempotency-key': event.id,
+        // A resend an operator asked for must not be dropped as a duplicate of the original.
+        'idempotency-key': replay ? `${event.id}.replay-${replay}` : event.id,
         'user-agent': 'audian-bridge',
         ...(url.authorization ? { authorization: url.authorization } : {}),
       };
@@ -106,7 +107,7 @@ export const httpConnector: ConnectorDefinition<typeof httpSchema> = {
     }
 
     async function sendOne(delivery: Delivery, signal: AbortSignal): Promise<SendResult> {
-      const planned = await plan(delivery.event);
+      const planned = await plan(delivery.event, delivery.replay);
       if (!planned.ok) return permanent(planned.error);
       const { request } = planned;
       const timeout = AbortSignal.timeout(options.timeout);

@@ -2,12 +2,11 @@ import type { Logger } from 'pino';
 import type { Connector, Delivery, SendResult } from '../sdk/index.js';
 import type { Metrics } from '../metrics.js';
 import type { ClaimedDelivery, DeliveryOutcome, Store } from '../store/index.js';
-import { backoffDelay } from './backoff.js';
+import { decideRetry, type RetryPolicy } from './retry.js';
 
 export interface DispatchOptions {
-  readonly maxAttempts: number;
-  readonly retryInitialMs: number;
-  readonly retryMaxMs: number;
+  /** Retries and giving up, unless a connector has its own (`DispatchTarget.retry`). */
+  readonly retry: RetryPolicy;
   /** Longest sleep between looks at the outbox when nothing wakes the worker. */
   readonly pollIntervalMs: number;
   /** A send still running after this is aborted and counted as a retriable failure. */
@@ -21,6 +20,8 @@ export interface DispatchTarget {
   readonly batchSize: number;
   /** Most deliveries of one call in one batch: 1 unless the connector keeps their order within a batch. */
   readonly maxPerCall: number;
+  /** The connector's own retry policy (`connectors.<name>.dispatch`), else the dispatcher's. */
+  readonly retry?: RetryPolicy;
 }
 
 /** Beyond `send_timeout`, how long a claim lasts: time to write the outcomes after a send that used all of it. */
@@ -53,6 +54,7 @@ export function createDispatcher(deps: DispatcherDeps) {
 
   function createWorker(name: string, target: DispatchTarget) {
     const { connector, batchSize, maxPerCall } = target;
+    const policy = target.retry ?? options.retry;
     const log = logger.child({ connector: name });
     const leaseMs = options.sendTimeoutMs + LEASE_MARGIN_MS;
     let stopping = false;
@@ -78,21 +80,27 @@ export function createDispatcher(deps: DispatcherDeps) {
     }
 
     /** What becomes of one delivery after this attempt; logged and counted here. */
-    function outcomeOf(delivery: ClaimedDelivery, result: SendResult | undefined, at: number): DeliveryOutcome {
-      const { id, lease } = delivery;
-      if (result?.ok) return { id, lease, outcome: 'delivered' };
+    function outcomeOf(delivery: ClaimedDelivery, result: SendResult | undefined, at: number, durationMs: number): DeliveryOutcome {
+      const { id, lease, event } = delivery;
       const attempt = delivery.attempts + 1;
+      const context = { deliveryId: id, eventId: event.id, type: event.type, source: event.source, callId: event.subject, route: delivery.route, attempt };
+      if (result?.ok) {
+        log.info(context, 'delivered');
+        return { id, lease, outcome: 'delivered', durationMs };
+      }
       const error = result?.error ?? 'the connector returned no result for this delivery';
       const retriable = result?.retriable ?? true;
-      if (!retriable || attempt >= options.maxAttempts) {
+      const decision = retriable
+        ? decideRetry(policy, { attempt, since: delivery.since, at, retryAfterMs: result?.retryAfterMs }, random())
+        : ({ retry: false, reason: 'permanent failure' } as const);
+      if (!decision.retry) {
         deps.metrics?.deliveries.inc({ connector: name, outcome: 'dead' });
-        log.error({ deliveryId: id, eventId: delivery.event.id, route: delivery.route, attempt, error }, retriable ? 'delivery dead: attempts exhausted' : 'delivery dead: permanent failure');
-        return { id, lease, outcome: 'dead', error };
+        log.error({ ...context, error }, `delivery dead: ${decision.reason}`);
+        return { id, lease, outcome: 'dead', error, durationMs };
       }
-      const wait = Math.min(result?.retryAfterMs ?? backoffDelay(attempt, { initialMs: options.retryInitialMs, maxMs: options.retryMaxMs }, random()), options.retryMaxMs);
       deps.metrics?.deliveries.inc({ connector: name, outcome: 'retry' });
-      log.warn({ deliveryId: id, eventId: delivery.event.id, attempt, retryInMs: wait, error }, 'delivery failed; will retry');
-      return { id, lease, outcome: 'retry', at: at + wait, error };
+      log.warn({ ...context, retryInMs: decision.at - at, error }, 'delivery failed; will retry');
+      return { id, lease, outcome: 'retry', at: decision.at, error, durationMs };
     }
 
     /** Writes the outcomes, trying again while the store cannot answer and the lease still holds. */
@@ -114,7 +122,7 @@ export function createDispatcher(deps: DispatcherDeps) {
     }
 
     async function sendBatch(batch: ClaimedDelivery[], leaseUntil: number): Promise<void> {
-      const deliveries: Delivery[] = batch.map((due) => ({ id: due.id, route: due.route, attempt: due.attempts + 1, event: due.event }));
+      const deliveries: Delivery[] = batch.map((due) => ({ id: due.id, route: due.route, attempt: due.attempts + 1, event: due.event, ...(due.replay > 0 ? { replay: due.replay } : {}) }));
       const timeout = AbortSignal.timeout(options.sendTimeoutMs);
       const signal = AbortSignal.any([abort.signal, timeout]);
       const started = performance.now();
@@ -125,9 +133,10 @@ export function createDispatcher(deps: DispatcherDeps) {
         const reason = timeout.aborted ? `send timed out after ${options.sendTimeoutMs} ms` : (err as Error).message;
         results = batch.map(() => ({ ok: false, retriable: true, error: reason }));
       }
-      deps.metrics?.sendSeconds.observe({ connector: name }, (performance.now() - started) / 1000);
+      const durationMs = performance.now() - started;
+      deps.metrics?.sendSeconds.observe({ connector: name }, durationMs / 1000);
       const at = now();
-      const outcomes = batch.map((due, index) => outcomeOf(due, results[index], at));
+      const outcomes = batch.map((due, index) => outcomeOf(due, results[index], at, durationMs));
       const delivered = outcomes.filter((outcome) => outcome.outcome === 'delivered').length;
       if (delivered > 0) deps.metrics?.deliveries.inc({ connector: name, outcome: 'delivered' }, delivered);
       await settle(outcomes, leaseUntil);

@@ -11,7 +11,9 @@ import type { DeliveryRecord } from '../../src/store/index.js';
 import { waitFor } from '../helpers/wait.js';
 
 const T0 = Date.parse('2026-03-01T12:00:00Z');
-const OPTIONS: DispatchOptions = { maxAttempts: 3, retryInitialMs: 100, retryMaxMs: 1_000, pollIntervalMs: 10, sendTimeoutMs: 5_000 };
+const DAY = 24 * 3600_000;
+/** retry_initial 100 ms doubling up to retry_max 1 s, as the config turns it into a schedule. */
+const OPTIONS: DispatchOptions = { retry: { schedule: [100, 200, 400, 800, 1_000], maxAgeMs: 3 * DAY, maxAttempts: 3 }, pollIntervalMs: 10, sendTimeoutMs: 5_000 };
 
 /** A connector whose answers the test scripts; it remembers every batch it was handed. */
 function fakeConnector(answer: (batch: readonly Delivery[]) => Promise<SendResult[]> | SendResult[]) {
@@ -187,10 +189,17 @@ describe('per-call order', () => {
     }
   }
 
+  /** The failed first try waits out the backoff floor (half the first step, even with Retry-After: 0). */
+  async function afterTheRetryWait(): Promise<void> {
+    await attempted('ca-0', 1);
+    clock += 1_000;
+  }
+
   it('a call\'s deliveries never overlap and leave in acceptance order, a retry included', async () => {
     const fake = orderedConnector();
     await accept(...events);
     start(fake.connector, {}, { batchSize: 10 });
+    await afterTheRetryWait();
     await waitFor(() => fake.delivered.length === events.length, { what: 'every event delivered' });
     expect(fake.overlaps).toEqual([]);
     for (const batch of fake.batches) {
@@ -205,6 +214,7 @@ describe('per-call order', () => {
     await accept(...events);
     start(fake.connector, {}, { batchSize: 2 });
     start(fake.connector, {}, { batchSize: 2 });
+    await afterTheRetryWait();
     await waitFor(() => fake.delivered.length === events.length, { what: 'every event delivered' });
     expect(fake.overlaps).toEqual([]);
     inCallOrder(fake.delivered);

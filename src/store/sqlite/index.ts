@@ -1,6 +1,7 @@
+import { statSync } from 'node:fs';
 import type { CanonicalEvent } from '../../dialects/index.js';
 import { dedupeKeyOf } from '../dedupe.js';
-import type { Admission, CallKey, CommitRequest, CommitResult, MissedDecision, MissedVerdict, Store } from '../types.js';
+import type { Admission, CallKey, CommitRequest, CommitResult, EventTrace, MissedDecision, MissedVerdict, Store } from '../types.js';
 import { createCallQueries } from './calls.js';
 import { createConnectorStateQueries } from './connector-state.js';
 import { openDatabase, type Db } from './db.js';
@@ -28,10 +29,11 @@ function callKeyOf(source: string, callId: string): string {
   return `${source}\u0000${callId}`;
 }
 
-export function createSqliteStore(path: string): SqliteStore {
+/** `create: false` opens an existing file only (the CLI's inspection commands): a missing one is `STORE_NOT_FOUND`. */
+export function createSqliteStore(path: string, options: { create?: boolean } = {}): SqliteStore {
   let db: Db;
   try {
-    db = openDatabase(path);
+    db = openDatabase(path, options);
   } catch (err) {
     throw toStoreError(err, `open ${path}`);
   }
@@ -50,9 +52,12 @@ export function createSqliteStore(path: string): SqliteStore {
   const pruneEvents = db.prepare(
     `DELETE FROM events WHERE seq IN
        (SELECT seq FROM events WHERE received_at < ?
-           AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_seq = events.seq AND d.status = 'pending')
+           AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_seq = events.seq AND d.status IN ('pending', 'dead'))
            AND NOT EXISTS (SELECT 1 FROM calls c WHERE c.end_event_seq = events.seq AND c.missed_check_at IS NOT NULL)
          ORDER BY received_at LIMIT ?)`,
+  );
+  const eventsById = db.prepare<[string], { seq: number; body: string; received_at: number; source: string; subject: string | null }>(
+    'SELECT seq, body, received_at, source, subject FROM events WHERE id = ? ORDER BY seq DESC',
   );
   const ping = db.prepare('SELECT 1');
 
@@ -113,6 +118,29 @@ export function createSqliteStore(path: string): SqliteStore {
     return row ? (JSON.parse(row.body) as CanonicalEvent) : undefined;
   }
 
+  function trace(eventId: string): EventTrace[] {
+    return eventsById.all(eventId).map((row) => ({
+      event: JSON.parse(row.body) as CanonicalEvent,
+      receivedAt: row.received_at,
+      call: row.subject === null ? undefined : calls.get(row.source, row.subject),
+      deliveries: deliveries.ofEvent(row.seq),
+    }));
+  }
+
+  /** The database file and its WAL, as the disk holds them. */
+  function sizeBytes(): number | undefined {
+    if (path === ':memory:') return undefined;
+    let total = 0;
+    for (const file of [path, `${path}-wal`]) {
+      try {
+        total += statSync(file).size;
+      } catch {
+        // no WAL file right now
+      }
+    }
+    return total;
+  }
+
   let closing: Promise<void> | undefined;
   async function close(): Promise<void> {
     // Commits already queued for the group finish first: their callers were promised an answer.
@@ -136,7 +164,16 @@ export function createSqliteStore(path: string): SqliteStore {
     nextDueAt: (connector) => guarded('read deliveries', () => deliveries.nextDueAt(connector)),
     pendingStats: () => guarded('read deliveries', () => deliveries.pendingStats()),
     list: (filter) => guarded('read deliveries', () => deliveries.list(filter)),
+    deadStats: () => guarded('read deliveries', () => deliveries.deadStats()),
+    delivery: (id) => guarded('read a delivery', () => deliveries.delivery(id)),
     requeue: (ids, now) => guarded('requeue deliveries', () => deliveries.requeue(ids, now)),
+    replay: (selection, now) => guarded('replay deliveries', () => deliveries.replay(selection, now)),
+    purgeDead: (before, filter) => guarded('purge deliveries', () => deliveries.purgeDead(before, filter.connector)),
+    trace: (eventId) => guarded('read an event', () => trace(eventId)),
+    pause: (connector, now) => guarded('pause a connector', () => deliveries.pause(connector, now)),
+    resume: (connector, now) => guarded('resume a connector', () => deliveries.resume(connector, now)),
+    paused: () => guarded('read pauses', () => deliveries.paused()),
+    sizeBytes: () => guarded('read its size', () => sizeBytes()),
     prune: (now, ttlMs, limit) =>
       guarded('prune', () =>
         db.transaction(() => {
