@@ -230,3 +230,100 @@ describe('per-call order', () => {
     inCallOrder(fake.sends().map((delivery) => delivery.event.id));
   });
 });
+
+describe('the retry schedule', () => {
+  /** The defaults of `dispatch`: 5s, 30s, 2m, 10m, 30m, 1h, 4h (the last repeating), up to 3 days, no attempt limit. */
+  const DEFAULTS: DispatchOptions = {
+    retry: { schedule: [5_000, 30_000, 120_000, 600_000, 1_800_000, 3_600_000, 14_400_000], maxAgeMs: 3 * DAY },
+    pollIntervalMs: 10,
+    sendTimeoutMs: 5_000,
+  };
+
+  /** Moves the injected clock to the next due attempt, until `until`, waiting each time for that attempt to be written. */
+  async function runClockUntil(until: number, attempts: () => number): Promise<void> {
+    for (;;) {
+      const due = await store.nextDueAt('fake');
+      if (due === undefined || due > until) return;
+      const before = attempts();
+      clock = Math.max(clock, due);
+      await waitFor(async () => attempts() > before && (await store.nextDueAt('fake')) !== due, { what: `the attempt due at ${due - T0} ms` });
+    }
+  }
+
+  it('a connector down for two hours (past the old 27-minute give-up): nothing dead, all delivered once it is back', async () => {
+    let up = false;
+    const arrived: string[] = [];
+    const fake = fakeConnector((batch) =>
+      batch.map((delivery) => {
+        if (!up) return retriable('connection refused');
+        arrived.push(delivery.event.id);
+        return sent;
+      }),
+    );
+    const events = ['c1', 'c2', 'c3'].map((call) => event(`evt-out-${call}`, call));
+    await accept(...events);
+    start(fake.connector, DEFAULTS);
+    await runClockUntil(T0 + 2 * 3600_000, () => fake.sends().length);
+    const during = await store.list({});
+    expect(during.map((row) => row.status)).toEqual(['pending', 'pending', 'pending']);
+    // The old defaults (12 attempts, 10 min cap) had given up by now; this schedule is at its 6th or 7th step.
+    expect(Math.min(...during.map((row) => row.attempts))).toBeGreaterThanOrEqual(5);
+    expect(await store.list({ status: 'dead' })).toEqual([]);
+
+    up = true;
+    clock = T0 + 6 * 3600_000; // past the longest step (4 h): everything is due again
+    await waitFor(async () => (await store.list({ status: 'delivered' })).length === 3, { what: 'every event delivered' });
+    expect(arrived.sort()).toEqual(events.map((ev) => ev.id).sort());
+  });
+
+  it('gives up at max_age (from when the delivery was queued), with the reason', async () => {
+    const fake = fakeConnector((batch) => batch.map(() => retriable('still down')));
+    await accept(event('evt-age', 'c1'));
+    start(fake.connector, { ...DEFAULTS, retry: { ...DEFAULTS.retry, maxAgeMs: 3_600_000 } });
+    await runClockUntil(T0 + 2 * 3600_000, () => fake.sends().length);
+    const row = await record('evt-age');
+    expect(row.status).toBe('dead');
+    // The last retry falls at max_age exactly, not a step beyond it.
+    expect((await store.delivery(row.id))?.history.at(-1)?.at).toBeLessThanOrEqual(T0 + 3_600_000);
+  });
+
+  it('Retry-After: 0 waits at least the step\'s lower bound, so it cannot burn attempts', async () => {
+    const fake = fakeConnector((batch) => batch.map(() => retriable('429', 0)));
+    await accept(event('evt-zero', 'c1'));
+    start(fake.connector, DEFAULTS);
+    expect(await attempted('evt-zero', 1)).toMatchObject({ status: 'pending', nextAttemptAt: T0 + 2_500 });
+    await quietPeriod();
+    expect(fake.sends()).toHaveLength(1);
+  });
+
+  it('a connector\'s own policy overrides the dispatcher\'s', async () => {
+    const fake = fakeConnector((batch) => batch.map(() => retriable('down')));
+    await accept(event('evt-own', 'c1'));
+    const dispatcher = createDispatcher({
+      store,
+      connectors: new Map([['fake', { connector: fake.connector, batchSize: 10, maxPerCall: 1, retry: { schedule: [1_000], maxAgeMs: DAY, maxAttempts: 1 } }]]),
+      options: DEFAULTS,
+      logger: pino({ level: 'silent' }),
+      now: () => clock,
+      random: () => 0.5,
+    });
+    dispatcher.start();
+    stops.push(() => dispatcher.stop(1_000));
+    expect(await attempted('evt-own', 1)).toMatchObject({ status: 'dead' });
+  });
+});
+
+describe('pause', () => {
+  it('no attempts while paused, however long; resume delivers all and nothing went dead', async () => {
+    const fake = fakeConnector((batch) => batch.map(() => sent));
+    await store.pause('fake', T0);
+    await accept(event('evt-p1', 'c1'), event('evt-p2', 'c2'));
+    start(fake.connector, { retry: { schedule: [100], maxAgeMs: 1_000 } });
+    clock = T0 + 10 * DAY; // far past max_age
+    await quietPeriod();
+    expect(fake.sends()).toEqual([]);
+    await store.resume('fake', clock);
+    await waitFor(async () => (await store.list({ status: 'delivered' })).length === 2, { what: 'both delivered after resume' });
+    expect(fake.sends()).toHaveLength(2);
+  });
+});
