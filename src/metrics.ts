@@ -92,51 +92,30 @@ export function createMetrics(options: MetricsOptions = {}) {
     labelNames: ['route'] as const,
     registers: [registry],
   });
-  new Gauge({
-    name: 'audian_bridge_outbox_pending',
-    help: 'Deliveries waiting to be sent, by connector.',
-    labelNames: ['connector'] as const,
-    registers: [registry],
-    async collect() {
-      const rows = await read((store) => store.pendingStats(), [] as PendingStats[]);
-      this.reset();
-      for (const [connector, n] of perConnector(rows, (row) => row.n)) this.set({ connector }, n);
-    },
-  });
-  new Gauge({
-    name: 'audian_bridge_outbox_oldest_pending_seconds',
-    help: 'Age of the oldest pending delivery, by connector: alert on this.',
-    labelNames: ['connector'] as const,
-    registers: [registry],
-    async collect() {
-      const rows = await read((store) => store.pendingStats(), [] as PendingStats[]);
-      this.reset();
-      const now = Date.now();
-      for (const [connector, age] of perConnector(rows, (row) => Math.max(0, (now - row.oldest) / 1000))) this.set({ connector }, age);
-    },
-  });
-  new Gauge({
-    name: 'audian_bridge_outbox_dead',
-    help: 'Dead deliveries kept, by connector, until replayed or purged: alert when it grows.',
-    labelNames: ['connector'] as const,
-    registers: [registry],
-    async collect() {
-      const rows = await read((store) => store.deadStats(), [] as DeadStats[]);
-      this.reset();
-      for (const [connector, n] of perConnector(rows, (row) => row.n)) this.set({ connector }, n);
-    },
-  });
-  new Gauge({
-    name: 'audian_bridge_connector_paused',
-    help: '1 while a connector is paused by an operator, else 0.',
-    labelNames: ['connector'] as const,
-    registers: [registry],
-    async collect() {
-      const rows = await read((store) => store.paused(), []);
-      this.reset();
-      for (const [connector, paused] of perConnector(rows, () => 1)) this.set({ connector }, paused);
-    },
-  });
+  /** A gauge per connector, every configured one present (0 where the store has no row), read from the store at each scrape. */
+  function connectorGauge<Row extends { connector: string }>(name: string, help: string, rows: (store: Store) => Promise<readonly Row[]>, value: (row: Row, now: number) => number): void {
+    new Gauge({
+      name,
+      help,
+      labelNames: ['connector'] as const,
+      registers: [registry],
+      async collect() {
+        const found = await read(rows, [] as readonly Row[]);
+        const now = Date.now();
+        this.reset();
+        for (const [connector, n] of perConnector(found, (row) => value(row, now))) this.set({ connector }, n);
+      },
+    });
+  }
+  connectorGauge('audian_bridge_outbox_pending', 'Deliveries waiting to be sent, by connector.', (store) => store.pendingStats(), (row: PendingStats) => row.n);
+  connectorGauge(
+    'audian_bridge_outbox_oldest_pending_seconds',
+    'Age of the oldest pending delivery, by connector: alert on this.',
+    (store) => store.pendingStats(),
+    (row: PendingStats, now) => Math.max(0, (now - row.oldest) / 1000),
+  );
+  connectorGauge('audian_bridge_outbox_dead', 'Dead deliveries kept, by connector, until replayed or purged: alert when it grows.', (store) => store.deadStats(), (row: DeadStats) => row.n);
+  connectorGauge('audian_bridge_connector_paused', '1 while a connector is paused by an operator, else 0.', (store) => store.paused(), () => 1);
   new Gauge({
     name: 'audian_bridge_store_size_bytes',
     help: 'Bytes the store takes on disk (SQLite: the file and its WAL).',

@@ -44,19 +44,11 @@ export interface AttemptView {
 const iso = (ms: number) => new Date(ms).toISOString();
 
 function viewOf(record: DeliveryRecord): DeliveryView {
+  // Only the times change form; a detail's attempt history is shown apart (`detailOf`).
+  const { history: _history, ...fields } = record as DeliveryRecord & { history?: unknown };
   return {
-    id: record.id,
-    eventId: record.eventId,
-    type: record.type,
-    source: record.source,
-    callId: record.callId,
-    route: record.route,
-    connector: record.connector,
-    status: record.status,
-    attempts: record.attempts,
-    replay: record.replay,
+    ...fields,
     nextAttemptAt: record.status === 'pending' ? iso(record.nextAttemptAt) : null,
-    lastError: record.lastError,
     createdAt: iso(record.createdAt),
     updatedAt: iso(record.updatedAt),
   };
