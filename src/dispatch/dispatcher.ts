@@ -55,6 +55,7 @@ export function createDispatcher(deps: DispatcherDeps) {
   function createWorker(name: string, target: DispatchTarget) {
     const { connector, batchSize, maxPerCall } = target;
     const policy = target.retry ?? options.retry;
+    const { maxAttempts: _noLimitWhilePaused, ...unlimited } = policy;
     const log = logger.child({ connector: name });
     const leaseMs = options.sendTimeoutMs + LEASE_MARGIN_MS;
     let stopping = false;
@@ -79,8 +80,13 @@ export function createDispatcher(deps: DispatcherDeps) {
       });
     }
 
-    /** What becomes of one delivery after this attempt; logged and counted here. */
-    function outcomeOf(delivery: ClaimedDelivery, result: SendResult | undefined, at: number, durationMs: number): DeliveryOutcome {
+    /**
+     * What becomes of one delivery after this attempt; logged and counted here.
+     * `paused`: the connector was paused while the batch was in flight, and
+     * nothing goes dead while paused, so a retriable failure is retried whatever
+     * its budget (which starts over at the resume anyway).
+     */
+    function outcomeOf(delivery: ClaimedDelivery, result: SendResult | undefined, at: number, durationMs: number, paused: boolean): DeliveryOutcome {
       const { id, lease, event } = delivery;
       const attempt = delivery.attempts + 1;
       const context = { deliveryId: id, eventId: event.id, type: event.type, source: event.source, callId: event.subject, route: delivery.route, attempt };
@@ -91,7 +97,7 @@ export function createDispatcher(deps: DispatcherDeps) {
       const error = result?.error ?? 'the connector returned no result for this delivery';
       const retriable = result?.retriable ?? true;
       const decision = retriable
-        ? decideRetry(policy, { attempt, since: delivery.since, at, retryAfterMs: result?.retryAfterMs }, random())
+        ? decideRetry(paused ? unlimited : policy, { attempt, since: paused ? at : delivery.since, at, retryAfterMs: result?.retryAfterMs }, random())
         : ({ retry: false, reason: 'permanent failure' } as const);
       if (!decision.retry) {
         deps.metrics?.deliveries.inc({ connector: name, outcome: 'dead' });
@@ -121,6 +127,15 @@ export function createDispatcher(deps: DispatcherDeps) {
       }
     }
 
+    /** Whether the connector is paused now; a store that cannot tell counts as not paused. */
+    async function pausedNow(): Promise<boolean> {
+      try {
+        return (await store.paused()).some((pause) => pause.connector === name);
+      } catch {
+        return false;
+      }
+    }
+
     async function sendBatch(batch: ClaimedDelivery[], leaseUntil: number): Promise<void> {
       const deliveries: Delivery[] = batch.map((due) => ({ id: due.id, route: due.route, attempt: due.attempts + 1, event: due.event, ...(due.replay > 0 ? { replay: due.replay } : {}) }));
       const timeout = AbortSignal.timeout(options.sendTimeoutMs);
@@ -135,8 +150,10 @@ export function createDispatcher(deps: DispatcherDeps) {
       }
       const durationMs = performance.now() - started;
       deps.metrics?.sendSeconds.observe({ connector: name }, durationMs / 1000);
+      const failedRetriably = batch.some((_, index) => results[index]?.ok !== true && (results[index] as { retriable?: boolean } | undefined)?.retriable !== false);
+      const paused = failedRetriably && (await pausedNow());
       const at = now();
-      const outcomes = batch.map((due, index) => outcomeOf(due, results[index], at, durationMs));
+      const outcomes = batch.map((due, index) => outcomeOf(due, results[index], at, durationMs, paused));
       const delivered = outcomes.filter((outcome) => outcome.outcome === 'delivered').length;
       if (delivered > 0) deps.metrics?.deliveries.inc({ connector: name, outcome: 'delivered' }, delivered);
       await settle(outcomes, leaseUntil);

@@ -314,6 +314,16 @@ describe('the retry schedule', () => {
 });
 
 describe('pause', () => {
+  it('a failure of a batch in flight when the pause came does not go dead, whatever its budget', async () => {
+    const fake = fakeConnector(async (batch) => {
+      await store.pause('fake', clock);
+      return batch.map(() => retriable('down'));
+    });
+    await accept(event('evt-inflight', 'c1'));
+    start(fake.connector, { retry: { schedule: [100], maxAgeMs: DAY, maxAttempts: 1 } });
+    expect(await attempted('evt-inflight', 1)).toMatchObject({ status: 'pending' });
+  });
+
   it('no attempts while paused, however long; resume delivers all and nothing went dead', async () => {
     const fake = fakeConnector((batch) => batch.map(() => sent));
     await store.pause('fake', T0);
