@@ -221,6 +221,26 @@ describe('admin API', () => {
   });
 });
 
+describe('dead letters', () => {
+  it('outlive pruning past dedupe_ttl, with their events, and are still replayable', async () => {
+    const at = setup('prune', { store: { path: join(root, 'prune', 'bridge.db'), dedupe_ttl: '1s', prune_interval: '200ms' } });
+    const bridge = await start(at);
+    crmAnswers(() => 503);
+    await postWebhook(`${bridge.url}/webhooks/audian`, initiated('c-kept'));
+    const dead = await deadDeliveryOf(bridge, 'evt_c-kept_initiated');
+    await postWebhook(`${bridge.url}/webhooks/audian`, { id: 'evt_prunable', event: 'made.up_type', timestamp: new Date().toISOString(), data: {} });
+    await waitFor(() => readEvents(join(at.dir, 'events.jsonl')).length === 2, { what: 'both events in the file' });
+    // The pruner forgets the delivered event once dedupe_ttl is over ...
+    await waitFor(async () => (await admin(bridge, 'GET', '/admin/events/evt_prunable')).status === 404, { what: 'the delivered event pruned', timeoutMs: 15_000 });
+    // ... but keeps the dead letter and its event.
+    const kept = await admin(bridge, 'GET', '/admin/events/evt_c-kept_initiated');
+    expect(kept.body.deliveries.map((delivery: Record<string, unknown>) => [delivery.connector, delivery.status])).toEqual([['events', 'delivered'], ['crm', 'dead']]);
+    crmAnswers(() => 200);
+    expect((await admin(bridge, 'POST', '/admin/deliveries/replay', { ids: [dead.id] })).body).toMatchObject({ queued: 1 });
+    await waitFor(() => okKeys().includes('evt_c-kept_initiated'), { what: 'the replayed dead letter at the CRM' });
+  });
+});
+
 describe('operator commands', () => {
   it('replay after an outage on the local file and through the admin API: each arrives once; purge removes dead ones', async () => {
     const at = setup('cli');
