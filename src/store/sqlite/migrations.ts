@@ -76,7 +76,7 @@ export const MIGRATIONS: readonly { readonly version: number; readonly sql: stri
     `,
   },
   {
-    version: 3,
+    version: 4,
     sql: `
       -- Operations: replays, a retry budget that restarts on replay or resume, attempt history, pauses.
       ALTER TABLE deliveries ADD COLUMN replay INTEGER NOT NULL DEFAULT 0;
