@@ -1,6 +1,5 @@
 import { z } from 'zod';
 import { DIALECT_IDS } from '../dialects/index.js';
-import type { ConnectorRegistry } from '../sdk/index.js';
 import { boolean, byteSize, duration, integer, jsonataExpression, nonEmpty, oneOrMany } from './values.js';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
@@ -46,8 +45,15 @@ const routeSchema = z.strictObject({
   to: oneOrMany(name()),
 });
 
+/**
+ * What the config needs of the connector registry it is handed: each type's
+ * options schema. Config defines this itself, so it imports no connector code
+ * and nothing of the layers it configures.
+ */
+export type ConnectorSchemas = Readonly<Record<string, { readonly schema: z.ZodType }>>;
+
 /** Each connector's options are checked by that connector's own schema, from the registry handed in. */
-const connectorSchema = (connectors: ConnectorRegistry) => z.looseObject({ type: z.string() }).transform((value, ctx) => {
+const connectorSchema = (connectors: ConnectorSchemas) => z.looseObject({ type: z.string() }).transform((value, ctx) => {
   const definition = Object.hasOwn(connectors, value.type) ? connectors[value.type] : undefined;
   if (!definition) {
     ctx.addIssue({
@@ -73,7 +79,7 @@ const connectorSchema = (connectors: ConnectorRegistry) => z.looseObject({ type:
 });
 
 /** The schema of the whole file; `connectors` validates the `connectors` section, so this module loads no connector code. */
-export const createConfigSchema = (connectors: ConnectorRegistry) => z
+export const createConfigSchema = (connectors: ConnectorSchemas) => z
   .strictObject({
     server: z
       .strictObject({
