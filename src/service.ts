@@ -170,7 +170,7 @@ export async function startService(config: BridgeConfig, deps: ServiceDeps = {})
       try {
         await store.ping();
       } catch (err) {
-        return { ready: false, reason: `store: ${(err as Error).message}` };
+        return { ready: false, reason: `store: ${(err as Error).message}`, code: 'STORE_UNAVAILABLE' as const };
       }
       return { ready: true };
     },

@@ -3,7 +3,7 @@ import Koa from 'koa';
 import type { Logger } from 'pino';
 import type { Acceptor } from '../accept/acceptor.js';
 import { normalizePayload, type DialectId } from '../dialects/index.js';
-import { BridgeError } from '../errors.js';
+import { BridgeError, type ErrorCode } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import type { Verifier } from '../verify/index.js';
 import { parseJsonBody, readRawBody } from './body.js';
@@ -26,7 +26,7 @@ export interface HttpAppDeps {
   readonly metrics: Metrics;
   readonly logger: Logger;
   /** Ready to take webhooks: store open, config loaded, not shutting down. */
-  readonly readiness: () => Promise<{ ready: boolean; reason?: string }>;
+  readonly readiness: () => Promise<{ ready: boolean; reason?: string; code?: ErrorCode }>;
   readonly now?: () => number;
 }
 
@@ -63,7 +63,8 @@ export function createHttpApp(deps: HttpAppDeps): Koa {
       const receivedAt = now();
       const stopTimer = metrics.requestSeconds.startTimer({ source: source.name });
       try {
-        if (!(await deps.readiness()).ready) throw new BridgeError('SHUTTING_DOWN', 'the bridge is not accepting webhooks right now; retry shortly');
+        const readiness = await deps.readiness();
+        if (!readiness.ready) throw new BridgeError(readiness.code ?? 'SHUTTING_DOWN', 'the bridge is not accepting webhooks right now; retry shortly');
         const rawBody = await readRawBody(ctx, deps.bodyLimit);
         source.verify({ rawBody, headers: ctx.request.headers, now: receivedAt });
         const body = parseJsonBody(rawBody, MAX_JSON_DEPTH);
