@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { loadConfig, type LoadedConfig } from '../config/load.js';
-import { ConfigError } from '../errors.js';
+import { BridgeError, ConfigError } from '../errors.js';
 import { startService } from '../service.js';
 import { openStore, type DeliveryStatus } from '../store/index.js';
 
@@ -147,6 +147,10 @@ main(process.argv.slice(2)).catch((err: unknown) => {
   if (err instanceof ConfigError) {
     process.stderr.write(`audian-bridge: ${err.message}\n`);
     process.exit(2);
+  }
+  if (err instanceof BridgeError && err.code === 'STORE_LOCKED') {
+    process.stderr.write(`audian-bridge: ${err.code}: ${err.message}\n`);
+    process.exit(1);
   }
   if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
     process.stderr.write(`audian-bridge: ${(err as Error).message}\n\n${USAGE}`);

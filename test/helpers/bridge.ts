@@ -55,7 +55,7 @@ export type ServiceWithDb = RunningService & { readonly db: Db };
 
 /** Starts the service on `config`, on a SQLite store opened here so the test can reach its connection. */
 export async function startServiceWithDb(config: BridgeConfig, logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' })): Promise<ServiceWithDb> {
-  const store = createSqliteStore(config.store.path);
+  const store = createSqliteStore(config.store.path, { exclusive: true });
   return { ...(await startService(config, { logger, store })), db: store.db };
 }
 

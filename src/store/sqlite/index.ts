@@ -9,6 +9,7 @@ import { createDeliveryQueries } from './deliveries.js';
 import { failsEveryWrite, guarded, retryingContention, toStoreError } from './errors.js';
 import { createGroupCommit } from './group-commit.js';
 import { createKeyedQueue } from './keyed-queue.js';
+import { lockForServing } from './process-lock.js';
 
 /** The store on one SQLite file, for one process. */
 export interface SqliteStore extends Store {
@@ -29,11 +30,18 @@ function callKeyOf(source: string, callId: string): string {
   return `${source}\u0000${callId}`;
 }
 
-export function createSqliteStore(path: string): SqliteStore {
+export interface SqliteStoreOptions {
+  /** For the process that serves from the file: refuse to open while another one does (STORE_LOCKED). */
+  readonly exclusive?: boolean;
+}
+
+export function createSqliteStore(path: string, options: SqliteStoreOptions = {}): SqliteStore {
+  const lock = options.exclusive && path !== ':memory:' ? lockForServing(path) : undefined;
   let db: Db;
   try {
     db = openDatabase(path);
   } catch (err) {
+    lock?.release();
     throw toStoreError(err, `open ${path}`);
   }
   const deliveries = createDeliveryQueries(db);
@@ -129,6 +137,7 @@ export function createSqliteStore(path: string): SqliteStore {
     // Commits already queued for the group finish first: their callers were promised an answer.
     await new Promise((resolve) => setImmediate(resolve));
     if (db.open) db.close();
+    lock?.release();
   }
 
   return {
