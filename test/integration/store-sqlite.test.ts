@@ -21,7 +21,7 @@ describeStoreContract('sqlite', async () => {
 describe('sqlite: one serving process per file', () => {
   it('a second exclusive store on the file is refused with STORE_LOCKED until the first closes; a plain one opens beside it', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'audian-bridge-store-lock-'));
-    const path = join(dir, 'bridge.db');
+    const path = join(dir, 'not-yet', 'bridge.db'); // the folder is created, as for the embedded default
     try {
       const serving = createSqliteStore(path, { exclusive: true });
       expect(() => createSqliteStore(path, { exclusive: true })).toThrow(expect.objectContaining({ code: 'STORE_LOCKED' }));

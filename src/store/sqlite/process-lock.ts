@@ -1,3 +1,5 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { BridgeError } from '../../errors.js';
 import { toStoreError } from './errors.js';
@@ -11,6 +13,7 @@ import { toStoreError } from './errors.js';
  */
 export function lockForServing(path: string): { release(): void } {
   const lockPath = `${path}.lock`;
+  mkdirSync(dirname(lockPath), { recursive: true }); // before the database, which would create it too
   const lock = new Database(lockPath);
   try {
     lock.pragma('busy_timeout = 0');
