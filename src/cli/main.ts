@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { pino } from 'pino';
 import { loadConfig, type LoadedConfig } from '../config/load.js';
 import { BridgeError, ConfigError } from '../errors.js';
 import { startService } from '../service.js';
+import { createProcessLogger, exitOnSignals } from './process-exit.js';
 import { openStore, type DeliveryStatus } from '../store/index.js';
 
 const DELIVERY_STATUSES: readonly DeliveryStatus[] = ['pending', 'delivered', 'dead'];
@@ -29,26 +29,10 @@ function load(flag: string | undefined): LoadedConfig {
 
 async function serve(flag: string | undefined): Promise<void> {
   const { config, origin } = load(flag);
-  const logger = pino({ level: config.log.level });
+  const { logger, exit } = createProcessLogger(config.log.level);
   logger.info({ config: origin }, 'configuration loaded');
   const service = await startService(config, { logger });
-  let signals = 0;
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (++signals > 1) {
-      logger.warn({ signal }, 'second signal: exiting now');
-      process.exit(130);
-    }
-    logger.info({ signal }, 'stopping gracefully');
-    service.stop().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        logger.error({ err }, 'graceful stop failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
+  exitOnSignals(service.stop, { logger, exit, timeoutMs: config.server.shutdown_timeout });
 }
 
 function check(flag: string | undefined): void {
