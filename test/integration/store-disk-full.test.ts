@@ -2,10 +2,9 @@ import { execFileSync } from 'node:child_process';
 import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import YAML from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { baseConfig, postWebhook, readEvents } from '../helpers/bridge.js';
+import { baseConfig, postWebhook, readEvents, waitForOutboxDelivered } from '../helpers/bridge.js';
 import { startChildBridge, stopChildBridge, type ChildBridge } from '../helpers/child-bridge.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -97,15 +96,7 @@ describe.skipIf(skipReason !== null)(`a full disk under store.path${skipReason ?
     expect(late.status).toBe(200);
     acknowledged.push(late.body.id as string);
 
-    const reader = new Database(join(small, 'bridge.db'), { readonly: true });
-    try {
-      await waitFor(() => (reader.prepare("SELECT COUNT(*) AS n FROM deliveries WHERE status != 'delivered'").get() as { n: number }).n === 0, {
-        timeoutMs: 20_000,
-        what: 'every delivery recorded as delivered',
-      });
-    } finally {
-      reader.close();
-    }
+    expect(await waitForOutboxDelivered(join(small, 'bridge.db'))).toBe(acknowledged.length);
     const lines = readEvents(join(dir, 'events.jsonl')).map((event) => event.id);
     expect(lines.sort()).toEqual([...acknowledged].sort());
     expect(bridge.process.exitCode).toBeNull();

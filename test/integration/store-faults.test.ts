@@ -5,7 +5,7 @@ import Database from 'better-sqlite3';
 import YAML from 'yaml';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { signAudianRequest } from '../../src/verify/index.js';
-import { baseConfig, postWebhook, readEvents, TEST_SECRET } from '../helpers/bridge.js';
+import { baseConfig, postWebhook, readEvents, TEST_SECRET, waitForOutboxDelivered } from '../helpers/bridge.js';
 import { startChildBridge, stopChildBridge, type ChildBridge } from '../helpers/child-bridge.js';
 import { startRecordingServer, type RecordingServer } from '../helpers/http-server.js';
 import { waitFor } from '../helpers/wait.js';
@@ -98,16 +98,7 @@ it('another connection holding the write lock: 503 and not ready meanwhile, no f
   expect(late.status).toBe(200);
   acknowledged.push(late.body.id as string);
 
-  const reader = new Database(join(dir, 'bridge.db'), { readonly: true });
-  try {
-    await waitFor(() => (reader.prepare("SELECT COUNT(*) AS n FROM deliveries WHERE status != 'delivered'").get() as { n: number }).n === 0, {
-      timeoutMs: 20_000,
-      what: 'every delivery recorded as delivered',
-    });
-    expect((reader.prepare('SELECT COUNT(*) AS n FROM deliveries').get() as { n: number }).n).toBe(acknowledged.length * 2);
-  } finally {
-    reader.close();
-  }
+  expect(await waitForOutboxDelivered(join(dir, 'bridge.db'))).toBe(acknowledged.length * 2);
   const lines = readEvents(join(dir, 'events.jsonl')).map((event) => event.id);
   expect(lines.sort()).toEqual([...acknowledged].sort());
   const sent = crm.requests.map((request) => request.headers['idempotency-key']);
