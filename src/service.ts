@@ -165,12 +165,13 @@ export async function startService(config: BridgeConfig, deps: ServiceDeps = {})
     metrics,
     logger,
     now,
+    accepting: () => accepting,
     readiness: async () => {
       if (!accepting) return { ready: false, reason: 'starting or shutting down' };
       try {
         await store.ping();
       } catch (err) {
-        return { ready: false, reason: `store: ${(err as Error).message}`, code: 'STORE_UNAVAILABLE' as const };
+        return { ready: false, reason: `store: ${(err as Error).message}` };
       }
       return { ready: true };
     },

@@ -3,7 +3,7 @@ import Koa from 'koa';
 import type { Logger } from 'pino';
 import type { Acceptor } from '../accept/acceptor.js';
 import { normalizePayload, type DialectId } from '../dialects/index.js';
-import { BridgeError, type ErrorCode } from '../errors.js';
+import { BridgeError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import type { Verifier } from '../verify/index.js';
 import { parseJsonBody, readRawBody } from './body.js';
@@ -25,8 +25,10 @@ export interface HttpAppDeps {
   readonly bodyLimit: number;
   readonly metrics: Metrics;
   readonly logger: Logger;
-  /** Ready to take webhooks: store open, config loaded, not shutting down. */
-  readonly readiness: () => Promise<{ ready: boolean; reason?: string; code?: ErrorCode }>;
+  /** Whether webhooks are taken now (false while starting or shutting down); checked on every request. */
+  readonly accepting: () => boolean;
+  /** For /readyz: accepting, and the store answers. */
+  readonly readiness: () => Promise<{ ready: boolean; reason?: string }>;
   readonly now?: () => number;
 }
 
@@ -63,8 +65,7 @@ export function createHttpApp(deps: HttpAppDeps): Koa {
       const receivedAt = now();
       const stopTimer = metrics.requestSeconds.startTimer({ source: source.name });
       try {
-        const readiness = await deps.readiness();
-        if (!readiness.ready) throw new BridgeError(readiness.code ?? 'SHUTTING_DOWN', 'the bridge is not accepting webhooks right now; retry shortly');
+        if (!deps.accepting()) throw new BridgeError('SHUTTING_DOWN', 'the bridge is not accepting webhooks right now; retry shortly');
         const rawBody = await readRawBody(ctx, deps.bodyLimit);
         source.verify({ rawBody, headers: ctx.request.headers, now: receivedAt });
         const body = parseJsonBody(rawBody, MAX_JSON_DEPTH);
