@@ -3,7 +3,7 @@ import type { Store, StoreOptions } from './types.js';
 
 /** Opens the store the options name (SQLite at `path`), creating and migrating it as needed. */
 export function openStore(options: StoreOptions): Store {
-  return createSqliteStore(options.path);
+  return createSqliteStore(options.path, { exclusive: options.serving === true });
 }
 
 export { dedupeKeyOf } from './dedupe.js';

@@ -73,6 +73,12 @@ export interface Store {
 /** Where a store lives; SQLite takes a file path (`:memory:` for a throwaway one). */
 export interface StoreOptions {
   readonly path: string;
+  /**
+   * Opened by the process that serves (receives and dispatches). A store for one
+   * process (SQLite) then refuses a second such process with STORE_LOCKED; the
+   * CLI's commands open it without and keep working beside it.
+   */
+  readonly serving?: boolean;
 }
 
 /** One call as the bridge knows it (DESIGN.md, "Call lifecycle"): the lifecycle rules compute it, the store keeps it. */

@@ -82,6 +82,12 @@ export function createDeliveryQueries(db: Db) {
     "UPDATE deliveries SET status = 'pending', next_attempt_at = ?, updated_at = ? WHERE id = ? AND status = 'dead'",
   );
 
+  const requeueAll = db.transaction((ids: readonly number[], now: number): number => {
+    let moved = 0;
+    for (const id of ids) moved += requeue.run(now, now, id).changes;
+    return moved;
+  });
+
   function leasedKeys(connector: string, now: number): string[] {
     const keys = new Set<string>();
     for (const [id, lease] of leases) {
@@ -135,7 +141,7 @@ export function createDeliveryQueries(db: Db) {
       });
     },
     settle(outcomes: readonly DeliveryOutcome[], now: number): SettleResult {
-      const result = settle(outcomes, now);
+      const result = settle.immediate(outcomes, now);
       // Only once the write is durable does the call's next delivery become claimable.
       const refused = new Set(result.refused);
       for (const outcome of outcomes) if (!refused.has(outcome.id)) leases.delete(outcome.id);
@@ -161,10 +167,8 @@ export function createDeliveryQueries(db: Db) {
         updatedAt: row.updated_at,
       }));
     },
-    requeue: db.transaction((ids: readonly number[], now: number): number => {
-      let moved = 0;
-      for (const id of ids) moved += requeue.run(now, now, id).changes;
-      return moved;
-    }),
+    requeue(ids: readonly number[], now: number): number {
+      return requeueAll.immediate(ids, now);
+    },
   };
 }

@@ -1,13 +1,15 @@
 import type { CanonicalEvent } from '../../dialects/index.js';
+import { BridgeError } from '../../errors.js';
 import { dedupeKeyOf } from '../dedupe.js';
 import type { Admission, CallKey, CommitRequest, CommitResult, MissedDecision, MissedVerdict, Store } from '../types.js';
 import { createCallQueries } from './calls.js';
 import { createConnectorStateQueries } from './connector-state.js';
 import { openDatabase, type Db } from './db.js';
 import { createDeliveryQueries } from './deliveries.js';
-import { guarded, toStoreError } from './errors.js';
+import { failsEveryWrite, guarded, retryingContention, toStoreError } from './errors.js';
 import { createGroupCommit } from './group-commit.js';
 import { createKeyedQueue } from './keyed-queue.js';
+import { lockForServing } from './process-lock.js';
 
 /** The store on one SQLite file, for one process. */
 export interface SqliteStore extends Store {
@@ -28,11 +30,18 @@ function callKeyOf(source: string, callId: string): string {
   return `${source}\u0000${callId}`;
 }
 
-export function createSqliteStore(path: string): SqliteStore {
+export interface SqliteStoreOptions {
+  /** For the process that serves from the file: refuse to open while another one does (STORE_LOCKED). */
+  readonly exclusive?: boolean;
+}
+
+export function createSqliteStore(path: string, options: SqliteStoreOptions = {}): SqliteStore {
+  const lock = options.exclusive && path !== ':memory:' ? lockForServing(path) : undefined;
   let db: Db;
   try {
     db = openDatabase(path);
   } catch (err) {
+    lock?.release();
     throw toStoreError(err, `open ${path}`);
   }
   const deliveries = createDeliveryQueries(db);
@@ -55,6 +64,20 @@ export function createSqliteStore(path: string): SqliteStore {
          ORDER BY received_at LIMIT ?)`,
   );
   const ping = db.prepare('SELECT 1');
+  const probe = db.prepare('INSERT INTO store_probe (id, at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET at = excluded.at');
+
+  /** The last write's failure, until a write succeeds again: readiness reports it. */
+  let writesFailing: BridgeError | undefined;
+  async function write<T>(doing: string, task: () => T | Promise<T>): Promise<T> {
+    try {
+      const result = await retryingContention(() => guarded(doing, task));
+      writesFailing = undefined;
+      return result;
+    } catch (err) {
+      if (err instanceof BridgeError && err.code === 'STORE_UNAVAILABLE') writesFailing = err;
+      throw err;
+    }
+  }
 
   const writeEvent = db.transaction((input: EventWrite): CommitResult => {
     const { event, call, targets } = input.admission;
@@ -76,7 +99,7 @@ export function createSqliteStore(path: string): SqliteStore {
     return { duplicate: false, targets };
   });
   // Concurrent webhooks share one transaction and one fsync; each still resolves only after it.
-  const groupCommit = createGroupCommit(db, writeEvent);
+  const groupCommit = createGroupCommit(db, writeEvent, failsEveryWrite);
 
   /** The commit path; the caller holds the event's call in `queue` when it has one. */
   async function commitInOrder(request: CommitRequest): Promise<CommitResult> {
@@ -86,11 +109,7 @@ export function createSqliteStore(path: string): SqliteStore {
     if (await guarded('read events', () => exists.get(dedupeKey) !== undefined)) return DUPLICATE;
     const stored = event.subject === undefined ? undefined : await guarded('read a call', () => calls.get(event.source, event.subject as string));
     const admission = await request.advance(stored);
-    try {
-      return await groupCommit({ admission, dedupeKey, receivedAt: request.receivedAt });
-    } catch (err) {
-      throw toStoreError(err, 'commit an event');
-    }
+    return write('commit an event', () => groupCommit({ admission, dedupeKey, receivedAt: request.receivedAt }));
   }
 
   async function decideInOrder(key: CallKey, now: number, verdict: MissedVerdict): Promise<MissedDecision> {
@@ -104,7 +123,7 @@ export function createSqliteStore(path: string): SqliteStore {
       if (!result.duplicate) return { outcome: 'emitted', event: derived.event, targets: result.targets };
     }
     // A duplicate derived id is recorded as not missed too, or the check would stay due for ever.
-    await guarded('write a call', () => calls.markNotMissed(key.source, key.callId, now));
+    await write('record a missed-call decision', () => calls.markNotMissed(key.source, key.callId, now));
     return derived ? { outcome: 'duplicate' } : { outcome: 'not_missed' };
   }
 
@@ -118,6 +137,7 @@ export function createSqliteStore(path: string): SqliteStore {
     // Commits already queued for the group finish first: their callers were promised an answer.
     await new Promise((resolve) => setImmediate(resolve));
     if (db.open) db.close();
+    lock?.release();
   }
 
   return {
@@ -132,21 +152,25 @@ export function createSqliteStore(path: string): SqliteStore {
       return queue(callKeyOf(key.source, key.callId), () => decideInOrder(key, now, verdict));
     },
     claim: (connector, now, options) => guarded('claim deliveries', () => deliveries.claim(connector, now, options)),
-    settle: (outcomes, now) => guarded('record delivery outcomes', () => deliveries.settle(outcomes, now)),
+    settle: (outcomes, now) => write('record delivery outcomes', () => deliveries.settle(outcomes, now)),
     nextDueAt: (connector) => guarded('read deliveries', () => deliveries.nextDueAt(connector)),
     pendingStats: () => guarded('read deliveries', () => deliveries.pendingStats()),
     list: (filter) => guarded('read deliveries', () => deliveries.list(filter)),
-    requeue: (ids, now) => guarded('requeue deliveries', () => deliveries.requeue(ids, now)),
+    requeue: (ids, now) => write('requeue deliveries', () => deliveries.requeue(ids, now)),
     prune: (now, ttlMs, limit) =>
-      guarded('prune', () =>
+      write('prune', () =>
         db.transaction(() => {
           const events = pruneEvents.run(now - ttlMs, limit).changes;
           const removedCalls = calls.prune(now - ttlMs, limit);
           return { events, calls: removedCalls, more: events === limit || removedCalls === limit };
-        })(),
+        }).immediate(),
       ),
     connectorState: (connector, now) => connectorState.scope(connector, now),
-    ping: () => guarded('answer', () => void ping.get()),
+    async ping() {
+      await guarded('answer', () => void ping.get());
+      // Reads work while another connection holds the write lock or the disk is full: try a write.
+      if (writesFailing) await write('write', () => void probe.run(Date.now()));
+    },
     close: () => (closing ??= close()),
   };
 }

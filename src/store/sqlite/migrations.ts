@@ -75,4 +75,14 @@ export const MIGRATIONS: readonly { readonly version: number; readonly sql: stri
       CREATE INDEX connector_state_expires_at ON connector_state (expires_at);
     `,
   },
+  {
+    version: 3,
+    sql: `
+      -- One row the store rewrites to learn whether writes work again after they failed (readiness).
+      CREATE TABLE store_probe (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        at INTEGER NOT NULL
+      );
+    `,
+  },
 ];
