@@ -155,7 +155,7 @@ function closeServer(server: Server, graceMs: number): Promise<void> {
 export async function startService(config: BridgeConfig, deps: ServiceDeps = {}): Promise<RunningService> {
   const logger = deps.logger ?? pino({ level: config.log.level });
   const now = deps.now ?? Date.now;
-  const store = deps.store ?? openStore({ path: config.store.path });
+  const store = deps.store ?? openStore({ path: config.store.path, serving: true });
   let accepting = false;
   let closed = false;
   const metrics = createMetrics({ store: () => (closed ? undefined : store), connectors: Object.keys(config.connectors) });
@@ -236,13 +236,15 @@ export async function startService(config: BridgeConfig, deps: ServiceDeps = {})
   }
 
   async function stop(): Promise<void> {
-    const grace = config.server.shutdown_timeout;
+    // One budget for the whole stop: requests in flight first, then the sends in flight.
+    const deadline = Date.now() + config.server.shutdown_timeout;
+    const remaining = () => Math.max(0, deadline - Date.now());
     accepting = false;
     logger.info('shutting down');
-    await Promise.all([closeServer(server, grace), admin ? closeServer(admin.server, grace) : undefined]);
+    await Promise.all([closeServer(server, remaining()), admin ? closeServer(admin.server, remaining()) : undefined]);
     await pruner.stop();
     await watcher.stop();
-    await dispatcher.stop(grace);
+    await dispatcher.stop(remaining());
     closed = true;
     await store.close();
     logger.info('stopped');

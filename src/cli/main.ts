@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { pino } from 'pino';
 import { loadConfig, type LoadedConfig } from '../config/load.js';
-import { ConfigError } from '../errors.js';
+import { BridgeError, ConfigError } from '../errors.js';
+import { createProcessLogger, exitOnSignals } from './process-exit.js';
 import { signAudianRequest } from '../verify/index.js';
 import { OPS_COMMANDS, OPS_OPTIONS, OPS_USAGE, runOps } from './ops.js';
 
@@ -30,26 +30,10 @@ async function load(flag: string | undefined): Promise<LoadedConfig> {
 async function serve(flag: string | undefined): Promise<void> {
   const { config, origin } = await load(flag);
   const { startService } = await import('../service.js');
-  const logger = pino({ level: config.log.level });
+  const { logger, exit } = createProcessLogger(config.log.level);
   logger.info({ config: origin }, 'configuration loaded');
   const service = await startService(config, { logger });
-  let signals = 0;
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (++signals > 1) {
-      logger.warn({ signal }, 'second signal: exiting now');
-      process.exit(130);
-    }
-    logger.info({ signal }, 'stopping gracefully');
-    service.stop().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        logger.error({ err }, 'graceful stop failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
+  exitOnSignals(service.stop, { logger, exit, timeoutMs: config.server.shutdown_timeout });
 }
 
 async function check(flag: string | undefined): Promise<void> {
@@ -114,6 +98,10 @@ main(process.argv.slice(2)).catch((err: unknown) => {
   if (err instanceof ConfigError) {
     process.stderr.write(`audian-bridge: ${err.message}\n`);
     process.exit(2);
+  }
+  if (err instanceof BridgeError && err.code === 'STORE_LOCKED') {
+    process.stderr.write(`audian-bridge: ${err.code}: ${err.message}\n`);
+    process.exit(1);
   }
   if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
     process.stderr.write(`audian-bridge: ${(err as Error).message}\n\n${USAGE}`);

@@ -1,6 +1,5 @@
 import { z } from 'zod';
 import { DIALECT_IDS } from '../dialects/index.js';
-import type { ConnectorRegistry } from '../sdk/index.js';
 import { boolean, byteSize, duration, integer, jsonataExpression, nonEmpty, oneOrMany } from './values.js';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
@@ -101,11 +100,18 @@ const connectorDispatchSchema = z.strictObject(retryKeys).transform((value, ctx)
 export type ConnectorDispatchConfig = z.output<typeof connectorDispatchSchema>;
 
 /**
+ * What the config needs of the connector registry it is handed: each type's
+ * options schema. Config defines this itself, so it imports no connector code
+ * and nothing of the layers it configures.
+ */
+export type ConnectorSchemas = Readonly<Record<string, { readonly schema: z.ZodType }>>;
+
+/**
  * Each connector's options are checked by that connector's own schema, from
  * the registry handed in; its `dispatch` key is the dispatcher's, checked here
  * and kept beside the options, never shown to the connector.
  */
-const connectorSchema = (connectors: ConnectorRegistry) => z.looseObject({ type: z.string() }).transform((input, ctx) => {
+const connectorSchema = (connectors: ConnectorSchemas) => z.looseObject({ type: z.string() }).transform((input, ctx) => {
   const { dispatch: dispatchInput, ...value } = input as { type: string; dispatch?: unknown };
   let dispatch: ConnectorDispatchConfig | undefined;
   if (dispatchInput !== undefined) {
@@ -147,7 +153,7 @@ const connectorSchema = (connectors: ConnectorRegistry) => z.looseObject({ type:
 });
 
 /** The schema of the whole file; `connectors` validates the `connectors` section, so this module loads no connector code. */
-export const createConfigSchema = (connectors: ConnectorRegistry) => z
+export const createConfigSchema = (connectors: ConnectorSchemas) => z
   .strictObject({
     server: z
       .strictObject({

@@ -42,8 +42,7 @@ export interface DispatcherDeps {
  * a slow or failing connector never holds up the others. Each batch is
  * claimed under a lease longer than the send timeout, and its outcomes are
  * written back in one write before the next batch: delivered, retry later, or
- * dead. A store that cannot answer is logged and tried again; the lease keeps
- * the batch from being sent twice meanwhile.
+ * dead. A store that cannot answer is logged and tried again, never fatal.
  */
 export function createDispatcher(deps: DispatcherDeps) {
   const { store, options } = deps;
@@ -109,19 +108,24 @@ export function createDispatcher(deps: DispatcherDeps) {
       return { id, lease, outcome: 'retry', at: decision.at, error, durationMs };
     }
 
-    /** Writes the outcomes, trying again while the store cannot answer and the lease still holds. */
-    async function settle(outcomes: readonly DeliveryOutcome[], leaseUntil: number): Promise<void> {
-      for (;;) {
+    /**
+     * Writes the outcomes, trying again for as long as the store cannot answer:
+     * forgetting them would send the batch again. Only a stop gives up (the
+     * restarted process then sends it again: at-least-once).
+     */
+    async function settle(outcomes: readonly DeliveryOutcome[]): Promise<void> {
+      for (let failures = 0; ; failures++) {
         try {
           const { refused } = await store.settle(outcomes, now());
           if (refused.length > 0) log.warn({ deliveryIds: refused }, 'lease lost before the outcome was written; another claim owns these deliveries');
+          if (failures > 0) log.info({ deliveries: outcomes.length }, 'delivery outcomes recorded after the store recovered');
           return;
         } catch (err) {
-          if (stopping || now() + options.pollIntervalMs >= leaseUntil) {
-            log.error({ err }, 'could not record delivery outcomes; the deliveries will be sent again once their lease lapses');
+          if (stopping) {
+            log.error({ err }, 'could not record delivery outcomes before stopping; they will be sent again after a restart');
             return;
           }
-          log.error({ err }, 'could not record delivery outcomes; trying again');
+          if (failures === 0) log.error({ err }, 'could not record delivery outcomes; trying again until the store answers');
           await sleep(options.pollIntervalMs);
         }
       }
@@ -136,7 +140,7 @@ export function createDispatcher(deps: DispatcherDeps) {
       }
     }
 
-    async function sendBatch(batch: ClaimedDelivery[], leaseUntil: number): Promise<void> {
+    async function sendBatch(batch: ClaimedDelivery[]): Promise<void> {
       const deliveries: Delivery[] = batch.map((due) => ({ id: due.id, route: due.route, attempt: due.attempts + 1, event: due.event, ...(due.replay > 0 ? { replay: due.replay } : {}) }));
       const timeout = AbortSignal.timeout(options.sendTimeoutMs);
       const signal = AbortSignal.any([abort.signal, timeout]);
@@ -156,7 +160,7 @@ export function createDispatcher(deps: DispatcherDeps) {
       const outcomes = batch.map((due, index) => outcomeOf(due, results[index], at, durationMs, paused));
       const delivered = outcomes.filter((outcome) => outcome.outcome === 'delivered').length;
       if (delivered > 0) deps.metrics?.deliveries.inc({ connector: name, outcome: 'delivered' }, delivered);
-      await settle(outcomes, leaseUntil);
+      await settle(outcomes);
     }
 
     async function run(): Promise<void> {
@@ -167,10 +171,9 @@ export function createDispatcher(deps: DispatcherDeps) {
       }
       while (!stopping) {
         try {
-          const claimedAt = now();
-          const batch = await store.claim(name, claimedAt, { limit: batchSize, leaseMs, maxPerCall });
+          const batch = await store.claim(name, now(), { limit: batchSize, leaseMs, maxPerCall });
           if (batch.length > 0) {
-            await sendBatch(batch, claimedAt + leaseMs);
+            await sendBatch(batch);
             continue;
           }
           const nextDue = await store.nextDueAt(name);

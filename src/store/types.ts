@@ -107,6 +107,12 @@ export interface StoreOptions {
   readonly path: string;
   /** False for tools that inspect an existing store: a missing one is `STORE_NOT_FOUND`, never a new empty one. */
   readonly create?: boolean;
+  /**
+   * Opened by the process that serves (receives and dispatches). A store for one
+   * process (SQLite) then refuses a second such process with STORE_LOCKED; the
+   * CLI's commands open it without and keep working beside it.
+   */
+  readonly serving?: boolean;
 }
 
 /** One call as the bridge knows it (DESIGN.md, "Call lifecycle"): the lifecycle rules compute it, the store keeps it. */

@@ -6,6 +6,8 @@ import { MIGRATIONS } from './migrations.js';
 
 export type Db = Database.Database;
 
+const BUSY_TIMEOUT_MS = 10;
+
 /**
  * Opens (creating if needed) the SQLite file and brings its schema up to date.
  * WAL lets the dispatcher read while the receiver writes; synchronous=FULL makes
@@ -21,7 +23,8 @@ export function openDatabase(path: string, options: { create?: boolean } = {}): 
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = FULL');
   db.pragma('foreign_keys = ON');
-  db.pragma('busy_timeout = 5000');
+  // Waiting for a lock blocks the event loop, so only briefly here; the store retries asynchronously.
+  db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
   migrate(db);
   return db;
 }

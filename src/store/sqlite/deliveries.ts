@@ -153,6 +153,12 @@ export function createDeliveryQueries(db: Db) {
   const isPaused = db.prepare<[string], { one: number }>('SELECT 1 AS one FROM connector_pauses WHERE connector = ?');
   const pauses = db.prepare<[], { connector: string; paused_at: number }>('SELECT connector, paused_at FROM connector_pauses ORDER BY connector');
 
+  const requeueAll = db.transaction((ids: readonly number[], now: number): number => {
+    let moved = 0;
+    for (const id of ids) moved += requeue.run({ now, id }).changes;
+    return moved;
+  });
+
   function leasedKeys(connector: string, now: number): string[] {
     const keys = new Set<string>();
     for (const [id, lease] of leases) {
@@ -211,7 +217,7 @@ export function createDeliveryQueries(db: Db) {
       });
     },
     settle(outcomes: readonly DeliveryOutcome[], now: number): SettleResult {
-      const result = settle(outcomes, now);
+      const result = settle.immediate(outcomes, now);
       // Only once the write is durable does the call's next delivery become claimable.
       const refused = new Set(result.refused);
       for (const outcome of outcomes) if (!refused.has(outcome.id)) leases.delete(outcome.id);
@@ -284,10 +290,8 @@ export function createDeliveryQueries(db: Db) {
     paused(): PauseRecord[] {
       return pauses.all().map((row) => ({ connector: row.connector, since: row.paused_at }));
     },
-    requeue: db.transaction((ids: readonly number[], now: number): number => {
-      let moved = 0;
-      for (const id of ids) moved += requeue.run({ now, id }).changes;
-      return moved;
-    }),
+    requeue(ids: readonly number[], now: number): number {
+      return requeueAll.immediate(ids, now);
+    },
   };
 }

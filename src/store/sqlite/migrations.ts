@@ -76,6 +76,16 @@ export const MIGRATIONS: readonly { readonly version: number; readonly sql: stri
     `,
   },
   {
+    version: 3,
+    sql: `
+      -- One row the store rewrites to learn whether writes work again after they failed (readiness).
+      CREATE TABLE store_probe (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        at INTEGER NOT NULL
+      );
+    `,
+  },
+  {
     version: 4,
     sql: `
       -- Operations: replays, a retry budget that restarts on replay or resume, attempt history, pauses.
