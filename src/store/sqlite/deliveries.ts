@@ -159,6 +159,34 @@ export function createDeliveryQueries(db: Db) {
     return moved;
   });
 
+  // Taken IMMEDIATE, as settle and requeue are: a replay reads the statuses it then changes, and in WAL mode
+  // a read that turns into a write fails at once instead of waiting for the lock.
+  const replayAll = db.transaction((selection: ReplaySelection, now: number): ReplayResult => {
+    if ('filter' in selection) {
+      const { connector, route, since } = selection.filter;
+      const rows = requeueMatching.all({ now, connector: connector ?? null, route: route ?? null, since: since ?? null });
+      return { queued: rows.map((row) => row.id), skipped: [] };
+    }
+    const queued: number[] = [];
+    const skipped: ReplayResult['skipped'][number][] = [];
+    for (const id of new Set(selection.ids)) {
+      const status = statusOf.get(id)?.status;
+      if (status === undefined) skipped.push({ id, reason: 'not_found' });
+      else if (status === 'pending') skipped.push({ id, reason: 'pending' });
+      else {
+        (status === 'dead' ? requeue : resend).run({ id, now });
+        queued.push(id);
+      }
+    }
+    return { queued, skipped };
+  });
+
+  const resumeOne = db.transaction((connector: string, now: number): boolean => {
+    if (unpause.run(connector).changes === 0) return false;
+    restartBudgets.run({ connector, now });
+    return true;
+  });
+
   function leasedKeys(connector: string, now: number): string[] {
     const keys = new Set<string>();
     for (const [id, lease] of leases) {
@@ -257,36 +285,18 @@ export function createDeliveryQueries(db: Db) {
     ofEvent(eventSeq: number): DeliveryRecord[] {
       return ofEvent.all(eventSeq).map(toRecord);
     },
-    replay: db.transaction((selection: ReplaySelection, now: number): ReplayResult => {
-      if ('filter' in selection) {
-        const { connector, route, since } = selection.filter;
-        const rows = requeueMatching.all({ now, connector: connector ?? null, route: route ?? null, since: since ?? null });
-        return { queued: rows.map((row) => row.id), skipped: [] };
-      }
-      const queued: number[] = [];
-      const skipped: ReplayResult['skipped'][number][] = [];
-      for (const id of new Set(selection.ids)) {
-        const status = statusOf.get(id)?.status;
-        if (status === undefined) skipped.push({ id, reason: 'not_found' });
-        else if (status === 'pending') skipped.push({ id, reason: 'pending' });
-        else {
-          (status === 'dead' ? requeue : resend).run({ id, now });
-          queued.push(id);
-        }
-      }
-      return { queued, skipped };
-    }),
+    replay(selection: ReplaySelection, now: number): ReplayResult {
+      return replayAll.immediate(selection, now);
+    },
     purgeDead(before: number, connector: string | undefined): number {
       return purgeDead.run({ before, connector: connector ?? null }).changes;
     },
     pause(connector: string, now: number): boolean {
       return pauseOne.run(connector, now).changes > 0;
     },
-    resume: db.transaction((connector: string, now: number): boolean => {
-      if (unpause.run(connector).changes === 0) return false;
-      restartBudgets.run({ connector, now });
-      return true;
-    }),
+    resume(connector: string, now: number): boolean {
+      return resumeOne.immediate(connector, now);
+    },
     paused(): PauseRecord[] {
       return pauses.all().map((row) => ({ connector: row.connector, since: row.paused_at }));
     },
