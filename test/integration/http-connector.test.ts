@@ -255,3 +255,14 @@ describe('the http connector on its own, against a real server', () => {
     expect(lines.join('')).not.toContain('alice:');
   });
 });
+
+it('a target that hangs on one call holds that call only: the other calls are delivered meanwhile', async () => {
+  crm.respondWith((request) => (request.url.includes('hanging') ? { status: 200, delayMs: 20_000 } : { status: 200 }));
+  const stuck = await send('call.initiated', 'call hanging');
+  await waitFor(() => requestsFor(stuck).length === 1, { what: 'the hanging request' });
+  const others = [];
+  for (let i = 0; i < 8; i++) others.push(await send('call.initiated'));
+  await waitFor(() => others.every((id) => delivery(id).status === 'delivered'), { what: 'the other calls delivered' });
+  // Still the first attempt, in flight: nothing waited for its timeout.
+  expect(delivery(stuck)).toMatchObject({ status: 'pending', attempts: 0 });
+});
