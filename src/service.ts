@@ -77,7 +77,7 @@ export async function startService(config: BridgeConfig, deps: ServiceDeps = {})
         : createVerifier({ none: true });
     return {
       name: source.name,
-      path: source.path ?? `/webhooks/${source.name}`,
+      path: source.path,
       verify,
       ...(source.dialects ? { dialects: source.dialects as DialectId[] } : {}),
     };

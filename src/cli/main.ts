@@ -56,7 +56,7 @@ function check(flag: string | undefined): void {
   const lines = [`config: ${origin} (valid)`, '', 'sources:'];
   for (const source of config.sources) {
     const scheme = source.verify.hmac ? `hmac (${source.verify.hmac.secrets.length} secret(s))` : source.verify.header ? `header ${source.verify.header.name}` : 'NONE (unsigned)';
-    lines.push(`  ${source.name}  POST ${source.path ?? `/webhooks/${source.name}`}  verify: ${scheme}${source.dialects ? `  dialects: ${source.dialects.join(', ')}` : ''}`);
+    lines.push(`  ${source.name}  POST ${source.path}  verify: ${scheme}${source.dialects ? `  dialects: ${source.dialects.join(', ')}` : ''}`);
   }
   lines.push('', 'connectors:');
   for (const [name, options] of Object.entries(config.connectors)) lines.push(`  ${name}  (${options.type})`);

@@ -23,14 +23,16 @@ const verifySchema = z
     if (chosen !== 1) ctx.addIssue({ code: 'custom', message: 'choose exactly one of hmac, header or none' });
   });
 
-const sourceSchema = z.strictObject({
-  name: name(),
-  /** Defaults to /webhooks/<name>. */
-  path: z.string().regex(/^\/[A-Za-z0-9/_.-]*$/, 'must be an absolute URL path').optional(),
-  verify: verifySchema,
-  /** Restrict the dialects accepted here; default: all. */
-  dialects: z.array(z.enum(DIALECT_IDS as [string, ...string[]])).min(1).optional(),
-});
+const sourceSchema = z
+  .strictObject({
+    name: name(),
+    path: z.string().regex(/^\/[A-Za-z0-9/_.-]*$/, 'must be an absolute URL path').optional(),
+    verify: verifySchema,
+    /** Restrict the dialects accepted here; default: all. */
+    dialects: z.array(z.enum(DIALECT_IDS as [string, ...string[]])).min(1).optional(),
+  })
+  // The path default depends on the name, so it is filled in here, once, for every reader of the config.
+  .transform(({ path, ...source }) => ({ ...source, path: path ?? `/webhooks/${source.name}` }));
 
 const routeSchema = z.strictObject({
   name: name(),
@@ -41,7 +43,7 @@ const routeSchema = z.strictObject({
       dialect: oneOrMany(z.enum(DIALECT_IDS as [string, ...string[]])).optional(),
       test: boolean().optional(),
     })
-    .default({}),
+    .prefault({}),
   when: jsonataExpression().optional(),
   to: oneOrMany(name()),
 });
@@ -82,22 +84,22 @@ export const configSchema = z
         /** How long a graceful stop waits for requests and sends in flight. */
         shutdown_timeout: duration().default(10_000),
       })
-      .default({ host: '0.0.0.0', port: 8080, body_limit: 1024 * 1024, shutdown_timeout: 10_000 }),
+      .prefault({}),
     store: z
       .strictObject({
         path: nonEmpty().default('./data/bridge.db'),
         dedupe_ttl: duration().default(7 * 24 * 3600_000),
       })
-      .default({ path: './data/bridge.db', dedupe_ttl: 7 * 24 * 3600_000 }),
+      .prefault({}),
     log: z
       .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
-      .default({ level: 'info' }),
+      .prefault({}),
     lifecycle: z
       .strictObject({
         missed_call_grace: duration().default(5_000),
         unknown_direction: z.enum(['inbound', 'outbound']).default('outbound'),
       })
-      .default({ missed_call_grace: 5_000, unknown_direction: 'outbound' }),
+      .prefault({}),
     dispatch: z
       .strictObject({
         max_attempts: integer(1, 1000).default(12),
@@ -106,7 +108,7 @@ export const configSchema = z
         poll_interval: duration().default(1_000),
         send_timeout: duration().default(30_000),
       })
-      .default({ max_attempts: 12, retry_initial: 1_000, retry_max: 600_000, poll_interval: 1_000, send_timeout: 30_000 }),
+      .prefault({}),
     sources: z.array(sourceSchema).min(1, 'configure at least one source'),
     connectors: z.record(name(), connectorSchema).default({}),
     routes: z.array(routeSchema).default([]),
@@ -115,7 +117,7 @@ export const configSchema = z
     const seenSources = new Map<string, number>();
     const seenPaths = new Map<string, number>();
     config.sources.forEach((source, index) => {
-      const path = source.path ?? `/webhooks/${source.name}`;
+      const path = source.path;
       if (seenSources.has(source.name)) ctx.addIssue({ code: 'custom', path: ['sources', index, 'name'], message: `duplicate source name "${source.name}"` });
       if (seenPaths.has(path)) ctx.addIssue({ code: 'custom', path: ['sources', index, 'path'], message: `path ${path} is already used by sources[${seenPaths.get(path)}]` });
       if (RESERVED_PATHS.includes(path)) ctx.addIssue({ code: 'custom', path: ['sources', index, 'path'], message: `${path} is reserved` });
