@@ -31,7 +31,16 @@ export type ErrorCode =
   | 'INTERNAL_ERROR'
   | 'SHUTTING_DOWN'
   | 'CONFIG_INVALID'
-  | 'CONFIG_NOT_FOUND';
+  | 'CONFIG_NOT_FOUND'
+  // one problem inside a config document (ConfigError.issues)
+  | 'CONFIG_SYNTAX'
+  | 'CONFIG_UNKNOWN_KEY'
+  | 'CONFIG_MISSING_KEY'
+  | 'CONFIG_BAD_VALUE'
+  | 'CONFIG_ENV_MISSING'
+  | 'CONFIG_DUPLICATE'
+  | 'CONFIG_UNKNOWN_REFERENCE'
+  | 'CONFIG_UNVERIFIED_SOURCE';
 
 export class BridgeError extends Error {
   readonly code: ErrorCode;
@@ -57,11 +66,18 @@ export class VerificationError extends BridgeError {
   }
 }
 
-/** A configuration problem; `path` names the key, e.g. `connectors.crm.url`. */
+/** One problem in a config document: the key path (`connectors.crm.url`), a stable code, and how to fix it. */
+export interface ConfigIssue {
+  readonly path: string;
+  readonly code: ErrorCode;
+  readonly message: string;
+}
+
+/** A configuration that cannot be used; `issues` lists every problem found, each with its key path. */
 export class ConfigError extends BridgeError {
-  readonly issues: readonly string[];
-  constructor(issues: readonly string[], code: ErrorCode = 'CONFIG_INVALID') {
-    super(code, 500, `invalid configuration:\n  - ${issues.join('\n  - ')}`, { expose: false });
+  readonly issues: readonly ConfigIssue[];
+  constructor(issues: readonly ConfigIssue[], code: ErrorCode = 'CONFIG_INVALID') {
+    super(code, 500, `invalid configuration:\n  - ${issues.map((issue) => `${issue.path}: ${issue.message}`).join('\n  - ')}`, { expose: false });
     this.name = 'ConfigError';
     this.issues = issues;
   }

@@ -1,10 +1,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import YAML from 'yaml';
-import type { z } from 'zod';
-import { ConfigError } from '../errors.js';
+import { ConfigError, type ConfigIssue } from '../errors.js';
 import { defaultConfigYaml } from './default.js';
-import { interpolateEnv } from './interpolate.js';
+import { interpolateEnv, type MissingVariable } from './interpolate.js';
+import { toConfigIssues } from './issues.js';
 import { configSchema, type BridgeConfig } from './schema.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -32,39 +32,38 @@ export function loadConfig(options: { flag?: string; env: Env; cwd: string }): L
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new ConfigError([`cannot read ${path}: ${(err as Error).message}`], 'CONFIG_NOT_FOUND');
+    throw new ConfigError([{ path: '(file)', code: 'CONFIG_NOT_FOUND', message: `cannot read ${path}: ${(err as Error).message}` }], 'CONFIG_NOT_FOUND');
   }
   return { config: parseConfig(text, options.env), origin: path };
 }
 
-function formatPath(path: readonly PropertyKey[]): string {
-  let out = '';
-  for (const key of path) out += typeof key === 'number' ? `[${key}]` : out ? `.${String(key)}` : String(key);
-  return out || '(root)';
-}
-
-function formatIssues(issues: readonly z.core.$ZodIssue[]): string[] {
-  return issues.flatMap((issue) => {
-    if (issue.code === 'unrecognized_keys') {
-      return issue.keys.map((key) => `${formatPath([...issue.path, key])}: unknown key`);
-    }
-    return [`${formatPath(issue.path)}: ${issue.message}`];
-  });
-}
-
-/** Parses, interpolates and validates a whole config document; throws `ConfigError` naming each bad key path. */
+/** Parses, interpolates and validates a whole config document; throws `ConfigError` listing every problem with its key path. */
 export function parseConfig(text: string, env: Env): BridgeConfig {
   let document: unknown;
   try {
     document = YAML.parse(text, { uniqueKeys: true, prettyErrors: true }) ?? {};
   } catch (err) {
-    throw new ConfigError([`not valid YAML: ${(err as Error).message}`]);
+    throw new ConfigError([{ path: '(root)', code: 'CONFIG_SYNTAX', message: `not valid YAML: ${(err as Error).message}` }]);
   }
-  const { value, problems } = interpolateEnv(document, env);
-  const parsed = configSchema.safeParse(value);
-  const issues = [...problems, ...(parsed.success ? [] : formatIssues(parsed.error.issues))];
+  const { value, missing } = interpolateEnv(document, env);
+  const parsed = configSchema.safeParse(value, { reportInput: true });
+  const unset = missingVariableIssues(missing);
+  // A value emptied by an unset variable fails its own check too; the variable is the one problem to report.
+  const emptied = new Set(missing.map((variable) => variable.path));
+  const issues = [...unset, ...(parsed.success ? [] : toConfigIssues(parsed.error.issues, configSchema).filter((issue) => !emptied.has(issue.path)))];
   if (issues.length > 0 || !parsed.success) throw new ConfigError(issues);
   return parsed.data;
+}
+
+/** One issue per unset variable, at its first use, naming the other places it is used. */
+function missingVariableIssues(missing: readonly MissingVariable[]): ConfigIssue[] {
+  const byName = new Map<string, string[]>();
+  for (const { name, path } of missing) byName.set(name, [...(byName.get(name) ?? []), path]);
+  return [...byName].map(([name, paths]) => ({
+    path: paths[0]!,
+    code: 'CONFIG_ENV_MISSING',
+    message: `environment variable ${name} is not set (write \${${name}:-default} for a default)${paths.length > 1 ? `; also used at ${paths.slice(1).join(', ')}` : ''}`,
+  }));
 }
 
 export type { BridgeConfig, RouteConfig, SourceConfig } from './schema.js';

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { CONNECTORS } from '../../connectors/index.js';
 import { DIALECT_IDS } from '../dialects/index.js';
+import { issueCode, issueMessage, unknownKeyMessage, keysAt } from './issues.js';
 import { boolean, byteSize, duration, integer, jsonataExpression, nonEmpty, oneOrMany } from './values.js';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
@@ -32,7 +33,11 @@ const sourceSchema = z
     dialects: z.array(z.enum(DIALECT_IDS as [string, ...string[]])).min(1).optional(),
   })
   // The path default depends on the name, so it is filled in here, once, for every reader of the config.
-  .transform(({ path, ...source }) => ({ ...source, path: path ?? `/webhooks/${source.name}` }));
+  .transform(({ path, ...source }) => ({ ...source, path: path ?? defaultSourcePath(source.name) }));
+
+function defaultSourcePath(name: string): string {
+  return `/webhooks/${name}`;
+}
 
 const routeSchema = z.strictObject({
   name: name(),
@@ -56,6 +61,7 @@ const connectorSchema = z.looseObject({ type: z.string() }).transform((value, ct
       code: 'custom',
       path: ['type'],
       message: `unknown connector type "${value.type}" (one of: ${Object.keys(CONNECTORS).join(', ')})`,
+      params: { code: 'CONFIG_BAD_VALUE' },
     });
     return z.NEVER;
   }
@@ -64,9 +70,10 @@ const connectorSchema = z.looseObject({ type: z.string() }).transform((value, ct
     for (const issue of parsed.error.issues) {
       // Name each unknown key in the path, as for every other section.
       if (issue.code === 'unrecognized_keys') {
-        for (const key of issue.keys) ctx.addIssue({ code: 'custom', path: [...issue.path, key], message: 'unknown key' });
+        const known = keysAt(definition.schema, issue.path);
+        for (const key of issue.keys) ctx.addIssue({ code: 'custom', path: [...issue.path, key], message: unknownKeyMessage(key, known), params: { code: 'CONFIG_UNKNOWN_KEY' } });
       } else {
-        ctx.addIssue({ ...issue, code: 'custom', path: issue.path, message: issue.message });
+        ctx.addIssue({ code: 'custom', path: issue.path, message: issueMessage(issue), params: { code: issueCode(issue) } });
       }
     }
     return z.NEVER;
@@ -113,32 +120,53 @@ export const configSchema = z
     connectors: z.record(name(), connectorSchema).default({}),
     routes: z.array(routeSchema).default([]),
   })
-  .superRefine((config, ctx) => {
-    const seenSources = new Map<string, number>();
-    const seenPaths = new Map<string, number>();
-    config.sources.forEach((source, index) => {
-      const path = source.path;
-      if (seenSources.has(source.name)) ctx.addIssue({ code: 'custom', path: ['sources', index, 'name'], message: `duplicate source name "${source.name}"` });
-      if (seenPaths.has(path)) ctx.addIssue({ code: 'custom', path: ['sources', index, 'path'], message: `path ${path} is already used by sources[${seenPaths.get(path)}]` });
-      if (RESERVED_PATHS.includes(path)) ctx.addIssue({ code: 'custom', path: ['sources', index, 'path'], message: `${path} is reserved` });
-      seenSources.set(source.name, index);
-      seenPaths.set(path, index);
-    });
-    const seenRoutes = new Set<string>();
-    config.routes.forEach((route, index) => {
-      if (seenRoutes.has(route.name)) ctx.addIssue({ code: 'custom', path: ['routes', index, 'name'], message: `duplicate route name "${route.name}"` });
-      seenRoutes.add(route.name);
-      route.to.forEach((target, targetIndex) => {
-        if (!Object.hasOwn(config.connectors, target)) {
-          ctx.addIssue({
-            code: 'custom',
-            path: ['routes', index, 'to', ...(route.to.length > 1 ? [targetIndex] : [])],
-            message: `no connector named "${target}" (configured: ${Object.keys(config.connectors).join(', ') || 'none'})`,
-          });
-        }
-      });
+  // Cross-field checks run even when fields are invalid, so every problem is reported in one pass;
+  // they therefore read the document defensively.
+  .superRefine((config, ctx) => crossChecks(config, ctx), { when: () => true });
+
+function crossChecks(config: unknown, ctx: z.RefinementCtx): void {
+  const issue = (path: PropertyKey[], code: 'CONFIG_DUPLICATE' | 'CONFIG_UNKNOWN_REFERENCE' | 'CONFIG_BAD_VALUE', message: string) =>
+    ctx.addIssue({ code: 'custom', path, message, params: { code } });
+  if (!isRecord(config)) return;
+  const seenSources = new Map<unknown, number>();
+  const seenPaths = new Map<unknown, number>();
+  listOf(config.sources).forEach((source, index) => {
+    if (!isRecord(source) || typeof source.name !== 'string') return;
+    const path = source.path ?? defaultSourcePath(source.name);
+    if (seenSources.has(source.name)) issue(['sources', index, 'name'], 'CONFIG_DUPLICATE', `duplicate source name "${source.name}" (also sources[${seenSources.get(source.name)}])`);
+    if (seenPaths.has(path)) issue(['sources', index, 'path'], 'CONFIG_DUPLICATE', `path ${String(path)} is already used by sources[${seenPaths.get(path)}]`);
+    if (RESERVED_PATHS.includes(path as string)) issue(['sources', index, 'path'], 'CONFIG_BAD_VALUE', `${String(path)} is reserved (${RESERVED_PATHS.join(', ')})`);
+    if (!seenSources.has(source.name)) seenSources.set(source.name, index);
+    if (!seenPaths.has(path)) seenPaths.set(path, index);
+  });
+  const connectors = isRecord(config.connectors) ? Object.keys(config.connectors) : [];
+  const seenRoutes = new Map<unknown, number>();
+  listOf(config.routes).forEach((route, index) => {
+    if (!isRecord(route)) return;
+    if (typeof route.name === 'string') {
+      if (seenRoutes.has(route.name)) issue(['routes', index, 'name'], 'CONFIG_DUPLICATE', `duplicate route name "${route.name}" (also routes[${seenRoutes.get(route.name)}])`);
+      else seenRoutes.set(route.name, index);
+    }
+    const targets = typeof route.to === 'string' ? [route.to] : listOf(route.to);
+    targets.forEach((target, targetIndex) => {
+      if (typeof target === 'string' && !connectors.includes(target)) {
+        issue(
+          ['routes', index, 'to', ...(targets.length > 1 ? [targetIndex] : [])],
+          'CONFIG_UNKNOWN_REFERENCE',
+          `no connector named "${target}" (configured: ${connectors.join(', ') || 'none'})`,
+        );
+      }
     });
   });
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function listOf(value: unknown): unknown[] {
+  return Array.isArray(value) ? value : [];
+}
 
 export type BridgeConfig = z.output<typeof configSchema>;
 export type SourceConfig = BridgeConfig['sources'][number];
