@@ -26,6 +26,9 @@ RUN npm ci --omit=dev
 
 FROM node:${NODE_VERSION}-bookworm-slim AS runtime
 ENV NODE_ENV=production
+# Fail closed: without AUDIAN_WEBHOOK_SECRET (or a mounted config whose unsigned
+# sources say verify: { none: true }) the container does not start.
+ENV AUDIAN_BRIDGE_REQUIRE_VERIFY=1
 WORKDIR /app
 COPY --from=build --chown=root:root /app/package.json /app/package-lock.json ./
 COPY --from=build --chown=root:root /app/node_modules ./node_modules

@@ -28,9 +28,10 @@ function load(flag: string | undefined): LoadedConfig {
 }
 
 async function serve(flag: string | undefined): Promise<void> {
-  const { config, origin } = load(flag);
+  const { config, origin, warnings } = load(flag);
   const logger = pino({ level: config.log.level });
   logger.info({ config: origin }, 'configuration loaded');
+  for (const warning of warnings) logger.warn(warning);
   const service = await startService(config, { logger });
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
@@ -145,7 +146,8 @@ async function main(argv: string[]): Promise<void> {
 
 main(process.argv.slice(2)).catch((err: unknown) => {
   if (err instanceof ConfigError) {
-    process.stderr.write(`audian-bridge: ${err.message}\n`);
+    const issues = err.issues.map((issue) => `\n  - ${issue.path}: ${issue.message} [${issue.code}]`);
+    process.stderr.write(`audian-bridge: invalid configuration:${issues.join('')}\n`);
     process.exit(2);
   }
   if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {

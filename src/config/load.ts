@@ -13,7 +13,12 @@ export interface LoadedConfig {
   readonly config: BridgeConfig;
   /** The file it came from, or `embedded default`. */
   readonly origin: string;
+  /** What the operator should know before it serves (logged at start). */
+  readonly warnings: readonly string[];
 }
+
+/** Set (`1` or `true`) in the Docker image: refuse to serve unsigned webhooks unless a config file asks for it. */
+export const REQUIRE_VERIFY_ENV = 'AUDIAN_BRIDGE_REQUIRE_VERIFY';
 
 /** `--config`, then AUDIAN_BRIDGE_CONFIG, then ./config.yaml, else the embedded default. */
 export function resolveConfigPath(flag: string | undefined, env: Env, cwd: string): string | undefined {
@@ -25,16 +30,38 @@ export function resolveConfigPath(flag: string | undefined, env: Env, cwd: strin
 
 export function loadConfig(options: { flag?: string; env: Env; cwd: string }): LoadedConfig {
   const path = resolveConfigPath(options.flag, options.env, options.cwd);
-  if (path === undefined) {
-    return { config: parseConfig(defaultConfigYaml(options.env), options.env), origin: 'embedded default' };
-  }
+  if (path === undefined) return loadEmbeddedDefault(options.env);
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
     throw new ConfigError([{ path: '(file)', code: 'CONFIG_NOT_FOUND', message: `cannot read ${path}: ${(err as Error).message}` }], 'CONFIG_NOT_FOUND');
   }
-  return { config: parseConfig(text, options.env), origin: path };
+  // A file's unsigned sources always say `verify: { none: true }`: that is the explicit choice REQUIRE_VERIFY asks for.
+  return { config: parseConfig(text, options.env), origin: path, warnings: [] };
+}
+
+/**
+ * The embedded default without a secret accepts unsigned webhooks, so it
+ * listens on 127.0.0.1 only (see default.ts), and where unsigned sources must
+ * be asked for explicitly (the Docker image) it does not start at all.
+ */
+function loadEmbeddedDefault(env: Env): LoadedConfig {
+  const config = parseConfig(defaultConfigYaml(env), env);
+  const unsigned = config.sources.some((source) => source.verify.none);
+  if (unsigned && /^(1|true)$/i.test(env[REQUIRE_VERIFY_ENV] ?? '')) {
+    throw new ConfigError([
+      {
+        path: 'sources[0].verify',
+        code: 'CONFIG_UNVERIFIED_SOURCE',
+        message: `${REQUIRE_VERIFY_ENV} is set and AUDIAN_WEBHOOK_SECRET is not: set AUDIAN_WEBHOOK_SECRET to verify signatures, or use a config file whose unsigned sources say verify: { none: true }`,
+      },
+    ]);
+  }
+  const warnings = unsigned
+    ? [`AUDIAN_WEBHOOK_SECRET is not set: the embedded default accepts UNSIGNED webhooks, so it listens on ${config.server.host} only; set AUDIAN_WEBHOOK_SECRET to verify signatures and listen on every interface`]
+    : [];
+  return { config, origin: 'embedded default', warnings };
 }
 
 /** Parses, interpolates and validates a whole config document; throws `ConfigError` listing every problem with its key path. */

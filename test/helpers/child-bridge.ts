@@ -15,10 +15,10 @@ export interface ChildBridge {
   readonly exited: Promise<number | NodeJS.Signals | null>;
 }
 
-/** Runs `audian-bridge serve --config FILE` as a real process and waits until it listens. */
-export async function startChildBridge(configPath: string, options: { cwd?: string; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<ChildBridge> {
+/** Runs `audian-bridge serve --config FILE` (no FILE: the config lookup) as a real process and waits until it listens. */
+export async function startChildBridge(configPath: string | undefined, options: { cwd?: string; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<ChildBridge> {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` (npm test does it for you)`);
-  const child = spawn(process.execPath, [CLI, 'serve', '--config', configPath], {
+  const child = spawn(process.execPath, [CLI, 'serve', ...(configPath === undefined ? [] : ['--config', configPath])], {
     cwd: options.cwd,
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
