@@ -4,7 +4,7 @@ import type { DialectId } from '../dialects/index.js';
  * One webhook example per dialect and canonical type, copied verbatim from the
  * provider's documents (test/fixtures/seeds; `ref` is `<document>:<line>`), so
  * `audian-bridge send` ships with them in dist/ and the image.
- * test/unit/cli-send-examples.test.ts checks each against its seed.
+ * test/integration/cli-send.test.ts checks each against its seed.
  */
 export interface SeedExample {
   readonly ref: string;

@@ -101,7 +101,7 @@ function scenarioSteps(scenario: Scenario, dialect: DialectId, count: number): S
     patch?.(body);
     return { type, body };
   };
-  const inbound = (body: Json) => setAt(body, DIRECTION_PATH[dialect], 'inbound');
+  const inbound = (body: Json) => setAt(body, DIRECTION_PATH[dialect], 'inbound', true);
   const ringing = has('call.ringing') ? ['call.ringing'] : [];
   switch (scenario) {
     case 'answered-call':
@@ -138,14 +138,15 @@ function scenarioSteps(scenario: Scenario, dialect: DialectId, count: number): S
   }
 }
 
-function setAt(body: Json, path: readonly string[], value: unknown): boolean {
+/** Sets the value at `path` where the parent object exists; only adds a key that is missing when `create`. */
+function setAt(body: Json, path: readonly string[], value: unknown, create = false): boolean {
   let node: unknown = body;
   for (const key of path.slice(0, -1)) {
     node = (node as Json | undefined)?.[key];
     if (typeof node !== 'object' || node === null) return false;
   }
   const last = path[path.length - 1]!;
-  if (!Object.hasOwn(node as Json, last)) return false;
+  if (!create && !Object.hasOwn(node as Json, last)) return false;
   (node as Json)[last] = value;
   return true;
 }
