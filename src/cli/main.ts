@@ -94,8 +94,8 @@ async function serve(flag: string | undefined): Promise<void> {
 }
 
 function check(flag: string | undefined): void {
-  const { config, origin } = load(flag);
-  const lines = [`config: ${origin} (valid)`, '', 'sources:'];
+  const { config, origin, warnings } = load(flag);
+  const lines = [`config: ${origin} (valid)`, ...warnings.map((warning) => `warning: ${warning}`), '', 'sources:'];
   for (const source of config.sources) {
     const scheme = source.verify.hmac ? `hmac (${source.verify.hmac.secrets.length} secret(s))` : source.verify.header ? `header ${source.verify.header.name}` : 'NONE (unsigned)';
     lines.push(`  ${source.name}  POST ${source.path}  verify: ${scheme}${source.dialects ? `  dialects: ${source.dialects.join(', ')}` : ''}`);

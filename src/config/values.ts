@@ -12,12 +12,14 @@ import { compileTemplate } from '../template.js';
 
 /**
  * A duration with its unit: `300s`, `5m`, `7d`, `250ms`. Parsed to
- * milliseconds. A bare number is refused: it could be read as seconds or as
- * milliseconds, and either guess would be wrong for someone.
+ * milliseconds. A bare number other than 0 is refused: it could be read as
+ * seconds or as milliseconds, and either guess would be wrong for someone.
  */
 export function duration() {
   return z.unknown().transform((value, ctx): number => {
     const text = typeof value === 'number' ? String(value) : typeof value === 'string' ? value.trim() : undefined;
+    // Zero is zero in every unit.
+    if (text !== undefined && /^0+(\.0+)?$/.test(text)) return 0;
     if (text !== undefined && /^\d+(\.\d+)?$/.test(text)) {
       ctx.addIssue({ code: 'custom', message: `${text} has no unit: write it with one, e.g. ${text}s, 5m, 250ms or 7d`, params: { code: 'CONFIG_BAD_VALUE' } });
       return z.NEVER;

@@ -7,20 +7,13 @@ import YAML from 'yaml';
 import { afterAll, describe, expect, it } from 'vitest';
 import { verifyAudianHmac } from '../../src/verify/index.js';
 import { baseConfig } from '../helpers/bridge.js';
-import { CLI } from '../helpers/child-bridge.js';
+import { CLI, runCli } from '../helpers/child-bridge.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'audian-bridge-cli-polish-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-async function cli(args: string[], options: { input?: string; env?: Record<string, string> } = {}) {
-  const child = execFile(process.execPath, [CLI, ...args], { cwd: dir, env: { ...process.env, AUDIAN_WEBHOOK_SECRET: '', ...options.env } });
-  child.stdin!.end(options.input ?? '');
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-  return { code, stdout, stderr };
+function cli(args: string[], options: { input?: string; env?: Record<string, string> } = {}) {
+  return runCli(args, { cwd: dir, ...(options.input === undefined ? {} : { input: options.input }), env: { AUDIAN_WEBHOOK_SECRET: '', ...options.env } });
 }
 
 const oneLine = (text: string) => text.trim().split('\n').length === 1 && !/\n\s+at /.test(text);

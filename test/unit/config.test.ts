@@ -133,7 +133,8 @@ routes:
       expect(issue!.message).toContain('300s');
       expect(issue!.message).toContain('5m');
     }
-    expect(codesOf(`${minimal}dispatch: { retry_max: 0 }\n`)).toEqual(['dispatch.retry_max CONFIG_BAD_VALUE']);
+    expect(codesOf(`${minimal}dispatch: { retry_max: 10 }\n`)).toEqual(['dispatch.retry_max CONFIG_BAD_VALUE']);
+    expect(parseConfig(`${minimal}dispatch: { retry_initial: 0 }\n`, {}).dispatch.retry_initial).toBe(0);
     expect(parseConfig(minimal.replace('secrets: ["s1"]', 'secrets: ["s1"], tolerance: 5m'), {}).sources[0]!.verify.hmac!.tolerance).toBe(300_000);
   });
 
