@@ -181,9 +181,10 @@ export interface SendOptions {
 
 const READY_TIMEOUT_MS = 15_000;
 
-export async function send(args: readonly string[], options: SendOptions, loadConfig: () => LoadedConfig): Promise<void> {
+/** `loadConfig` is called only when no --url is given (the config says where and how to send). */
+export async function send(args: readonly string[], options: SendOptions, loadConfig: () => LoadedConfig | Promise<LoadedConfig>): Promise<void> {
   const steps = plan(args, options);
-  const target = resolveTarget(options, loadConfig);
+  const target = await resolveTarget(options, loadConfig);
   await waitUntilReady(target.url);
   let failures = 0;
   for (const step of steps) {
@@ -252,7 +253,7 @@ interface Target {
 }
 
 /** The URL and how to authenticate: from --url and the flags, or from the loaded config's source. */
-function resolveTarget(options: SendOptions, loadConfig: () => LoadedConfig): Target {
+async function resolveTarget(options: SendOptions, loadConfig: () => LoadedConfig | Promise<LoadedConfig>): Promise<Target> {
   const extra = Object.fromEntries((options.header ?? []).map(parseHeader));
   const secretEnv = options['secret-env'] ?? DEFAULT_SECRET_ENV;
   if (options.url !== undefined) {
@@ -265,7 +266,7 @@ function resolveTarget(options: SendOptions, loadConfig: () => LoadedConfig): Ta
     const secret = process.env[secretEnv];
     return { url: options.url, headers: (raw) => ({ ...(secret ? signAudianRequest(raw, secret) : {}), ...extra }) };
   }
-  const { config, origin } = loadConfig();
+  const { config, origin } = await loadConfig();
   const source = pickSource(config.sources, options.source);
   const host = ['0.0.0.0', '::', '[::]'].includes(config.server.host) ? '127.0.0.1' : config.server.host;
   if (config.server.port === 0) throw new UsageError(`server.port is 0 in ${origin} (a free port picked at start): pass --url`);
