@@ -49,7 +49,8 @@ cd "$WORK/app"
 PORT="${DOCKER_CHECK_PORT:-$(free_port)}"
 SECRET=whsec_docker_check
 # The runtime stage's environment (its ENV lines) and what `docker run -e` adds.
-runtime() { clean_env NODE_ENV=production AUDIAN_BRIDGE_REQUIRE_VERIFY=1 PORT="$PORT" "$@"; }
+RUNTIME_ENV=("${CLEAN_ENV[@]}" NODE_ENV=production AUDIAN_BRIDGE_REQUIRE_VERIFY=1 PORT="$PORT")
+runtime() { "${RUNTIME_ENV[@]}" "$@"; }
 
 log "runtime stage: without AUDIAN_WEBHOOK_SECRET the image refuses to start"
 status=0
@@ -58,7 +59,7 @@ runtime node dist/src/cli/main.js serve >"$WORK/refused.log" 2>&1 || status=$?
   || { log "expected exit 2 with CONFIG_UNVERIFIED_SOURCE, got $status"; cat "$WORK/refused.log" >&2; exit 1; }
 
 log "runtime stage: starting on port $PORT"
-runtime AUDIAN_WEBHOOK_SECRET="$SECRET" node dist/src/cli/main.js serve >"$WORK/serve.log" 2>&1 &
+"${RUNTIME_ENV[@]}" AUDIAN_WEBHOOK_SECRET="$SECRET" node dist/src/cli/main.js serve >"$WORK/serve.log" 2>&1 &
 PID=$!
 
 # The image's HEALTHCHECK command, verbatim.

@@ -3,10 +3,11 @@
 # A clean environment: what a fresh shell on this machine would have, nothing
 # the caller exported (AUDIAN_WEBHOOK_SECRET, AUDIAN_BRIDGE_CONFIG, PORT, ...).
 # Usage: clean_env [NAME=value ...] command...
-clean_env() {
-  env -i PATH="$PATH" HOME="${HOME:-/tmp}" TMPDIR="${TMPDIR:-/tmp}" LANG="${LANG:-C.UTF-8}" \
-    ${npm_config_nodedir:+npm_config_nodedir="$npm_config_nodedir"} "$@"
-}
+# In the background use "${CLEAN_ENV[@]}" ... & instead: env execs the command,
+# so $! is the command's own pid (a backgrounded function would be a subshell).
+CLEAN_ENV=(env -i PATH="$PATH" HOME="${HOME:-/tmp}" TMPDIR="${TMPDIR:-/tmp}" LANG="${LANG:-C.UTF-8}"
+  ${npm_config_nodedir:+npm_config_nodedir="$npm_config_nodedir"})
+clean_env() { "${CLEAN_ENV[@]}" "$@"; }
 
 # Copies what git would ship (tracked and unignored files), minus .dockerignore's
 # entries, from the repository to DEST.
