@@ -1,67 +1,90 @@
 /**
  * Every error the bridge raises on purpose. Each carries a stable `code` that
  * tests, logs and HTTP clients rely on; messages may change, codes may not.
- * Errors become HTTP responses in exactly one place: `src/http/error-handler.ts`.
+ * `ERRORS` is the one place a code's HTTP status comes from. Errors become HTTP
+ * responses in exactly one place: `src/http/error-handler.ts`.
  */
 
-export type ErrorCode =
+export interface ErrorSpec {
+  /** HTTP status used when the error reaches a client. */
+  readonly status: number;
+  /** Whether the message may be shown to the client (never true for anything holding secrets). */
+  readonly expose: boolean;
+}
+
+const request = (status: number): ErrorSpec => ({ status, expose: true });
+const service = (status: number, expose = true): ErrorSpec => ({ status, expose });
+
+export const ERRORS = {
   // the request itself
-  | 'UNSUPPORTED_MEDIA_TYPE'
-  | 'BODY_TOO_LARGE'
-  | 'BODY_UNREADABLE'
-  | 'INVALID_JSON'
-  | 'JSON_TOO_DEEP'
-  | 'FORBIDDEN_JSON_KEY'
-  | 'NOT_AN_OBJECT'
-  | 'UNKNOWN_DIALECT'
-  | 'DIALECT_NOT_ACCEPTED'
-  | 'NOT_FOUND'
-  | 'METHOD_NOT_ALLOWED'
+  UNSUPPORTED_MEDIA_TYPE: request(415),
+  UNSUPPORTED_CONTENT_ENCODING: request(415),
+  BODY_TOO_LARGE: request(413),
+  BODY_UNREADABLE: request(400),
+  REQUEST_TIMEOUT: request(408),
+  INVALID_JSON: request(400),
+  JSON_TOO_DEEP: request(400),
+  FORBIDDEN_JSON_KEY: request(400),
+  NUMBER_OUT_OF_RANGE: request(400),
+  NOT_AN_OBJECT: request(422),
+  UNKNOWN_DIALECT: request(422),
+  DIALECT_NOT_ACCEPTED: request(422),
+  NOT_FOUND: request(404),
+  METHOD_NOT_ALLOWED: request(405),
+  NOT_IMPLEMENTED: request(501),
+  INVALID_REQUEST: request(400),
+  UNAUTHORIZED: request(401),
   // verification
-  | 'SIGNATURE_MISSING'
-  | 'SIGNATURE_MALFORMED'
-  | 'SIGNATURE_MISMATCH'
-  | 'TIMESTAMP_MISSING'
-  | 'TIMESTAMP_INVALID'
-  | 'TIMESTAMP_OUT_OF_TOLERANCE'
-  | 'AUTH_HEADER_MISSING'
-  | 'AUTH_HEADER_MISMATCH'
+  SIGNATURE_MISSING: request(401),
+  SIGNATURE_MALFORMED: request(401),
+  SIGNATURE_MISMATCH: request(401),
+  TIMESTAMP_MISSING: request(401),
+  TIMESTAMP_INVALID: request(401),
+  TIMESTAMP_OUT_OF_TOLERANCE: request(401),
+  AUTH_HEADER_MISSING: request(401),
+  AUTH_HEADER_MISMATCH: request(401),
   // the service
-  | 'STORE_UNAVAILABLE'
-  | 'INTERNAL_ERROR'
-  | 'SHUTTING_DOWN'
-  | 'CONFIG_INVALID'
-  | 'CONFIG_NOT_FOUND'
+  STORE_UNAVAILABLE: service(503),
+  STORE_LOCKED: service(500, false),
+  STORE_NOT_FOUND: service(500, false),
+  OVERLOADED: service(503),
+  SHUTTING_DOWN: service(503),
+  INTERNAL_ERROR: service(500, false),
+  CONFIG_INVALID: service(500, false),
+  CONFIG_NOT_FOUND: service(500, false),
+  CONFIG_ENV_MISSING: service(500, false),
+  CONFIG_UNKNOWN_KEY: service(500, false),
   // one problem inside a config document (ConfigError.issues)
-  | 'CONFIG_SYNTAX'
-  | 'CONFIG_UNKNOWN_KEY'
-  | 'CONFIG_MISSING_KEY'
-  | 'CONFIG_BAD_VALUE'
-  | 'CONFIG_ENV_MISSING'
-  | 'CONFIG_DUPLICATE'
-  | 'CONFIG_UNKNOWN_REFERENCE'
-  | 'CONFIG_UNVERIFIED_SOURCE';
+  CONFIG_SYNTAX: service(500, false),
+  CONFIG_MISSING_KEY: service(500, false),
+  CONFIG_BAD_VALUE: service(500, false),
+  CONFIG_DUPLICATE: service(500, false),
+  CONFIG_UNKNOWN_REFERENCE: service(500, false),
+  CONFIG_UNVERIFIED_SOURCE: service(500, false),
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorCode = keyof typeof ERRORS;
 
 export class BridgeError extends Error {
   readonly code: ErrorCode;
-  /** HTTP status used when the error reaches a client. */
+  /** HTTP status used when the error reaches a client; from `ERRORS`. */
   readonly status: number;
-  /** Whether `message` may be shown to the client (never true for anything holding secrets). */
+  /** Whether `message` may be shown to the client; from `ERRORS`. */
   readonly expose: boolean;
 
-  constructor(code: ErrorCode, status: number, message: string, options?: { cause?: unknown; expose?: boolean }) {
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'BridgeError';
     this.code = code;
-    this.status = status;
-    this.expose = options?.expose ?? status < 500;
+    this.status = ERRORS[code].status;
+    this.expose = ERRORS[code].expose;
   }
 }
 
 /** 401: the request could not be proven to come from the configured sender. */
 export class VerificationError extends BridgeError {
   constructor(code: ErrorCode, message: string) {
-    super(code, 401, message);
+    super(code, message);
     this.name = 'VerificationError';
   }
 }
@@ -77,12 +100,8 @@ export interface ConfigIssue {
 export class ConfigError extends BridgeError {
   readonly issues: readonly ConfigIssue[];
   constructor(issues: readonly ConfigIssue[], code: ErrorCode = 'CONFIG_INVALID') {
-    super(code, 500, `invalid configuration:\n  - ${issues.map((issue) => `${issue.path}: ${issue.message}`).join('\n  - ')}`, { expose: false });
+    super(code, `invalid configuration:\n  - ${issues.map((issue) => `${issue.path}: ${issue.message}`).join('\n  - ')}`);
     this.name = 'ConfigError';
     this.issues = issues;
   }
-}
-
-export function isBridgeError(err: unknown): err is BridgeError {
-  return err instanceof BridgeError;
 }

@@ -1,72 +1,79 @@
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pino, type Logger } from 'pino';
 import { CONNECTORS } from '../connectors/index.js';
-import type { Connector } from '../connectors/types.js';
-import { createAcceptor } from './accept.js';
+import { createAcceptor } from './accept/acceptor.js';
+import { createMissedCallWatcher } from './accept/missed-call-watcher.js';
 import type { BridgeConfig } from './config/load.js';
 import type { DialectId } from './dialects/index.js';
-import { createDispatcher } from './dispatch/dispatcher.js';
-import { createHttpApp } from './http/app.js';
-import { createMissedCallWatcher } from './lifecycle/missed-call-watcher.js';
+import { createDispatcher, type DispatchTarget } from './dispatch/dispatcher.js';
+import type { RetryPolicy } from './dispatch/retry.js';
+import { createAdminApp } from './http/admin.js';
+import { createHttpApp, type HttpSource } from './http/app.js';
+import { createHttpServer } from './http/server.js';
 import { createMetrics } from './metrics.js';
+import { createOperations } from './ops/operations.js';
 import { createRouter } from './routing/router.js';
-import { createStore, type Store } from './store/index.js';
+import { openStore, type Store } from './store/index.js';
 import { createVerifier } from './verify/index.js';
 
 export interface ServiceDeps {
   readonly logger?: Logger;
   readonly fetch?: typeof fetch;
   readonly now?: () => number;
+  /** The store to use instead of opening the configured one; `stop` closes it. */
+  readonly store?: Store;
 }
 
 export interface RunningService {
   /** Base URL the receiver listens on, e.g. http://127.0.0.1:8080. */
   readonly url: string;
+  /** Base URL of the admin API, when `admin.token` turned it on. */
+  readonly adminUrl?: string;
   readonly store: Store;
-  /** Graceful stop: no new requests, in-flight requests and sends finished, database closed. */
+  /** Graceful stop: no new requests, in-flight requests and sends finished, store closed. */
   stop(): Promise<void>;
 }
 
-const PRUNE_INTERVAL_MS = 15 * 60_000;
+/** Rows forgotten per store call, so pruning a large backlog never holds the store for long. */
+const PRUNE_BATCH = 1000;
+/** Store calls per pass: a backlog is worked off over several `prune_interval`s, never in one long burst. */
+const PRUNE_BATCHES_PER_PASS = 50;
 
-/** Wires the stages together and starts listening; see DESIGN.md "The data flow". */
-export async function startService(config: BridgeConfig, deps: ServiceDeps = {}): Promise<RunningService> {
-  const logger = deps.logger ?? pino({ level: config.log.level });
-  const now = deps.now ?? Date.now;
-  const store = createStore(config.store.path);
-  let accepting = false;
-  const metrics = createMetrics({ store: () => (store.db.open ? store : undefined) });
+/** The retry policy of `dispatch`, with a connector's own `dispatch:` keys over it. */
+export function retryPolicyOf(dispatch: BridgeConfig['dispatch'], own: { retry_schedule?: number[]; max_age?: number; max_attempts?: number } = {}): RetryPolicy {
+  const maxAttempts = own.max_attempts ?? dispatch.max_attempts;
+  return {
+    schedule: own.retry_schedule ?? dispatch.retry_schedule,
+    maxAgeMs: own.max_age ?? dispatch.max_age,
+    ...(maxAttempts === undefined ? {} : { maxAttempts }),
+  };
+}
 
-  const connectors = new Map<string, { connector: Connector; batchSize: number }>();
-  for (const [name, options] of Object.entries(config.connectors)) {
+/** Turns the configured connectors into what the dispatcher drives; each connector keeps its state in `store`. */
+export function buildConnectors(
+  config: BridgeConfig,
+  store: Store,
+  context: { logger: Logger; fetch: typeof fetch; now: () => number },
+): Map<string, DispatchTarget> {
+  const connectors = new Map<string, DispatchTarget>();
+  for (const [name, { dispatch, ...options }] of Object.entries(config.connectors)) {
     const definition = CONNECTORS[options.type];
     if (!definition) throw new Error(`unknown connector type ${options.type}`); // the schema already refused it
-    const state = store.connectorState.scope(name, now);
-    const connector = definition.create(name, options, { logger, fetch: deps.fetch ?? globalThis.fetch, now, state });
-    connectors.set(name, { connector, batchSize: definition.batchSize });
+    const connector = definition.create(name, options, { ...context, state: store.connectorState(name, context.now) });
+    connectors.set(name, {
+      connector,
+      batchSize: definition.batchSize,
+      maxPerCall: definition.maxPerCall ?? 1,
+      ...(dispatch ? { retry: retryPolicyOf(config.dispatch, dispatch) } : {}),
+    });
   }
+  return connectors;
+}
 
-  const dispatcher = createDispatcher({
-    store,
-    connectors,
-    logger,
-    metrics,
-    now,
-    options: {
-      maxAttempts: config.dispatch.max_attempts,
-      retryInitialMs: config.dispatch.retry_initial,
-      retryMaxMs: config.dispatch.retry_max,
-      pollIntervalMs: config.dispatch.poll_interval,
-      sendTimeoutMs: config.dispatch.send_timeout,
-    },
-  });
-  const router = createRouter(config.routes, logger.child({ component: 'routing' }), (route) => metrics.routeErrors.inc({ route }));
-  const lifecycle = { graceMs: config.lifecycle.missed_call_grace, unknownDirection: config.lifecycle.unknown_direction };
-  const acceptor = createAcceptor({ store, router, lifecycle, logger, now, onCommitted: (names) => dispatcher.notify(names) });
-  const watcher = createMissedCallWatcher({ store, acceptor, graceMs: lifecycle.graceMs, logger, now });
-
-  const sources = config.sources.map((source) => {
+/** Turns the configured sources into the receiver's routes, each with its verifier. */
+export function buildSources(config: BridgeConfig, logger: Logger): HttpSource[] {
+  return config.sources.map((source) => {
     if (source.verify.none) {
       logger.warn({ source: source.name }, `source "${source.name}" accepts UNSIGNED webhooks (verify: none); anyone who can reach it can inject events`);
     }
@@ -82,19 +89,119 @@ export async function startService(config: BridgeConfig, deps: ServiceDeps = {})
       ...(source.dialects ? { dialects: source.dialects as DialectId[] } : {}),
     };
   });
+}
 
+/**
+ * Forgets records past `dedupe_ttl` now and every `intervalMs`: a bounded
+ * batch per store call, a bounded number of calls per pass. Dead deliveries
+ * and their events stay (the store keeps them until replayed or purged).
+ */
+export function startPruner(store: Store, ttlMs: number, logger: Logger, now: () => number, intervalMs = 15 * 60_000) {
+  let running: Promise<void> = Promise.resolve();
+  let stopped = false;
+  async function prune(): Promise<void> {
+    const removed = { events: 0, calls: 0 };
+    try {
+      for (let more = true, batches = 0; more && !stopped && batches < PRUNE_BATCHES_PER_PASS; batches++) {
+        const result = await store.prune(now(), ttlMs, PRUNE_BATCH);
+        removed.events += result.events;
+        removed.calls += result.calls;
+        more = result.more;
+      }
+    } catch (err) {
+      logger.error({ err }, 'pruning failed; trying again at the next interval');
+    }
+    if (removed.events + removed.calls > 0) logger.info(removed, 'pruned records past dedupe_ttl');
+  }
+  running = prune();
+  const timer = setInterval(() => (running = prune()), intervalMs);
+  timer.unref();
+  return {
+    async stop(): Promise<void> {
+      stopped = true;
+      clearInterval(timer);
+      await running;
+    },
+  };
+}
+
+/** Listens on the configured address; resolves with the base URL. */
+export async function listen(server: Server, host: string, port: number): Promise<string> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return `http://${shown}:${address.port}`;
+}
+
+/** No new connections; idle ones closed now, busy ones once their request ends or `graceMs` is over. */
+function closeServer(server: Server, graceMs: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const force = setTimeout(() => server.closeAllConnections(), graceMs);
+    server.close(() => {
+      clearTimeout(force);
+      resolve();
+    });
+    server.closeIdleConnections();
+  });
+}
+
+/** Wires the stages together and starts listening; see DESIGN.md "The data flow". */
+export async function startService(config: BridgeConfig, deps: ServiceDeps = {}): Promise<RunningService> {
+  const logger = deps.logger ?? pino({ level: config.log.level });
+  const now = deps.now ?? Date.now;
+  const store = deps.store ?? openStore({ path: config.store.path, serving: true });
+  let accepting = false;
+  let closed = false;
+  const metrics = createMetrics({ store: () => (closed ? undefined : store), connectors: Object.keys(config.connectors) });
+
+  const connectors = buildConnectors(config, store, { logger, fetch: deps.fetch ?? globalThis.fetch, now });
+  const dispatcher = createDispatcher({
+    store,
+    connectors,
+    logger,
+    metrics,
+    now,
+    options: {
+      retry: retryPolicyOf(config.dispatch),
+      pollIntervalMs: config.dispatch.poll_interval,
+      sendTimeoutMs: config.dispatch.send_timeout,
+    },
+  });
+  const router = createRouter(config.routes, logger.child({ component: 'routing' }), (route) => metrics.routeErrors.inc({ route }));
+  const lifecycle = { graceMs: config.lifecycle.missed_call_grace, unknownDirection: config.lifecycle.unknown_direction };
+  const acceptor = createAcceptor({
+    store,
+    router,
+    lifecycle,
+    logger,
+    now,
+    onCommitted: (names) => dispatcher.notify(names),
+    onStored: (event) => metrics.countEvent(event),
+  });
+  const watcher = createMissedCallWatcher({ store, acceptor, graceMs: lifecycle.graceMs, logger, now });
+
+  const sources = buildSources(config, logger);
   const app = createHttpApp({
     sources,
     acceptor,
     bodyLimit: config.server.body_limit,
+    bodyTimeoutMs: config.server.body_timeout,
+    maxInflightBody: config.server.max_inflight_body,
     metrics,
+    serveMetrics: config.server.metrics,
     logger,
     now,
-    readiness: () => {
+    accepting: () => accepting,
+    readiness: async () => {
       if (!accepting) return { ready: false, reason: 'starting or shutting down' };
-      if (!store.db.open) return { ready: false, reason: 'store closed' };
       try {
-        store.ping();
+        await store.ping();
       } catch (err) {
         return { ready: false, reason: `store: ${(err as Error).message}` };
       }
@@ -102,57 +209,51 @@ export async function startService(config: BridgeConfig, deps: ServiceDeps = {})
     },
   });
 
-  const prune = () => {
-    try {
-      const removed = store.prune(now(), config.store.dedupe_ttl);
-      if (removed.events + removed.calls > 0) logger.info(removed, 'pruned records past dedupe_ttl');
-    } catch (err) {
-      logger.error({ err }, 'pruning failed');
-    }
-  };
-  prune();
-  const pruneTimer = setInterval(prune, PRUNE_INTERVAL_MS);
-  pruneTimer.unref();
-
+  const pruner = startPruner(store, config.store.dedupe_ttl, logger, now, config.store.prune_interval);
   dispatcher.start();
   watcher.start();
-  const server: Server = createServer(app.callback());
-  server.keepAliveTimeout = 65_000; // longer than common load balancers' idle timeouts
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.server.port, config.server.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
+  const server = createHttpServer(app, {
+    requestTimeoutMs: config.server.request_timeout,
+    maxConnections: config.server.max_connections,
+    logger: logger.child({ component: 'http' }),
   });
+  const url = await listen(server, config.server.host, config.server.port);
+  const admin = config.admin.token ? await startAdmin(config, config.admin.token) : undefined;
   accepting = true;
-  const address = server.address() as AddressInfo;
-  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  const url = `http://${host}:${address.port}`;
   logger.info({ url, sources: sources.map((source) => source.path), connectors: [...connectors.keys()] }, 'audian-bridge listening');
 
-  let stopping: Promise<void> | undefined;
+  /** The admin API on its own listener (`admin.host`, 127.0.0.1 unless exposed on purpose). */
+  async function startAdmin(bridge: BridgeConfig, token: string) {
+    const operations = createOperations({ store, connectors: new Set(connectors.keys()), now, onQueued: (names) => dispatcher.notify(names) });
+    const adminServer = createHttpServer(createAdminApp({ operations, metrics, token, logger }), {
+      requestTimeoutMs: bridge.server.request_timeout,
+      maxConnections: 64,
+      logger: logger.child({ component: 'admin' }),
+    });
+    const adminUrl = await listen(adminServer, bridge.admin.host, bridge.admin.port);
+    logger.info({ url: adminUrl }, 'admin API listening');
+    return { server: adminServer, url: adminUrl };
+  }
+
   async function stop(): Promise<void> {
-    const grace = config.server.shutdown_timeout;
+    // One budget for the whole stop: requests in flight first, then the sends in flight.
+    const deadline = Date.now() + config.server.shutdown_timeout;
+    const remaining = () => Math.max(0, deadline - Date.now());
     accepting = false;
     logger.info('shutting down');
-    clearInterval(pruneTimer);
-    await new Promise<void>((resolve) => {
-      const force = setTimeout(() => server.closeAllConnections(), grace);
-      server.close(() => {
-        clearTimeout(force);
-        resolve();
-      });
-      server.closeIdleConnections();
-    });
+    await Promise.all([closeServer(server, remaining()), admin ? closeServer(admin.server, remaining()) : undefined]);
+    await pruner.stop();
     await watcher.stop();
-    await dispatcher.stop(grace);
-    store.close();
+    await dispatcher.stop(remaining());
+    closed = true;
+    await store.close();
     logger.info('stopped');
   }
 
+  let stopping: Promise<void> | undefined;
   return {
     url,
+    ...(admin ? { adminUrl: admin.url } : {}),
     store,
     stop: () => (stopping ??= stop()),
   };

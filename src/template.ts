@@ -8,9 +8,13 @@ import type { CanonicalEvent } from './dialects/index.js';
 export interface Template {
   readonly source: string;
   readonly placeholders: readonly string[];
+  /** Literal text and placeholders in order, `{{`/`}}` already turned into braces. */
+  readonly pieces: readonly TemplatePiece[];
   /** Renders, or reports the placeholders that had no value. */
   render(event: CanonicalEvent): { ok: true; value: string } | { ok: false; missing: string[] };
 }
+
+export type TemplatePiece = string | { readonly path: string };
 
 const PART = /\{\{|\}\}|\{([A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)*)\}|([{}])/g;
 
@@ -23,9 +27,23 @@ export function lookupPath(root: unknown, path: string): unknown {
   return value;
 }
 
+/** A placeholder's text: strings, numbers and booleans; undefined where the event has no such value (absent, null, an object). */
+export function placeholderValue(event: unknown, path: string): string | undefined {
+  const value = lookupPath(event, path);
+  return value === undefined || value === null || typeof value === 'object' ? undefined : String(value);
+}
+
+/**
+ * The string with each lone surrogate (JSON allows `"\ud800"`) replaced by
+ * U+FFFD, as URL parsing does; `encodeURIComponent` throws on them.
+ */
+export function wellFormed(value: string): string {
+  return value.replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
+}
+
 /** Throws on a malformed template; `encode` escapes each value (e.g. encodeURIComponent in URLs). */
 export function compileTemplate(source: string, encode: (value: string) => string = (value) => value): Template {
-  const pieces: (string | { path: string })[] = [];
+  const pieces: TemplatePiece[] = [];
   let last = 0;
   for (const match of source.matchAll(PART)) {
     if (match[2] !== undefined) {
@@ -41,6 +59,7 @@ export function compileTemplate(source: string, encode: (value: string) => strin
   return {
     source,
     placeholders,
+    pieces,
     render(event) {
       const missing: string[] = [];
       let out = '';
@@ -49,9 +68,9 @@ export function compileTemplate(source: string, encode: (value: string) => strin
           out += piece;
           continue;
         }
-        const value = lookupPath(event, piece.path);
-        if (value === undefined || value === null || typeof value === 'object') missing.push(piece.path);
-        else out += encode(String(value));
+        const value = placeholderValue(event, piece.path);
+        if (value === undefined) missing.push(piece.path);
+        else out += encode(value);
       }
       return missing.length > 0 ? { ok: false, missing } : { ok: true, value: out };
     },

@@ -1,11 +1,12 @@
 import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { z } from 'zod';
-import { nonEmpty } from '../../src/config/values.js';
-import { permanent, retriable, sent, type Connector, type ConnectorDefinition } from '../types.js';
+import { nonEmpty, retriable, sent, type ConnectorDefinition } from '../../src/sdk/index.js';
+
+const TYPE = 'file';
 
 export const fileSchema = z.strictObject({
-  type: z.literal('file'),
+  type: z.literal(TYPE),
   /** JSON-lines file the canonical events are appended to. */
   path: nonEmpty(),
   /** fsync after each batch, so a delivered event survives a power loss. */
@@ -16,9 +17,12 @@ export type FileOptions = z.output<typeof fileSchema>;
 
 /** Appends each canonical event as one JSON line. */
 export const fileConnector: ConnectorDefinition<typeof fileSchema> = {
+  type: TYPE,
   schema: fileSchema,
   batchSize: 200,
-  create(name, options, context): Connector {
+  // One append per batch, in the batch's order: it succeeds or fails as a whole.
+  maxPerCall: 200,
+  create(name, options, context) {
     const logger = context.logger.child({ connector: name });
     let handle: FileHandle | undefined;
 
@@ -44,13 +48,18 @@ export const fileConnector: ConnectorDefinition<typeof fileSchema> = {
           if (options.fsync) await file.sync();
           return batch.map(() => sent);
         } catch (err) {
+          // Nothing in an event makes a line unwritable: a missing permission
+          // (EACCES), a full disk or a folder in the way are the operator's to
+          // fix, and the waiting lines go out once they are.
           const error = err as NodeJS.ErrnoException;
-          // A missing permission will not fix itself; a full disk or I/O error may.
-          const result = error.code === 'EACCES' || error.code === 'EISDIR' ? permanent(error.message) : retriable(error.message);
+          const result = retriable(`cannot append to ${options.path}: ${error.code ?? error.message}`);
           await handle?.close().catch(() => undefined);
           handle = undefined;
           return batch.map(() => result);
         }
+      },
+      async preview(event) {
+        return { outcome: 'send', target: options.path, message: { path: options.path, line: JSON.stringify(event) } };
       },
       async stop() {
         await handle?.close();

@@ -1,17 +1,42 @@
 import jsonata from 'jsonata';
 import { z } from 'zod';
-import { duration, integer, jsonataExpression, template } from '../../src/config/values.js';
-import { compileTemplate } from '../../src/template.js';
+import { compileTemplate, duration, integer, jsonataExpression, nonEmpty, permanent, retriable, sent, template, type CanonicalEvent, type ConnectorDefinition, type Delivery, type SendResult } from '../../src/sdk/index.js';
 import { parseRetryAfter } from '../retry-after.js';
-import { permanent, retriable, sent, type Connector, type ConnectorDefinition, type Delivery, type SendResult } from '../types.js';
+import { compileUrlTemplate, withoutUserInfo } from './url.js';
+
+const TYPE = 'http';
+
+/** A URL template that passes the rules of url.ts. */
+function urlTemplate() {
+  return nonEmpty().superRefine((value, ctx) => {
+    try {
+      compileUrlTemplate(value);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: (err as Error).message });
+    }
+  });
+}
+
+/** Fetch refuses these in a header value; a literal one is a config error, a rendered one a permanent failure. */
+const BREAKS_HEADER = /[\r\n\0]/;
+/** HTTP header values are bytes; fetch takes Latin-1 only. */
+const NOT_LATIN1 = /[^\u0000-\u00ff]/;
+
+function headerTemplate() {
+  return template().refine((value) => !BREAKS_HEADER.test(value), 'a header value cannot contain CR, LF or NUL');
+}
 
 export const httpSchema = z.strictObject({
-  type: z.literal('http'),
-  /** URL template, e.g. `https://crm.example.com/api/calls/{subject}`; values are URL-encoded. */
-  url: template(),
+  type: z.literal(TYPE),
+  /**
+   * URL template, e.g. `https://crm.example.com/api/calls/{subject}`: fixed
+   * scheme, host and port; placeholders in path segments and query values,
+   * percent-encoded (url.ts).
+   */
+  url: urlTemplate(),
   method: z.enum(['POST', 'PUT', 'PATCH']).default('POST'),
   /** Header values are templates too, e.g. `Authorization: Bearer ${CRM_TOKEN}`. */
-  headers: z.record(z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, 'not a valid header name'), template()).default({}),
+  headers: z.record(z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, 'not a valid header name'), headerTemplate()).default({}),
   /** JSONata expression over the canonical event giving the body; default: the event itself. */
   body: jsonataExpression().optional(),
   timeout: duration().default(10_000),
@@ -21,58 +46,87 @@ export const httpSchema = z.strictObject({
 
 export type HttpOptions = z.output<typeof httpSchema>;
 
+/** Headers whose values a preview never shows: credentials, and anything named like one. */
+const SECRET_HEADER = /^(?:authorization|proxy-authorization|cookie|x-api-key)$|token|secret|key|password|auth|session|signature/i;
+/** Query parameters a preview never shows, by the same rule. */
+const SECRET_PARAM = /token|secret|key|password|passwd|auth|session|signature|sig$/i;
+/** The connector's own headers: known values, never secret. */
+const OWN_HEADERS = new Set(['content-type', 'idempotency-key', 'user-agent']);
+export const REDACTED = '[redacted]';
+
+interface Request {
+  readonly url: string;
+  readonly headers: Record<string, string>;
+  /** The JSON value sent, and its text. */
+  readonly body: unknown;
+  readonly text: string;
+}
+
 /**
  * Sends each event to a URL. 2xx is delivered; 408, 429, 5xx and network
- * failures are retried (honouring `Retry-After`); any other status is permanent.
+ * failures are retried (honouring `Retry-After`); any other status is
+ * permanent, and so is an event that cannot make a safe request (a template
+ * without a value, a value that would steer the URL, CR/LF in a header).
  */
 export const httpConnector: ConnectorDefinition<typeof httpSchema> = {
+  type: TYPE,
   schema: httpSchema,
   batchSize: 32,
-  create(name, options, context): Connector {
+  // The deliveries of a batch are sent concurrently (`concurrency`).
+  maxPerCall: 1,
+  create(name, options, context) {
     const logger = context.logger.child({ connector: name });
-    const url = compileTemplate(options.url, encodeURIComponent);
-    const headers = Object.entries(options.headers).map(([header, value]) => [header, compileTemplate(value)] as const);
+    const url = compileUrlTemplate(options.url);
+    const headers = Object.entries(options.headers).map(([header, value]) => [header.toLowerCase(), compileTemplate(value)] as const);
     const body = options.body === undefined ? undefined : jsonata(options.body);
 
-    async function sendOne(delivery: Delivery, signal: AbortSignal): Promise<SendResult> {
-      const { event } = delivery;
+    /** The request for an event (its `replay`-th resend, when given), or why there can be none (a permanent failure). */
+    async function plan(event: CanonicalEvent, replay?: number): Promise<{ ok: true; request: Request } | { ok: false; error: string }> {
       const target = url.render(event);
-      if (!target.ok) return permanent(`url template has no value for {${target.missing.join('}, {')}}`);
+      if (!target.ok) return target;
       const requestHeaders: Record<string, string> = {
         'content-type': body ? 'application/json' : 'application/cloudevents+json; charset=utf-8',
-        'idempotency-key': event.id,
+        // A resend an operator asked for must not be dropped as a duplicate of the original.
+        'idempotency-key': replay ? `${event.id}.replay-${replay}` : event.id,
         'user-agent': 'audian-bridge',
+        ...(url.authorization ? { authorization: url.authorization } : {}),
       };
       for (const [header, value] of headers) {
         const rendered = value.render(event);
-        if (!rendered.ok) return permanent(`header ${header} has no value for {${rendered.missing.join('}, {')}}`);
-        requestHeaders[header.toLowerCase()] = rendered.value;
+        if (!rendered.ok) return { ok: false, error: `header ${header} has no value for {${rendered.missing.join('}, {')}}` };
+        if (BREAKS_HEADER.test(rendered.value)) return { ok: false, error: `header ${header}: a value contains CR, LF or NUL, which could forge headers; not sent` };
+        if (NOT_LATIN1.test(rendered.value)) return { ok: false, error: `header ${header}: a value has characters beyond Latin-1, which an HTTP header cannot carry` };
+        requestHeaders[header] = rendered.value;
       }
-      let payload: string;
       try {
-        payload = JSON.stringify(body ? await body.evaluate(event) : event) ?? 'null';
+        const payload: unknown = body ? await body.evaluate(event) : event;
+        return { ok: true, request: { url: target.url, headers: requestHeaders, body: payload, text: JSON.stringify(payload) ?? 'null' } };
       } catch (err) {
-        return permanent(`body mapping failed: ${(err as Error).message}`);
+        return { ok: false, error: `body mapping failed: ${(err as Error).message}` };
       }
+    }
 
+    async function sendOne(delivery: Delivery, signal: AbortSignal): Promise<SendResult> {
+      const planned = await plan(delivery.event, delivery.replay);
+      if (!planned.ok) return permanent(planned.error);
+      const { request } = planned;
       const timeout = AbortSignal.timeout(options.timeout);
       let response: Response;
       try {
-        response = await context.fetch(target.value, {
+        response = await context.fetch(request.url, {
           method: options.method,
-          headers: requestHeaders,
-          body: payload,
+          headers: request.headers,
+          body: request.text,
           signal: AbortSignal.any([signal, timeout]),
           redirect: 'manual',
         });
       } catch (err) {
-        const reason = timeout.aborted ? `timed out after ${options.timeout} ms` : (err as Error).message;
-        return retriable(`request to ${new URL(target.value).host} failed: ${reason}`);
+        return retriable(`request to ${url.origin} failed: ${timeout.aborted ? `timed out after ${options.timeout} ms` : describe(err)}`);
       }
       // Drain the body so the connection goes back to the pool; keep a little for the error message.
       const text = (await response.text().catch(() => '')).slice(0, 300);
       if (response.ok) return sent;
-      const detail = `${options.method} ${new URL(target.value).host} answered ${response.status}${text ? `: ${text}` : ''}`;
+      const detail = `${options.method} ${url.origin} answered ${response.status}${text ? `: ${text}` : ''}`;
       if (response.status === 408 || response.status === 429 || response.status >= 500) {
         return retriable(detail, parseRetryAfter(response.headers.get('retry-after'), context.now()));
       }
@@ -82,7 +136,7 @@ export const httpConnector: ConnectorDefinition<typeof httpSchema> = {
     return {
       name,
       async start() {
-        logger.debug({ url: options.url }, 'http connector ready');
+        logger.debug({ url: withoutUserInfo(options.url) }, 'http connector ready');
       },
       async send(batch, signal) {
         const results: SendResult[] = new Array(batch.length);
@@ -90,13 +144,48 @@ export const httpConnector: ConnectorDefinition<typeof httpSchema> = {
         const worker = async () => {
           while (next < batch.length) {
             const index = next++;
-            results[index] = await sendOne(batch[index] as Delivery, signal);
+            // One delivery's surprise is its own result, never the batch's: the others were sent.
+            results[index] = await sendOne(batch[index] as Delivery, signal).catch((err: unknown) => retriable(`request to ${url.origin} failed: ${describe(err)}`));
           }
         };
         await Promise.all(Array.from({ length: Math.min(options.concurrency, batch.length) }, worker));
         return results;
       },
+      async preview(event) {
+        const planned = await plan(event);
+        if (!planned.ok) return { outcome: 'fail', error: planned.error };
+        const { request } = planned;
+        const shownUrl = redactQuery(request.url);
+        return {
+          outcome: 'send',
+          target: `${options.method} ${shownUrl}`,
+          message: { method: options.method, url: shownUrl, headers: redactHeaders(request.headers), body: request.body },
+        };
+      },
       async stop() {},
     };
   },
 };
+
+/** An error's message and its cause's (fetch says "fetch failed" and puts the reason in `cause`), without any URL user info. */
+function describe(err: unknown): string {
+  const error = err as { message?: unknown; cause?: { message?: unknown; code?: unknown } };
+  const cause = typeof error?.cause?.message === 'string' && error.cause.message !== '' ? `: ${error.cause.message}` : '';
+  return `${String(error?.message ?? err)}${cause}`.replace(/\/\/[^/?#@\s]*@/g, '//');
+}
+
+export function redactHeaders(headers: Readonly<Record<string, string>>): Record<string, string> {
+  return Object.fromEntries(Object.entries(headers).map(([name, value]) => [name, !OWN_HEADERS.has(name) && SECRET_HEADER.test(name) ? REDACTED : value]));
+}
+
+function redactQuery(url: string): string {
+  const parsed = new URL(url);
+  if (![...parsed.searchParams.keys()].some((key) => SECRET_PARAM.test(key))) return url;
+  // Rebuilt by hand: URLSearchParams would re-encode every other value.
+  const [head, query] = [url.slice(0, url.indexOf('?')), url.slice(url.indexOf('?') + 1).split('#')[0]!];
+  const shown = query.split('&').map((pair) => {
+    const [key = '', ...value] = pair.split('=');
+    return value.length > 0 && SECRET_PARAM.test(decodeURIComponent(key)) ? `${key}=${REDACTED}` : pair;
+  });
+  return `${head}?${shown.join('&')}${parsed.hash}`;
+}

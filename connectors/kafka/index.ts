@@ -1,10 +1,9 @@
 import { CompressionTypes, Kafka, Partitioners, logLevel, type KafkaConfig, type logCreator, type SASLOptions } from 'kafkajs';
 import type { ConnectionOptions } from 'node:tls';
 import type { Logger } from 'pino';
-import { compileTemplate } from '../../src/template.js';
-import { permanent, type Connector, type ConnectorDefinition, type SendResult } from '../types.js';
+import { compileTemplate, permanent, type ConnectorDefinition, type SendResult } from '../../src/sdk/index.js';
 import { buildRecord, type KafkaRecord, type RecordFormat } from './message.js';
-import { kafkaSchema, type KafkaOptions } from './schema.js';
+import { KAFKA, kafkaSchema, type KafkaOptions } from './schema.js';
 import { createSender } from './sender.js';
 
 export { kafkaSchema, type KafkaOptions } from './schema.js';
@@ -15,11 +14,13 @@ export { kafkaSchema, type KafkaOptions } from './schema.js';
  * format, ordering and error handling: connectors/kafka/README.md.
  */
 export const kafkaConnector: ConnectorDefinition<typeof kafkaSchema> = {
+  type: KAFKA,
   schema: kafkaSchema,
-  // The outbox hands over at most one event per call at a time, so a batch is
-  // many calls' next events: large batches cost nothing in ordering.
   batchSize: 256,
-  create(name, options, context): Connector {
+  // One call's events share a key, so a partition, and the sender keeps their
+  // order within the batch (sender.ts): a batch may carry many of them.
+  maxPerCall: 256,
+  create(name, options, context) {
     const logger = context.logger.child({ connector: name });
     if (options.sasl && !options.tls) logger.warn('kafka connector uses SASL without tls: credentials and events cross the network in clear text');
     const kafka = new Kafka(clientConfig(name, options, logger));
@@ -73,6 +74,12 @@ export const kafkaConnector: ConnectorDefinition<typeof kafkaSchema> = {
           positions.forEach((position, index) => (results[position] = outcomes[index]!));
         }
         return results;
+      },
+      async preview(event) {
+        const built = buildRecord(event, format);
+        if (!built.ok) return { outcome: 'fail', error: built.error };
+        const { topic, key, headers, value } = built.record;
+        return { outcome: 'send', target: `topic ${topic}`, message: { topic, key, headers, value } };
       },
       async stop() {
         await sender.close();

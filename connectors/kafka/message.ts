@@ -1,5 +1,4 @@
-import type { CanonicalEvent } from '../../src/dialects/index.js';
-import type { Template } from '../../src/template.js';
+import type { CanonicalEvent, Template } from '../../src/sdk/index.js';
 
 /** One event as a Kafka record, before kafkajs sees it. */
 export interface KafkaRecord {

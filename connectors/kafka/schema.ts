@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { boolean, byteSize, duration, integer, nonEmpty, template } from '../../src/config/values.js';
+import { boolean, byteSize, duration, integer, nonEmpty, template } from '../../src/sdk/index.js';
 
 /** `host:port`, or `[v6 address]:port`. */
 const BROKER = /^(\[[0-9A-Fa-f:.]+\]|[^\s:[\]/]+):(\d{1,5})$/;
@@ -79,9 +79,11 @@ const ACKS = { all: -1, '-1': -1, leader: 1, '1': 1, none: 0, '0': 0 } as const;
  * Options of the `kafka` connector (connectors/kafka/README.md). DESIGN.md
  * fixes `brokers`, `topic`, `key` and `mode`; the rest tune the producer.
  */
+export const KAFKA = 'kafka';
+
 export const kafkaSchema = z
   .strictObject({
-    type: z.literal('kafka'),
+    type: z.literal(KAFKA),
     brokers: brokerList(),
     client_id: z.string().regex(/^[A-Za-z0-9._-]+$/, 'use letters, digits, ".", "_" and "-"').default('audian-bridge'),
     /** Topic template, e.g. `audian.calls` or `audian.{type}`. */

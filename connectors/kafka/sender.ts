@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { permanent, retriable, sent, type SendResult } from '../types.js';
+import { permanent, retriable, sent, type SendResult } from '../../src/sdk/index.js';
 import { classifyKafkaError, type KafkaFailure } from './errors.js';
 import type { KafkaRecord } from './message.js';
 
@@ -47,6 +47,12 @@ export interface Sender {
  * one, so a permanent failure dead-letters only what it concerns. A failure of
  * the connection fails the whole batch, retriable.
  *
+ * A batch may carry several events of one call, in order. Once a record fails
+ * retriably, the later records with its topic and key (its partition) are not
+ * sent and fail retriably too, so a retry never lets a later event of a call
+ * overtake an earlier one. A permanent failure holds nothing back: the dead
+ * delivery no longer blocks its call, as in the outbox.
+ *
  * The producer is kept for the life of the process, with one exception: after
  * any failed request the next request goes through a new producer. kafkajs
  * assigns an idempotent producer's sequence numbers before a request and
@@ -89,11 +95,28 @@ export function createSender(options: SenderOptions): Sender {
     return connecting;
   }
 
-  /** Sends one request's worth of records; fills `results` at their indexes; returns the failure, if any. */
-  async function attempt(indexes: readonly number[], records: readonly KafkaRecord[], results: SendResult[], signal: AbortSignal): Promise<KafkaFailure | undefined> {
+  /**
+   * Sends one request's worth of records; fills `results` at their indexes;
+   * returns the failure, if any. `held` holds the partitions (topic and key)
+   * of this send that had a retriable failure.
+   */
+  async function attempt(
+    candidates: readonly number[],
+    records: readonly KafkaRecord[],
+    results: SendResult[],
+    signal: AbortSignal,
+    held: Set<string>,
+  ): Promise<KafkaFailure | undefined> {
+    const indexes = candidates.filter((index) => {
+      if (!held.has(partitionOf(records[index]!))) return true;
+      results[index] = retriable(HELD_BACK);
+      return false;
+    });
+    if (indexes.length === 0) return undefined;
     if (signal.aborted) {
       const failure: KafkaFailure = { retriable: true, scope: 'connection', kind: 'Aborted', error: `send aborted: ${String((signal.reason as Error | undefined)?.message ?? signal.reason)}` };
       for (const index of indexes) results[index] = retriable(failure.error);
+      for (const index of indexes) held.add(partitionOf(records[index]!));
       return failure;
     }
     try {
@@ -109,29 +132,31 @@ export function createSender(options: SenderOptions): Sender {
       if (failure.scope !== 'connection' && topics.size > 1) {
         return eachUntilDisconnected(
           [...topics].map((topic) => indexes.filter((index) => records[index]!.topic === topic)),
-          (group) => attempt(group, records, results, signal),
+          (group) => attempt(group, records, results, signal, held),
           results,
         );
       }
       if (failure.scope === 'message' && indexes.length > 1) {
         return eachUntilDisconnected(
           indexes.map((index) => [index]),
-          (group) => attempt(group, records, results, signal),
+          (group) => attempt(group, records, results, signal, held),
           results,
         );
       }
       const topic = topics.size === 1 ? `topic "${[...topics][0]}": ` : '';
       const result = toResult({ ...failure, error: failure.scope === 'connection' ? failure.error : `${topic}${failure.error}` });
       for (const index of indexes) results[index] = result;
+      if (failure.retriable) for (const index of indexes) held.add(partitionOf(records[index]!));
       return failure;
     }
   }
 
   async function sendAll(records: readonly KafkaRecord[], signal: AbortSignal): Promise<SendResult[]> {
     const results: SendResult[] = new Array(records.length);
+    const held = new Set<string>();
     await eachUntilDisconnected(
       chunkBySize(records, options.maxRequestBytes),
-      (chunk) => attempt(chunk, records, results, signal),
+      (chunk) => attempt(chunk, records, results, signal, held),
       results,
     );
     return results;
@@ -154,6 +179,13 @@ export function createSender(options: SenderOptions): Sender {
       await last?.disconnect();
     },
   };
+}
+
+const HELD_BACK = 'not sent: an earlier event with the same topic and key failed in this batch';
+
+/** Records with the same topic and key go to one partition, where their order is kept. */
+function partitionOf(record: KafkaRecord): string {
+  return `${record.topic}\u0000${record.key}`;
 }
 
 function toResult(failure: KafkaFailure): SendResult {

@@ -1,5 +1,4 @@
-import type { CanonicalEvent } from '../../src/dialects/index.js';
-import { lookupPath, type Template } from '../../src/template.js';
+import { lookupPath, type CanonicalEvent, type Template } from '../../src/sdk/index.js';
 import { payloadText, truncate } from './escape.js';
 
 /** The Block Kit subset the connector posts (docs.slack.dev "Block Kit reference"). */

@@ -1,5 +1,5 @@
 import { WebAPIHTTPError, WebAPIPlatformError, WebAPIRateLimitedError, WebAPIRequestError } from '@slack/web-api';
-import { permanent, retriable, type SendResult } from '../types.js';
+import { permanent, retriable, type SendResult } from '../../src/sdk/index.js';
 
 /**
  * `chat.postMessage` errors that no retry fixes: the token, the app's access
@@ -47,7 +47,7 @@ const PERMANENT = new Set([
  * Sorts a failed call into retriable or permanent. Rate limits carry Slack's
  * `Retry-After` so the dispatcher reschedules the delivery in the outbox.
  * Platform errors not known to be permanent are retried (bounded by
- * `dispatch.max_attempts`): a lost alert costs more than a few retries.
+ * `dispatch.max_age`): a lost alert costs more than a few retries.
  */
 export function classifySlackError(err: unknown): SendResult {
   if (err instanceof WebAPIRateLimitedError) {

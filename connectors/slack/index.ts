@@ -2,9 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { LogLevel, WebClient, type ChatPostMessageArguments, type FetchFunction, type Logger as SlackLogger } from '@slack/web-api';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { boolean, duration, nonEmpty, template } from '../../src/config/values.js';
-import { compileTemplate } from '../../src/template.js';
-import { retriable, sent, type Connector, type ConnectorDefinition, type Delivery, type SendResult } from '../types.js';
+import { boolean, compileTemplate, duration, nonEmpty, retriable, sent, template, type CanonicalEvent, type ConnectorDefinition, type Delivery, type SendResult } from '../../src/sdk/index.js';
 import { buildMessage } from './blocks.js';
 import { classifySlackError } from './errors.js';
 import { escapeMrkdwn } from './escape.js';
@@ -27,8 +25,10 @@ function timeZone() {
   });
 }
 
+const TYPE = 'slack';
+
 export const slackSchema = z.strictObject({
-  type: z.literal('slack'),
+  type: z.literal(TYPE),
   /** Bot token (`xoxb-...`) of a Slack app with the `chat:write` scope. */
   token: nonEmpty(),
   /** Channel ID (`C0123456789`) or name; one connector per channel, and a route picks the connector. */
@@ -74,10 +74,12 @@ function slackLogger(logger: Logger): SlackLogger {
  * survives restarts.
  */
 export const slackConnector: ConnectorDefinition<typeof slackSchema> = {
+  type: TYPE,
   schema: slackSchema,
   // Slack takes one message per request, and about one per second per channel.
   batchSize: 1,
-  create(name, options, context): Connector {
+  maxPerCall: 1,
+  create(name, options, context) {
     const logger = context.logger.child({ connector: name });
     const messageOptions = {
       timeZone: options.time_zone,
@@ -117,18 +119,14 @@ export const slackConnector: ConnectorDefinition<typeof slackSchema> = {
       }
     }
 
-    async function sendOne(delivery: Delivery, signal: AbortSignal): Promise<SendResult> {
-      const { event } = delivery;
-      const thread = threads?.find(event);
+    /** The `chat.postMessage` arguments for an event, or why nothing is posted. Reads the thread state, changes nothing. */
+    async function plan(event: CanonicalEvent) {
+      const thread = await threads?.find(event);
       if (threads && !thread && event.type !== 'call.missed') {
         // With threading on, anything but an alert is a follow-up; without an alert there is nothing to follow.
-        logger.debug({ eventId: event.id, type: event.type }, 'no alert thread for this follow-up; not posted');
-        return sent;
+        return { skip: `thread_follow_ups is on and no alert thread is open for this ${event.type} event's call or caller` } as const;
       }
       const message = buildMessage(event, messageOptions);
-      const waited = await waitTurn(signal);
-      if (waited) return waited;
-
       // A repeated missed call goes in the thread and, being an alert, to the channel too.
       const threading = thread ? { thread_ts: thread.ts, ...(event.type === 'call.missed' ? { reply_broadcast: true } : {}) } : {};
       const request = {
@@ -142,6 +140,20 @@ export const slackConnector: ConnectorDefinition<typeof slackSchema> = {
         unfurl_media: false,
         ...threading,
       } as ChatPostMessageArguments; // the library's union of argument shapes does not narrow from an object built in steps
+      return { thread, request } as const;
+    }
+
+    async function sendOne(delivery: Delivery, signal: AbortSignal): Promise<SendResult> {
+      const { event } = delivery;
+      const planned = await plan(event);
+      if ('skip' in planned) {
+        logger.debug({ eventId: event.id, type: event.type }, 'no alert thread for this follow-up; not posted');
+        return sent;
+      }
+      const { thread, request } = planned;
+      const waited = await waitTurn(signal);
+      if (waited) return waited;
+
       let posted: { channel?: string; ts?: string };
       try {
         posted = await clientFor(signal).chat.postMessage(request);
@@ -155,8 +167,8 @@ export const slackConnector: ConnectorDefinition<typeof slackSchema> = {
 
       if (threads && posted.channel && posted.ts) {
         try {
-          if (thread) threads.join(event, thread);
-          else threads.open(event, { channel: posted.channel, ts: posted.ts });
+          if (thread) await threads.join(event, thread);
+          else await threads.open(event, { channel: posted.channel, ts: posted.ts });
         } catch (err) {
           // The message is out; only its thread is forgotten, so a follow-up may be skipped.
           logger.error({ err, eventId: event.id }, 'could not record the Slack thread of a posted alert');
@@ -182,6 +194,12 @@ export const slackConnector: ConnectorDefinition<typeof slackSchema> = {
         const results: SendResult[] = [];
         for (const delivery of batch) results.push(await sendOne(delivery, signal));
         return results;
+      },
+      async preview(event) {
+        const planned = await plan(event);
+        if ('skip' in planned) return { outcome: 'skip', reason: `not posted: ${planned.skip}` };
+        const { channel, text, blocks, thread_ts: thread } = planned.request as { channel: string; text: string; blocks: unknown[]; thread_ts?: string };
+        return { outcome: 'send', target: `channel ${channel}`, message: { channel, text, blocks, ...(thread ? { thread_ts: thread } : {}) } };
       },
       async stop() {},
     };

@@ -1,5 +1,4 @@
-import type { CanonicalEvent } from '../../src/dialects/index.js';
-import type { ConnectorState } from '../types.js';
+import type { CanonicalEvent, ConnectorState } from '../../src/sdk/index.js';
 
 /** A posted alert that later messages reply to. */
 export interface ThreadRef {
@@ -33,11 +32,11 @@ export function partyOf(event: CanonicalEvent): string | undefined {
 export function memoryState(now: () => number): ConnectorState {
   const values = new Map<string, { value: string; expiresAt: number }>();
   return {
-    get(key) {
+    async get(key) {
       const entry = values.get(key);
       return entry && entry.expiresAt > now() ? entry.value : undefined;
     },
-    set(key, value, expiresAt) {
+    async set(key, value, expiresAt) {
       values.set(key, { value, expiresAt });
     },
   };
@@ -56,8 +55,8 @@ export function createThreads(state: ConnectorState, channel: string, windowMs: 
     return party === undefined ? undefined : `thread:party:${channel}\u0000${party}`;
   };
 
-  function read(key: string | undefined): ThreadRef | undefined {
-    const raw = key === undefined ? undefined : state.get(key);
+  async function read(key: string | undefined): Promise<ThreadRef | undefined> {
+    const raw = key === undefined ? undefined : await state.get(key);
     if (raw === undefined) return undefined;
     try {
       const ref = JSON.parse(raw) as ThreadRef;
@@ -68,18 +67,18 @@ export function createThreads(state: ConnectorState, channel: string, windowMs: 
   }
 
   return {
-    find(event: CanonicalEvent): ThreadRef | undefined {
-      return read(callKey(event)) ?? read(partyKey(event));
+    async find(event: CanonicalEvent): Promise<ThreadRef | undefined> {
+      return (await read(callKey(event))) ?? (await read(partyKey(event)));
     },
     /** Records a new alert as the thread of its call and its party. */
-    open(event: CanonicalEvent, posted: { channel: string; ts: string }): void {
+    async open(event: CanonicalEvent, posted: { channel: string; ts: string }): Promise<void> {
       const ref: ThreadRef = { ...posted, until: now() + windowMs };
-      for (const key of [callKey(event), partyKey(event)]) if (key) state.set(key, JSON.stringify(ref), ref.until);
+      for (const key of [callKey(event), partyKey(event)]) if (key) await state.set(key, JSON.stringify(ref), ref.until);
     },
     /** Later events of this call follow the same thread, even without a party number. */
-    join(event: CanonicalEvent, ref: ThreadRef): void {
+    async join(event: CanonicalEvent, ref: ThreadRef): Promise<void> {
       const key = callKey(event);
-      if (key && ref.until > now()) state.set(key, JSON.stringify(ref), ref.until);
+      if (key && ref.until > now()) await state.set(key, JSON.stringify(ref), ref.until);
     },
   };
 }

@@ -1,17 +1,14 @@
 #!/usr/bin/env node
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { pino } from 'pino';
 import { loadConfig, type LoadedConfig } from '../config/load.js';
-import { ConfigError } from '../errors.js';
-import { startService } from '../service.js';
-import { createStore, type DeliveryStatus } from '../store/index.js';
+import { BridgeError, ConfigError } from '../errors.js';
 import { signAudianRequest } from '../verify/index.js';
 import { CliError, UsageError } from './errors.js';
 import { DEFAULT_SECRET_ENV, readInput, secretFromEnv } from './io.js';
+import { OPS_COMMANDS, OPS_HELP, OPS_OPTIONS, runOps } from './ops.js';
+import { createProcessLogger, exitOnSignals } from './process-exit.js';
 import { send, SEND_HELP } from './send.js';
-
-const DELIVERY_STATUSES: readonly DeliveryStatus[] = ['pending', 'delivered', 'dead'];
 
 /** Each command's usage line and its longer help (`audian-bridge help COMMAND`). */
 const COMMANDS: Readonly<Record<string, { usage: string; summary: string; help?: string }>> = {
@@ -26,11 +23,7 @@ const COMMANDS: Readonly<Record<string, { usage: string; summary: string; help?:
   --file F           the body; without it, stdin (which must not be a terminal)`,
   },
   send: { usage: 'send [TYPE|SCENARIO] [--file F] [--dialect D] [--url URL] ...', summary: 'send realistic signed webhooks (a simulator)', help: SEND_HELP },
-  deliveries: {
-    usage: 'deliveries [--config FILE] [--status pending|delivered|dead] [--connector NAME] [--limit N]',
-    summary: 'list outbox rows, newest first',
-  },
-  retry: { usage: 'retry [--config FILE] ID...', summary: 'put dead deliveries back in the queue' },
+  ...OPS_HELP,
   help: { usage: 'help [COMMAND]', summary: 'this text, or one command in detail' },
 };
 
@@ -43,11 +36,13 @@ ${Object.values(COMMANDS)
 
   --version          print the version
 The config is --config, else $AUDIAN_BRIDGE_CONFIG, else ./config.yaml, else the embedded default.
+The operator commands (${[...OPS_COMMANDS].join(', ')}) run on its database,
+or through the admin API with --admin URL; \`audian-bridge help COMMAND\` says more.
 `;
 
 function helpFor(command: string | undefined): string {
   if (command === undefined) return USAGE;
-  const entry = COMMANDS[command];
+  const entry = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
   if (!entry) throw new UsageError(`unknown command "${command}"`);
   return `usage: audian-bridge ${entry.usage}\n\n${entry.summary}\n${entry.help ? `\n${entry.help}\n` : ''}`;
 }
@@ -57,44 +52,42 @@ function version(): string {
   return manifest.version;
 }
 
-function load(flag: string | undefined): LoadedConfig {
-  return loadConfig({ ...(flag ? { flag } : {}), env: process.env, cwd: process.cwd() });
+/**
+ * Validating a config needs every connector's schema, so the registry, and
+ * with it kafkajs and @slack/web-api, is loaded here, by the commands that
+ * read a config, and not by `sign` or `help`.
+ */
+async function load(flag: string | undefined): Promise<LoadedConfig> {
+  const { CONNECTORS } = await import('../../connectors/index.js');
+  return loadConfig({ ...(flag ? { flag } : {}), env: process.env, cwd: process.cwd(), connectors: CONNECTORS });
 }
 
+const LISTEN_ERRORS: Readonly<Record<string, string>> = {
+  EADDRINUSE: 'the address is already in use',
+  EACCES: 'permission denied',
+  EADDRNOTAVAIL: 'no such address on this machine',
+};
+
 async function serve(flag: string | undefined): Promise<void> {
-  const { config, origin, warnings } = load(flag);
-  const logger = pino({ level: config.log.level });
+  const { config, origin, warnings } = await load(flag);
+  const { startService } = await import('../service.js');
+  const { logger, exit } = createProcessLogger(config.log.level);
   logger.info({ config: origin }, 'configuration loaded');
   for (const warning of warnings) logger.warn(warning);
   const service = await startService(config, { logger }).catch((err: unknown) => {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
-      const reason = code === 'EADDRINUSE' ? 'the address is already in use' : code === 'EACCES' ? 'permission denied' : 'no such address on this machine';
-      throw new CliError(`cannot listen on ${config.server.host}:${config.server.port} (server.host, server.port in ${origin}): ${reason}`);
-    }
-    throw err;
+    const { code, port } = err as NodeJS.ErrnoException & { port?: number };
+    const reason = code === undefined ? undefined : LISTEN_ERRORS[code];
+    if (reason === undefined) throw err;
+    // The admin listener fails the same way; the error's port says which of the two it was.
+    const admin = config.admin.token && port === config.admin.port && port !== config.server.port;
+    const [section, { host, port: configured }] = admin ? ['admin', config.admin] : ['server', config.server];
+    throw new CliError(`cannot listen on ${host}:${configured} (${section}.host, ${section}.port in ${origin}): ${reason}`);
   });
-  let signals = 0;
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (++signals > 1) {
-      logger.warn({ signal }, 'second signal: exiting now');
-      process.exit(130);
-    }
-    logger.info({ signal }, 'stopping gracefully');
-    service.stop().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        logger.error({ err }, 'graceful stop failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
+  exitOnSignals(service.stop, { logger, exit, timeoutMs: config.server.shutdown_timeout });
 }
 
-function check(flag: string | undefined): void {
-  const { config, origin, warnings } = load(flag);
+async function check(flag: string | undefined): Promise<void> {
+  const { config, origin, warnings } = await load(flag);
   const lines = [`config: ${origin} (valid)`, ...warnings.map((warning) => `warning: ${warning}`), '', 'sources:'];
   for (const source of config.sources) {
     const scheme = source.verify.hmac ? `hmac (${source.verify.hmac.secrets.length} secret(s))` : source.verify.header ? `header ${source.verify.header.name}` : 'NONE (unsigned)';
@@ -119,49 +112,6 @@ function sign(options: { secret?: string; secretEnv?: string; file?: string }): 
   for (const [name, value] of Object.entries(signAudianRequest(body, secret))) process.stdout.write(`${name}: ${value}\n`);
 }
 
-/** The CLI inspects an existing database; opening a missing one would create an empty file elsewhere than intended. */
-function requireDatabase({ config, origin }: LoadedConfig): void {
-  if (!existsSync(config.store.path)) {
-    throw new CliError(`no database at ${config.store.path} (store.path in ${origin}): run the service with this config first, or pass the config it runs with (--config)`);
-  }
-}
-
-function deliveries(flag: string | undefined, values: { status?: string; connector?: string; limit?: string }): void {
-  const status = values.status as DeliveryStatus | undefined;
-  if (status !== undefined && !DELIVERY_STATUSES.includes(status)) throw new UsageError(`--status must be one of ${DELIVERY_STATUSES.join(', ')}`);
-  if (values.limit !== undefined && !/^\d+$/.test(values.limit)) throw new UsageError('--limit must be a whole number');
-  const loaded = load(flag);
-  requireDatabase(loaded);
-  const { config } = loaded;
-  const store = createStore(config.store.path);
-  try {
-    const rows = store.deliveries.list({
-      ...(status ? { status } : {}),
-      ...(values.connector ? { connector: values.connector } : {}),
-      limit: values.limit ? Number(values.limit) : 50,
-    });
-    for (const row of rows) process.stdout.write(`${JSON.stringify(row)}\n`);
-  } finally {
-    store.close();
-  }
-}
-
-function retry(flag: string | undefined, ids: string[]): void {
-  if (ids.length === 0) throw new UsageError('retry needs delivery ids (see `audian-bridge deliveries --status dead`)');
-  const bad = ids.find((id) => !/^\d+$/.test(id));
-  if (bad !== undefined) throw new UsageError(`"${bad}" is not a delivery id`);
-  const loaded = load(flag);
-  requireDatabase(loaded);
-  const { config } = loaded;
-  const store = createStore(config.store.path);
-  try {
-    const moved = store.deliveries.requeueDead(ids.map(Number), Date.now());
-    process.stdout.write(`${moved} of ${ids.length} deliveries queued again\n`);
-  } finally {
-    store.close();
-  }
-}
-
 async function main(argv: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
     args: argv,
@@ -180,6 +130,7 @@ async function main(argv: string[]): Promise<void> {
       header: { type: 'string', multiple: true },
       'keep-ids': { type: 'boolean' },
       count: { type: 'string' },
+      ...OPS_OPTIONS,
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'V' },
     },
@@ -202,11 +153,8 @@ async function main(argv: string[]): Promise<void> {
       return sign({ ...(values.secret ? { secret: values.secret } : {}), ...(values['secret-env'] ? { secretEnv: values['secret-env'] } : {}), ...(values.file ? { file: values.file } : {}) });
     case 'send':
       return send(rest, values, () => load(values.config));
-    case 'deliveries':
-      return deliveries(values.config, values);
-    case 'retry':
-      return retry(values.config, rest);
     default:
+      if (OPS_COMMANDS.has(command)) return runOps(command, rest, values, load);
       throw new UsageError(`unknown command "${command}"`);
   }
 }
@@ -216,6 +164,10 @@ main(process.argv.slice(2)).catch((err: unknown) => {
     const issues = err.issues.map((issue) => `\n  - ${issue.path}: ${issue.message} [${issue.code}]`);
     process.stderr.write(`audian-bridge: invalid configuration:${issues.join('')}\n`);
     process.exit(2);
+  }
+  if (err instanceof BridgeError && err.code === 'STORE_LOCKED') {
+    process.stderr.write(`audian-bridge: ${err.code}: ${err.message}\n`);
+    process.exit(1);
   }
   if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
     process.stderr.write(`audian-bridge: ${(err as Error).message}\n(\`audian-bridge help\` lists the commands and their options)\n`);

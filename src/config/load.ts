@@ -5,7 +5,7 @@ import { ConfigError, type ConfigIssue } from '../errors.js';
 import { defaultConfigYaml } from './default.js';
 import { interpolateEnv, type MissingVariable } from './interpolate.js';
 import { toConfigIssues } from './issues.js';
-import { configSchema, type BridgeConfig } from './schema.js';
+import { createConfigSchema, type ConnectorSchemas, type BridgeConfig } from './schema.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -28,9 +28,10 @@ export function resolveConfigPath(flag: string | undefined, env: Env, cwd: strin
   return existsSync(local) ? local : undefined;
 }
 
-export function loadConfig(options: { flag?: string; env: Env; cwd: string }): LoadedConfig {
+/** `connectors` checks the `connectors` section (connectors/index.ts's registry). */
+export function loadConfig(options: { flag?: string; env: Env; cwd: string; connectors: ConnectorSchemas }): LoadedConfig {
   const path = resolveConfigPath(options.flag, options.env, options.cwd);
-  if (path === undefined) return loadEmbeddedDefault(options.env);
+  if (path === undefined) return loadEmbeddedDefault(options.env, options.connectors);
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -38,7 +39,7 @@ export function loadConfig(options: { flag?: string; env: Env; cwd: string }): L
     throw new ConfigError([{ path: '(file)', code: 'CONFIG_NOT_FOUND', message: `cannot read ${path}: ${(err as Error).message}` }], 'CONFIG_NOT_FOUND');
   }
   // A file's unsigned sources always say `verify: { none: true }`: that is the explicit choice REQUIRE_VERIFY asks for.
-  return { config: parseConfig(text, options.env), origin: path, warnings: [] };
+  return { config: parseConfig(text, options.env, options.connectors), origin: path, warnings: [] };
 }
 
 /**
@@ -46,8 +47,8 @@ export function loadConfig(options: { flag?: string; env: Env; cwd: string }): L
  * listens on 127.0.0.1 only (see default.ts), and where unsigned sources must
  * be asked for explicitly (the Docker image) it does not start at all.
  */
-function loadEmbeddedDefault(env: Env): LoadedConfig {
-  const config = parseConfig(defaultConfigYaml(env), env);
+function loadEmbeddedDefault(env: Env, connectors: ConnectorSchemas): LoadedConfig {
+  const config = parseConfig(defaultConfigYaml(env), env, connectors);
   const unsigned = config.sources.some((source) => source.verify.none);
   if (unsigned && /^(1|true)$/i.test(env[REQUIRE_VERIFY_ENV] ?? '')) {
     throw new ConfigError([
@@ -64,8 +65,12 @@ function loadEmbeddedDefault(env: Env): LoadedConfig {
   return { config, origin: 'embedded default', warnings };
 }
 
-/** Parses, interpolates and validates a whole config document; throws `ConfigError` listing every problem with its key path. */
-export function parseConfig(text: string, env: Env): BridgeConfig {
+/**
+ * Parses, interpolates and validates a whole config document against the
+ * connector types in `connectors`; throws `ConfigError` listing every problem
+ * with its key path.
+ */
+export function parseConfig(text: string, env: Env, connectors: ConnectorSchemas): BridgeConfig {
   let document: unknown;
   try {
     document = YAML.parse(text, { uniqueKeys: true, prettyErrors: true }) ?? {};
@@ -73,11 +78,12 @@ export function parseConfig(text: string, env: Env): BridgeConfig {
     throw new ConfigError([{ path: '(root)', code: 'CONFIG_SYNTAX', message: `not valid YAML: ${(err as Error).message}` }]);
   }
   const { value, missing } = interpolateEnv(document, env);
-  const parsed = configSchema.safeParse(value, { reportInput: true });
+  const schema = createConfigSchema(connectors);
+  const parsed = schema.safeParse(value, { reportInput: true });
   const unset = missingVariableIssues(missing);
   // A value emptied by an unset variable fails its own check too; the variable is the one problem to report.
   const emptied = new Set(missing.map((variable) => variable.path));
-  const issues = [...unset, ...(parsed.success ? [] : toConfigIssues(parsed.error.issues, configSchema).filter((issue) => !emptied.has(issue.path)))];
+  const issues = [...unset, ...(parsed.success ? [] : toConfigIssues(parsed.error.issues, schema).filter((issue) => !emptied.has(issue.path)))];
   if (issues.length > 0 || !parsed.success) throw new ConfigError(issues);
   return parsed.data;
 }

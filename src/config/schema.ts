@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { CONNECTORS } from '../../connectors/index.js';
 import { DIALECT_IDS } from '../dialects/index.js';
 import { issueCode, issueMessage, unknownKeyMessage, keysAt } from './issues.js';
 import { boolean, byteSize, duration, integer, jsonataExpression, nonEmpty, oneOrMany } from './values.js';
@@ -53,35 +52,118 @@ const routeSchema = z.strictObject({
   to: oneOrMany(name()),
 });
 
-/** Each connector's options are checked by that connector's own schema. */
-const connectorSchema = z.looseObject({ type: z.string() }).transform((value, ctx) => {
-  const definition = CONNECTORS[value.type];
+/** 5s, 30s, 2m, 10m, 30m, 1h, 4h: the last step repeats until `max_age`. */
+const DEFAULT_RETRY_SCHEDULE: readonly number[] = [5_000, 30_000, 120_000, 600_000, 1_800_000, 3_600_000, 14_400_000];
+/** Retries span days, as Stripe's (3 days) and Svix's (about 5) do: an outage of hours delays deliveries, it does not kill them. */
+const DEFAULT_MAX_AGE_MS = 3 * 24 * 3600_000;
+
+/** `retry_initial` doubling up to `retry_max`, as a schedule: [initial, 2 initial, ..., max]. */
+export function exponentialSchedule(initialMs: number, maxMs: number): number[] {
+  const steps: number[] = [];
+  for (let step = Math.max(1, initialMs); step < maxMs && steps.length < 64; step *= 2) steps.push(step);
+  steps.push(maxMs);
+  return steps;
+}
+
+/**
+ * The retry keys, under `dispatch` and under a connector's `dispatch`:
+ * `retry_schedule`, or the exponential `retry_initial` / `retry_max`, which
+ * become a schedule (initial doubling up to max); not both.
+ */
+const retryKeys = {
+  retry_schedule: z.array(duration()).min(1, 'give at least one step').optional(),
+  retry_initial: duration().optional(),
+  retry_max: duration().optional(),
+  max_age: duration().optional(),
+  max_attempts: integer(1, 1_000_000).optional(),
+};
+
+type RetryKeys = { retry_schedule?: number[]; retry_initial?: number; retry_max?: number; max_age?: number; max_attempts?: number };
+
+/** The schedule the keys give, if any; refuses `retry_schedule` together with `retry_initial` / `retry_max`. */
+function scheduleOf(value: RetryKeys, ctx: z.RefinementCtx): number[] | undefined {
+  const exponential = value.retry_initial !== undefined || value.retry_max !== undefined;
+  if (value.retry_schedule && exponential) {
+    ctx.addIssue({ code: 'custom', path: ['retry_schedule'], message: 'give retry_schedule or retry_initial/retry_max (exponential), not both', params: { code: 'CONFIG_BAD_VALUE' } });
+    return undefined;
+  }
+  if (!exponential) return value.retry_schedule;
+  const initial = value.retry_initial ?? 1_000;
+  const max = value.retry_max ?? Math.max(initial, 600_000);
+  if (max < initial) ctx.addIssue({ code: 'custom', path: ['retry_max'], message: 'must not be below retry_initial', params: { code: 'CONFIG_BAD_VALUE' } });
+  return exponentialSchedule(initial, max);
+}
+
+/** A connector's own `dispatch:` overrides; what it leaves out comes from the top-level `dispatch`. */
+const connectorDispatchSchema = z.strictObject(retryKeys).transform((value, ctx) => {
+  const schedule = scheduleOf(value, ctx);
+  return {
+    ...(schedule ? { retry_schedule: schedule } : {}),
+    ...(value.max_age === undefined ? {} : { max_age: value.max_age }),
+    ...(value.max_attempts === undefined ? {} : { max_attempts: value.max_attempts }),
+  };
+});
+
+export type ConnectorDispatchConfig = z.output<typeof connectorDispatchSchema>;
+
+/**
+ * What the config needs of the connector registry it is handed: each type's
+ * options schema. Config defines this itself, so it imports no connector code
+ * and nothing of the layers it configures.
+ */
+export type ConnectorSchemas = Readonly<Record<string, { readonly schema: z.ZodType }>>;
+
+/**
+ * Each connector's options are checked by that connector's own schema, from
+ * the registry handed in; its `dispatch` key is the dispatcher's, checked here
+ * and kept beside the options, never shown to the connector.
+ */
+const connectorSchema = (connectors: ConnectorSchemas) => z.looseObject({ type: z.string() }).transform((input, ctx) => {
+  const { dispatch: dispatchInput, ...value } = input as { type: string; dispatch?: unknown };
+  let dispatch: ConnectorDispatchConfig | undefined;
+  if (dispatchInput !== undefined) {
+    const parsedDispatch = connectorDispatchSchema.safeParse(dispatchInput, { reportInput: true });
+    if (!parsedDispatch.success) {
+      reportIssues(ctx, parsedDispatch.error.issues, connectorDispatchSchema, ['dispatch']);
+      return z.NEVER;
+    }
+    dispatch = parsedDispatch.data;
+  }
+  const definition = Object.hasOwn(connectors, value.type) ? connectors[value.type] : undefined;
   if (!definition) {
     ctx.addIssue({
       code: 'custom',
       path: ['type'],
-      message: `unknown connector type "${value.type}" (one of: ${Object.keys(CONNECTORS).join(', ')})`,
+      message: `unknown connector type "${value.type}" (one of: ${Object.keys(connectors).join(', ')})`,
       params: { code: 'CONFIG_BAD_VALUE' },
     });
     return z.NEVER;
   }
-  const parsed = definition.schema.safeParse(value);
+  const parsed = definition.schema.safeParse(value, { reportInput: true });
   if (!parsed.success) {
-    for (const issue of parsed.error.issues) {
-      // Name each unknown key in the path, as for every other section.
-      if (issue.code === 'unrecognized_keys') {
-        const known = keysAt(definition.schema, issue.path);
-        for (const key of issue.keys) ctx.addIssue({ code: 'custom', path: [...issue.path, key], message: unknownKeyMessage(key, known), params: { code: 'CONFIG_UNKNOWN_KEY' } });
-      } else {
-        ctx.addIssue({ code: 'custom', path: issue.path, message: issueMessage(issue), params: { code: issueCode(issue) } });
-      }
-    }
+    reportIssues(ctx, parsed.error.issues, definition.schema, []);
     return z.NEVER;
   }
-  return parsed.data as { type: string } & Record<string, unknown>;
+  return { ...(parsed.data as { type: string } & Record<string, unknown>), ...(dispatch ? { dispatch } : {}) } as { type: string; dispatch?: ConnectorDispatchConfig } & Record<string, unknown>;
 });
 
-export const configSchema = z
+/**
+ * Issues of a schema run inside a transform, re-reported under `prefix` with
+ * their codes; each unknown key is named in its path, as for every other section.
+ */
+function reportIssues(ctx: z.RefinementCtx, issues: readonly z.core.$ZodIssue[], schema: z.core.$ZodType, prefix: PropertyKey[]): void {
+  for (const issue of issues) {
+    if (issue.code === 'unrecognized_keys') {
+      const known = keysAt(schema, issue.path);
+      for (const key of issue.keys) ctx.addIssue({ code: 'custom', path: [...prefix, ...issue.path, key], message: unknownKeyMessage(key, known), params: { code: 'CONFIG_UNKNOWN_KEY' } });
+    } else {
+      ctx.addIssue({ code: 'custom', path: [...prefix, ...issue.path], message: issueMessage(issue), params: { code: issueCode(issue) } });
+    }
+  }
+}
+
+/** The schema of the whole file; `connectors` validates the `connectors` section, so this module loads no connector code. */
+export const createConfigSchema = (connectors: ConnectorSchemas) => z
   .strictObject({
     server: z
       .strictObject({
@@ -90,12 +172,20 @@ export const configSchema = z
         body_limit: byteSize().default(1024 * 1024),
         /** How long a graceful stop waits for requests and sends in flight. */
         shutdown_timeout: duration().default(10_000),
+        request_timeout: duration().default(60_000),
+        body_timeout: duration().default(30_000),
+        max_connections: integer(1, 1_000_000).default(1024),
+        max_inflight_body: byteSize().default(64 * 1024 * 1024),
+        /** false keeps /metrics off the webhook port (the admin port still serves it). */
+        metrics: boolean().default(true),
       })
       .prefault({}),
     store: z
       .strictObject({
         path: nonEmpty().default('./data/bridge.db'),
         dedupe_ttl: duration().default(7 * 24 * 3600_000),
+        /** How often delivered rows and expired dedupe keys are pruned, a bounded amount per pass. */
+        prune_interval: duration().default(15 * 60_000),
       })
       .prefault({}),
     log: z
@@ -109,15 +199,29 @@ export const configSchema = z
       .prefault({}),
     dispatch: z
       .strictObject({
-        max_attempts: integer(1, 1000).default(12),
-        retry_initial: duration().default(1_000),
-        retry_max: duration().default(600_000),
+        ...retryKeys,
+        max_age: duration().default(DEFAULT_MAX_AGE_MS),
         poll_interval: duration().default(1_000),
         send_timeout: duration().default(30_000),
       })
+      .prefault({})
+      .transform((value, ctx) => ({
+        retry_schedule: scheduleOf(value, ctx) ?? [...DEFAULT_RETRY_SCHEDULE],
+        max_age: value.max_age,
+        ...(value.max_attempts === undefined ? {} : { max_attempts: value.max_attempts }),
+        poll_interval: value.poll_interval,
+        send_timeout: value.send_timeout,
+      })),
+    /** The admin API: off unless `token` is set (an empty `${ADMIN_TOKEN:-}` keeps it off). */
+    admin: z
+      .strictObject({
+        host: nonEmpty().default('127.0.0.1'),
+        port: integer(0, 65535).default(8081),
+        token: z.string().refine((token) => token === '' || token.length >= 16, 'use at least 16 characters (e.g. openssl rand -hex 32)').optional(),
+      })
       .prefault({}),
     sources: z.array(sourceSchema).min(1, 'configure at least one source'),
-    connectors: z.record(name(), connectorSchema).default({}),
+    connectors: z.record(name(), connectorSchema(connectors)).default({}),
     routes: z.array(routeSchema).default([]),
   })
   // Cross-field checks run even when fields are invalid, so every problem is reported in one pass;
@@ -168,6 +272,6 @@ function listOf(value: unknown): unknown[] {
   return Array.isArray(value) ? value : [];
 }
 
-export type BridgeConfig = z.output<typeof configSchema>;
+export type BridgeConfig = z.output<ReturnType<typeof createConfigSchema>>;
 export type SourceConfig = BridgeConfig['sources'][number];
 export type RouteConfig = BridgeConfig['routes'][number];

@@ -1,25 +1,25 @@
-import { buildEvent, extraEnvelope, idString, isObject, normalizeTypeName, renameKeys, toIsoTime } from './common.js';
+import { buildEvent, extraEnvelope, idString, isObject, normalizeTypeName, renameKeys, table, toIsoTime } from './common.js';
 import type { Dialect, EventData } from './types.js';
 
 const ENVELOPE = ['id', 'account_id', 'hook', 'timestamp', 'data'];
 
 /** Seed 000 field names -> the `audian.v2` vocabulary. */
-const RENAMES: Readonly<Record<string, string>> = {
+const RENAMES = table({
   caller_id_number: 'from',
   callee_id_number: 'to',
   caller_id_name: 'from_name',
   duration_seconds: 'duration',
   call_direction: 'call_type',
-};
+});
 
-const TYPE_BY_HOOK: Readonly<Record<string, string>> = {
+const TYPE_BY_HOOK = table({
   channel_create: 'call.initiated',
   channel_answer: 'call.answered',
   channel_bridge: 'call.bridged',
   object_create: 'object.created',
   object_update: 'object.updated',
   object_delete: 'object.deleted',
-};
+});
 
 /** Hangup causes (Q.850 names, as in seed 000's `NORMAL_CLEARING`) that end a call normally. */
 const NORMAL_CAUSES = new Set([
@@ -36,7 +36,7 @@ const NORMAL_CAUSES = new Set([
 const CANCEL_CAUSES = new Set(['ORIGINATOR_CANCEL']);
 
 /** Failure causes -> the `reason` values of `call.failed` (seed 001) and their codes (seed 003). */
-const FAILURE_BY_CAUSE: Readonly<Record<string, string>> = {
+const FAILURE_BY_CAUSE = table({
   NO_ANSWER: 'no_answer',
   NO_USER_RESPONSE: 'no_answer',
   ALLOTTED_TIMEOUT: 'no_answer',
@@ -55,16 +55,16 @@ const FAILURE_BY_CAUSE: Readonly<Record<string, string>> = {
   MEDIA_TIMEOUT: 'network_error',
   SWITCH_CONGESTION: 'network_error',
   NORMAL_CIRCUIT_CONGESTION: 'network_error',
-};
+});
 
-const REASON_CODES: Readonly<Record<string, number>> = {
+const REASON_CODES = table({
   no_answer: 408,
   declined: 603,
   invalid_number: 404,
   busy: 486,
   network_error: 503,
   internal_error: 500,
-};
+});
 
 /** `channel_destroy` splits into completed, cancelled or failed by its hangup cause. */
 function classifyDestroy(data: EventData): string {
@@ -79,10 +79,10 @@ function classifyDestroy(data: EventData): string {
     data.cancelled_by ??= 'caller';
     return 'call.cancelled';
   }
-  const reason = FAILURE_BY_CAUSE[cause] ?? 'internal_error';
+  const reason = FAILURE_BY_CAUSE.get(cause) ?? 'internal_error';
   data.status = 'failed';
   data.reason ??= reason;
-  data.reason_code ??= REASON_CODES[reason];
+  data.reason_code ??= REASON_CODES.get(reason);
   return 'call.failed';
 }
 
@@ -93,7 +93,7 @@ export const audianHooks: Dialect = {
   normalize(body, context) {
     const hook = (body.hook as string).trim().toLowerCase();
     const data = renameKeys(body.data as Record<string, unknown>, RENAMES);
-    const type = hook === 'channel_destroy' ? classifyDestroy(data) : (TYPE_BY_HOOK[hook] ?? normalizeTypeName(hook));
+    const type = hook === 'channel_destroy' ? classifyDestroy(data) : (TYPE_BY_HOOK.get(hook) ?? normalizeTypeName(hook));
     return buildEvent(
       {
         dialect: 'audian.hooks',

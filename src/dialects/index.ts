@@ -6,7 +6,7 @@ import type { CanonicalEvent, Dialect, DialectId, NormalizeContext } from './typ
 import { voice } from './voice.js';
 
 /** Tried in this order; the envelopes do not overlap, so the order only matters for odd hybrids. */
-export const DIALECTS: readonly Dialect[] = [audianV2, audianHooks, voice];
+const DIALECTS: readonly Dialect[] = [audianV2, audianHooks, voice];
 
 /** Finds the payload's dialect and turns it into the canonical event; pure. */
 export function normalizePayload(
@@ -14,13 +14,12 @@ export function normalizePayload(
   context: NormalizeContext & { readonly accept?: readonly DialectId[] },
 ): CanonicalEvent {
   if (!isObject(body)) {
-    throw new BridgeError('NOT_AN_OBJECT', 422, 'the body must be a JSON object (an Audian webhook envelope)');
+    throw new BridgeError('NOT_AN_OBJECT', 'the body must be a JSON object (an Audian webhook envelope)');
   }
   const dialect = DIALECTS.find((candidate) => candidate.detect(body));
   if (!dialect) {
     throw new BridgeError(
       'UNKNOWN_DIALECT',
-      422,
       'the JSON matches no known payload dialect: expected "event" + "data" (audian.v2), ' +
         '"hook" + "data" (audian.hooks) or "event_type" + "payload" (voice)',
     );
@@ -28,7 +27,6 @@ export function normalizePayload(
   if (context.accept && !context.accept.includes(dialect.id)) {
     throw new BridgeError(
       'DIALECT_NOT_ACCEPTED',
-      422,
       `this source accepts ${context.accept.join(', ')}, but the payload is ${dialect.id}`,
     );
   }
@@ -36,4 +34,4 @@ export function normalizePayload(
 }
 
 export type { CanonicalEvent, CallInfo, Dialect, DialectId, EventData } from './types.js';
-export { DIALECT_IDS } from './types.js';
+export { CANONICAL_TYPES, DIALECT_IDS, ExactInteger } from './types.js';

@@ -1,27 +1,27 @@
-import { buildEvent, extraEnvelope, isObject, normalizeTypeName, renameKeys, toIsoTime } from './common.js';
+import { buildEvent, extraEnvelope, isObject, normalizeTypeName, renameKeys, table, toIsoTime } from './common.js';
 import type { Dialect, EventData, JsonObject } from './types.js';
 
 const ENVELOPE = ['event_type', 'timestamp_utc', 'payload', 'is_test'];
 
-const TYPE_BY_EVENT: Readonly<Record<string, string>> = {
+const TYPE_BY_EVENT = table({
   call_initiated: 'call.initiated',
   call_ringing: 'call.ringing',
   call_answered: 'call.answered',
   call_ended: 'call.completed',
   transcript: 'transcript.segment',
   error: 'call.error',
-};
+});
 
 /** Seed 004 names -> the `audian.v2` vocabulary. */
-const CALL_RENAMES: Readonly<Record<string, string>> = { id: 'call_id', direction: 'call_type' };
-const PAYLOAD_RENAMES: Readonly<Record<string, string>> = { direction: 'call_type' };
+const CALL_RENAMES = table({ id: 'call_id', direction: 'call_type' });
+const PAYLOAD_RENAMES = table({ direction: 'call_type' });
 /** A live transcript line (seed 004 `transcript`): who spoke and what. */
-const SEGMENT_RENAMES: Readonly<Record<string, string>> = { type: 'speaker', transcript: 'text' };
+const SEGMENT_RENAMES = table({ direction: 'call_type', type: 'speaker', transcript: 'text' });
 
 function flatten(type: string, payload: JsonObject): EventData {
   // Some events nest the call (`payload.call`), others put its fields beside the event's.
   const { call, ...rest } = payload;
-  const renamed = renameKeys(rest, type === 'transcript.segment' ? { ...PAYLOAD_RENAMES, ...SEGMENT_RENAMES } : PAYLOAD_RENAMES);
+  const renamed = renameKeys(rest, type === 'transcript.segment' ? SEGMENT_RENAMES : PAYLOAD_RENAMES);
   if (!isObject(call)) return call === undefined ? renamed : { ...renamed, call_raw: call };
   return { ...renameKeys(call, CALL_RENAMES), ...renamed };
 }
@@ -35,7 +35,7 @@ export const voice: Dialect = {
   detect: (body) => typeof body.event_type === 'string' && isObject(body.payload),
   normalize(body, context) {
     const raw = (body.event_type as string).trim().toLowerCase();
-    const type = TYPE_BY_EVENT[raw] ?? normalizeTypeName(raw);
+    const type = TYPE_BY_EVENT.get(raw) ?? normalizeTypeName(raw);
     const data = flatten(type, body.payload as JsonObject);
     if (type === 'call.completed') data.status ??= 'completed';
     return buildEvent(

@@ -1,22 +1,35 @@
 import type { Logger } from 'pino';
-import type { Connector, Delivery, SendResult } from '../../connectors/types.js';
+import type { Connector, Delivery, SendResult } from '../sdk/index.js';
 import type { Metrics } from '../metrics.js';
-import type { DueDelivery, Store } from '../store/index.js';
-import { backoffDelay } from './backoff.js';
+import type { ClaimedDelivery, DeliveryOutcome, Store } from '../store/index.js';
+import { decideRetry, type RetryPolicy } from './retry.js';
 
 export interface DispatchOptions {
-  readonly maxAttempts: number;
-  readonly retryInitialMs: number;
-  readonly retryMaxMs: number;
+  /** Retries and giving up, unless a connector has its own (`DispatchTarget.retry`). */
+  readonly retry: RetryPolicy;
   /** Longest sleep between looks at the outbox when nothing wakes the worker. */
   readonly pollIntervalMs: number;
   /** A send still running after this is aborted and counted as a retriable failure. */
   readonly sendTimeoutMs: number;
 }
 
+/** A connector as the dispatcher drives it. */
+export interface DispatchTarget {
+  readonly connector: Connector;
+  /** Most deliveries handed over in one `send`. */
+  readonly batchSize: number;
+  /** Most deliveries of one call in one batch: 1 unless the connector keeps their order within a batch. */
+  readonly maxPerCall: number;
+  /** The connector's own retry policy (`connectors.<name>.dispatch`), else the dispatcher's. */
+  readonly retry?: RetryPolicy;
+}
+
+/** Beyond `send_timeout`, how long a claim lasts: time to write the outcomes after a send that used all of it. */
+const LEASE_MARGIN_MS = 30_000;
+
 export interface DispatcherDeps {
   readonly store: Store;
-  readonly connectors: ReadonlyMap<string, { readonly connector: Connector; readonly batchSize: number }>;
+  readonly connectors: ReadonlyMap<string, DispatchTarget>;
   readonly options: DispatchOptions;
   readonly logger: Logger;
   readonly metrics?: Metrics;
@@ -26,8 +39,10 @@ export interface DispatcherDeps {
 
 /**
  * Moves deliveries from the outbox to connectors: one worker per connector, so
- * a slow or failing connector never holds up the others. Every outcome is
- * written back before the next batch: delivered, retry later, or dead.
+ * a slow or failing connector never holds up the others. Each batch is
+ * claimed under a lease longer than the send timeout, and its outcomes are
+ * written back in one write before the next batch: delivered, retry later, or
+ * dead. A store that cannot answer is logged and tried again, never fatal.
  */
 export function createDispatcher(deps: DispatcherDeps) {
   const { store, options } = deps;
@@ -36,8 +51,12 @@ export function createDispatcher(deps: DispatcherDeps) {
   const logger = deps.logger.child({ component: 'dispatch' });
   const workers = new Map<string, ReturnType<typeof createWorker>>();
 
-  function createWorker(name: string, connector: Connector, batchSize: number) {
+  function createWorker(name: string, target: DispatchTarget) {
+    const { connector, batchSize, maxPerCall } = target;
+    const policy = target.retry ?? options.retry;
+    const { maxAttempts: _noLimitWhilePaused, ...unlimited } = policy;
     const log = logger.child({ connector: name });
+    const leaseMs = options.sendTimeoutMs + LEASE_MARGIN_MS;
     let stopping = false;
     let wake: (() => void) | undefined;
     let woken = false;
@@ -60,25 +79,69 @@ export function createDispatcher(deps: DispatcherDeps) {
       });
     }
 
-    function record(delivery: DueDelivery, result: SendResult | undefined, at: number): void {
+    /**
+     * What becomes of one delivery after this attempt; logged and counted here.
+     * `paused`: the connector was paused while the batch was in flight, and
+     * nothing goes dead while paused, so a retriable failure is retried whatever
+     * its budget (which starts over at the resume anyway).
+     */
+    function outcomeOf(delivery: ClaimedDelivery, result: SendResult | undefined, at: number, durationMs: number, paused: boolean): DeliveryOutcome {
+      const { id, lease, event } = delivery;
       const attempt = delivery.attempts + 1;
-      if (result?.ok) return;
+      const context = { deliveryId: id, eventId: event.id, type: event.type, source: event.source, callId: event.subject, route: delivery.route, attempt };
+      if (result?.ok) {
+        log.info(context, 'delivered');
+        return { id, lease, outcome: 'delivered', durationMs };
+      }
       const error = result?.error ?? 'the connector returned no result for this delivery';
       const retriable = result?.retriable ?? true;
-      if (!retriable || attempt >= options.maxAttempts) {
-        store.deliveries.markDead(delivery.id, error, at);
+      const decision = retriable
+        ? decideRetry(paused ? unlimited : policy, { attempt, since: paused ? at : delivery.since, at, retryAfterMs: result?.retryAfterMs }, random())
+        : ({ retry: false, reason: 'permanent failure' } as const);
+      if (!decision.retry) {
         deps.metrics?.deliveries.inc({ connector: name, outcome: 'dead' });
-        log.error({ deliveryId: delivery.id, eventId: delivery.event.id, route: delivery.route, attempt, error }, retriable ? 'delivery dead: attempts exhausted' : 'delivery dead: permanent failure');
-        return;
+        log.error({ ...context, error }, `delivery dead: ${decision.reason}`);
+        return { id, lease, outcome: 'dead', error, durationMs };
       }
-      const wait = result?.retryAfterMs ?? backoffDelay(attempt, { initialMs: options.retryInitialMs, maxMs: options.retryMaxMs }, random());
-      store.deliveries.markRetry(delivery.id, at + Math.min(wait, options.retryMaxMs), error, at);
       deps.metrics?.deliveries.inc({ connector: name, outcome: 'retry' });
-      log.warn({ deliveryId: delivery.id, eventId: delivery.event.id, attempt, retryInMs: wait, error }, 'delivery failed; will retry');
+      log.warn({ ...context, retryInMs: decision.at - at, error }, 'delivery failed; will retry');
+      return { id, lease, outcome: 'retry', at: decision.at, error, durationMs };
     }
 
-    async function sendBatch(batch: DueDelivery[]): Promise<void> {
-      const deliveries: Delivery[] = batch.map((due) => ({ id: due.id, route: due.route, attempt: due.attempts + 1, event: due.event }));
+    /**
+     * Writes the outcomes, trying again for as long as the store cannot answer:
+     * forgetting them would send the batch again. Only a stop gives up (the
+     * restarted process then sends it again: at-least-once).
+     */
+    async function settle(outcomes: readonly DeliveryOutcome[]): Promise<void> {
+      for (let failures = 0; ; failures++) {
+        try {
+          const { refused } = await store.settle(outcomes, now());
+          if (refused.length > 0) log.warn({ deliveryIds: refused }, 'lease lost before the outcome was written; another claim owns these deliveries');
+          if (failures > 0) log.info({ deliveries: outcomes.length }, 'delivery outcomes recorded after the store recovered');
+          return;
+        } catch (err) {
+          if (stopping) {
+            log.error({ err }, 'could not record delivery outcomes before stopping; they will be sent again after a restart');
+            return;
+          }
+          if (failures === 0) log.error({ err }, 'could not record delivery outcomes; trying again until the store answers');
+          await sleep(options.pollIntervalMs);
+        }
+      }
+    }
+
+    /** Whether the connector is paused now; a store that cannot tell counts as not paused. */
+    async function pausedNow(): Promise<boolean> {
+      try {
+        return (await store.paused()).some((pause) => pause.connector === name);
+      } catch {
+        return false;
+      }
+    }
+
+    async function sendBatch(batch: ClaimedDelivery[]): Promise<void> {
+      const deliveries: Delivery[] = batch.map((due) => ({ id: due.id, route: due.route, attempt: due.attempts + 1, event: due.event, ...(due.replay > 0 ? { replay: due.replay } : {}) }));
       const timeout = AbortSignal.timeout(options.sendTimeoutMs);
       const signal = AbortSignal.any([abort.signal, timeout]);
       const started = performance.now();
@@ -89,12 +152,15 @@ export function createDispatcher(deps: DispatcherDeps) {
         const reason = timeout.aborted ? `send timed out after ${options.sendTimeoutMs} ms` : (err as Error).message;
         results = batch.map(() => ({ ok: false, retriable: true, error: reason }));
       }
-      deps.metrics?.sendSeconds.observe({ connector: name }, (performance.now() - started) / 1000);
+      const durationMs = performance.now() - started;
+      deps.metrics?.sendSeconds.observe({ connector: name }, durationMs / 1000);
+      const failedRetriably = batch.some((_, index) => results[index]?.ok !== true && (results[index] as { retriable?: boolean } | undefined)?.retriable !== false);
+      const paused = failedRetriably && (await pausedNow());
       const at = now();
-      const delivered = batch.filter((_, index) => results[index]?.ok).map((due) => due.id);
-      store.deliveries.markDelivered(delivered, at);
-      if (delivered.length > 0) deps.metrics?.deliveries.inc({ connector: name, outcome: 'delivered' }, delivered.length);
-      batch.forEach((due, index) => record(due, results[index], at));
+      const outcomes = batch.map((due, index) => outcomeOf(due, results[index], at, durationMs, paused));
+      const delivered = outcomes.filter((outcome) => outcome.outcome === 'delivered').length;
+      if (delivered > 0) deps.metrics?.deliveries.inc({ connector: name, outcome: 'delivered' }, delivered);
+      await settle(outcomes);
     }
 
     async function run(): Promise<void> {
@@ -104,21 +170,18 @@ export function createDispatcher(deps: DispatcherDeps) {
         log.error({ err }, 'connector failed to start; deliveries will be retried');
       }
       while (!stopping) {
-        let batch: DueDelivery[];
         try {
-          batch = store.deliveries.due(name, now(), batchSize);
+          const batch = await store.claim(name, now(), { limit: batchSize, leaseMs, maxPerCall });
+          if (batch.length > 0) {
+            await sendBatch(batch);
+            continue;
+          }
+          const nextDue = await store.nextDueAt(name);
+          await sleep(nextDue === undefined ? options.pollIntervalMs : Math.min(options.pollIntervalMs, Math.max(5, nextDue - now())));
         } catch (err) {
-          log.error({ err }, 'cannot read the outbox');
+          log.error({ err }, 'cannot read the outbox; trying again shortly');
           await sleep(options.pollIntervalMs);
-          continue;
         }
-        if (batch.length > 0) {
-          await sendBatch(batch);
-          continue;
-        }
-        const nextDue = store.deliveries.nextDueAt(name);
-        const wait = nextDue === undefined ? options.pollIntervalMs : Math.min(options.pollIntervalMs, Math.max(5, nextDue - now()));
-        await sleep(wait);
       }
     }
 
@@ -143,7 +206,7 @@ export function createDispatcher(deps: DispatcherDeps) {
     };
   }
 
-  for (const [name, { connector, batchSize }] of deps.connectors) workers.set(name, createWorker(name, connector, batchSize));
+  for (const [name, target] of deps.connectors) workers.set(name, createWorker(name, target));
 
   return {
     start(): void {

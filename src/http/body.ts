@@ -1,45 +1,132 @@
+import type { IncomingMessage } from 'node:http';
 import type { Context } from 'koa';
-import getRawBody from 'raw-body';
 import secureJson from 'secure-json-parse';
+import { ExactInteger } from '../dialects/index.js';
 import { BridgeError } from '../errors.js';
 
 /**
- * The body is read as raw bytes, never through a parsing body parser: the
- * signature covers the exact bytes sent, and DESIGN.md asks to verify them
- * before any JSON is parsed.
+ * What can be refused before a single body byte is read: the media type, a
+ * content encoding, and a declared length over the limit.
  */
-export async function readRawBody(ctx: Context, limit: number): Promise<Buffer> {
+export function checkBodyHead(ctx: Context, limit: number): void {
   const type = ctx.request.type; // media type without parameters, lower case
   if (type !== 'application/json' && !/^application\/[a-z0-9.+-]+\+json$/.test(type)) {
-    throw new BridgeError(
-      'UNSUPPORTED_MEDIA_TYPE',
-      415,
-      `Content-Type must be application/json${type ? `, not ${type}` : ' (none was sent)'}`,
-    );
+    throw new BridgeError('UNSUPPORTED_MEDIA_TYPE', `Content-Type must be application/json${type ? `, not ${type}` : ' (none was sent)'}`);
   }
   const charset = ctx.request.charset;
   if (charset && charset !== 'utf-8' && charset !== 'utf8') {
-    throw new BridgeError('UNSUPPORTED_MEDIA_TYPE', 415, `the body must be UTF-8 JSON, not ${charset}`);
+    throw new BridgeError('UNSUPPORTED_MEDIA_TYPE', `the body must be UTF-8 JSON, not ${charset}`);
+  }
+  // The signature covers the bytes as sent; decoding gzip first would also let a small body expand without bound.
+  const encoding = ctx.request.get('content-encoding').trim().toLowerCase();
+  if (encoding !== '' && encoding !== 'identity') {
+    throw new BridgeError('UNSUPPORTED_CONTENT_ENCODING', `send the body uncompressed; Content-Encoding ${encoding.slice(0, 40)} is not accepted`);
   }
   const declared = ctx.request.length;
   if (declared !== undefined && declared > limit) {
-    throw new BridgeError('BODY_TOO_LARGE', 413, `the body is ${declared} bytes; the limit is ${limit}`);
+    throw new BridgeError('BODY_TOO_LARGE', `the body is ${declared} bytes; the limit is ${limit}`);
   }
-  try {
-    return await getRawBody(ctx.req, { limit, ...(declared !== undefined ? { length: declared } : {}) });
-  } catch (err) {
-    const type = (err as { type?: string }).type;
-    if (type === 'entity.too.large') throw new BridgeError('BODY_TOO_LARGE', 413, `the body is over the limit of ${limit} bytes`);
-    throw new BridgeError('BODY_UNREADABLE', 400, `the body could not be read: ${(err as Error).message}`);
-  }
+}
+
+/** Body bytes in flight across all requests, bounded so many slow uploads cannot exhaust memory. */
+export interface BodyBudget {
+  /** A claim for one request; `take` adds bytes to it, false when the budget has no room; `release` returns them all. */
+  claim(): { take(bytes: number): boolean; release(): void };
+  /** Bytes currently claimed. */
+  inFlight(): number;
+}
+
+export function createBodyBudget(total: number): BodyBudget {
+  let used = 0;
+  return {
+    claim() {
+      let held = 0;
+      return {
+        take(bytes) {
+          if (used + bytes > total) return false;
+          used += bytes;
+          held += bytes;
+          return true;
+        },
+        release() {
+          used -= held;
+          held = 0;
+        },
+      };
+    },
+    inFlight: () => used,
+  };
+}
+
+export interface ReadBodyOptions {
+  readonly limit: number;
+  /** The body must have arrived within this long after reading starts. */
+  readonly timeoutMs: number;
+  /** Counts each chunk against the in-flight budget; false refuses the request. */
+  readonly take: (bytes: number) => boolean;
+}
+
+/**
+ * Reads the body as raw bytes, never through a parsing body parser: the
+ * signature covers the exact bytes sent, and DESIGN.md asks to verify them
+ * before any JSON is parsed. Stops reading at the limit, at the timeout and
+ * when the in-flight budget is spent.
+ */
+export function readRawBody(req: IncomingMessage, options: ReadBodyOptions): Promise<Buffer> {
+  const declared = req.headers['content-length'] === undefined ? undefined : Number(req.headers['content-length']);
+  return new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let received = 0;
+    const timer = setTimeout(
+      () => finish(new BridgeError('REQUEST_TIMEOUT', `the body did not arrive within ${options.timeoutMs} ms`)),
+      options.timeoutMs,
+    );
+    const onData = (chunk: Buffer) => {
+      received += chunk.length;
+      if (received > options.limit) return finish(new BridgeError('BODY_TOO_LARGE', `the body is over the limit of ${options.limit} bytes`));
+      if (!options.take(chunk.length)) {
+        return finish(new BridgeError('OVERLOADED', 'too many request bodies are being received at once; retry shortly'));
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = () => {
+      if (declared !== undefined && received !== declared) {
+        finish(new BridgeError('BODY_UNREADABLE', `the body has ${received} bytes, but Content-Length said ${declared}`));
+      } else finish(undefined);
+    };
+    const onError = (err: Error) => finish(new BridgeError('BODY_UNREADABLE', `the body could not be read: ${err.message}`, { cause: err }));
+    const onClose = () => finish(new BridgeError('BODY_UNREADABLE', 'the connection closed before the body was complete'));
+    function finish(err: BridgeError | undefined) {
+      clearTimeout(timer);
+      req.off('data', onData).off('end', onEnd).off('error', onError).off('close', onClose);
+      if (err) {
+        req.pause(); // read no further; the answer closes the connection
+        reject(err);
+      } else resolve(Buffer.concat(chunks, received));
+    }
+    req.on('data', onData).on('end', onEnd).on('error', onError).on('close', onClose);
+  });
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-/** Deepest nesting of `[` / `{` outside strings; stops counting once past `limit`. */
-export function jsonDepthExceeds(text: string, limit: number): boolean {
+interface JsonScan {
+  readonly tooDeep: boolean;
+  /** Integer literals a double cannot hold exactly, as [start, end) offsets. */
+  readonly bigIntegers: readonly (readonly [number, number])[];
+  readonly outOfRange: boolean;
+}
+
+/**
+ * One linear pass over the text, outside strings: the deepest nesting of `[` /
+ * `{` (stops at `maxDepth`), integer literals beyond 2^53 and numbers a double
+ * cannot hold at all (`1e400`).
+ */
+export function scanJson(text: string, maxDepth: number): JsonScan {
   let depth = 0;
   let inString = false;
+  let outOfRange = false;
+  const bigIntegers: [number, number][] = [];
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (inString) {
@@ -47,34 +134,82 @@ export function jsonDepthExceeds(text: string, limit: number): boolean {
       else if (c === 0x22) inString = false;
     } else if (c === 0x22) inString = true;
     else if (c === 0x7b || c === 0x5b) {
-      if (++depth > limit) return true;
+      if (++depth > maxDepth) return { tooDeep: true, bigIntegers, outOfRange };
     } else if (c === 0x7d || c === 0x5d) depth--;
+    else if (c === 0x2d || (c >= 0x30 && c <= 0x39)) {
+      let end = i + 1;
+      let integer = true;
+      for (; end < text.length; end++) {
+        const d = text.charCodeAt(end);
+        if (d >= 0x30 && d <= 0x39) continue;
+        if (d === 0x2e || d === 0x65 || d === 0x45 || d === 0x2b || d === 0x2d) integer = false;
+        else break;
+      }
+      // Up to 15 digits without an exponent always fit a double exactly.
+      if (end - i > 15 || !integer) {
+        const value = Number(text.slice(i, end));
+        if (!Number.isFinite(value)) outOfRange = true;
+        else if (integer && !Number.isSafeInteger(value) && !isKeyPosition(text, end)) bigIntegers.push([i, end]);
+      }
+      i = end - 1;
+    }
   }
-  return false;
+  return { tooDeep: false, bigIntegers, outOfRange };
+}
+
+/** A token followed by `:` stands where a key goes: left as it is, so the parser still refuses it. */
+function isKeyPosition(text: string, end: number): boolean {
+  let i = end;
+  while (i < text.length && (text[i] === ' ' || text[i] === '\t' || text[i] === '\n' || text[i] === '\r')) i++;
+  return text[i] === ':';
 }
 
 /**
  * Parses JSON defensively: valid UTF-8 only, nesting bounded before the parser
  * runs (a deep document would otherwise cost stack and time), and `__proto__`
  * / `constructor.prototype` keys refused so no later merge can reach a prototype.
+ *
+ * Integers beyond 2^53 come back as `ExactInteger` holding the digits as sent:
+ * `JSON.parse` would round 9007199254740993 to ...992 and merge two events
+ * (Node 20's reviver has no access to the source text). Such tokens are
+ * rewritten into strings under a per-parse marker before parsing, and the
+ * reviver turns exactly those back. A number no double can hold (`1e400`) is
+ * refused rather than stored as `null`.
  */
 export function parseJsonBody(raw: Buffer, maxDepth: number): unknown {
   let text: string;
   try {
     text = utf8.decode(raw);
   } catch {
-    throw new BridgeError('INVALID_JSON', 400, 'the body is not valid UTF-8');
+    throw new BridgeError('INVALID_JSON', 'the body is not valid UTF-8');
   }
-  if (jsonDepthExceeds(text, maxDepth)) {
-    throw new BridgeError('JSON_TOO_DEEP', 400, `the JSON nests deeper than ${maxDepth} levels`);
+  const scan = scanJson(text, maxDepth);
+  if (scan.tooDeep) throw new BridgeError('JSON_TOO_DEEP', `the JSON nests deeper than ${maxDepth} levels`);
+  let reviver: ((key: string, value: unknown) => unknown) | undefined;
+  if (scan.bigIntegers.length > 0) {
+    const marker = `\u0000${Math.random().toString(36).slice(2)}:`;
+    const parts: string[] = [];
+    let at = 0;
+    for (const [start, end] of scan.bigIntegers) {
+      parts.push(text.slice(at, start), JSON.stringify(marker + text.slice(start, end)));
+      at = end;
+    }
+    parts.push(text.slice(at));
+    text = parts.join('');
+    reviver = (_key, value) => (typeof value === 'string' && value.startsWith(marker) ? new ExactInteger(value.slice(marker.length)) : value);
   }
+  let parsed: unknown;
   try {
-    return secureJson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' });
+    parsed = secureJson.parse(text, reviver, { protoAction: 'error', constructorAction: 'error' });
   } catch (err) {
     const message = (err as Error).message;
     if (/prototype/i.test(message)) {
-      throw new BridgeError('FORBIDDEN_JSON_KEY', 400, 'the JSON contains a "__proto__" or "constructor.prototype" key');
+      throw new BridgeError('FORBIDDEN_JSON_KEY', 'the JSON contains a "__proto__" or "constructor.prototype" key');
     }
-    throw new BridgeError('INVALID_JSON', 400, `the body is not valid JSON: ${message}`);
+    throw new BridgeError('INVALID_JSON', `the body is not valid JSON: ${message}`);
   }
+  if (scan.outOfRange) {
+    throw new BridgeError('NUMBER_OUT_OF_RANGE', 'the JSON holds a number beyond the range of a double (e.g. 1e400); send it as a string');
+  }
+  return parsed;
 }

@@ -1,49 +1,41 @@
 import type { Middleware } from 'koa';
 import type { Logger } from 'pino';
-import { BridgeError, type ErrorCode } from '../errors.js';
+import { BridgeError } from '../errors.js';
 
-const CODE_BY_STATUS: Readonly<Record<number, ErrorCode>> = {
-  404: 'NOT_FOUND',
-  405: 'METHOD_NOT_ALLOWED',
-  413: 'BODY_TOO_LARGE',
-  415: 'UNSUPPORTED_MEDIA_TYPE',
-};
+/** What the router leaves behind when no route answered: a status and no body. */
+function routerOutcome(status: number, method: string, path: string): BridgeError | undefined {
+  if (status === 404) return new BridgeError('NOT_FOUND', `nothing is served at ${method} ${path}`);
+  if (status === 405) return new BridgeError('METHOD_NOT_ALLOWED', `${method} is not allowed on ${path} (see the Allow header)`);
+  if (status === 501) return new BridgeError('NOT_IMPLEMENTED', `the method ${method} is not implemented here`);
+  return undefined;
+}
 
 /**
  * The one place errors become responses: `{"error": {"code", "message"}}`.
- * Known errors keep their code and status; anything else is a bare 500,
- * logged once here and never described to the client.
+ * Bridge errors carry their status from `ERRORS`; anything else is a bare 500,
+ * never described to the client. Every 5xx is logged here, once.
  */
 export function errorHandler(logger: Logger): Middleware {
   return async (ctx, next) => {
     try {
       await next();
-      if (ctx.status === 404 && ctx.body === undefined) {
-        throw new BridgeError('NOT_FOUND', 404, `nothing is served at ${ctx.method} ${ctx.path}`);
+      if (ctx.body === undefined || ctx.body === null) {
+        const outcome = routerOutcome(ctx.status, ctx.method, ctx.path);
+        if (outcome) throw outcome;
       }
     } catch (err) {
-      let status = 500;
-      let code: ErrorCode = 'INTERNAL_ERROR';
-      let message = 'internal error';
-      if (err instanceof BridgeError) {
-        status = err.status;
-        code = err.code;
-        if (err.expose) message = err.message;
-        if (err.status === 503) ctx.set('Retry-After', '5');
-      } else if (isHttpError(err) && err.status < 500 && CODE_BY_STATUS[err.status]) {
-        status = err.status;
-        code = CODE_BY_STATUS[err.status] as ErrorCode;
-        message = err.message;
-        if (err.headers) ctx.set(err.headers);
+      const known = err instanceof BridgeError ? err : undefined;
+      const status = known?.status ?? 500;
+      const code = known?.code ?? 'INTERNAL_ERROR';
+      if (status >= 500) {
+        if (known) logger.error({ code, method: ctx.method, path: ctx.path, cause: known.cause }, known.message);
+        else logger.error({ err, method: ctx.method, path: ctx.path }, 'request failed');
       }
-      if (status >= 500) logger.error({ err, method: ctx.method, path: ctx.path }, 'request failed');
+      if (status === 503) ctx.set('Retry-After', '5');
+      // A body nobody read is not drained: the answer closes the connection instead.
+      if (!ctx.req.complete) ctx.set('Connection', 'close');
       ctx.status = status;
-      ctx.body = { error: { code, message } };
-      ctx.state.errorCode = code;
+      ctx.body = { error: { code, message: known?.expose ? known.message : 'internal error' } };
     }
   };
-}
-
-function isHttpError(err: unknown): err is { status: number; message: string; headers?: Record<string, string> } {
-  return typeof err === 'object' && err !== null && typeof (err as { status?: unknown }).status === 'number';
 }

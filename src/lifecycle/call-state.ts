@@ -1,28 +1,8 @@
 import type { CanonicalEvent } from '../dialects/index.js';
+import type { CallState } from '../store/types.js';
 
-/** One call as the bridge knows it (DESIGN.md, "Call lifecycle"). */
-export interface CallState {
-  source: string;
-  callId: string;
-  direction?: string;
-  from?: string;
-  to?: string;
-  fromName?: string;
-  status?: string;
-  tags?: Record<string, unknown>;
-  /** Event time of the earliest initiated/ringing event. */
-  startedAt?: string;
-  answered: boolean;
-  endedAt?: string;
-  /** Dedupe key of the event that ended the call; the `call.missed` event is built from it. */
-  endEventKey?: string;
-  /** no_answer, busy, declined, cancelled, unanswered, completed, or another failure reason. */
-  endReason?: string;
-  /** When to decide whether the call was missed (ms); set while a decision is pending. */
-  missedCheckAt?: number;
-  /** The decision, once made; unset while the call is running or its grace period lasts. */
-  missed?: 'emitted' | 'not_missed';
-}
+// The row these rules compute is the one the store keeps; its type lives with the store's interface.
+export type { CallState };
 
 export interface LifecycleOptions {
   /** How long after the ending event to wait for a late `call.answered` before calling the call missed. */

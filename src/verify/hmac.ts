@@ -1,9 +1,12 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { VerificationError } from '../errors.js';
-import { singleHeader, type VerifyInput } from './types.js';
+import { singleHeader, type RequestHeaders, type VerifyInput } from './types.js';
 
 export const SIGNATURE_HEADER = 'x-audian-signature';
 export const TIMESTAMP_HEADER = 'x-audian-timestamp';
+
+/** More candidates than any rotation needs; bounds the HMAC work one request can ask for. */
+export const MAX_SIGNATURES = 8;
 
 export interface HmacOptions {
   /** Every secret currently valid; during a rotation, the old and the new one. */
@@ -22,19 +25,33 @@ export function computeAudianSignature(secret: string, timestamp: string, rawBod
   return createHmac('sha256', secret).update(`${timestamp}.`).update(rawBody).digest('hex');
 }
 
-export function verifyAudianHmac(input: VerifyInput, options: HmacOptions): void {
-  const header = singleHeader(input.headers, SIGNATURE_HEADER)?.trim();
+interface SignedHeaders {
+  readonly timestamp: string;
+  readonly signatures: readonly Buffer[];
+}
+
+/**
+ * Everything that can be checked without the body: both headers present and
+ * well-formed, the timestamp within the tolerance. Run before the body is read,
+ * so an unsigned or replayed request costs no body bytes.
+ *
+ * The signature header may carry several signatures, separated by commas or
+ * spaces, each with or without `sha256=`: senders rotating a secret sign with
+ * both (as Stripe's and Standard Webhooks' headers do).
+ */
+function readSignedHeaders(headers: RequestHeaders, now: number, options: HmacOptions): SignedHeaders {
+  const header = singleHeader(headers, SIGNATURE_HEADER)?.trim();
   if (!header) {
     throw new VerificationError('SIGNATURE_MISSING', 'the X-Audian-Signature header is missing');
   }
-  const timestamp = singleHeader(input.headers, TIMESTAMP_HEADER)?.trim();
+  const timestamp = singleHeader(headers, TIMESTAMP_HEADER)?.trim();
   if (!timestamp) {
     throw new VerificationError('TIMESTAMP_MISSING', 'the X-Audian-Timestamp header is missing');
   }
   if (!/^\d{1,12}$/.test(timestamp)) {
     throw new VerificationError('TIMESTAMP_INVALID', 'X-Audian-Timestamp must be unix time in whole seconds');
   }
-  const skew = Math.abs(input.now / 1000 - Number(timestamp));
+  const skew = Math.abs(now / 1000 - Number(timestamp));
   if (skew > options.toleranceSeconds) {
     throw new VerificationError(
       'TIMESTAMP_OUT_OF_TOLERANCE',
@@ -42,16 +59,35 @@ export function verifyAudianHmac(input: VerifyInput, options: HmacOptions): void
         'is the clock synchronised, or is this a replayed request?',
     );
   }
-  const given = header.toLowerCase().startsWith('sha256=') ? header.slice('sha256='.length) : header;
-  if (!HEX_SHA256.test(given)) {
-    throw new VerificationError('SIGNATURE_MALFORMED', 'X-Audian-Signature must be 64 hex characters, optionally prefixed with "sha256="');
+  const candidates = header.split(/[\s,]+/).filter((part) => part.length > 0);
+  if (candidates.length > MAX_SIGNATURES) {
+    throw new VerificationError('SIGNATURE_MALFORMED', `X-Audian-Signature carries more than ${MAX_SIGNATURES} signatures`);
   }
-  const givenBytes = Buffer.from(given, 'hex');
-  // Check every secret, without stopping at the first match, so timing does not tell which secret matched.
+  const signatures = candidates.map((candidate) => {
+    const hex = candidate.toLowerCase().startsWith('sha256=') ? candidate.slice('sha256='.length) : candidate;
+    if (!HEX_SHA256.test(hex)) {
+      throw new VerificationError(
+        'SIGNATURE_MALFORMED',
+        'X-Audian-Signature must be 64 hex characters, optionally prefixed with "sha256=" (several separated by commas or spaces)',
+      );
+    }
+    return Buffer.from(hex, 'hex');
+  });
+  return { timestamp, signatures };
+}
+
+export function checkAudianHmacHeaders(headers: RequestHeaders, now: number, options: HmacOptions): void {
+  readSignedHeaders(headers, now, options);
+}
+
+export function verifyAudianHmac(input: VerifyInput, options: HmacOptions): void {
+  const { timestamp, signatures } = readSignedHeaders(input.headers, input.now, options);
+  // Compare every secret with every candidate, without stopping at the first match,
+  // so timing tells neither which secret nor which candidate matched.
   let matched = false;
   for (const secret of options.secrets) {
     const expected = Buffer.from(computeAudianSignature(secret, timestamp, input.rawBody), 'hex');
-    if (timingSafeEqual(expected, givenBytes)) matched = true;
+    for (const signature of signatures) if (timingSafeEqual(expected, signature)) matched = true;
   }
   if (!matched) {
     throw new VerificationError(

@@ -1,5 +1,5 @@
 import { verifyStaticHeader } from './header.js';
-import { verifyAudianHmac } from './hmac.js';
+import { checkAudianHmacHeaders, verifyAudianHmac } from './hmac.js';
 import type { Verifier } from './types.js';
 
 export type VerifyConfig =
@@ -9,12 +9,21 @@ export type VerifyConfig =
 
 /** Picks the verification scheme a source is configured with. */
 export function createVerifier(config: VerifyConfig): Verifier {
-  if ('hmac' in config) return (input) => verifyAudianHmac(input, config.hmac);
-  if ('header' in config) return (input) => verifyStaticHeader(input, config.header);
-  return () => undefined;
+  if ('hmac' in config) {
+    return {
+      checkHeaders: (headers, now) => checkAudianHmacHeaders(headers, now, config.hmac),
+      verify: (input) => verifyAudianHmac(input, config.hmac),
+    };
+  }
+  if ('header' in config) {
+    // The static header does not depend on the body: checked in full before it is read.
+    const check = (headers: Parameters<Verifier['checkHeaders']>[0]) => verifyStaticHeader({ rawBody: Buffer.alloc(0), headers, now: 0 }, config.header);
+    return { checkHeaders: check, verify: (input) => check(input.headers) };
+  }
+  return { checkHeaders: () => undefined, verify: () => undefined };
 }
 
 export type { Verifier, VerifyInput, RequestHeaders } from './types.js';
-export { verifyAudianHmac, computeAudianSignature } from './hmac.js';
+export { verifyAudianHmac, computeAudianSignature, MAX_SIGNATURES } from './hmac.js';
 export { verifyStaticHeader } from './header.js';
 export { signAudianRequest } from './sign.js';

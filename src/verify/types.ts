@@ -10,7 +10,15 @@ export interface VerifyInput {
 }
 
 /** Throws a `VerificationError` when the request is not proven genuine; returns nothing otherwise. */
-export type Verifier = (input: VerifyInput) => void;
+export interface Verifier {
+  /**
+   * The checks that need no body (headers present and well-formed, timestamp
+   * window), run before the body is read so unauthenticated requests cost no body bytes.
+   */
+  checkHeaders(headers: RequestHeaders, now: number): void;
+  /** The whole verification, headers included. */
+  verify(input: VerifyInput): void;
+}
 
 export function singleHeader(headers: RequestHeaders, name: string): string | undefined {
   const value = headers[name.toLowerCase()];

@@ -1,4 +1,4 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
@@ -9,6 +9,8 @@ export const CLI = fileURLToPath(new URL('../../dist/src/cli/main.js', import.me
 export interface ChildBridge {
   readonly process: ChildProcess;
   readonly url: string;
+  /** The admin API's base URL, when the config turned it on (`admin.token`). */
+  readonly adminUrl: string | undefined;
   /** Everything the process wrote, for failure messages. */
   readonly output: () => string;
   /** Resolves with the exit code or signal once the process is gone. */
@@ -24,6 +26,7 @@ export async function startChildBridge(configPath: string | undefined, options: 
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
+  let adminUrl: string | undefined;
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const exited = new Promise<number | NodeJS.Signals | null>((resolve) => child.once('exit', (code, signal) => resolve(signal ?? code)));
   const url = await new Promise<string>((resolve, reject) => {
@@ -33,6 +36,7 @@ export async function startChildBridge(configPath: string | undefined, options: 
       output += `${line}\n`;
       try {
         const entry = JSON.parse(line) as { msg?: string; url?: string };
+        if (entry.msg === 'admin API listening') adminUrl = entry.url;
         if (entry.msg === 'audian-bridge listening' && entry.url) {
           clearTimeout(timer);
           resolve(entry.url);
@@ -46,7 +50,7 @@ export async function startChildBridge(configPath: string | undefined, options: 
       reject(new Error(`bridge exited (${String(code)}) before listening:\n${output}`));
     });
   });
-  return { process: child, url, output: () => output, exited };
+  return { process: child, url, adminUrl, output: () => output, exited };
 }
 
 /** Asks the process to stop (SIGTERM) and waits for it. */
@@ -61,14 +65,16 @@ export interface CliResult {
   readonly stderr: string;
 }
 
-/** Runs one `audian-bridge` command to its end; stdin gets `input` (or nothing) and is closed. */
-export async function runCli(args: readonly string[], options: { cwd: string; input?: string; env?: Record<string, string> }): Promise<CliResult> {
-  const child = execFile(process.execPath, [CLI, ...args], { cwd: options.cwd, env: { ...process.env, ...options.env } });
-  child.stdin!.end(options.input ?? '');
+/** Runs one `audian-bridge` command to its end; stdin gets `input` (or nothing) and is closed; an `env` value of undefined unsets that variable. */
+export async function runCli(args: readonly string[], options: { cwd?: string; input?: string; env?: Record<string, string | undefined> } = {}): Promise<CliResult> {
+  const child = spawn(process.execPath, [CLI, ...args], { cwd: options.cwd, env: { ...process.env, ...options.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  // A command that exits without reading stdin closes the pipe under the write: not the test's failure.
+  child.stdin.on('error', () => undefined);
+  child.stdin.end(options.input ?? '');
   let stdout = '';
   let stderr = '';
-  child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
   return { code, stdout, stderr };
 }

@@ -28,11 +28,12 @@ describe('audian-bridge --version and help', () => {
   it('help lists every command; help COMMAND explains one; help of an unknown command is a usage error', async () => {
     const all = await cli(['help']);
     expect(all.code).toBe(0);
-    for (const command of ['serve', 'check', 'sign', 'send', 'deliveries', 'retry', 'help']) expect(all.stdout).toMatch(new RegExp(`^  ${command}\\b`, 'm'));
+    for (const command of ['serve', 'check', 'sign', 'send', 'deliveries', 'replay', 'retry', 'events', 'pause', 'resume', 'help']) expect(all.stdout).toMatch(new RegExp(`^  ${command}\\b`, 'm'));
     const sign = await cli(['help', 'sign']);
     expect(sign.code).toBe(0);
     expect(sign.stdout).toContain('--secret-env NAME');
     expect((await cli(['send', '--help'])).stdout).toContain('retry-storm');
+    expect((await cli(['help', 'deliveries'])).stdout).toContain('deliveries purge --status dead');
     expect((await cli(['help', 'frobnicate'])).code).toBe(64);
   });
 });

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import YAML from 'yaml';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createStore } from '../../src/store/index.js';
+import { openStore } from '../../src/store/index.js';
 import { verifyAudianHmac } from '../../src/verify/index.js';
 import { baseConfig, postWebhook } from '../helpers/bridge.js';
 import { runCli, startChildBridge, stopChildBridge } from '../helpers/child-bridge.js';
@@ -86,11 +86,11 @@ describe('audian-bridge deliveries and retry', () => {
       expect(retried.stdout).toContain('1 of 1 deliveries queued again');
       await waitFor(() => crm.requests.length === 2, { what: 'the retried request' });
       await stopChildBridge(bridge);
-      const store = createStore(join(dir, 'retry', 'bridge.db'));
+      const store = openStore({ path: join(dir, 'retry', 'bridge.db') });
       try {
-        expect(store.deliveries.list({ status: 'delivered', limit: 10 }).map((row) => row.eventId)).toEqual(['evt_retry']);
+        expect((await store.list({ status: 'delivered', limit: 10 })).map((row) => row.eventId)).toEqual(['evt_retry']);
       } finally {
-        store.close();
+        await store.close();
       }
     } finally {
       await stopChildBridge(bridge);

@@ -3,15 +3,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import YAML from 'yaml';
 import { CONNECTORS } from '../../connectors/index.js';
-import type { Connector, Delivery, SendResult } from '../../connectors/types.js';
+import { parseConfig } from '../../src/config/load.js';
+import { ConfigError } from '../../src/errors.js';
+import type { Connector, Delivery, Preview, Previewer, SendResult } from '../../src/sdk/index.js';
 import type { CanonicalEvent } from '../../src/dialects/index.js';
 import { startFakeSlack } from '../helpers/fake-slack.js';
 import { startRecordingServer } from '../helpers/http-server.js';
 import { createTopics, deleteCreatedTopics, readTopics, uniqueName } from '../helpers/kafka.js';
 
 /**
- * The contract every connector keeps with the dispatcher (connectors/types.ts),
+ * The contract every connector keeps with the dispatcher (src/sdk/connector.ts),
  * run against each connector type and a real target of it.
  */
 interface Target {
@@ -109,8 +112,9 @@ const CASES: readonly ContractCase[] = [
         options: { type: 'kafka', brokers, topic },
         broken: { type: 'kafka', brokers: '127.0.0.1:9', topic, connection_timeout: '300ms', request_timeout: '1s', retries: 1 },
         received: async (ids) => {
-          const messages = await readTopics(brokers, [topic], (read) => read.length >= ids.length, { timeoutMs: 15_000 });
-          return messages.map((message) => (JSON.parse(message.value ?? '{}') as { id: string }).id);
+          const idOf = (value: string | null) => (JSON.parse(value ?? '{}') as { id: string }).id;
+          const messages = await readTopics(brokers, [topic], (read) => ids.every((id) => read.some((message) => idOf(message.value) === id)), { timeoutMs: 15_000 });
+          return messages.map((message) => idOf(message.value));
         },
         teardown: () => deleteCreatedTopics(brokers),
       };
@@ -120,6 +124,31 @@ const CASES: readonly ContractCase[] = [
 
 it('covers every connector type', () => {
   expect(CASES.map((contract) => contract.type).sort()).toEqual(Object.keys(CONNECTORS).sort());
+});
+
+it('each type name is spelled once: the registry key is the definition\'s type and its schema\'s only type', () => {
+  for (const [type, definition] of Object.entries(CONNECTORS)) {
+    expect(definition.type).toBe(type);
+    const other = Object.keys(CONNECTORS).find((name) => name !== type)!;
+    const issues = definition.schema.safeParse({ type: other }).error?.issues ?? [];
+    expect(issues.some((issue) => issue.path.join('.') === 'type'), type).toBe(true);
+    expect(definition.maxPerCall).toBeGreaterThanOrEqual(1);
+    expect(definition.maxPerCall).toBeLessThanOrEqual(definition.batchSize);
+  }
+});
+
+it('a type that names no connector, also a property every object has, is a config error on `type`', () => {
+  for (const type of ['nope', 'constructor', '__proto__', 'toString']) {
+    const text = YAML.stringify({ sources: [{ name: 'main', verify: { none: true } }], connectors: { out: { type } } });
+    let error: unknown;
+    try {
+      parseConfig(text, {}, CONNECTORS);
+    } catch (err) {
+      error = err;
+    }
+    expect(error, type).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).issues, type).toEqual([expect.stringMatching(/^connectors\.out\.type: unknown connector type/)]);
+  }
 });
 
 let sequence = 0;
@@ -154,10 +183,15 @@ function deliveries(eventType: string, count: number): Delivery[] {
   });
 }
 
-function create(options: Record<string, unknown>): Connector {
+function create(options: Record<string, unknown>, fetch: typeof globalThis.fetch = globalThis.fetch): Connector & Previewer {
   const definition = CONNECTORS[options.type as string]!;
-  return definition.create('contract', definition.schema.parse(options), { logger: pino({ level: 'silent' }), fetch: globalThis.fetch, now: Date.now });
+  return definition.create('contract', definition.schema.parse(options), { logger: pino({ level: 'silent' }), fetch, now: Date.now });
 }
+
+/** Fails the test if a preview fetches anything. */
+const noFetch: typeof fetch = () => {
+  throw new Error('preview fetched something');
+};
 
 function expectWellFormed(results: readonly SendResult[], count: number): void {
   expect(results).toHaveLength(count);
@@ -206,6 +240,39 @@ describe.each(CASES.map((contract) => [contract.type, contract] as const))('conn
       expect(results.some((result) => !result.ok)).toBe(true);
     } finally {
       await connector.stop();
+    }
+  });
+
+  it.skipIf(skip !== null)(`preview tells what would be sent, sends nothing, and needs no start()${skip ? ` — SKIPPED: ${skip}` : ''}`, async () => {
+    const previewed = deliveries(contract.eventType, 1);
+    const connector = create(target.options, noFetch);
+    const previews: Preview[] = [];
+    for (const { event } of previewed) previews.push(await connector.preview(event));
+    for (const [index, preview] of previews.entries()) {
+      expect(preview.outcome).toBe('send');
+      if (preview.outcome !== 'send') continue;
+      expect(preview.target.length).toBeGreaterThan(0);
+      expect(JSON.stringify(preview.message)).toContain(previewed[index]!.event.id);
+      // The same answer twice: nothing changed in between.
+      expect(await connector.preview(previewed[index]!.event)).toEqual(preview);
+    }
+    // A broken target previews as well: preview never reaches it.
+    const broken = create(target.broken, noFetch);
+    expect((await broken.preview(previewed[0]!.event)).outcome).toBe('send');
+    await connector.stop();
+    await broken.stop();
+
+    // Then one real send of the same call: it arrives, the previewed event never does.
+    const sender = create(target.options);
+    await sender.start();
+    try {
+      const [marker] = deliveries(contract.eventType, 1);
+      expect(await sender.send([marker!], new AbortController().signal)).toEqual([{ ok: true }]);
+      const received = await target.received([marker!.event.id]);
+      expect(received).toContain(marker!.event.id);
+      expect(received).not.toContain(previewed[0]!.event.id);
+    } finally {
+      await sender.stop();
     }
   });
 

@@ -14,9 +14,9 @@ function eventsWithId(id: string) {
   return readEvents(join(bridge.dir, 'events.jsonl')).filter((event) => event.id === id);
 }
 function rowsFor(id: string): { events: number; deliveries: number } {
-  const events = (bridge.store.db.prepare('SELECT count(*) AS n FROM events WHERE id = ?').get(id) as { n: number }).n;
+  const events = (bridge.db.prepare('SELECT count(*) AS n FROM events WHERE id = ?').get(id) as { n: number }).n;
   const deliveries = (
-    bridge.store.db.prepare('SELECT count(*) AS n FROM deliveries d JOIN events e ON e.seq = d.event_seq WHERE e.id = ?').get(id) as { n: number }
+    bridge.db.prepare('SELECT count(*) AS n FROM deliveries d JOIN events e ON e.seq = d.event_seq WHERE e.id = ?').get(id) as { n: number }
   ).n;
   return { events, deliveries };
 }
@@ -70,10 +70,10 @@ it('a dedupe entry expires after dedupe_ttl: the same event is new again', async
   const event = { id: 'evt_ttl', timestamp: '2026-03-01T12:00:00Z', event: 'recording.started', data: { call_id: 'call_ttl' } };
   expect((await bridge.post(PATH, event)).body.deliveries).toBe(1);
   // Delivered as the outbox records it (the file line appears just before that), so pruning may take it.
-  await waitFor(() => bridge.store.deliveries.list({ status: 'delivered', limit: 1000 }).some((row) => row.eventId === 'evt_ttl'), { what: 'the first delivery' });
+  await waitFor(async () => (await bridge.store.list({ status: 'delivered', limit: 1000 })).some((row) => row.eventId === 'evt_ttl'), { what: 'the first delivery' });
   const sevenDays = 7 * 24 * 3600 * 1000;
-  expect(bridge.store.prune(Date.now() + sevenDays - 60_000, sevenDays).events).toBe(0);
+  expect((await bridge.store.prune(Date.now() + sevenDays - 60_000, sevenDays, 1000)).events).toBe(0);
   expect((await bridge.post(PATH, event)).body.duplicate).toBe(true);
-  expect(bridge.store.prune(Date.now() + sevenDays + 60_000, sevenDays).events).toBeGreaterThan(0);
+  expect((await bridge.store.prune(Date.now() + sevenDays + 60_000, sevenDays, 1000)).events).toBeGreaterThan(0);
   expect((await bridge.post(PATH, event)).body).toEqual({ id: 'evt_ttl', deliveries: 1 });
 });

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import YAML from 'yaml';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createStore } from '../../src/store/index.js';
+import { openStore } from '../../src/store/index.js';
 import { baseConfig, postWebhook, readEvents } from '../helpers/bridge.js';
 import { startChildBridge, stopChildBridge, type ChildBridge } from '../helpers/child-bridge.js';
 import { startRecordingServer, type RecordingServer } from '../helpers/http-server.js';
@@ -93,11 +93,11 @@ it('SIGTERM lets the send in flight finish and records it before exiting', async
   expect(await stopChildBridge(bridge)).toBe(0);
   bridge = undefined;
 
-  const store = createStore(join(dir, 'bridge.db'));
+  const store = openStore({ path: join(dir, 'bridge.db') });
   try {
-    const rows = store.deliveries.list({ connector: 'crm', limit: 500 }).filter((row) => row.eventId === 'evt_in_flight');
+    const rows = (await store.list({ connector: 'crm', limit: 500 })).filter((row) => row.eventId === 'evt_in_flight');
     expect(rows.map((row) => row.status)).toEqual(['delivered']);
   } finally {
-    store.close();
+    await store.close();
   }
 });

@@ -38,8 +38,8 @@ describe.skipIf(skipReason !== null)(`kafka connector, broker of its own${skipRe
       const bodies = ['x', 'y'].flatMap((call) => [callWebhook('call.initiated', call), callWebhook('call.answered', call), callWebhook('call.completed', call)]);
       for (const body of bodies) expect((await bridge.post('/webhooks/audian', body)).status).toBe(200);
       const records = await waitFor(
-        () => {
-          const list = bridge.store.deliveries.list({ limit: 100 });
+        async () => {
+          const list = await bridge.store.list({ limit: 100 });
           return list.length === bodies.length && list.every((record) => record.status !== 'pending') && list;
         },
         { timeoutMs: 20_000, what: 'every delivery delivered or dead' },
@@ -83,11 +83,11 @@ describe.skipIf(skipReason !== null)(`kafka connector, broker of its own${skipRe
         }),
       );
     };
-    const delivered = () => bridge.store.deliveries.list({ status: 'delivered', limit: 10_000 }).length;
+    const delivered = async () => (await bridge.store.list({ status: 'delivered', limit: 10_000 })).length;
     try {
       // Up: flowing.
       for (let i = 0; i < 3; i++) await round();
-      await waitFor(() => delivered() === accepted.length, { what: 'deliveries before the outage' });
+      await waitFor(async () => (await delivered()) === accepted.length, { what: 'deliveries before the outage' });
 
       // Going down while webhooks keep arriving.
       let down = false;
@@ -99,20 +99,20 @@ describe.skipIf(skipReason !== null)(`kafka connector, broker of its own${skipRe
       // Down: still accepting; deliveries wait and are retried.
       for (let i = 0; i < 5; i++) await round();
       await waitFor(
-        () => bridge.store.deliveries.list({ status: 'pending', limit: 10_000 }).some((record) => record.attempts > 0 && record.lastError !== null),
+        async () => (await bridge.store.list({ status: 'pending', limit: 10_000 })).some((record) => record.attempts > 0 && record.lastError !== null),
         { timeoutMs: 15_000, what: 'a failed delivery attempt while the broker is down' },
       );
-      const waiting = bridge.store.deliveries.list({ status: 'pending', limit: 10_000 });
+      const waiting = await bridge.store.list({ status: 'pending', limit: 10_000 });
       expect(waiting.length).toBeGreaterThanOrEqual(calls.length * 5);
-      expect(bridge.store.deliveries.list({ status: 'dead', limit: 10 })).toEqual([]);
+      expect(await bridge.store.list({ status: 'dead', limit: 10 })).toEqual([]);
       const readyz = await fetch(`${bridge.url}/readyz`);
       expect(readyz.status).toBe(200);
 
       // Back: everything flows, and the webhooks that arrive meanwhile too.
       await broker.restart();
       await round();
-      await waitFor(() => delivered() === accepted.length, { timeoutMs: 30_000, what: `all ${accepted.length} deliveries delivered after the restart` });
-      expect(bridge.store.deliveries.list({ status: 'dead', limit: 10 })).toEqual([]);
+      await waitFor(async () => (await delivered()) === accepted.length, { timeoutMs: 30_000, what: `all ${accepted.length} deliveries delivered after the restart` });
+      expect(await bridge.store.list({ status: 'dead', limit: 10 })).toEqual([]);
 
       const messages = await readTopics(broker.brokers, [topic], (seen) => new Set(eventsOf(seen).map((event) => event.id)).size >= accepted.length, {
         timeoutMs: 30_000,

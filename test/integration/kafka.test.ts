@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { pino } from 'pino';
 import { kafkaConnector, kafkaSchema } from '../../connectors/kafka/index.js';
-import type { Delivery } from '../../connectors/types.js';
+import type { Delivery } from '../../src/sdk/index.js';
 import type { CanonicalEvent } from '../../src/dialects/index.js';
 import { baseConfig, readEvents, startBridge, type TestBridge } from '../helpers/bridge.js';
 import { createTopics, deleteCreatedTopics, eventsOf, listTopics, readTopics, uniqueName, type ReadMessage } from '../helpers/kafka.js';
@@ -135,7 +135,7 @@ describe.skipIf(kafka.brokers === null)(`kafka connector against a real broker${
         const seqs = eventsOf(mine).map((event) => (event.data as { seq: number }).seq);
         expect(seqs, `order of ${call}`).toEqual(Array.from({ length: perCall }, (_, seq) => seq));
       }
-      expect(bridge.store.deliveries.list({ status: 'delivered', limit: 1000 })).toHaveLength(total);
+      expect(await bridge.store.list({ status: 'delivered', limit: 1000 })).toHaveLength(total);
     } finally {
       await bridge.stop();
     }
@@ -156,8 +156,8 @@ describe.skipIf(kafka.brokers === null)(`kafka connector against a real broker${
       await Promise.all(calls.map((call) => postAll(bridge, bodies.filter((body) => body.data.call_id === call))));
 
       const records = await waitFor(
-        () => {
-          const list = bridge.store.deliveries.list({ limit: 100 });
+        async () => {
+          const list = await bridge.store.list({ limit: 100 });
           return list.length === bodies.length && list.every((record) => record.status !== 'pending') && list;
         },
         { timeoutMs: 20_000, what: 'every delivery delivered or dead' },

@@ -1,12 +1,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
+import { CONNECTORS } from '../../connectors/index.js';
 import { parseConfig } from '../../src/config/load.js';
-import { startService, type RunningService } from '../../src/service.js';
-import { baseConfig, postWebhook, readEvents, startBridge, type TestBridge } from '../helpers/bridge.js';
+import { baseConfig, postWebhook, readEvents, startBridge, startServiceWithDb, type ServiceWithDb, type TestBridge } from '../helpers/bridge.js';
 import { audianV2Calls, CALL_PAYLOADS } from '../helpers/call-payloads.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -34,7 +33,7 @@ describe('enrichment and the derived call.missed event', () => {
     expect(ending.data.call).toMatchObject({ id: callId, direction: 'inbound', from: '+14155550100', to: '+14155550199' });
     expect(missed).toMatchObject({ id: `${ending.id}.missed`, dialect: calls.dialect, data: { call_type: 'inbound', reason: 'unanswered', ring_duration: 30 } });
     // Deduped like any event: the retried ending added nothing, and a second decision cannot happen.
-    const row = bridge.store.db.prepare('SELECT missed, missed_check_at AS checkAt FROM calls WHERE call_id = ?').get(callId);
+    const row = bridge.db.prepare('SELECT missed, missed_check_at AS checkAt FROM calls WHERE call_id = ?').get(callId);
     expect(row).toEqual({ missed: 'emitted', checkAt: null });
     expect(events().filter((event) => event.subject === callId).map((event) => event.type)).toEqual(['call.initiated', 'call.completed', 'call.missed']);
   });
@@ -42,7 +41,7 @@ describe('enrichment and the derived call.missed event', () => {
 
 describe('a pending decision survives a restart', () => {
   let dir: string;
-  let service: RunningService | undefined;
+  let service: ServiceWithDb | undefined;
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'audian-bridge-lifecycle-'));
   });
@@ -51,9 +50,9 @@ describe('a pending decision survives a restart', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  async function start(grace: string): Promise<RunningService> {
+  async function start(grace: string): Promise<ServiceWithDb> {
     const config = baseConfig(dir, { lifecycle: { missed_call_grace: grace } });
-    service = await startService(parseConfig(YAML.stringify(config), {}), { logger: pino({ level: 'silent' }) });
+    service = await startServiceWithDb(parseConfig(YAML.stringify(config), {}, CONNECTORS));
     return service;
   }
 
@@ -63,16 +62,16 @@ describe('a pending decision survives a restart', () => {
     for (const body of [audianV2Calls.initiated('lc-restart', CALLER, T0), audianV2Calls.ended('lc-restart', 'cancelled', T0 + 7_000)]) {
       expect((await postWebhook(`${first.url}${PATH}`, body)).status).toBe(200);
     }
-    const pending = first.store.db.prepare('SELECT missed, missed_check_at AS checkAt FROM calls WHERE call_id = ?').get('lc-restart') as { missed: null; checkAt: number };
+    const pending = first.db.prepare('SELECT missed, missed_check_at AS checkAt FROM calls WHERE call_id = ?').get('lc-restart') as { missed: null; checkAt: number };
     expect(pending.missed).toBeNull();
     // Pull the stored check forward, as if the hour had passed while the bridge was down.
-    first.store.db.prepare('UPDATE calls SET missed_check_at = ? WHERE call_id = ?').run(Date.now(), 'lc-restart');
+    first.db.prepare('UPDATE calls SET missed_check_at = ? WHERE call_id = ?').run(Date.now(), 'lc-restart');
     await first.stop();
     service = undefined;
 
     const second = await start('1h');
     const missed = await waitFor(() => readEvents(join(dir, 'events.jsonl')).find((event) => event.subject === 'lc-restart' && event.type === 'call.missed'), { what: 'call.missed after the restart' });
     expect(missed.data).toMatchObject({ reason: 'cancelled', ring_duration: 7, call_type: 'inbound' });
-    expect(second.store.db.prepare('SELECT missed FROM calls WHERE call_id = ?').get('lc-restart')).toEqual({ missed: 'emitted' });
+    expect(second.db.prepare('SELECT missed FROM calls WHERE call_id = ?').get('lc-restart')).toEqual({ missed: 'emitted' });
   });
 });

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { baseConfig, postWebhook, readEvents, startBridge, TEST_SECRET, type TestBridge } from '../helpers/bridge.js';
 import { waitFor } from '../helpers/wait.js';
@@ -14,10 +15,10 @@ function v2Event(overrides: Record<string, unknown> = {}) {
 }
 
 function storedEvents(): number {
-  return (bridge.store.db.prepare('SELECT count(*) AS n FROM events').get() as { n: number }).n;
+  return (bridge.db.prepare('SELECT count(*) AS n FROM events').get() as { n: number }).n;
 }
 function storedDeliveries(): number {
-  return (bridge.store.db.prepare('SELECT count(*) AS n FROM deliveries').get() as { n: number }).n;
+  return (bridge.db.prepare('SELECT count(*) AS n FROM deliveries').get() as { n: number }).n;
 }
 
 beforeAll(async () => {
@@ -117,7 +118,7 @@ describe('bad input', () => {
     return core.slice(0, -1) + `,"pad":"${'x'.repeat(total - core.length - 9)}"}`;
   }
 
-  const cases: [string, number, string, unknown, { contentType?: string }][] = [
+  const cases: [string, number, string, unknown, { contentType?: string; headers?: Record<string, string> }][] = [
     ['malformed JSON', 400, 'INVALID_JSON', '{"event": "call.ringing", "data": {', {}],
     ['empty body', 400, 'INVALID_JSON', '', {}],
     ['invalid UTF-8', 400, 'INVALID_JSON', Buffer.from([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x7d]), {}],
@@ -130,6 +131,10 @@ describe('bad input', () => {
     ['deeply nested JSON', 400, 'JSON_TOO_DEEP', deep(64), {}],
     ['a __proto__ key', 400, 'FORBIDDEN_JSON_KEY', '{"event":"call.ringing","id":"evt_p","data":{"call_id":"c","__proto__":{"polluted":true}}}', {}],
     ['JSON of no dialect', 422, 'UNKNOWN_DIALECT', JSON.stringify({ type: 'call.ringing', payload: {} }), {}],
+    ['a number beyond a double (1e400)', 400, 'NUMBER_OUT_OF_RANGE', '{"id":"evt_inf","event":"call.ringing","data":{"call_id":"c","n":1e400}}', {}],
+    ['a gzip body', 415, 'UNSUPPORTED_CONTENT_ENCODING', gzipSync(JSON.stringify(v2Event())), { headers: { 'content-encoding': 'gzip' } }],
+    ['a deflate body', 415, 'UNSUPPORTED_CONTENT_ENCODING', JSON.stringify(v2Event()), { headers: { 'content-encoding': 'deflate' } }],
+    ['a brotli body', 415, 'UNSUPPORTED_CONTENT_ENCODING', JSON.stringify(v2Event()), { headers: { 'content-encoding': 'br' } }],
   ];
   it.each(cases)('%s → %i %s', async (_name, status, code, body, options) => {
     const raw = body === 'PADDED' ? padded(oneMegabyte + 1) : body;
@@ -186,18 +191,68 @@ describe('HTTP surface', () => {
     expect(await missing.json()).toMatchObject({ error: { code: 'NOT_FOUND' } });
     const wrongMethod = await fetch(bridge.url + PATH);
     expect(wrongMethod.status).toBe(405);
+    expect(wrongMethod.headers.get('allow')).toBe('POST');
     expect(await wrongMethod.json()).toMatchObject({ error: { code: 'METHOD_NOT_ALLOWED' } });
+  });
+
+  it('answers a method the receiver does not implement with 501 NOT_IMPLEMENTED, not 500', async () => {
+    const answer = await fetch(bridge.url + PATH, { method: 'PURGE' });
+    expect(answer.status).toBe(501);
+    expect(await answer.json()).toMatchObject({ error: { code: 'NOT_IMPLEMENTED' } });
   });
 
   it('answers 503 STORE_UNAVAILABLE when the store refuses the write, and stores nothing', async () => {
     const before = storedEvents();
-    bridge.store.db.pragma('query_only = ON');
+    bridge.db.pragma('query_only = ON');
     try {
       const answer = await bridge.post(PATH, v2Event());
       expect(answer).toMatchObject({ status: 503, body: { error: { code: 'STORE_UNAVAILABLE' } } });
     } finally {
-      bridge.store.db.pragma('query_only = OFF');
+      bridge.db.pragma('query_only = OFF');
     }
     expect(storedEvents()).toBe(before);
+  });
+});
+
+describe('hostile payloads', () => {
+  function stored(id: string): { type: string; subject?: string; data: Record<string, unknown> }[] {
+    return (bridge.db.prepare('SELECT body FROM events WHERE id = ?').all(id) as { body: string }[]).map((row) => JSON.parse(row.body));
+  }
+
+  it.each([
+    ['event', { id: 'evt_proto_1', timestamp: '2026-03-01T12:00:00Z', event: 'constructor', data: { call_id: 'call_proto_1' } }, 'constructor'],
+    ['hook', { id: 'evt_proto_2', hook: '__proto__', timestamp: '2026-03-01T12:00:00Z', data: { call_id: 'call_proto_2', status: 'toString' } }, 'proto'],
+    ['event_type', { event_type: 'toString', timestamp_utc: 1760084505, payload: { call_id: 'call_proto_3' } }, 'tostring'],
+  ])('a prototype name as %s is an ordinary unknown type: 200, stored, routed', async (_field, body, type) => {
+    const answer = await bridge.post(PATH, body);
+    expect(answer).toMatchObject({ status: 200, body: { deliveries: 1 } });
+    expect(stored(answer.body.id as string).map((event) => event.type)).toEqual([type]);
+  });
+
+  it('a payload key toString is stored as toString, with its value', async () => {
+    const answer = await bridge.post(PATH, { id: 'evt_proto_key', hook: 'channel_create', timestamp: '2026-03-01T12:00:00Z', data: { call_id: 'call_pk', toString: 'kept', valueOf: 3 } });
+    expect(answer.status).toBe(200);
+    const [event] = stored('evt_proto_key');
+    expect(event!.data).toMatchObject({ toString: 'kept', valueOf: 3 });
+  });
+
+  it('event ids 9007199254740993 and 9007199254740992 are two events, not a duplicate', async () => {
+    const first = await bridge.post(PATH, '{"id": 9007199254740993, "timestamp": "2026-03-01T12:00:00Z", "event": "call.ringing", "data": {"call_id": "call_big_ids"}}');
+    const second = await bridge.post(PATH, '{"id": 9007199254740992, "timestamp": "2026-03-01T12:00:00Z", "event": "call.ringing", "data": {"call_id": "call_big_ids"}}');
+    expect(first).toEqual({ status: 200, body: { id: '9007199254740993', deliveries: 1 } });
+    expect(second).toEqual({ status: 200, body: { id: '9007199254740992', deliveries: 1 } });
+    expect(stored('9007199254740993')).toHaveLength(1);
+    expect(stored('9007199254740992')).toHaveLength(1);
+  });
+
+  it('numeric call ids beyond 2^53 stay two calls', async () => {
+    await bridge.post(PATH, '{"id": "evt_big_call_a", "timestamp": "2026-03-01T12:00:00Z", "event": "call.initiated", "data": {"call_id": 9007199254740993, "call_type": "inbound"}}');
+    await bridge.post(PATH, '{"id": "evt_big_call_b", "timestamp": "2026-03-01T12:00:00Z", "event": "call.initiated", "data": {"call_id": 9007199254740992, "call_type": "outbound"}}');
+    const [a] = stored('evt_big_call_a');
+    const [b] = stored('evt_big_call_b');
+    expect([a!.subject, a!.data.call_id, (a!.data.call as { id: string }).id]).toEqual(['9007199254740993', '9007199254740993', '9007199254740993']);
+    expect([b!.subject, (b!.data.call as { direction: string }).direction]).toEqual(['9007199254740992', 'outbound']);
+    const calls = bridge.db.prepare("SELECT count(*) AS n FROM calls WHERE call_id IN ('9007199254740993', '9007199254740992')").get() as { n: number };
+    expect(calls.n).toBe(2);
   });
 });

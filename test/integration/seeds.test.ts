@@ -82,7 +82,7 @@ describe.each(documents)('seed document %s through the running server', (file) =
   it('stores exactly the webhook payloads, each once, and nothing for the refused examples', async () => {
     const events = await delivered();
     expect(events).toHaveLength(webhooks.length);
-    const stored = bridge.store.db.prepare('SELECT count(*) AS n FROM events').get() as { n: number };
+    const stored = bridge.db.prepare('SELECT count(*) AS n FROM events').get() as { n: number };
     expect(stored.n).toBe(webhooks.length);
   });
 

@@ -48,13 +48,13 @@ function messagesFor(callId: string): PostedMessage[] {
 }
 
 function callRow(callId: string) {
-  return bridge.store.db.prepare('SELECT missed, missed_check_at AS checkAt, answered FROM calls WHERE call_id = ?').get(callId) as
+  return bridge.db.prepare('SELECT missed, missed_check_at AS checkAt, answered FROM calls WHERE call_id = ?').get(callId) as
     | { missed: string | null; checkAt: number | null; answered: number }
     | undefined;
 }
 
 function slackDeliveriesFor(callId: string): number {
-  return (bridge.store.db
+  return (bridge.db
     .prepare("SELECT COUNT(*) AS n FROM deliveries d JOIN events e ON e.seq = d.event_seq WHERE e.subject = ? AND d.connector = 'slack'")
     .get(callId) as { n: number }).n;
 }
@@ -112,7 +112,7 @@ describe.each(CASES)('$calls.dialect', ({ calls, ending, caller, reason }) => {
     expect(retry).toMatchObject({ status: 200, body: { duplicate: true } });
 
     const [message] = await waitFor(() => messagesFor(callId).length > 0 && messagesFor(callId), { what: `the alert for ${callId}` });
-    const missedId = (bridge.store.db.prepare("SELECT id FROM events WHERE subject = ? AND type = 'call.missed'").get(callId) as { id: string }).id;
+    const missedId = (bridge.db.prepare("SELECT id FROM events WHERE subject = ? AND type = 'call.missed'").get(callId) as { id: string }).id;
     expect(message!.channel).toBe('C0ALERTS');
     expect(message!.blocks).toEqual([
       { type: 'header', text: { type: 'plain_text', text: 'Missed call', emoji: true } },

@@ -59,7 +59,7 @@ it('a burst of 30 missed calls with Slack answering 429 every few posts: all 30 
     expect(retry!.at - refusal.at, callId).toBeGreaterThanOrEqual(950);
   }
   const slackRows = () =>
-    bridge.store.db
+    bridge.db
       .prepare("SELECT e.subject, d.status, d.attempts FROM deliveries d JOIN events e ON e.seq = d.event_seq WHERE d.connector = 'slack'")
       .all() as { subject: string; status: string; attempts: number }[];
   // The last answer from Slack may still be on its way to the outbox.
@@ -70,6 +70,6 @@ it('a burst of 30 missed calls with Slack answering 429 every few posts: all 30 
     expect(row.attempts, row.subject).toBe(slack.posts().filter((call) => callOf(call) === row.subject).length);
   }
   // Nothing more is on its way: the outbox is empty.
-  expect(bridge.store.db.prepare("SELECT COUNT(*) AS n FROM deliveries WHERE status = 'pending'").get()).toEqual({ n: 0 });
+  expect(bridge.db.prepare("SELECT COUNT(*) AS n FROM deliveries WHERE status = 'pending'").get()).toEqual({ n: 0 });
   expect(slack.messages).toHaveLength(CALLS);
 }, 60_000);

@@ -1,12 +1,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import YAML from 'yaml';
+import { CONNECTORS } from '../../connectors/index.js';
 import { parseConfig } from '../../src/config/load.js';
-import { startService, type RunningService } from '../../src/service.js';
-import { baseConfig, postWebhook } from '../helpers/bridge.js';
+import { baseConfig, postWebhook, startServiceWithDb, type ServiceWithDb } from '../helpers/bridge.js';
 import { audianV2Calls } from '../helpers/call-payloads.js';
 import { startFakeSlack, type FakeSlack, type PostedMessage } from '../helpers/fake-slack.js';
 import { waitFor } from '../helpers/wait.js';
@@ -23,7 +22,7 @@ const OUR_NUMBER = '+14155550199';
 
 let slack: FakeSlack;
 let dir: string;
-let service: RunningService | undefined;
+let service: ServiceWithDb | undefined;
 
 beforeAll(async () => {
   slack = await startFakeSlack({ channels: { alerts: 'C0ALERTS' } });
@@ -36,7 +35,7 @@ afterAll(async () => {
 });
 
 /** (Re)starts the bridge on the same database file. */
-async function start(): Promise<RunningService> {
+async function start(): Promise<ServiceWithDb> {
   const config = baseConfig(dir, {
     lifecycle: { missed_call_grace: '200ms' },
     connectors: {
@@ -47,11 +46,11 @@ async function start(): Promise<RunningService> {
       { name: 'callbacks', match: { type: 'call.answered' }, when: "data.call.direction = 'outbound'", to: 'slack' },
     ],
   });
-  service = await startService(parseConfig(YAML.stringify(config), {}), { logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }) });
+  service = await startServiceWithDb(parseConfig(YAML.stringify(config), {}, CONNECTORS));
   return service;
 }
 
-async function post(running: RunningService, ...bodies: Record<string, unknown>[]): Promise<void> {
+async function post(running: ServiceWithDb, ...bodies: Record<string, unknown>[]): Promise<void> {
   for (const body of bodies) expect((await postWebhook(`${running.url}${PATH}`, body)).status).toBe(200);
 }
 
@@ -59,8 +58,8 @@ function messagesFor(callId: string): PostedMessage[] {
   return slack.messages.filter((message) => JSON.stringify(message.blocks).includes(`"call ${callId} · event `));
 }
 
-function deliveryOf(running: RunningService, callId: string) {
-  return running.store.db
+function deliveryOf(running: ServiceWithDb, callId: string) {
+  return running.db
     .prepare("SELECT d.status, d.attempts, d.next_attempt_at AS nextAttemptAt FROM deliveries d JOIN events e ON e.seq = d.event_seq WHERE e.subject = ? AND d.connector = 'slack'")
     .get(callId) as { status: string; attempts: number; nextAttemptAt: number } | undefined;
 }

@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { CONNECTORS } from '../../connectors/index.js';
 import { loadConfig, parseConfig } from '../../src/config/load.js';
 import { ConfigError, type ConfigIssue } from '../../src/errors.js';
 
@@ -19,7 +20,7 @@ routes:
 
 function issuesOf(text: string, env: Record<string, string> = {}): readonly ConfigIssue[] {
   try {
-    parseConfig(text, env);
+    parseConfig(text, env, CONNECTORS);
   } catch (err) {
     if (err instanceof ConfigError) {
       expect(err.code).toBe('CONFIG_INVALID');
@@ -37,9 +38,27 @@ function codesOf(text: string, env: Record<string, string> = {}): string[] {
 
 describe('parseConfig', () => {
   it('fills defaults', () => {
-    const config = parseConfig(minimal, {});
-    expect(config.server).toEqual({ host: '0.0.0.0', port: 8080, body_limit: 1024 * 1024, shutdown_timeout: 10_000 });
+    const config = parseConfig(minimal, {}, CONNECTORS);
+    expect(config.server).toEqual({
+      host: '0.0.0.0',
+      port: 8080,
+      body_limit: 1024 * 1024,
+      shutdown_timeout: 10_000,
+      request_timeout: 60_000,
+      body_timeout: 30_000,
+      max_connections: 1024,
+      max_inflight_body: 64 * 1024 * 1024,
+      metrics: true,
+    });
     expect(config.store.dedupe_ttl).toBe(7 * 24 * 3600 * 1000);
+    expect(config.store.prune_interval).toBe(15 * 60_000);
+    expect(config.dispatch).toEqual({
+      retry_schedule: [5_000, 30_000, 120_000, 600_000, 1_800_000, 3_600_000, 14_400_000],
+      max_age: 3 * 24 * 3600 * 1000,
+      poll_interval: 1_000,
+      send_timeout: 30_000,
+    });
+    expect(config.admin).toEqual({ host: '127.0.0.1', port: 8081 });
     expect(config.sources[0]!.verify.hmac).toEqual({ secrets: ['s1'], tolerance: 300_000 });
     expect(config.routes[0]).toMatchObject({ name: 'all', to: ['out'] });
   });
@@ -51,6 +70,7 @@ server: { port: "\${PORT:-9090}", host: "\${HOST}" }
 store: { path: "\${DATA:-./d}/b.db" }
 `.replace('secrets: ["s1"]', 'secrets: ["${SECRET}", "pa$$word"]'),
       { SECRET: 'from-env', HOST: '127.0.0.1' },
+      CONNECTORS,
     );
     expect(config.sources[0]!.verify.hmac!.secrets).toEqual(['from-env', 'pa$word']);
     expect(config.server).toMatchObject({ port: 9090, host: '127.0.0.1' });
@@ -58,7 +78,7 @@ store: { path: "\${DATA:-./d}/b.db" }
   });
 
   it('a variable value cannot change the structure of the document', () => {
-    const config = parseConfig(minimal.replace('secrets: ["s1"]', 'secrets: ["${SECRET}"]'), { SECRET: '"]\n  evil: { x: 1 }' });
+    const config = parseConfig(minimal.replace('secrets: ["s1"]', 'secrets: ["${SECRET}"]'), { SECRET: '"]\n  evil: { x: 1 }' }, CONNECTORS);
     expect(config.sources[0]!.verify.hmac!.secrets).toEqual(['"]\n  evil: { x: 1 }']);
   });
 
@@ -134,8 +154,8 @@ routes:
       expect(issue!.message).toContain('5m');
     }
     expect(codesOf(`${minimal}dispatch: { retry_max: 10 }\n`)).toEqual(['dispatch.retry_max CONFIG_BAD_VALUE']);
-    expect(parseConfig(`${minimal}dispatch: { retry_initial: 0 }\n`, {}).dispatch.retry_initial).toBe(0);
-    expect(parseConfig(minimal.replace('secrets: ["s1"]', 'secrets: ["s1"], tolerance: 5m'), {}).sources[0]!.verify.hmac!.tolerance).toBe(300_000);
+    expect(parseConfig(`${minimal}dispatch: { retry_schedule: [0, 5s] }\n`, {}, CONNECTORS).dispatch.retry_schedule).toEqual([0, 5_000]);
+    expect(parseConfig(minimal.replace('secrets: ["s1"]', 'secrets: ["s1"], tolerance: 5m'), {}, CONNECTORS).sources[0]!.verify.hmac!.tolerance).toBe(300_000);
   });
 
   it('rejects duplicate source names, paths and route names', () => {
@@ -162,6 +182,47 @@ routes:
   });
 });
 
+describe('operations keys', () => {
+  const crm = `
+connectors:
+  out: { type: file, path: ./out.jsonl }
+  crm:
+    type: http
+    url: https://crm.example/calls
+    dispatch: { retry_schedule: [1s, 1m], max_attempts: 40 }
+`;
+  const withCrm = minimal.replace(/connectors:\n  out: \{ type: file, path: \.\/out\.jsonl \}\n/, crm);
+
+  it('a connector\'s dispatch key goes to the dispatcher, not to the connector\'s own schema', () => {
+    const config = parseConfig(withCrm, {}, CONNECTORS);
+    expect(config.connectors.crm).toMatchObject({ type: 'http', dispatch: { retry_schedule: [1_000, 60_000], max_attempts: 40 } });
+    expect(config.connectors.out?.dispatch).toBeUndefined();
+  });
+
+  it('names unknown keys and bad values under a connector\'s dispatch', () => {
+    expect(codesOf(withCrm.replace('max_attempts: 40', 'max_attempts: 0, retries: 3')).sort()).toEqual([
+      'connectors.crm.dispatch.max_attempts CONFIG_BAD_VALUE',
+      'connectors.crm.dispatch.retries CONFIG_UNKNOWN_KEY',
+    ]);
+    expect(codesOf(withCrm.replace('retry_schedule: [1s, 1m]', 'retry_schedule: [1s, 60]'))).toEqual(['connectors.crm.dispatch.retry_schedule[1] CONFIG_BAD_VALUE']);
+  });
+
+  it('retry_initial / retry_max become an exponential schedule; giving both styles is refused', () => {
+    const exponential = parseConfig(`${minimal}dispatch: { retry_initial: 1s, retry_max: 10s }\n`, {}, CONNECTORS);
+    expect(exponential.dispatch.retry_schedule).toEqual([1_000, 2_000, 4_000, 8_000, 10_000]);
+    expect(codesOf(`${minimal}dispatch: { retry_schedule: [1s], retry_max: 10s }\n`)).toEqual(['dispatch.retry_schedule CONFIG_BAD_VALUE']);
+    expect(codesOf(`${minimal}dispatch: { retry_initial: 10s, retry_max: 1s }\n`)).toEqual(['dispatch.retry_max CONFIG_BAD_VALUE']);
+  });
+
+  it('admin stays off without a token, refuses a short one, and an empty ${VAR:-} keeps it off', () => {
+    expect(parseConfig(`${minimal}admin: { token: "\${ADMIN_TOKEN:-}" }\n`, {}, CONNECTORS).admin.token).toBe('');
+    expect(codesOf(`${minimal}admin: { token: short }\n`)).toEqual(['admin.token CONFIG_BAD_VALUE']);
+    const on = parseConfig(`${minimal}admin: { port: 0, token: "\${ADMIN_TOKEN}" }\nserver: { metrics: false }\n`, { ADMIN_TOKEN: 'x'.repeat(32) }, CONNECTORS);
+    expect(on.admin).toEqual({ host: '127.0.0.1', port: 0, token: 'x'.repeat(32) });
+    expect(on.server.metrics).toBe(false);
+  });
+});
+
 describe('loadConfig lookup order', () => {
   const dir = mkdtempSync(join(tmpdir(), 'audian-bridge-config-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -171,33 +232,33 @@ describe('loadConfig lookup order', () => {
   const nameOf = (loaded: ReturnType<typeof loadConfig>) => loaded.config.sources[0]!.name;
 
   it('--config, then AUDIAN_BRIDGE_CONFIG, then ./config.yaml, then the embedded default', () => {
-    expect(nameOf(loadConfig({ flag: 'flag.yaml', env: { AUDIAN_BRIDGE_CONFIG: 'env.yaml' }, cwd: dir }))).toBe('flag');
-    expect(nameOf(loadConfig({ env: { AUDIAN_BRIDGE_CONFIG: 'env.yaml' }, cwd: dir }))).toBe('env');
-    expect(nameOf(loadConfig({ env: {}, cwd: dir }))).toBe('local');
-    const fallback = loadConfig({ env: {}, cwd: tmpdir() === dir ? '/' : join(dir, '..') });
+    expect(nameOf(loadConfig({ connectors: CONNECTORS, flag: 'flag.yaml', env: { AUDIAN_BRIDGE_CONFIG: 'env.yaml' }, cwd: dir }))).toBe('flag');
+    expect(nameOf(loadConfig({ connectors: CONNECTORS, env: { AUDIAN_BRIDGE_CONFIG: 'env.yaml' }, cwd: dir }))).toBe('env');
+    expect(nameOf(loadConfig({ connectors: CONNECTORS, env: {}, cwd: dir }))).toBe('local');
+    const fallback = loadConfig({ connectors: CONNECTORS, env: {}, cwd: tmpdir() === dir ? '/' : join(dir, '..') });
     expect(fallback.origin).toBe('embedded default');
   });
 
   it('a missing --config file is an error, not a silent fallback', () => {
-    expect(() => loadConfig({ flag: 'nope.yaml', env: {}, cwd: dir })).toThrow(expect.objectContaining({ code: 'CONFIG_NOT_FOUND' }));
+    expect(() => loadConfig({ connectors: CONNECTORS, flag: 'nope.yaml', env: {}, cwd: dir })).toThrow(expect.objectContaining({ code: 'CONFIG_NOT_FOUND' }));
   });
 
   it('the embedded default verifies HMAC when AUDIAN_WEBHOOK_SECRET is set, and is explicit about none otherwise', () => {
-    const signed = loadConfig({ env: { AUDIAN_WEBHOOK_SECRET: 'sek' }, cwd: '/' }).config;
+    const signed = loadConfig({ connectors: CONNECTORS, env: { AUDIAN_WEBHOOK_SECRET: 'sek' }, cwd: '/' }).config;
     expect(signed.sources[0]!.verify.hmac?.secrets).toEqual(['sek']);
     expect(signed.sources[0]!.path).toBe('/webhooks/audian');
     expect(signed.server.port).toBe(8080);
-    const unsigned = loadConfig({ env: {}, cwd: '/' }).config;
+    const unsigned = loadConfig({ connectors: CONNECTORS, env: {}, cwd: '/' }).config;
     expect(unsigned.sources[0]!.verify.none).toBe(true);
     expect(Object.values(unsigned.connectors).map((connector) => connector.type).sort()).toEqual(['file', 'transcript']);
-    expect(loadConfig({ env: { PORT: '9999' }, cwd: '/' }).config.server.port).toBe(9999);
+    expect(loadConfig({ connectors: CONNECTORS, env: { PORT: '9999' }, cwd: '/' }).config.server.port).toBe(9999);
   });
 });
 
 describe('config.example.yaml', () => {
   it('is a valid configuration', () => {
     const text = readFileSync(fileURLToPath(new URL('../../config.example.yaml', import.meta.url)), 'utf8');
-    const config = parseConfig(text, { AUDIAN_WEBHOOK_SECRET: 's', VOICE_WEBHOOK_KEY: 'k', SLACK_BOT_TOKEN: 'xoxb-1', CRM_TOKEN: 't' });
+    const config = parseConfig(text, { AUDIAN_WEBHOOK_SECRET: 's', VOICE_WEBHOOK_KEY: 'k', SLACK_BOT_TOKEN: 'xoxb-1', CRM_TOKEN: 't' }, CONNECTORS);
     expect(Object.keys(config.connectors).sort()).toEqual(['archive', 'crm', 'events-kafka', 'slack-missed', 'transcripts']);
     expect(config.routes).toHaveLength(5);
   });

@@ -1,20 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { BridgeError } from '../../src/errors.js';
 import { normalizePayload } from '../../src/dialects/index.js';
+import { MAX_TYPE_LENGTH } from '../../src/dialects/common.js';
+import { parseJsonBody } from '../../src/http/body.js';
+import { errorCodeOf as codeOf } from '../helpers/codes.js';
 
 const context = { source: 'audian/main', receivedAt: Date.UTC(2026, 0, 1) };
 function normalize(body: Record<string, unknown>, accept?: ('audian.v2' | 'audian.hooks' | 'voice')[]) {
   const rawBody = Buffer.from(JSON.stringify(body));
   return normalizePayload(body, { ...context, rawBody, ...(accept ? { accept } : {}) });
-}
-function codeOf(run: () => unknown): string | undefined {
-  try {
-    run();
-    return undefined;
-  } catch (err) {
-    if (err instanceof BridgeError) return err.code;
-    throw err;
-  }
 }
 
 describe('detection', () => {
@@ -102,5 +95,82 @@ describe('voice', () => {
     expect(event.test).toBe(false);
     expect(normalize({ ...body, is_test: true }).test).toBe(true);
     expect(event.data.call).toMatchObject({ id: '1', direction: 'inbound', from: '+9', status: 'answered' });
+  });
+});
+
+describe('prototype names', () => {
+  it.each([
+    ['audian.v2 event', { id: 'e', event: 'constructor', data: { call_id: 'c' } }, 'constructor'],
+    ['audian.hooks hook', { id: 'e', hook: '__proto__', data: { call_id: 'c' } }, 'proto'],
+    ['audian.hooks hook toString', { id: 'e', hook: 'toString', data: {} }, 'tostring'],
+    ['voice event_type', { event_type: 'constructor', payload: { call_id: 1 } }, 'constructor'],
+    ['voice event_type valueOf', { event_type: 'valueOf', payload: {} }, 'valueof'],
+  ])('a %s named after an Object.prototype member is an unknown type, not a crash', (_name, body, type) => {
+    const event = normalize(body);
+    expect(event.type).toBe(type);
+    if (event.data.call?.status !== undefined) expect(typeof event.data.call.status).toBe('string');
+  });
+
+  it('a channel_destroy whose cause or status is a prototype name still classifies', () => {
+    const event = normalize({ id: 'e', hook: 'channel_destroy', data: { call_id: 'c', hangup_cause: 'constructor', status: 'toString' } });
+    expect(event.type).toBe('call.failed');
+    expect(event.data).toMatchObject({ reason: 'internal_error', reason_code: 500 });
+  });
+
+  it('payload keys named after prototype members are kept under their own name with their own value', () => {
+    const hooks = normalize({ id: 'e', hook: 'channel_create', data: { call_id: 'c', toString: 'x', constructor: 1, valueOf: { a: 1 } } });
+    expect(Object.entries(hooks.data).filter(([key]) => ['toString', 'constructor', 'valueOf'].includes(key))).toEqual([
+      ['toString', 'x'],
+      ['constructor', 1],
+      ['valueOf', { a: 1 }],
+    ]);
+    const voice = normalize({ event_type: 'transcript', payload: { call: { id: 1, toString: 'y' }, hasOwnProperty: 2 } });
+    expect(Object.hasOwn(voice.data, 'toString') && voice.data.toString).toBe('y');
+    expect(Object.hasOwn(voice.data, 'hasOwnProperty') && voice.data.hasOwnProperty).toBe(2);
+    expect(Object.keys(hooks.data).some((key) => key.includes('native code'))).toBe(false);
+  });
+});
+
+describe('type names', () => {
+  it('are cut at MAX_TYPE_LENGTH after normalization, without trailing separators', () => {
+    const event = normalize({ id: 'e', event: `Call.${'x'.repeat(500)}`, data: {} });
+    expect(event.type).toBe(`call.${'x'.repeat(MAX_TYPE_LENGTH - 5)}`);
+    expect(normalize({ id: 'e', event: `${'a'.repeat(MAX_TYPE_LENGTH - 1)}._b`, data: {} }).type).toBe('a'.repeat(MAX_TYPE_LENGTH - 1));
+  });
+  it('keep the documented cleanup: runs of other characters become one "_", ends stripped, first "_" a dot', () => {
+    expect(normalize({ id: 'e', event: '  --SMS  received!! ', data: {} }).type).toBe('sms.received');
+    expect(normalize({ id: 'e', event: '._.a._.b._.', data: {} }).type).toBe('a._.b');
+    expect(normalize({ id: 'e', event: '***', data: {} }).type).toBe('unknown');
+    expect(normalize({ id: 'e', event: `a${'._'.repeat(80_000)}b`, data: {} }).type).toBe('a');
+    expect(normalize({ id: 'e', event: `a${'.y'.repeat(80_000)}`, data: {} }).type).toBe(`a${'.y'.repeat((MAX_TYPE_LENGTH - 1) / 2)}`.slice(0, MAX_TYPE_LENGTH - 1));
+  });
+});
+
+describe('numeric ids beyond 2^53', () => {
+  const parse = (text: string) => parseJsonBody(Buffer.from(text), 32);
+  const normalizeText = (text: string) => normalizePayload(parse(text), { ...context, rawBody: Buffer.from(text) });
+
+  it('event ids keep their digits: 9007199254740993 and 9007199254740992 are two events', () => {
+    const a = normalizeText('{"id": 9007199254740993, "event": "call.ringing", "data": {}}');
+    const b = normalizeText('{"id": 9007199254740992, "event": "call.ringing", "data": {}}');
+    expect(a.id).toBe('9007199254740993');
+    expect(b.id).toBe('9007199254740992');
+  });
+
+  it('call ids keep their digits in data.call_id, data.call.id and subject, in every dialect', () => {
+    const v2 = normalizeText('{"id": "e", "event": "call.ringing", "data": {"call_id": 123456789012345678901}}');
+    const hooks = normalizeText('{"id": "e", "hook": "channel_create", "account_id": 98765432109876543210, "data": {"call_id": -9007199254740993}}');
+    const voice = normalizeText('{"event_type": "call_ringing", "payload": {"call": {"id": 9007199254740993}}}');
+    expect([v2.subject, v2.data.call_id, v2.data.call?.id]).toEqual(['123456789012345678901', '123456789012345678901', '123456789012345678901']);
+    expect([hooks.subject, hooks.account]).toEqual(['-9007199254740993', '98765432109876543210']);
+    expect([voice.subject, voice.data.call_id]).toEqual(['9007199254740993', '9007199254740993']);
+  });
+
+  it('elsewhere in data a big integer is a number again, and safe numbers are untouched', () => {
+    const event = normalizeText('{"id": "e", "event": "call.ringing", "data": {"n": 9007199254740993, "list": [12345678901234567890, 1.5, 7], "small": 42}}');
+    expect(event.data.n).toBe(9007199254740992);
+    expect(event.data.list).toEqual([12345678901234567000, 1.5, 7]);
+    expect(event.data.small).toBe(42);
+    expect(JSON.parse(JSON.stringify(event.data))).toEqual(event.data);
   });
 });

@@ -8,7 +8,8 @@ import { classifyKafkaError } from '../../connectors/kafka/errors.js';
 import { kafkaSchema } from '../../connectors/kafka/index.js';
 import { buildRecord, STRUCTURED_CONTENT_TYPE, type KafkaRecord, type RecordFormat } from '../../connectors/kafka/message.js';
 import { chunkBySize, createSender, type ProducerLike } from '../../connectors/kafka/sender.js';
-import type { SendResult } from '../../connectors/types.js';
+import type { SendResult } from '../../src/sdk/index.js';
+import { CONNECTORS } from '../../connectors/index.js';
 import { parseConfig } from '../../src/config/load.js';
 import type { CanonicalEvent } from '../../src/dialects/index.js';
 import { ConfigError } from '../../src/errors.js';
@@ -29,7 +30,7 @@ routes:
     to: k
 `;
   try {
-    parseConfig(text, env);
+    parseConfig(text, env, CONNECTORS);
   } catch (err) {
     if (err instanceof ConfigError) return err.issues.map((issue) => `${issue.path}: ${issue.message}`);
     throw err;
@@ -66,6 +67,7 @@ connectors:
   l: { type: kafka, brokers: ["a:1", "[::1]:9093"], topic: t, acks: leader, idempotent: "false", compression: gzip, max_message_bytes: 2mb, request_timeout: 5s }
 `,
       { KAFKA_BROKERS: 'k1:9092, k2:9092' },
+      CONNECTORS,
     );
     expect(config.connectors.k).toMatchObject({ brokers: ['k1:9092', 'k2:9092'] });
     expect(config.connectors.l).toMatchObject({ brokers: ['a:1', '[::1]:9093'], acks: 1, idempotent: false, compression: 'gzip', max_message_bytes: 2 * 1024 * 1024, request_timeout: 5_000 });
@@ -305,6 +307,29 @@ describe('createSender', () => {
     const results = await s.send([record('a', 'a1'), record('a', 'big1'), record('a', 'a2')], never);
     expect(results).toEqual([ok, expect.objectContaining({ ok: false, retriable: false, error: expect.stringContaining('MESSAGE_TOO_LARGE') }), ok]);
     expect(producers.requests.map((request) => request.topics)).toEqual([{ a: ['a1', 'big1', 'a2'] }, { a: ['a1'] }, { a: ['big1'] }, { a: ['a2'] }]);
+  });
+
+  it('a retriable message failure holds back the later messages of its key (one call), not other keys', async () => {
+    const producers = fakeProducers((topics) => (Object.values(topics).flat().some((value) => value === 'bad') ? protocolError('CORRUPT_MESSAGE', 2, true) : undefined));
+    const s = sender(producers);
+    const keyed = (key: string, value: string): KafkaRecord => ({ topic: 'a', key, value, headers: {}, size: value.length });
+    const results = await s.send([keyed('c1', 'first'), keyed('c1', 'bad'), keyed('c2', 'other'), keyed('c1', 'later')], never);
+    expect(results).toEqual([
+      ok,
+      expect.objectContaining({ ok: false, retriable: true, error: expect.stringContaining('CORRUPT_MESSAGE') }),
+      ok,
+      expect.objectContaining({ ok: false, retriable: true, error: expect.stringMatching(/earlier event with the same topic and key failed/) }),
+    ]);
+    // `later` never went out on its own: it would have overtaken `bad`.
+    expect(producers.requests.map((request) => request.topics)).toEqual([{ a: ['first', 'bad', 'other', 'later'] }, { a: ['first'] }, { a: ['bad'] }, { a: ['other'] }]);
+  });
+
+  it('a retriable failure of one request holds back that key in the requests after it', async () => {
+    const producers = fakeProducers((topics) => (Object.values(topics).flat().includes('x1') ? retriesExceeded(protocolError('LEADER_NOT_AVAILABLE', 5, true)) : undefined));
+    const keyed = (key: string, value: string): KafkaRecord => ({ topic: 'a', key, value, headers: {}, size: 8 });
+    const results = await sender(producers, 10).send([keyed('c1', 'x1'), keyed('c2', 'y1'), keyed('c1', 'x2')], never);
+    expect(results).toEqual([expect.objectContaining({ retriable: true }), ok, expect.objectContaining({ retriable: true, error: expect.stringMatching(/same topic and key/) })]);
+    expect(producers.requests.map((request) => request.topics)).toEqual([{ a: ['x1'] }, { a: ['y1'] }]);
   });
 
   it('a retriable topic failure (leader moving) does not hold up the other topics', async () => {

@@ -2,7 +2,7 @@ import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { RouteConfig } from '../../src/config/load.js';
 import type { CanonicalEvent } from '../../src/dialects/index.js';
-import { compileMatch, globToRegExp } from '../../src/routing/match.js';
+import { compileGlob, compileMatch } from '../../src/routing/match.js';
 import { createRouter } from '../../src/routing/router.js';
 
 function event(overrides: Partial<CanonicalEvent> = {}): CanonicalEvent {
@@ -31,8 +31,21 @@ describe('globs', () => {
     ['call.answered', 'call.answered.late', false],
     ['ivr.(x)', 'ivr.(x)', true], // regex characters are literal
     ['ivr.(x)', 'ivr.x', false],
+    ['CALL.*', 'call.missed', true], // case-insensitive
+    ['*.*', 'call.missed', true],
+    ['*.*', 'callmissed', false],
+    ['call*ed*', 'call.missed', true],
+    ['a*b*c', 'abc', true],
+    ['a*b*c', 'acb', false],
+    ['a*a', 'a', false], // the pieces may not overlap
+    ['a*?a', 'aba', true],
+    ['a*?a', 'aa', false],
+    ['*x?z*', 'wxyz', true],
+    ['?', '', false],
+    ['', '', true],
+    ['*', '', true],
   ])('%s vs %s → %s', (glob, type, expected) => {
-    expect(globToRegExp(glob).test(type)).toBe(expected);
+    expect(compileGlob(glob)(type)).toBe(expected);
   });
 });
 

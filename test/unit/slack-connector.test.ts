@@ -4,7 +4,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { slackConnector, slackSchema } from '../../connectors/slack/index.js';
 import { memoryState } from '../../connectors/slack/threads.js';
-import type { ConnectorState, Delivery } from '../../connectors/types.js';
+import type { ConnectorState, Delivery } from '../../src/sdk/index.js';
 import type { CanonicalEvent } from '../../src/dialects/index.js';
 import { startFakeSlack, type FakeSlack } from '../helpers/fake-slack.js';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { BridgeError } from '../../src/errors.js';
-import { computeAudianSignature, createVerifier, signAudianRequest, verifyAudianHmac, verifyStaticHeader } from '../../src/verify/index.js';
+import { computeAudianSignature, createVerifier, MAX_SIGNATURES, signAudianRequest, verifyAudianHmac, verifyStaticHeader } from '../../src/verify/index.js';
 
 // A fixed vector, computed independently (Python's hmac module) from the
 // scheme of seed 002: hex HMAC-SHA256 over "<timestamp>.<raw body>".
@@ -117,8 +117,56 @@ describe('static header', () => {
 describe('createVerifier', () => {
   it('picks the scheme of the configuration', () => {
     const input = { rawBody: Buffer.from(KNOWN.body), headers: {}, now: KNOWN_NOW };
-    expect(codeOf(() => createVerifier({ hmac: options })(input))).toBe('SIGNATURE_MISSING');
-    expect(codeOf(() => createVerifier({ header: { name: 'x-key', value: 'v' } })(input))).toBe('AUTH_HEADER_MISSING');
-    expect(codeOf(() => createVerifier({ none: true })(input))).toBeUndefined();
+    expect(codeOf(() => createVerifier({ hmac: options }).verify(input))).toBe('SIGNATURE_MISSING');
+    expect(codeOf(() => createVerifier({ header: { name: 'x-key', value: 'v' } }).verify(input))).toBe('AUTH_HEADER_MISSING');
+    expect(codeOf(() => createVerifier({ none: true }).verify(input))).toBeUndefined();
+  });
+});
+
+describe('several signatures in one header (a sender rotating its secret)', () => {
+  const ts = KNOWN.timestamp;
+  const other = computeAudianSignature('whsec_other', ts, KNOWN.body);
+
+  it.each([
+    ['comma-separated, the match second', `sha256=${other},sha256=${KNOWN.signature}`],
+    ['space-separated, the match first', `${KNOWN.signature} ${other}`],
+    ['comma and space, mixed prefixes', `${other}, sha256=${KNOWN.signature}`],
+  ])('%s: accepted when any one matches', (_name, header) => {
+    expect(verify({ 'x-audian-timestamp': ts, 'x-audian-signature': header })).toBeUndefined();
+  });
+
+  it('none matching is a mismatch; a malformed candidate is malformed', () => {
+    expect(verify({ 'x-audian-timestamp': ts, 'x-audian-signature': `${other},${'0'.repeat(64)}` })).toBe('SIGNATURE_MISMATCH');
+    expect(verify({ 'x-audian-timestamp': ts, 'x-audian-signature': `${KNOWN.signature},nothex` })).toBe('SIGNATURE_MALFORMED');
+  });
+
+  it(`more than ${MAX_SIGNATURES} candidates are refused, even with a matching one among them`, () => {
+    const many = [...Array.from({ length: MAX_SIGNATURES }, () => other), KNOWN.signature].join(',');
+    expect(verify({ 'x-audian-timestamp': ts, 'x-audian-signature': many })).toBe('SIGNATURE_MALFORMED');
+    const enough = [...Array.from({ length: MAX_SIGNATURES - 1 }, () => other), KNOWN.signature].join(',');
+    expect(verify({ 'x-audian-timestamp': ts, 'x-audian-signature': enough })).toBeUndefined();
+  });
+});
+
+describe('checks before the body is read', () => {
+  const hmac = createVerifier({ hmac: options });
+  const check = (verifier: ReturnType<typeof createVerifier>, headers: Record<string, string>, now = KNOWN_NOW) =>
+    codeOf(() => verifier.checkHeaders(headers, now));
+
+  it('HMAC: presence, shape and the timestamp window, without the body', () => {
+    expect(check(hmac, {})).toBe('SIGNATURE_MISSING');
+    expect(check(hmac, { 'x-audian-signature': KNOWN.signature })).toBe('TIMESTAMP_MISSING');
+    expect(check(hmac, { 'x-audian-signature': KNOWN.signature, 'x-audian-timestamp': 'soon' })).toBe('TIMESTAMP_INVALID');
+    expect(check(hmac, { 'x-audian-signature': KNOWN.signature, 'x-audian-timestamp': KNOWN.timestamp }, KNOWN_NOW + 301_000)).toBe('TIMESTAMP_OUT_OF_TOLERANCE');
+    expect(check(hmac, { 'x-audian-signature': 'sha256=short', 'x-audian-timestamp': KNOWN.timestamp })).toBe('SIGNATURE_MALFORMED');
+    // A well-formed but wrong signature passes this stage: only the body can tell.
+    expect(check(hmac, { 'x-audian-signature': '0'.repeat(64), 'x-audian-timestamp': KNOWN.timestamp })).toBeUndefined();
+  });
+
+  it('static header: checked in full, it does not depend on the body', () => {
+    const header = createVerifier({ header: { name: 'X-Api-Key', value: 'k' } });
+    expect(check(header, {})).toBe('AUTH_HEADER_MISSING');
+    expect(check(header, { 'x-api-key': 'no' })).toBe('AUTH_HEADER_MISMATCH');
+    expect(check(header, { 'x-api-key': 'k' })).toBeUndefined();
   });
 });

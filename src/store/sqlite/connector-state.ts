@@ -1,5 +1,6 @@
-import type { ConnectorState } from '../../connectors/types.js';
+import type { ConnectorState } from '../types.js';
 import type { Db } from './db.js';
+import { guarded } from './errors.js';
 
 /** The `connector_state` table: per-connector keys with an expiry; expired rows read as absent. */
 export function createConnectorStateQueries(db: Db) {
@@ -16,11 +17,12 @@ export function createConnectorStateQueries(db: Db) {
     /** The state of one connector, read and written at `now()`. */
     scope(connector: string, now: () => number): ConnectorState {
       return {
-        get: (key) => select.get(connector, key, now())?.value,
-        set(key, value, expiresAt) {
-          expire.run(now());
-          upsert.run(connector, key, value, expiresAt);
-        },
+        get: (key) => guarded('read connector state', () => select.get(connector, key, now())?.value),
+        set: (key, value, expiresAt) =>
+          guarded('write connector state', () => {
+            expire.run(now());
+            upsert.run(connector, key, value, expiresAt);
+          }),
       };
     },
   };

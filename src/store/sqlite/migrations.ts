@@ -75,4 +75,42 @@ export const MIGRATIONS: readonly { readonly version: number; readonly sql: stri
       CREATE INDEX connector_state_expires_at ON connector_state (expires_at);
     `,
   },
+  {
+    version: 3,
+    sql: `
+      -- One row the store rewrites to learn whether writes work again after they failed (readiness).
+      CREATE TABLE store_probe (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        at INTEGER NOT NULL
+      );
+    `,
+  },
+  {
+    version: 4,
+    sql: `
+      -- Operations: replays, a retry budget that restarts on replay or resume, attempt history, pauses.
+      ALTER TABLE deliveries ADD COLUMN replay INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE deliveries ADD COLUMN budget_from INTEGER;
+      UPDATE deliveries SET budget_from = created_at;
+      CREATE INDEX deliveries_dead ON deliveries (connector, updated_at) WHERE status = 'dead';
+      CREATE INDEX events_id ON events (id);
+      CREATE INDEX events_subject ON events (subject) WHERE subject IS NOT NULL;
+
+      -- Every attempt of a delivery, gone with it.
+      CREATE TABLE delivery_attempts (
+        delivery_id INTEGER NOT NULL REFERENCES deliveries (id) ON DELETE CASCADE,
+        at          INTEGER NOT NULL,
+        outcome     TEXT    NOT NULL CHECK (outcome IN ('delivered', 'retry', 'dead')),
+        error       TEXT,
+        duration_ms INTEGER
+      );
+      CREATE INDEX delivery_attempts_delivery ON delivery_attempts (delivery_id);
+
+      -- Paused connectors, shared by every process on the file.
+      CREATE TABLE connector_pauses (
+        connector TEXT    PRIMARY KEY,
+        paused_at INTEGER NOT NULL
+      );
+    `,
+  },
 ];

@@ -1,4 +1,4 @@
-import type { CallState } from '../lifecycle/call-state.js';
+import type { CallKey, CallState } from '../types.js';
 import type { Db } from './db.js';
 
 interface CallRow {
@@ -61,7 +61,10 @@ export function createCallQueries(db: Db) {
   const decideNotMissed = db.prepare(
     "UPDATE calls SET missed = 'not_missed', missed_check_at = NULL, updated_at = ? WHERE source = ? AND call_id = ?",
   );
-  const prune = db.prepare('DELETE FROM calls WHERE updated_at < ? AND missed_check_at IS NULL');
+  const prune = db.prepare(
+    `DELETE FROM calls WHERE rowid IN
+       (SELECT rowid FROM calls WHERE updated_at < ? AND missed_check_at IS NULL ORDER BY updated_at LIMIT ?)`,
+  );
 
   return {
     get(source: string, callId: string): CallState | undefined {
@@ -90,14 +93,15 @@ export function createCallQueries(db: Db) {
       });
     },
     /** Calls whose missed-call grace period is over. */
-    dueMissedChecks(now: number, limit: number): { source: string; callId: string }[] {
+    dueMissedChecks(now: number, limit: number): CallKey[] {
       return due.all(now, limit).map((row) => ({ source: row.source, callId: row.call_id }));
     },
     markNotMissed(source: string, callId: string, now: number): void {
       decideNotMissed.run(now, source, callId);
     },
-    prune(olderThan: number): number {
-      return prune.run(olderThan).changes;
+    /** Forgets up to `limit` calls untouched since `olderThan` whose missed-call decision is made. */
+    prune(olderThan: number, limit: number): number {
+      return prune.run(olderThan, limit).changes;
     },
   };
 }

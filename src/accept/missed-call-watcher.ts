@@ -1,10 +1,12 @@
 import type { Logger } from 'pino';
-import type { Acceptor } from '../accept.js';
 import type { Store } from '../store/index.js';
+import type { Acceptor } from './acceptor.js';
+
+const BATCH = 100;
 
 /**
  * Decides ended calls once their grace period is over. The pending checks
- * live in the calls table, so a restart picks them up where it left off.
+ * live in the store, so a restart picks them up where it left off.
  */
 export function createMissedCallWatcher(deps: {
   store: Store;
@@ -22,17 +24,23 @@ export function createMissedCallWatcher(deps: {
 
   async function tick(): Promise<void> {
     for (;;) {
-      const due = deps.store.calls.dueMissedChecks(now(), 100);
-      for (const { source, callId } of due) {
+      let due;
+      try {
+        due = await deps.store.dueMissedChecks(now(), BATCH);
+      } catch (err) {
+        logger.error({ err }, 'cannot read the pending missed-call checks; trying again shortly');
+        return;
+      }
+      for (const call of due) {
         try {
-          await deps.acceptor.decideMissed(source, callId);
+          await deps.acceptor.decideMissed(call);
         } catch (err) {
           // Left due: the next tick tries again.
-          logger.error({ err, callId }, 'could not decide a missed call');
+          logger.error({ err, callId: call.callId }, 'could not decide a missed call');
           return;
         }
       }
-      if (due.length < 100) return;
+      if (due.length < BATCH) return;
     }
   }
 

@@ -1,0 +1,24 @@
+/**
+ * The one module connectors import from the core: the canonical event, the
+ * templates, the option value schemas, the connector contract and its result
+ * helpers. Connectors import nothing else from `src/` (their vendor clients
+ * they import themselves), so the core can change behind this module.
+ */
+export type { CallInfo, CanonicalEvent, EventData } from '../dialects/index.js';
+export { compileTemplate, lookupPath, placeholderValue, wellFormed, type Template, type TemplatePiece } from '../template.js';
+export { boolean, byteSize, duration, integer, jsonataExpression, nonEmpty, oneOrMany, template } from '../config/values.js';
+export {
+  createRegistry,
+  permanent,
+  retriable,
+  sent,
+  type Connector,
+  type ConnectorContext,
+  type ConnectorDefinition,
+  type ConnectorRegistry,
+  type ConnectorState,
+  type Delivery,
+  type Preview,
+  type Previewer,
+  type SendResult,
+} from './connector.js';

@@ -1,0 +1,322 @@
+import type { CanonicalEvent } from '../dialects/index.js';
+
+/**
+ * What the acceptor, the missed-call watcher, the dispatcher, the pruner,
+ * metrics and the CLI need from a store. Every method is asynchronous, so an
+ * implementation may write from another thread or over a network. Errors that
+ * cross this interface are `BridgeError`s (`STORE_UNAVAILABLE` while the store
+ * cannot read or write), never a driver's own.
+ *
+ * Promises every implementation keeps (DESIGN.md, "Stores"): a commit resolves
+ * only once durable; dedupe is global; the events of one call are committed one
+ * at a time, in the order their call was locked, and their deliveries leave in
+ * that order per connector; each missed-call check is decided exactly once.
+ */
+export interface Store {
+  /**
+   * Stores one event with its call row and its deliveries, atomically. An
+   * event with a `subject` belongs to call (`source`, `subject`): `advance` runs
+   * under that call's serialization, so a second writer of the call waits for
+   * this one and cannot lose its update. A duplicate (same dedupe key, see
+   * `dedupeKeyOf`) stores nothing and `advance` is not called.
+   */
+  commit(request: CommitRequest): Promise<CommitResult>;
+
+  /** Calls whose missed-call grace period is over at `now`, oldest first. */
+  dueMissedChecks(now: number, limit: number): Promise<CallKey[]>;
+  /**
+   * Decides one call's missed-call check under the call's serialization: if the
+   * check is still due, `verdict` sees the call and its ending event and
+   * returns the derived event to commit (as `commit` would), or nothing to
+   * record "not missed". A check already decided (by anyone) is `not_due`.
+   */
+  decideMissed(call: CallKey, now: number, verdict: MissedVerdict): Promise<MissedDecision>;
+
+  /**
+   * Leases due deliveries of one connector. Per call, only the earliest pending
+   * deliveries are handed out (up to `maxPerCall`, in order, stopping at one
+   * that is not due), and none of a call while any of its deliveries is leased,
+   * so a call's events never overtake each other. A lease not settled within
+   * `leaseMs` lapses and the delivery may be claimed again.
+   */
+  claim(connector: string, now: number, options: ClaimOptions): Promise<ClaimedDelivery[]>;
+  /**
+   * Records outcomes in one write. An outcome whose lease was lost (claimed
+   * again after it lapsed) is refused and changes nothing.
+   */
+  settle(outcomes: readonly DeliveryOutcome[], now: number): Promise<SettleResult>;
+  /** When the connector's next pending delivery falls due, if it has any. */
+  nextDueAt(connector: string): Promise<number | undefined>;
+  /** Per connector: pending deliveries and when the oldest of them was created. */
+  pendingStats(): Promise<PendingStats[]>;
+  /** Per connector: dead deliveries (kept until replayed or purged). */
+  deadStats(): Promise<DeadStats[]>;
+  /** Deliveries matching `filter`, newest first (page on with `before`, the last id seen). */
+  list(filter: DeliveryFilter): Promise<DeliveryRecord[]>;
+  /** One delivery with every attempt made, oldest first; undefined when there is no such delivery. */
+  delivery(id: number): Promise<DeliveryDetail | undefined>;
+  /** Puts dead deliveries back in the queue (an operator's replay). Resolves with how many moved. */
+  requeue(ids: readonly number[], now: number): Promise<number>;
+  /**
+   * An operator's replay. By `ids`: a dead delivery is queued again with a
+   * fresh budget (attempts and age start over); a delivered one is queued
+   * again as a resend (`replay` counts up, so connectors can give it a new
+   * idempotency key); a pending one, or an unknown id, is skipped with the
+   * reason. By `filter`: the dead deliveries it matches are queued again.
+   */
+  replay(selection: ReplaySelection, now: number): Promise<ReplayResult>;
+  /** Deletes the dead deliveries last changed before `before` (an explicit purge); resolves with how many went. */
+  purgeDead(before: number, filter: { readonly connector?: string }): Promise<number>;
+  /** Every stored event with this id (ids repeat across types and sources), newest first, with its call and deliveries. */
+  trace(eventId: string): Promise<EventTrace[]>;
+
+  /**
+   * Pauses a connector for every process on this store: `claim` hands out
+   * nothing for it until `resume`. Resolves false when it was paused already.
+   */
+  pause(connector: string, now: number): Promise<boolean>;
+  /**
+   * Resumes a paused connector; its pending deliveries' age counts from `now`,
+   * so time spent paused never makes one dead. Resolves false when it was not paused.
+   */
+  resume(connector: string, now: number): Promise<boolean>;
+  /** The paused connectors and since when. */
+  paused(): Promise<PauseRecord[]>;
+
+  /**
+   * Forgets up to `limit` events older than `ttlMs` (with their deliveries and
+   * attempts) and up to `limit` such calls, except what a pending or dead
+   * delivery or an undecided missed-call check still needs. `more` says
+   * another call has work left.
+   */
+  prune(now: number, ttlMs: number, limit: number): Promise<PruneResult>;
+  /** Bytes the store takes on disk, where it can tell. */
+  sizeBytes(): Promise<number | undefined>;
+
+  /** The durable key-value state of one connector, read and written at `now()`. */
+  connectorState(connector: string, now: () => number): ConnectorState;
+
+  /** Rejects when the store cannot answer. */
+  ping(): Promise<void>;
+  /** Waits for writes in progress, then closes; idempotent. */
+  close(): Promise<void>;
+}
+
+/** Where a store lives; SQLite takes a file path (`:memory:` for a throwaway one). */
+export interface StoreOptions {
+  readonly path: string;
+  /** False for tools that inspect an existing store: a missing one is `STORE_NOT_FOUND`, never a new empty one. */
+  readonly create?: boolean;
+  /**
+   * Opened by the process that serves (receives and dispatches). A store for one
+   * process (SQLite) then refuses a second such process with STORE_LOCKED; the
+   * CLI's commands open it without and keep working beside it.
+   */
+  readonly serving?: boolean;
+}
+
+/** One call as the bridge knows it (DESIGN.md, "Call lifecycle"): the lifecycle rules compute it, the store keeps it. */
+export interface CallState {
+  source: string;
+  callId: string;
+  direction?: string;
+  from?: string;
+  to?: string;
+  fromName?: string;
+  status?: string;
+  tags?: Record<string, unknown>;
+  /** Event time of the earliest initiated/ringing event. */
+  startedAt?: string;
+  answered: boolean;
+  endedAt?: string;
+  /** Dedupe key of the event that ended the call; the `call.missed` event is built from it. */
+  endEventKey?: string;
+  /** no_answer, busy, declined, cancelled, unanswered, completed, or another failure reason. */
+  endReason?: string;
+  /** When to decide whether the call was missed (ms); set while a decision is pending. */
+  missedCheckAt?: number;
+  /** The decision, once made; unset while the call is running or its grace period lasts. */
+  missed?: 'emitted' | 'not_missed';
+}
+
+export interface CallKey {
+  readonly source: string;
+  readonly callId: string;
+}
+
+export interface RouteTarget {
+  readonly route: string;
+  readonly connector: string;
+}
+
+/** What an event becomes once its call has been advanced: what to store and where it goes. */
+export interface Admission {
+  /** The event as stored and delivered (e.g. enriched from its call). */
+  readonly event: CanonicalEvent;
+  /** The call's row after the event; omitted when the event does not change it. */
+  readonly call?: CallState;
+  /** One delivery each, numbered after every earlier event of the call. */
+  readonly targets: readonly RouteTarget[];
+}
+
+export interface CommitRequest {
+  readonly event: CanonicalEvent;
+  readonly receivedAt: number;
+  /** Given the stored call (undefined when new or when the event has no subject); may be asynchronous (routing). */
+  readonly advance: (stored: CallState | undefined) => Admission | Promise<Admission>;
+}
+
+/** A stored event names where its deliveries went (one per target). */
+export type CommitResult = { readonly duplicate: true } | { readonly duplicate: false; readonly targets: readonly RouteTarget[] };
+
+/** Given a call whose check is due and its ending event (if still stored): the derived event to commit, or nothing for "not missed". */
+export type MissedVerdict = (
+  call: CallState,
+  ending: CanonicalEvent | undefined,
+) => CommitRequest | undefined | Promise<CommitRequest | undefined>;
+
+export type MissedDecision =
+  /** Nothing to decide: no such call, its check is not due yet, or it was decided already. */
+  | { readonly outcome: 'not_due' }
+  | { readonly outcome: 'not_missed' }
+  | { readonly outcome: 'emitted'; readonly event: CanonicalEvent; readonly targets: readonly RouteTarget[] }
+  /** The derived event's id was taken (another call's ending event had the same id and type); recorded as not missed. */
+  | { readonly outcome: 'duplicate' };
+
+export type DeliveryStatus = 'pending' | 'delivered' | 'dead';
+
+export interface ClaimOptions {
+  /** Most deliveries handed out by this claim. */
+  readonly limit: number;
+  /** How long the claim holds them; longer than a send may take. */
+  readonly leaseMs: number;
+  /** Most deliveries of one call in one claim (1 unless the connector keeps order within a batch). */
+  readonly maxPerCall: number;
+}
+
+export interface ClaimedDelivery {
+  readonly id: number;
+  readonly route: string;
+  readonly connector: string;
+  /** Attempts already made before this one, since the delivery was queued (or replayed). */
+  readonly attempts: number;
+  /** When the delivery's retry budget started: created, replayed, or its connector resumed (ms). */
+  readonly since: number;
+  /** 0 for the original send; n for the n-th resend of a delivered delivery by an operator. */
+  readonly replay: number;
+  readonly event: CanonicalEvent;
+  /** Names this claim; its outcome is written only while the lease is still this one. */
+  readonly lease: string;
+}
+
+/** Each outcome is also kept in the delivery's attempt history, with how long the send took. */
+export type DeliveryOutcome = (
+  | { readonly id: number; readonly lease: string; readonly outcome: 'delivered' }
+  | { readonly id: number; readonly lease: string; readonly outcome: 'retry'; readonly at: number; readonly error: string }
+  | { readonly id: number; readonly lease: string; readonly outcome: 'dead'; readonly error: string }
+) & { readonly durationMs?: number };
+
+export interface SettleResult {
+  readonly written: number;
+  /** Deliveries whose lease was lost; someone else holds or settled them. */
+  readonly refused: readonly number[];
+}
+
+export interface PendingStats {
+  readonly connector: string;
+  readonly n: number;
+  /** When the oldest pending delivery was created (ms). */
+  readonly oldest: number;
+}
+
+export interface DeadStats {
+  readonly connector: string;
+  readonly n: number;
+}
+
+export interface DeliveryFilter {
+  readonly status?: DeliveryStatus;
+  readonly connector?: string;
+  readonly route?: string;
+  /** The event's id. */
+  readonly event?: string;
+  /** The call id (the event's subject). */
+  readonly call?: string;
+  /** Created at or after (ms). */
+  readonly since?: number;
+  /** Only ids below this one: the cursor of the next page. */
+  readonly before?: number;
+  /** Default 100. */
+  readonly limit?: number;
+}
+
+export interface DeliveryRecord {
+  readonly id: number;
+  readonly eventId: string;
+  readonly type: string;
+  readonly route: string;
+  readonly connector: string;
+  readonly status: DeliveryStatus;
+  readonly attempts: number;
+  readonly nextAttemptAt: number;
+  readonly lastError: string | null;
+  readonly updatedAt: number;
+  readonly createdAt: number;
+  /** The event's CloudEvents source and subject (the call id, if any). */
+  readonly source: string;
+  readonly callId: string | null;
+  /** Operator resends of this delivery so far. */
+  readonly replay: number;
+}
+
+export interface AttemptRecord {
+  /** When the attempt started (ms). */
+  readonly at: number;
+  readonly outcome: 'delivered' | 'retry' | 'dead';
+  readonly error: string | null;
+  readonly durationMs: number | null;
+}
+
+export interface DeliveryDetail extends DeliveryRecord {
+  /** Every attempt, oldest first; kept as long as the delivery. */
+  readonly history: readonly AttemptRecord[];
+}
+
+export type ReplaySelection =
+  | { readonly ids: readonly number[] }
+  | { readonly filter: Pick<DeliveryFilter, 'connector' | 'route' | 'since'> };
+
+export interface ReplayResult {
+  /** Delivery ids queued again. */
+  readonly queued: readonly number[];
+  /** What was not queued, and why. */
+  readonly skipped: readonly { readonly id: number; readonly reason: 'pending' | 'not_found' }[];
+}
+
+export interface EventTrace {
+  readonly event: CanonicalEvent;
+  readonly receivedAt: number;
+  /** The call the event belongs to, while the store still knows it. */
+  readonly call: CallState | undefined;
+  readonly deliveries: readonly DeliveryRecord[];
+}
+
+export interface PauseRecord {
+  readonly connector: string;
+  readonly since: number;
+}
+
+export interface PruneResult {
+  readonly events: number;
+  readonly calls: number;
+  /** True when a limit was reached: call again for the rest. */
+  readonly more: boolean;
+}
+
+/** A connector's own small key-value state that survives restarts, e.g. Slack thread timestamps. */
+export interface ConnectorState {
+  /** The value, unless absent or expired. */
+  get(key: string): Promise<string | undefined>;
+  /** Stores `value` under `key` until `expiresAt` (ms since the epoch). */
+  set(key: string, value: string, expiresAt: number): Promise<void>;
+}

@@ -1,0 +1,146 @@
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ERRORS } from '../../src/errors.js';
+import { postWebhook, startBridge, type PostResult, type TestBridge } from '../helpers/bridge.js';
+
+/**
+ * Property tests of the receiver over HTTP, with a fixed seed and a bounded
+ * number of runs so CI stays fast and a failure replays exactly.
+ */
+const SEED = 20_261_201;
+const RUNS = Number(process.env.FUZZ_RUNS ?? 250);
+const PATH = '/webhooks/audian';
+
+/** A JSON token written as it is (big integers, `1e400`), for text JSON.stringify cannot produce. */
+class RawToken {
+  constructor(readonly text: string) {}
+}
+function toJson(value: unknown): string {
+  if (value instanceof RawToken) return value.text;
+  if (Array.isArray(value)) return `[${value.map(toJson).join(',')}]`;
+  if (typeof value === 'object' && value !== null) {
+    return `{${Object.entries(value).map(([key, item]) => `${JSON.stringify(key)}:${toJson(item)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+const PROTOTYPE_NAMES = ['constructor', 'toString', 'valueOf', 'hasOwnProperty', '__proto__', 'isPrototypeOf', '__defineGetter__'];
+const KNOWN_NAMES = ['call.initiated', 'call.completed', 'call.failed', 'channel_destroy', 'channel_create', 'call_ended', 'transcript', 'error'];
+const FIELD_NAMES = ['id', 'call_id', 'call', 'from', 'to', 'status', 'reason', 'hangup_cause', 'caller_id_number', 'direction', 'type', 'transcript', 'tags', 'envelope', 'data'];
+
+const text = fc.oneof(fc.string({ maxLength: 40 }), fc.string({ unit: 'binary', maxLength: 40 }), fc.constantFrom(...PROTOTYPE_NAMES, ...KNOWN_NAMES, 'NO_ANSWER', 'ORIGINATOR_CANCEL', 'inbound'));
+const key = fc.oneof(fc.string({ maxLength: 12 }), fc.constantFrom(...PROTOTYPE_NAMES.filter((name) => name !== '__proto__'), ...FIELD_NAMES));
+const bigInteger = fc.bigInt({ min: -(2n ** 80n), max: 2n ** 80n }).map((value) => new RawToken(value.toString()));
+const leaf = fc.oneof(text, fc.integer(), fc.double({ noNaN: true, noDefaultInfinity: true }), fc.boolean(), fc.constant(null), bigInteger);
+const { value } = fc.letrec((tie) => ({
+  value: fc.oneof({ depthSize: 'small', maxDepth: 4 }, leaf, fc.array(tie('value'), { maxLength: 4 }), fc.dictionary(key, tie('value'), { maxKeys: 5 })),
+}));
+const object = fc.dictionary(key, value, { maxKeys: 6 });
+const id = fc.oneof(fc.string({ maxLength: 20 }), fc.integer(), bigInteger, fc.double({ noNaN: true, noDefaultInfinity: true }), fc.constant(null));
+const time = fc.oneof(fc.constant('2026-03-01T12:00:00Z'), fc.string({ maxLength: 30 }), fc.integer(), bigInteger);
+const typeName = fc.oneof(text, fc.string({ maxLength: 300 }));
+const extras = fc.dictionary(key, value, { maxKeys: 2 });
+
+/** Each dialect's envelope with arbitrary contents, plus JSON of no dialect. */
+const envelopes = fc.oneof(
+  fc.tuple(fc.record({ id, timestamp: time, event: typeName, data: object }, { requiredKeys: ['event', 'data'] }), extras),
+  fc.tuple(fc.record({ id, account_id: id, hook: typeName, timestamp: time, data: object }, { requiredKeys: ['hook', 'data'] }), extras),
+  fc.tuple(
+    fc.record(
+      { event_type: typeName, timestamp_utc: time, payload: fc.tuple(object, fc.option(object)).map(([payload, call]) => (call ? { ...payload, call } : payload)), is_test: fc.boolean() },
+      { requiredKeys: ['event_type', 'payload'] },
+    ),
+    extras,
+  ),
+  fc.tuple(value, fc.constant({})),
+).map(([envelope, extra]) => (typeof envelope === 'object' && envelope !== null && !Array.isArray(envelope) && !(envelope instanceof RawToken) ? { ...extra, ...envelope } : envelope));
+
+/** Every object key anywhere in a value. */
+function keysIn(input: unknown, into = new Set<string>()): Set<string> {
+  if (Array.isArray(input)) for (const item of input) keysIn(item, into);
+  else if (typeof input === 'object' && input !== null && !(input instanceof RawToken)) {
+    for (const [name, item] of Object.entries(input)) {
+      into.add(name);
+      keysIn(item, into);
+    }
+  }
+  return into;
+}
+
+/**
+ * The documented mapping (README, "The canonical event" and "Dialect details"):
+ * the keys a canonical event may hold beyond the input's own.
+ */
+const ATTRIBUTES = new Set(['specversion', 'id', 'source', 'type', 'subject', 'time', 'datacontenttype', 'dialect', 'test', 'account', 'data']);
+const CALL_BLOCK = new Set(['id', 'direction', 'from', 'to', 'from_name', 'status']);
+const DERIVED = new Set(['call', 'envelope', 'status', 'completion_reason', 'cancelled_by', 'reason', 'reason_code']);
+const RENAMED: Readonly<Record<string, readonly string[]>> = {
+  'audian.v2': [],
+  'audian.hooks': ['from', 'to', 'from_name', 'duration', 'call_type'],
+  voice: ['call_id', 'call_type', 'speaker', 'text', 'call_raw'],
+};
+
+/** Keys of `value` (at any depth) that are neither the input's nor allowed. */
+function foreignKeys(input: unknown, allowed: ReadonlySet<string>, found: string[] = []): string[] {
+  if (Array.isArray(input)) for (const item of input) foreignKeys(item, allowed, found);
+  else if (typeof input === 'object' && input !== null) {
+    for (const [name, item] of Object.entries(input)) {
+      if (!allowed.has(name)) found.push(name);
+      foreignKeys(item, allowed, found);
+    }
+  }
+  return found;
+}
+
+function defined(answer: PostResult): boolean {
+  if (answer.status === 200) return typeof answer.body.id === 'string';
+  const code = answer.body.error?.code;
+  return code !== undefined && Object.hasOwn(ERRORS, code) && ERRORS[code as keyof typeof ERRORS].status === answer.status;
+}
+
+let bridge: TestBridge;
+beforeAll(async () => {
+  bridge = await startBridge();
+});
+afterAll(() => bridge.stop());
+
+function storedEvent(eventId: string): Record<string, unknown> & { data: Record<string, unknown>; dialect: string; subject?: string } {
+  const row = bridge.db.prepare('SELECT body FROM events WHERE id = ? ORDER BY seq DESC LIMIT 1').get(eventId) as { body: string };
+  return JSON.parse(row.body);
+}
+
+describe('receiver fuzz', () => {
+  it('arbitrary JSON in every dialect envelope: never a 500, always a defined status and code; stored keys only by the documented mapping', async () => {
+    await fc.assert(
+      fc.asyncProperty(envelopes, async (input) => {
+        const answer = await bridge.post(PATH, toJson(input));
+        expect(answer.status).not.toBeGreaterThanOrEqual(500);
+        expect(defined(answer), JSON.stringify(answer)).toBe(true);
+        if (answer.status !== 200 || answer.body.duplicate === true) return;
+        const event = storedEvent(answer.body.id as string);
+        expect(foreignKeys(Object.fromEntries(Object.entries(event).filter(([name]) => name !== 'data')), ATTRIBUTES)).toEqual([]);
+        const inputKeys = keysIn(input);
+        const allowed = new Set([...inputKeys, ...DERIVED, ...RENAMED[event.dialect]!]);
+        const { call, envelope, ...rest } = event.data;
+        expect(foreignKeys(rest, allowed)).toEqual([]);
+        // The call block holds its own fields when the event concerns a call; otherwise `call` is the payload's own value.
+        if (call !== undefined && event.subject !== undefined) expect(Object.keys(call as object).filter((name) => !CALL_BLOCK.has(name))).toEqual([]);
+        if (call !== undefined && event.subject === undefined) expect(foreignKeys([call], inputKeys)).toEqual([]);
+        if (envelope !== undefined) expect(foreignKeys(envelope, inputKeys)).toEqual([]);
+      }),
+      { seed: SEED, numRuns: RUNS },
+    );
+  });
+
+  it('arbitrary bytes, signed or not, with any media type: never a 500', async () => {
+    const contentType = fc.constantFrom('application/json', 'application/cloudevents+json', 'text/plain', 'application/json; charset=latin1', '');
+    await fc.assert(
+      fc.asyncProperty(fc.uint8Array({ maxLength: 2048 }), fc.boolean(), contentType, async (bytes, sign, type) => {
+        const answer = await postWebhook(bridge.url + PATH, Buffer.from(bytes), { sign, ...(type ? { contentType: type } : {}) });
+        expect(answer.status).not.toBeGreaterThanOrEqual(500);
+        expect(defined(answer), JSON.stringify(answer)).toBe(true);
+      }),
+      { seed: SEED, numRuns: RUNS },
+    );
+  });
+});

@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import { ExactInteger } from '../../src/dialects/index.js';
+import { parseJsonBody, scanJson } from '../../src/http/body.js';
+import { errorCodeOf } from '../helpers/codes.js';
+
+const parse = (text: string) => parseJsonBody(Buffer.from(text), 32);
+const codeOf = (text: string) => errorCodeOf(() => parse(text));
+
+describe('parseJsonBody', () => {
+  it('yields integers beyond 2^53 as their exact digits, and leaves safe numbers and strings alone', () => {
+    const value = parse('{"a": 9007199254740993, "b": [-123456789012345678901], "c": 9007199254740991, "d": "9007199254740993", "e": 1.5e300}') as Record<string, unknown>;
+    expect(value.a).toEqual(new ExactInteger('9007199254740993'));
+    expect(value.b).toEqual([new ExactInteger('-123456789012345678901')]);
+    expect(value.c).toBe(9007199254740991);
+    expect(value.d).toBe('9007199254740993');
+    expect(value.e).toBe(1.5e300);
+  });
+
+  it('a string that looks like the internal marker stays a string', () => {
+    const value = parse('{"a": 9007199254740993, "b": "\\u0000x:1", "c": "\\u00001:9"}') as Record<string, unknown>;
+    expect(value.b).toBe('\u0000x:1');
+    expect(value.c).toBe('\u00001:9');
+  });
+
+  it('refuses a number beyond a double with NUMBER_OUT_OF_RANGE instead of storing null', () => {
+    expect(codeOf('{"a": 1e400}')).toBe('NUMBER_OUT_OF_RANGE');
+    expect(codeOf('{"a": [-1E+400]}')).toBe('NUMBER_OUT_OF_RANGE');
+    expect(codeOf(`{"a": 1${'0'.repeat(400)}}`)).toBe('NUMBER_OUT_OF_RANGE');
+    expect(codeOf('{"a": 1e-400}')).toBeUndefined(); // underflow is zero, a double's own answer
+    expect(codeOf('{"a": "1e400"}')).toBeUndefined();
+  });
+
+  it('a big integer where a key belongs is still invalid JSON, not a key', () => {
+    expect(codeOf('{12345678901234567890: 1}')).toBe('INVALID_JSON');
+    expect(codeOf('{"a": 12345678901234567890 "b"}')).toBe('INVALID_JSON');
+  });
+
+  it('keeps the prototype-poisoning and depth guards', () => {
+    expect(codeOf('{"a": 12345678901234567890, "__proto__": {"x": 1}}')).toBe('FORBIDDEN_JSON_KEY');
+    expect(codeOf(`${'['.repeat(40)}${']'.repeat(40)}`)).toBe('JSON_TOO_DEEP');
+  });
+
+  it('scanJson ignores digits inside strings and escaped quotes', () => {
+    expect(scanJson('{"a": "12345678901234567890 \\" 98765432109876543210"}', 32).bigIntegers).toEqual([]);
+    expect(scanJson('[1, 12345678901234567890]', 32).bigIntegers).toEqual([[4, 24]]);
+  });
+});

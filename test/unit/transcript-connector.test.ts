@@ -1,0 +1,67 @@
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { afterAll, describe, expect, it } from 'vitest';
+import { fileNameOf, MAX_NAME_BYTES, transcriptConnector, transcriptSchema } from '../../connectors/transcript/index.js';
+import type { CanonicalEvent, Delivery } from '../../src/sdk/index.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'audian-bridge-transcript-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+let seq = 0;
+function segment(callId: string, text = `line ${seq}`): Delivery {
+  seq++;
+  const event = {
+    specversion: '1.0',
+    id: `evt_t_${seq}`,
+    source: 'audian/main',
+    type: 'transcript.segment',
+    subject: callId,
+    time: '2026-03-01T12:00:00.000Z',
+    datacontenttype: 'application/json',
+    dialect: 'voice',
+    test: false,
+    data: { call_id: callId, speaker: 'agent', text },
+  } as CanonicalEvent;
+  return { id: seq, route: 'transcripts', attempt: 1, event };
+}
+
+const connector = transcriptConnector.create('transcripts', transcriptSchema.parse({ type: 'transcript', dir }), { logger: pino({ level: 'silent' }), fetch, now: Date.now });
+
+describe('transcript file names', () => {
+  it('a 300-character call id is written under a bounded, stable, distinct name', async () => {
+    const long = 'c'.repeat(300);
+    const other = `${'c'.repeat(299)}d`;
+    const results = await connector.send([segment(long, 'first'), segment(other, 'other'), segment(long, 'second')], new AbortController().signal);
+    expect(results).toEqual([{ ok: true }, { ok: true }, { ok: true }]);
+    const files = readdirSync(join(dir, 'main'));
+    expect(files).toHaveLength(2);
+    for (const file of files) expect(Buffer.byteLength(file)).toBeLessThanOrEqual(MAX_NAME_BYTES + '.jsonl'.length);
+    const lines = readFileSync(join(dir, 'main', `${fileNameOf(long)}.jsonl`), 'utf8').trim().split('\n');
+    expect(lines.map((line) => (JSON.parse(line) as { text: string }).text)).toEqual(['first', 'second']);
+  });
+
+  it('short names are unchanged escapes; a shortened name cannot be forged by a short id', () => {
+    expect(fileNameOf('call/1 ..')).toBe('call%2F1%20%2E%2E');
+    const shortened = fileNameOf('é'.repeat(150));
+    expect(Buffer.byteLength(shortened)).toBeLessThanOrEqual(MAX_NAME_BYTES);
+    expect(shortened).toMatch(/^(%C3%A9)+~[0-9a-f]{32}$/);
+    // `~` is escaped in every unshortened name, so this id cannot land in that file.
+    expect(fileNameOf(shortened)).not.toBe(shortened);
+  });
+
+  it('a failed write holds back the later events of that call in the batch, not other calls', async () => {
+    const blocked = transcriptConnector.create('blocked', transcriptSchema.parse({ type: 'transcript', dir: join(dir, 'main', `${fileNameOf('c'.repeat(300))}.jsonl`) }), {
+      logger: pino({ level: 'silent' }),
+      fetch,
+      now: Date.now,
+    });
+    const results = await blocked.send([segment('x1'), segment('x1'), segment('x2')], new AbortController().signal);
+    expect(results.map((result) => result.ok || result.retriable)).toEqual([true, true, true]);
+    expect(results.every((result) => !result.ok)).toBe(true);
+    expect(results[1]).toMatchObject({ error: expect.stringMatching(/earlier event of this call/) });
+    expect(results[2]).not.toMatchObject({ error: expect.stringMatching(/earlier event of this call/) });
+    expect(existsSync(join(dir, 'main', 'x1.jsonl'))).toBe(false);
+  });
+});
