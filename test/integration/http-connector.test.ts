@@ -260,7 +260,7 @@ it('a target that hangs on one call holds that call only: the other calls are de
   crm.respondWith((request) => (request.url.includes('hanging') ? { status: 200, delayMs: 20_000 } : { status: 200 }));
   const stuck = await send('call.initiated', 'call hanging');
   await waitFor(() => requestsFor(stuck).length === 1, { what: 'the hanging request' });
-  const others = [];
+  const others: string[] = [];
   for (let i = 0; i < 8; i++) others.push(await send('call.initiated'));
   await waitFor(() => others.every((id) => delivery(id).status === 'delivered'), { what: 'the other calls delivered' });
   // Still the first attempt, in flight: nothing waited for its timeout.
