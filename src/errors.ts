@@ -54,6 +54,7 @@ export const ERRORS = {
   CONFIG_NOT_FOUND: service(500, false),
   CONFIG_ENV_MISSING: service(500, false),
   CONFIG_UNKNOWN_KEY: service(500, false),
+  CONFIG_NOT_RELOADABLE: service(409),
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;

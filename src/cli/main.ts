@@ -32,8 +32,9 @@ async function serve(flag: string | undefined): Promise<void> {
   const { startService } = await import('../service.js');
   const { logger, exit } = createProcessLogger(config.log.level);
   logger.info({ config: origin }, 'configuration loaded');
-  const service = await startService(config, { logger });
+  const service = await startService(config, { logger, loadConfig: async () => (await load(flag)).config });
   exitOnSignals(service.stop, { logger, exit, timeoutMs: config.server.shutdown_timeout });
+  process.on('SIGHUP', () => void service.reload('SIGHUP').catch((err: unknown) => logger.error({ err }, 'config reload failed')));
 }
 
 async function check(flag: string | undefined): Promise<void> {
