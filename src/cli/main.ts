@@ -6,6 +6,7 @@ import { BridgeError, ConfigError } from '../errors.js';
 import { createProcessLogger, exitOnSignals } from './process-exit.js';
 import { signAudianRequest } from '../verify/index.js';
 import { OPS_COMMANDS, OPS_OPTIONS, OPS_USAGE, runOps } from './ops.js';
+import { EXPLAIN_OPTIONS, EXPLAIN_USAGE, runExplain } from './explain.js';
 
 const USAGE = `usage: audian-bridge <command> [options]
 
@@ -13,7 +14,7 @@ commands:
   serve  [--config FILE]             run the receiver and dispatcher
   check  [--config FILE]             validate the config, print routes and connectors
   sign   --secret S [--file F]       print X-Audian-* headers for a body (stdin or F)
-${OPS_USAGE}
+${EXPLAIN_USAGE}${OPS_USAGE}
 The config is --config, else $AUDIAN_BRIDGE_CONFIG, else ./config.yaml, else the embedded default.
 `;
 
@@ -74,6 +75,7 @@ async function main(argv: string[]): Promise<void> {
       connector: { type: 'string' },
       limit: { type: 'string' },
       ...OPS_OPTIONS,
+      ...EXPLAIN_OPTIONS,
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -89,6 +91,8 @@ async function main(argv: string[]): Promise<void> {
       return check(values.config);
     case 'sign':
       return sign(values.secret, values.file);
+    case 'explain':
+      return runExplain(values, load);
     default:
       if (OPS_COMMANDS.has(command)) return runOps(command, rest, values, load);
       throw new UsageError(`unknown command "${command}"`);
