@@ -10,6 +10,7 @@ import { createDispatcher, type DispatchTarget } from './dispatch/dispatcher.js'
 import type { RetryPolicy } from './dispatch/retry.js';
 import { createAdminApp } from './http/admin.js';
 import { createHttpApp, type HttpSource } from './http/app.js';
+import { createBodyBudget } from './http/body.js';
 import { createHttpServer } from './http/server.js';
 import { createMetrics } from './metrics.js';
 import { createOperations } from './ops/operations.js';
@@ -198,8 +199,11 @@ export async function startService(config: BridgeConfig, deps: ServiceDeps = {})
   const watcher = createMissedCallWatcher({ store, acceptor, graceMs: lifecycle.graceMs, logger, now });
 
   const sources = buildSources(config, logger);
+  // One budget across the apps a reload builds: requests on the old one still count.
+  const bodyBudget = createBodyBudget(config.server.max_inflight_body);
   const appFor = (current: HttpSource[]) => createHttpApp({
     sources: current,
+    bodyBudget,
     acceptor,
     bodyLimit: config.server.body_limit,
     bodyTimeoutMs: config.server.body_timeout,
