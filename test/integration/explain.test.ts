@@ -53,6 +53,8 @@ beforeAll(async () => {
         { name: 'long-calls', match: { type: 'call.completed' }, when: 'data.call.status = "failed"', to: 'alerts' },
         { name: 'missed', match: { type: 'call.missed' }, to: 'alerts' },
         { name: 'ended', match: { type: 'call.completed', test: false }, to: ['alerts', 'transcripts'] },
+        // Fails at run time for every event: $number cannot read a type name.
+        { name: 'broken', when: '$number(type) > 1', to: 'events' },
       ],
     }),
   );
@@ -79,6 +81,7 @@ describe('explain', () => {
       expect(text.stdout).toMatch(/MATCHED +all -> events, bus/);
       expect(text.stdout).toMatch(/not matched long-calls -> alerts\n +when data.call.status = "failed" is false/);
       expect(text.stdout).toMatch(/not matched missed -> alerts\n +match.type \["call.missed"\] does not take type call.completed/);
+      expect(text.stdout).toMatch(/not matched broken -> events\n +when \$number\(type\) > 1 failed: /);
       expect(text.stdout).toContain(`crm (http) via crm: PUT ${crm.url}/calls/${callId}`);
       expect(text.stdout).toContain('without the store');
       expect(text.stdout).not.toContain('crm-secret-value');
@@ -96,7 +99,9 @@ describe('explain', () => {
         ['long-calls', false],
         ['missed', false],
         ['ended', true],
+        ['broken', false],
       ]);
+      expect(answer.routes[5].when).toEqual({ expression: '$number(type) > 1', error: expect.any(String) });
       expect(answer.routes[2].when).toEqual({ expression: 'data.call.status = "failed"', result: false });
       const byConnector = Object.fromEntries(answer.deliveries.map((delivery: { connector: string; preview: unknown }) => [delivery.connector, delivery.preview]));
       expect(Object.keys(byConnector).sort()).toEqual(['alerts', 'bus', 'crm', 'events', 'transcripts']);
