@@ -2,10 +2,11 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import YAML from 'yaml';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it, onTestFinished } from 'vitest';
 import { audianV2Calls } from '../helpers/call-payloads.js';
 import { baseConfig, postWebhook, readEvents, TEST_SECRET } from '../helpers/bridge.js';
 import { startChildBridge, stopChildBridge, type ChildBridge } from '../helpers/child-bridge.js';
+import { startRecordingServer } from '../helpers/http-server.js';
 import { waitFor } from '../helpers/wait.js';
 
 /**
@@ -143,18 +144,26 @@ describe('SIGHUP', () => {
 });
 
 describe('POST /admin/reload', () => {
-  it('answers the issues of a bad file (422) and the live-only keys it refuses (409), keeping the running config; a good one reports removed connectors with deliveries left', async () => {
+  it('answers the issues of a bad file (422) and the live-only keys it refuses (409), keeping the running config; a good one keeps unchanged connectors running, restarts a changed one and reports a removed one's deliveries left', async () => {
     const dir = dirFor('admin');
     const configPath = join(dir, 'config.yaml');
     const admin = { port: 0, token: TOKEN };
     const events = { type: 'file', path: join(dir, 'events.jsonl') };
     // Nothing listens on port 9: the crm deliveries wait in the outbox.
     const crm = { type: 'http', url: 'http://127.0.0.1:9/calls/{subject}' };
-    writeConfig(configPath, dir, { admin, connectors: { events, crm }, routes: [{ name: 'all', to: ['events', 'crm'] }] });
+    // Each Slack connector calls auth.test when it starts: a restart shows as a second call with its token.
+    const slack = await startRecordingServer(() => ({ status: 200, body: JSON.stringify({ ok: true, team: 'T', user: 'U' }) }));
+    onTestFinished(() => slack.close());
+    const slackConnector = (token: string, channel: string) => ({ type: 'slack', token, channel, api_url: `${slack.url}/api/` });
+    const starts = (token: string) => slack.requests.filter((request) => request.url.endsWith('/auth.test') && request.headers.authorization === `Bearer ${token}`).length;
+    const kept = slackConnector('xoxb-kept-token', 'C1');
+    const connectors = { events, kept, swapped: slackConnector('xoxb-swapped-token', 'C1') };
+    writeConfig(configPath, dir, { admin, connectors: { ...connectors, crm }, routes: [{ name: 'all', to: ['events', 'crm'] }] });
     const bridge = await start(configPath);
+    await waitFor(() => starts('xoxb-kept-token') === 1 && starts('xoxb-swapped-token') === 1, { what: 'both Slack connectors started' });
     for (let i = 0; i < 2; i++) expect((await post(bridge, TEST_SECRET)).status).toBe(200);
 
-    writeConfig(configPath, dir, { admin, connectors: { events: { ...events, colour: 'blue' }, crm }, routes: [{ name: 'all', to: ['events', 'crm'] }] });
+    writeConfig(configPath, dir, { admin, connectors: { ...connectors, events: { ...events, colour: 'blue' }, crm }, routes: [{ name: 'all', to: ['events', 'crm'] }] });
     const bad = await adminReload(bridge);
     expect([bad.status, bad.body.reloaded, bad.body.error.code]).toEqual([422, false, 'CONFIG_INVALID']);
     expect(JSON.stringify(bad.body.error.issues)).toContain('connectors.events.colour');
@@ -164,13 +173,15 @@ describe('POST /admin/reload', () => {
     expect([refused.status, refused.body.reloaded, refused.body.error.code]).toEqual([409, false, 'CONFIG_NOT_RELOADABLE']);
     expect(refused.body.error.issues).toEqual([expect.stringMatching(/^server: /), expect.stringMatching(/^store: /)]);
     // Still the first config: crm still gets deliveries.
-    const kept = await post(bridge, TEST_SECRET);
-    expect(kept.body.deliveries).toBe(2);
+    const unchanged = await post(bridge, TEST_SECRET);
+    expect(unchanged.body.deliveries).toBe(2);
 
-    writeConfig(configPath, dir, { admin, connectors: { events }, routes: [{ name: 'all', to: 'events' }] });
+    writeConfig(configPath, dir, { admin, connectors: { ...connectors, swapped: slackConnector('xoxb-swapped-token', 'C2') }, routes: [{ name: 'all', to: 'events' }] });
     const good = await adminReload(bridge);
     expect([good.status, good.body.reloaded]).toEqual([200, true]);
-    expect(good.body.connectors).toEqual({ added: [], replaced: [], removed: ['crm'], kept: ['events'] });
+    expect(good.body.connectors).toEqual({ added: [], replaced: ['swapped'], removed: ['crm'], kept: ['events', 'kept'] });
+    await waitFor(() => starts('xoxb-swapped-token') === 2, { what: 'the replaced Slack connector started again' });
+    expect(starts('xoxb-kept-token')).toBe(1);
     expect(good.body.orphaned).toEqual([{ connector: 'crm', pending: 3 }]);
     await waitFor(() => logged(bridge, 'connector removed with deliveries still in the outbox'), { what: 'the removed connector reported in the log' });
     expect((await post(bridge, TEST_SECRET)).body.deliveries).toBe(1);
