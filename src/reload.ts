@@ -31,7 +31,11 @@ export type ReloadAnswer =
       /** Removed connectors whose deliveries stay in the outbox, and how many are waiting. */
       readonly orphaned: { connector: string; pending: number }[];
     }
-  | { readonly reloaded: false; readonly error: { code: ErrorCode; message: string; issues: readonly unknown[] } };
+  | {
+      readonly reloaded: false;
+      /** `issues`: the file's (`ConfigError.issues`), or one per refused key, `{ path, code, message }`. */
+      readonly error: { code: ErrorCode; message: string; issues: readonly unknown[] };
+    };
 
 /** JSON with object keys sorted, so two configs compare by content, not by key order. */
 function canonicalJson(value: unknown): string {
@@ -123,7 +127,7 @@ export function createReloader<Built extends { readonly connectors: ReadonlyMap<
     }
     const refused = refusedKeys(running, next);
     if (refused.length > 0) {
-      const issues = refused.map((key) => `${key}: cannot change while running; restart the bridge to change it`);
+      const issues = refused.map((key) => ({ path: key, code: 'CONFIG_NOT_RELOADABLE', message: 'cannot change while running; restart the bridge to change it' }));
       return failed('refused', 'CONFIG_NOT_RELOADABLE', `${refused.join(', ')} cannot change while running`, issues);
     }
     const plan = planConnectors(running, next);
@@ -132,7 +136,8 @@ export function createReloader<Built extends { readonly connectors: ReadonlyMap<
       built = deps.build(next, [...plan.added, ...plan.replaced]);
     } catch (err) {
       const message = (err as Error).message;
-      return failed('invalid', err instanceof BridgeError ? err.code : 'CONFIG_INVALID', message, [message]);
+      const code = err instanceof BridgeError ? err.code : 'CONFIG_INVALID';
+      return failed('invalid', code, message, [{ path: '(root)', code, message }]);
     }
     const target = (name: string) => built.connectors.get(name) as DispatchTarget;
     for (const name of plan.added) await deps.dispatcher.put(name, target(name));

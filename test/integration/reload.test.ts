@@ -135,7 +135,8 @@ describe('SIGHUP', () => {
     expect(ready.filter((status) => status !== 200)).toEqual([]);
 
     const failure = bridge.output().split('\n').find((line) => line.includes('"msg":"config reload failed'));
-    expect(JSON.parse(failure!)).toMatchObject({ code: 'CONFIG_INVALID', issues: [expect.stringContaining('routes[0].to')] });
+    expect(JSON.parse(failure!)).toMatchObject({ code: 'CONFIG_INVALID' });
+    expect(JSON.stringify(JSON.parse(failure!).issues)).toContain('routes[0].to');
     expect((await post(bridge, OLD)).status).toBe(200);
     expect((await post(bridge, NEW)).status).toBe(401);
     expect(await metric(bridge.url, 'audian_bridge_config_reloads_total{outcome="invalid"}')).toBe('audian_bridge_config_reloads_total{outcome="invalid"} 1');
@@ -144,7 +145,7 @@ describe('SIGHUP', () => {
 });
 
 describe('POST /admin/reload', () => {
-  it('answers the issues of a bad file (422) and the live-only keys it refuses (409), keeping the running config; a good one keeps unchanged connectors running, restarts a changed one and reports a removed one's deliveries left', async () => {
+  it('answers the issues of a bad file (422) and the live-only keys it refuses (409), keeping the running config; a good one keeps unchanged connectors running, restarts a changed one and reports the deliveries a removed one left', async () => {
     const dir = dirFor('admin');
     const configPath = join(dir, 'config.yaml');
     const admin = { port: 0, token: TOKEN };
@@ -171,7 +172,10 @@ describe('POST /admin/reload', () => {
     writeConfig(configPath, dir, { admin, server: { host: '127.0.0.1', port: 1 }, store: { path: join(dir, 'other.db') }, connectors: { events }, routes: [{ name: 'all', to: 'events' }] });
     const refused = await adminReload(bridge);
     expect([refused.status, refused.body.reloaded, refused.body.error.code]).toEqual([409, false, 'CONFIG_NOT_RELOADABLE']);
-    expect(refused.body.error.issues).toEqual([expect.stringMatching(/^server: /), expect.stringMatching(/^store: /)]);
+    expect(refused.body.error.issues.map((issue: { path: string; code: string }) => [issue.path, issue.code])).toEqual([
+      ['server', 'CONFIG_NOT_RELOADABLE'],
+      ['store', 'CONFIG_NOT_RELOADABLE'],
+    ]);
     // Still the first config: crm still gets deliveries.
     const unchanged = await post(bridge, TEST_SECRET);
     expect(unchanged.body.deliveries).toBe(2);
