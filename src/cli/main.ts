@@ -2,11 +2,11 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { loadConfig, type LoadedConfig } from '../config/load.js';
+import { EXPLAIN_OPTIONS, EXPLAIN_USAGE, runExplain } from './explain.js';
 import { BridgeError, ConfigError } from '../errors.js';
 import { createProcessLogger, exitOnSignals } from './process-exit.js';
 import { signAudianRequest } from '../verify/index.js';
 import { OPS_COMMANDS, OPS_OPTIONS, OPS_USAGE, runOps } from './ops.js';
-import { EXPLAIN_OPTIONS, EXPLAIN_USAGE, runExplain } from './explain.js';
 
 const USAGE = `usage: audian-bridge <command> [options]
 
@@ -85,14 +85,14 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   switch (command) {
+    case 'explain':
+      return runExplain(values, load);
     case 'serve':
       return serve(values.config);
     case 'check':
       return check(values.config);
     case 'sign':
       return sign(values.secret, values.file);
-    case 'explain':
-      return runExplain(values, load);
     default:
       if (OPS_COMMANDS.has(command)) return runOps(command, rest, values, load);
       throw new UsageError(`unknown command "${command}"`);
