@@ -366,7 +366,9 @@ describe('metrics and logs', () => {
     expect((await fetch(`${bridge.url}/metrics`)).status).toBe(404);
     const metrics = await waitFor(async () => {
       const scraped = parseExposition((await admin(bridge, 'GET', '/metrics')).text);
-      return scraped.get('audian_bridge_deliveries_total')?.get('{connector="crm",outcome="delivered"}') === 3 && scraped;
+      // The counter moves once the send returns, a moment after the file has the line.
+      const delivered = scraped.get('audian_bridge_deliveries_total');
+      return delivered?.get('{connector="crm",outcome="delivered"}') === 3 && delivered.get('{connector="events",outcome="delivered"}') === 4 && scraped;
     }, { what: 'delivery counts settled' });
     const value = (name: string, labels = '{}') => metrics.get(name)?.get(labels);
 
