@@ -49,6 +49,7 @@ export const ERRORS = {
   STORE_NOT_FOUND: service(500, false),
   OVERLOADED: service(503),
   SHUTTING_DOWN: service(503),
+  CONFIG_NOT_RELOADABLE: service(409),
   INTERNAL_ERROR: service(500, false),
   CONFIG_INVALID: service(500, false),
   CONFIG_NOT_FOUND: service(500, false),

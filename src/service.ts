@@ -10,10 +10,12 @@ import { createDispatcher, type DispatchTarget } from './dispatch/dispatcher.js'
 import type { RetryPolicy } from './dispatch/retry.js';
 import { createAdminApp } from './http/admin.js';
 import { createHttpApp, type HttpSource } from './http/app.js';
+import { createBodyBudget } from './http/body.js';
 import { createHttpServer } from './http/server.js';
 import { createMetrics } from './metrics.js';
 import { createOperations } from './ops/operations.js';
-import { createRouter } from './routing/router.js';
+import { createReloader, type ReloadAnswer } from './reload.js';
+import { createRouter, type Router } from './routing/router.js';
 import { openStore, type Store } from './store/index.js';
 import { createVerifier } from './verify/index.js';
 
@@ -23,6 +25,8 @@ export interface ServiceDeps {
   readonly now?: () => number;
   /** The store to use instead of opening the configured one; `stop` closes it. */
   readonly store?: Store;
+  /** Reads and validates the config file again, for a reload (SIGHUP, `POST /admin/reload`); without it a reload answers NOT_IMPLEMENTED. */
+  readonly loadConfig?: () => Promise<BridgeConfig>;
 }
 
 export interface RunningService {
@@ -31,6 +35,8 @@ export interface RunningService {
   /** Base URL of the admin API, when `admin.token` turned it on. */
   readonly adminUrl?: string;
   readonly store: Store;
+  /** Reloads the config file: the new one in force if it is valid and changes nothing that cannot change live. */
+  reload(trigger?: string): Promise<ReloadAnswer>;
   /** Graceful stop: no new requests, in-flight requests and sends finished, store closed. */
   stop(): Promise<void>;
 }
@@ -158,9 +164,13 @@ export async function startService(config: BridgeConfig, deps: ServiceDeps = {})
   const store = deps.store ?? openStore({ path: config.store.path, serving: true });
   let accepting = false;
   let closed = false;
-  const metrics = createMetrics({ store: () => (closed ? undefined : store), connectors: Object.keys(config.connectors) });
+  // Both are changed in place by a reload: metrics and operations read them on each use.
+  const connectorNames = Object.keys(config.connectors);
+  const knownConnectors = new Set(connectorNames);
+  const metrics = createMetrics({ store: () => (closed ? undefined : store), connectors: connectorNames });
 
-  const connectors = buildConnectors(config, store, { logger, fetch: deps.fetch ?? globalThis.fetch, now });
+  const connectorContext = { logger, fetch: deps.fetch ?? globalThis.fetch, now };
+  const connectors = buildConnectors(config, store, connectorContext);
   const dispatcher = createDispatcher({
     store,
     connectors,
@@ -173,11 +183,13 @@ export async function startService(config: BridgeConfig, deps: ServiceDeps = {})
       sendTimeoutMs: config.dispatch.send_timeout,
     },
   });
-  const router = createRouter(config.routes, logger.child({ component: 'routing' }), (route) => metrics.routeErrors.inc({ route }));
+  const routerFor = (bridge: BridgeConfig) => createRouter(bridge.routes, logger.child({ component: 'routing' }), (route) => metrics.routeErrors.inc({ route }));
+  // A reload replaces the router; a commit in flight routes with whichever is in force when it gets there.
+  let router: Router = routerFor(config);
   const lifecycle = { graceMs: config.lifecycle.missed_call_grace, unknownDirection: config.lifecycle.unknown_direction };
   const acceptor = createAcceptor({
     store,
-    router,
+    router: { route: (event) => router.route(event) },
     lifecycle,
     logger,
     now,
@@ -187,8 +199,11 @@ export async function startService(config: BridgeConfig, deps: ServiceDeps = {})
   const watcher = createMissedCallWatcher({ store, acceptor, graceMs: lifecycle.graceMs, logger, now });
 
   const sources = buildSources(config, logger);
-  const app = createHttpApp({
-    sources,
+  // One budget across the apps a reload builds: requests on the old one still count.
+  const bodyBudget = createBodyBudget(config.server.max_inflight_body);
+  const appFor = (current: HttpSource[]) => createHttpApp({
+    sources: current,
+    bodyBudget,
     acceptor,
     bodyLimit: config.server.body_limit,
     bodyTimeoutMs: config.server.body_timeout,
@@ -212,20 +227,42 @@ export async function startService(config: BridgeConfig, deps: ServiceDeps = {})
   const pruner = startPruner(store, config.store.dedupe_ttl, logger, now, config.store.prune_interval);
   dispatcher.start();
   watcher.start();
-  const server = createHttpServer(app, {
+  const server = createHttpServer(appFor(sources), {
     requestTimeoutMs: config.server.request_timeout,
     maxConnections: config.server.max_connections,
     logger: logger.child({ component: 'http' }),
   });
   const url = await listen(server, config.server.host, config.server.port);
+  const reloader = createReloader({
+    running: config,
+    ...(deps.loadConfig ? { load: deps.loadConfig } : {}),
+    logger,
+    metrics,
+    store,
+    dispatcher,
+    build: (next, names) => ({
+      connectors: buildConnectors({ ...next, connectors: Object.fromEntries(names.map((name) => [name, next.connectors[name]!])) }, store, connectorContext),
+      router: routerFor(next),
+      app: appFor(buildSources(next, logger)),
+    }),
+    swap: (built, next) => {
+      router = built.router;
+      // Requests in flight finish on the app that took them; new ones reach the new sources.
+      server.removeAllListeners('request');
+      server.on('request', built.app.callback());
+      connectorNames.splice(0, connectorNames.length, ...Object.keys(next.connectors));
+      knownConnectors.clear();
+      for (const name of connectorNames) knownConnectors.add(name);
+    },
+  });
   const admin = config.admin.token ? await startAdmin(config, config.admin.token) : undefined;
   accepting = true;
   logger.info({ url, sources: sources.map((source) => source.path), connectors: [...connectors.keys()] }, 'audian-bridge listening');
 
   /** The admin API on its own listener (`admin.host`, 127.0.0.1 unless exposed on purpose). */
   async function startAdmin(bridge: BridgeConfig, token: string) {
-    const operations = createOperations({ store, connectors: new Set(connectors.keys()), now, onQueued: (names) => dispatcher.notify(names) });
-    const adminServer = createHttpServer(createAdminApp({ operations, metrics, token, logger }), {
+    const operations = createOperations({ store, connectors: knownConnectors, now, onQueued: (names) => dispatcher.notify(names) });
+    const adminServer = createHttpServer(createAdminApp({ operations, metrics, token, logger, reload: () => reloader.reload('admin') }), {
       requestTimeoutMs: bridge.server.request_timeout,
       maxConnections: 64,
       logger: logger.child({ component: 'admin' }),
@@ -241,6 +278,7 @@ export async function startService(config: BridgeConfig, deps: ServiceDeps = {})
     const remaining = () => Math.max(0, deadline - Date.now());
     accepting = false;
     logger.info('shutting down');
+    await reloader.close();
     await Promise.all([closeServer(server, remaining()), admin ? closeServer(admin.server, remaining()) : undefined]);
     await pruner.stop();
     await watcher.stop();
@@ -255,6 +293,7 @@ export async function startService(config: BridgeConfig, deps: ServiceDeps = {})
     url,
     ...(admin ? { adminUrl: admin.url } : {}),
     store,
+    reload: (trigger = 'api') => reloader.reload(trigger),
     stop: () => (stopping ??= stop()),
   };
 }

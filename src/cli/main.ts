@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { loadConfig, type LoadedConfig } from '../config/load.js';
+import { EXPLAIN_HELP, EXPLAIN_OPTIONS, runExplain } from './explain.js';
 import { BridgeError, ConfigError } from '../errors.js';
 import { signAudianRequest } from '../verify/index.js';
 import { CliError, UsageError } from './errors.js';
@@ -22,6 +23,7 @@ const COMMANDS: Readonly<Record<string, { usage: string; summary: string; help?:
   --secret S         the secret itself (visible in the process list; prefer --secret-env)
   --file F           the body; without it, stdin (which must not be a terminal)`,
   },
+  explain: EXPLAIN_HELP,
   send: { usage: 'send [TYPE|SCENARIO] [--file F] [--dialect D] [--url URL] ...', summary: 'send realistic signed webhooks (a simulator)', help: SEND_HELP },
   ...OPS_HELP,
   help: { usage: 'help [COMMAND]', summary: 'this text, or one command in detail' },
@@ -74,7 +76,7 @@ async function serve(flag: string | undefined): Promise<void> {
   const { logger, exit } = createProcessLogger(config.log.level);
   logger.info({ config: origin }, 'configuration loaded');
   for (const warning of warnings) logger.warn(warning);
-  const service = await startService(config, { logger }).catch((err: unknown) => {
+  const service = await startService(config, { logger, loadConfig: async () => (await load(flag)).config }).catch((err: unknown) => {
     const { code, port } = err as NodeJS.ErrnoException & { port?: number };
     const reason = code === undefined ? undefined : LISTEN_ERRORS[code];
     if (reason === undefined) throw err;
@@ -84,6 +86,7 @@ async function serve(flag: string | undefined): Promise<void> {
     throw new CliError(`cannot listen on ${host}:${configured} (${section}.host, ${section}.port in ${origin}): ${reason}`);
   });
   exitOnSignals(service.stop, { logger, exit, timeoutMs: config.server.shutdown_timeout });
+  process.on('SIGHUP', () => void service.reload('SIGHUP').catch((err: unknown) => logger.error({ err }, 'config reload failed')));
 }
 
 async function check(flag: string | undefined): Promise<void> {
@@ -131,6 +134,7 @@ async function main(argv: string[]): Promise<void> {
       'keep-ids': { type: 'boolean' },
       count: { type: 'string' },
       ...OPS_OPTIONS,
+      ...EXPLAIN_OPTIONS,
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'V' },
     },
@@ -145,6 +149,8 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   switch (command) {
+    case 'explain':
+      return runExplain(values, load);
     case 'serve':
       return serve(values.config);
     case 'check':

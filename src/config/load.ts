@@ -77,13 +77,14 @@ export function parseConfig(text: string, env: Env, connectors: ConnectorSchemas
   } catch (err) {
     throw new ConfigError([{ path: '(root)', code: 'CONFIG_SYNTAX', message: `not valid YAML: ${(err as Error).message}` }]);
   }
-  const { value, missing } = interpolateEnv(document, env);
+  const { value, missing, unreadable } = interpolateEnv(document, env);
   const schema = createConfigSchema(connectors);
   const parsed = schema.safeParse(value, { reportInput: true });
   const unset = missingVariableIssues(missing);
-  // A value emptied by an unset variable fails its own check too; the variable is the one problem to report.
-  const emptied = new Set(missing.map((variable) => variable.path));
-  const issues = [...unset, ...(parsed.success ? [] : toConfigIssues(parsed.error.issues, schema).filter((issue) => !emptied.has(issue.path)))];
+  const unread = unreadable.map(({ path, file, reason }): ConfigIssue => ({ path, code: 'CONFIG_BAD_VALUE', message: `\${file:${file}}: ${reason}` }));
+  // A value emptied by an unset variable or an unreadable file fails its own check too; that is the one problem to report.
+  const emptied = new Set([...missing, ...unreadable].map((problem) => problem.path));
+  const issues = [...unset, ...unread, ...(parsed.success ? [] : toConfigIssues(parsed.error.issues, schema).filter((issue) => !emptied.has(issue.path)))];
   if (issues.length > 0 || !parsed.success) throw new ConfigError(issues);
   return parsed.data;
 }

@@ -229,10 +229,35 @@ export function createDispatcher(deps: DispatcherDeps) {
   }
 
   for (const [name, target] of deps.connectors) workers.set(name, createWorker(name, target));
+  let started = false;
+
+  /** Stops one worker: its batch in flight finishes (up to `send_timeout`), then its connector stops. */
+  async function retire(name: string): Promise<void> {
+    const worker = workers.get(name);
+    if (!worker) return;
+    workers.delete(name);
+    await worker.stop(options.sendTimeoutMs);
+  }
 
   return {
     start(): void {
+      started = true;
       for (const worker of workers.values()) worker.start();
+    },
+    /**
+     * Drives `target` as connector `name` from now on (a config reload). A
+     * connector of that name already driven finishes its batch in flight and
+     * stops first, so the new one never claims beside it.
+     */
+    async put(name: string, target: DispatchTarget): Promise<void> {
+      await retire(name);
+      const worker = createWorker(name, target);
+      workers.set(name, worker);
+      if (started) worker.start();
+    },
+    /** Stops driving connector `name`; its deliveries stay in the outbox. */
+    remove(name: string): Promise<void> {
+      return retire(name);
     },
     /** Wakes the workers of these connectors (all when omitted): new deliveries are waiting. */
     notify(connectors?: Iterable<string>): void {

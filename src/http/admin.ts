@@ -2,9 +2,10 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import Router from '@koa/router';
 import Koa from 'koa';
 import type { Logger } from 'pino';
-import { BridgeError } from '../errors.js';
+import { BridgeError, type ErrorCode } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import type { Operations, Query } from '../ops/operations.js';
+import type { ReloadAnswer } from '../reload.js';
 import { metricsRoute } from './app.js';
 import { parseJsonBody, readRawBody } from './body.js';
 import { errorHandler } from './error-handler.js';
@@ -13,6 +14,8 @@ import { errorHandler } from './error-handler.js';
 const BODY_LIMIT = 256 * 1024;
 const BODY_TIMEOUT_MS = 10_000;
 const MAX_JSON_DEPTH = 8;
+/** A reload that did not happen for another reason than a bad file (422). */
+const RELOAD_REFUSED_STATUS: Partial<Record<ErrorCode, number>> = { CONFIG_NOT_RELOADABLE: 409, NOT_IMPLEMENTED: 501, SHUTTING_DOWN: 503 };
 
 export interface AdminAppDeps {
   readonly operations: Operations;
@@ -20,6 +23,8 @@ export interface AdminAppDeps {
   /** The bearer token every request must carry. */
   readonly token: string;
   readonly logger: Logger;
+  /** Reloads the config (as SIGHUP does); absent: `POST /admin/reload` answers NOT_IMPLEMENTED. */
+  readonly reload?: () => Promise<ReloadAnswer>;
 }
 
 /** Equal length digests, so the comparison takes the same time whatever the token or the guess. */
@@ -92,8 +97,12 @@ export function createAdminApp(deps: AdminAppDeps): Koa {
     logger.info({ connector: answer.connector, changed: answer.changed }, 'connector resumed');
     ctx.body = answer;
   });
-  router.post('/admin/reload', () => {
-    throw new BridgeError('NOT_IMPLEMENTED', 'reloading the configuration is not implemented yet; restart the bridge');
+  router.post('/admin/reload', async (ctx) => {
+    if (!deps.reload) throw new BridgeError('NOT_IMPLEMENTED', 'this bridge cannot reload its configuration; restart it');
+    const answer = await deps.reload();
+    // The answer carries every issue; the running config stays whatever the status.
+    if (!answer.reloaded) ctx.status = RELOAD_REFUSED_STATUS[answer.error.code] ?? 422;
+    ctx.body = answer;
   });
   router.get('/metrics', metricsRoute(deps.metrics));
 

@@ -6,7 +6,7 @@ import { normalizePayload, type DialectId } from '../dialects/index.js';
 import { BridgeError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import type { Verifier } from '../verify/index.js';
-import { checkBodyHead, createBodyBudget, parseJsonBody, readRawBody } from './body.js';
+import { checkBodyHead, createBodyBudget, parseJsonBody, readRawBody, type BodyBudget } from './body.js';
 import { errorHandler } from './error-handler.js';
 
 /** Nesting no Audian payload comes near (the seeds go four levels deep). */
@@ -27,6 +27,8 @@ export interface HttpAppDeps {
   readonly bodyTimeoutMs: number;
   /** Body bytes in flight across all requests; past it, 503 OVERLOADED. */
   readonly maxInflightBody: number;
+  /** The budget of `maxInflightBody` to draw on, when apps built by a reload share one; else the app's own. */
+  readonly bodyBudget?: BodyBudget;
   readonly metrics: Metrics;
   readonly logger: Logger;
   /** Whether webhooks are taken now (false while starting or shutting down); checked on every request. */
@@ -50,7 +52,7 @@ export function createHttpApp(deps: HttpAppDeps): Koa {
   const now = deps.now ?? Date.now;
   const logger = deps.logger.child({ component: 'http' });
   const { metrics } = deps;
-  const budget = createBodyBudget(deps.maxInflightBody);
+  const budget = deps.bodyBudget ?? createBodyBudget(deps.maxInflightBody);
   const app = new Koa({ proxy: false });
   const router = new Router();
 

@@ -89,6 +89,47 @@ function attempted(eventId: string, attempts: number): Promise<DeliveryRecord> {
   }, { what: `${eventId} tried ${attempts} time(s)` });
 }
 
+describe('putting and removing connectors (a config reload)', () => {
+  it('a replaced connector finishes its batch in flight and stops before the new one claims; a removed one leaves its deliveries pending', async () => {
+    let release: (() => void) | undefined;
+    const inFlight = new Promise<void>((resolve) => (release = resolve));
+    const order: string[] = [];
+    const old = fakeConnector(async (batch) => {
+      order.push('old send');
+      await inFlight;
+      order.push('old answered');
+      return batch.map(() => sent);
+    });
+    old.connector.stop = async () => void order.push('old stopped');
+    const next = fakeConnector((batch) => {
+      order.push('new send');
+      return batch.map(() => sent);
+    });
+    await accept(event('evt-a', 'c1'));
+    const dispatcher = start(old.connector);
+    await waitFor(() => old.batches.length === 1, { what: 'the old connector sending' });
+
+    const replaced = dispatcher.put('fake', { connector: next.connector, batchSize: 10, maxPerCall: 1 });
+    await accept(event('evt-b', 'c2'));
+    dispatcher.notify(['fake']);
+    await quietPeriod();
+    expect(next.sends()).toEqual([]);
+    release!();
+    await replaced;
+    expect((await attempted('evt-a', 1)).status).toBe('delivered');
+    expect((await attempted('evt-b', 1)).status).toBe('delivered');
+    expect(order).toEqual(['old send', 'old answered', 'old stopped', 'new send']);
+    expect(old.sends().map((delivery) => delivery.event.id)).toEqual(['evt-a']);
+
+    await dispatcher.remove('fake');
+    await accept(event('evt-c', 'c3'));
+    dispatcher.notify(['fake']);
+    await quietPeriod();
+    expect((await record('evt-c')).status).toBe('pending');
+    expect(next.sends().map((delivery) => delivery.event.id)).toEqual(['evt-b']);
+  });
+});
+
 describe('outcomes', () => {
   it('a permanent failure is dead after one attempt', async () => {
     const fake = fakeConnector((batch) => batch.map(() => permanent('rejected: 400')));

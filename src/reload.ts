@@ -1,0 +1,192 @@
+import type { Logger } from 'pino';
+import { Counter, Gauge } from 'prom-client';
+import type { BridgeConfig } from './config/load.js';
+import type { DispatchTarget } from './dispatch/dispatcher.js';
+import { BridgeError, ConfigError, type ErrorCode } from './errors.js';
+import type { Metrics } from './metrics.js';
+import type { Store } from './store/index.js';
+
+/**
+ * Sections read once at start: the listeners, the store, the logger, the
+ * call lifecycle timers and the dispatcher's defaults. A reload that changes
+ * one of them is refused by name, and the running config stays.
+ */
+export const LIVE_ONLY_KEYS = ['server', 'store', 'admin', 'log', 'lifecycle', 'dispatch'] as const;
+
+export interface ConnectorPlan {
+  readonly added: string[];
+  /** Same name, other options: the running one finishes its batch in flight, then the new one takes over. */
+  readonly replaced: string[];
+  readonly removed: string[];
+  /** Same options: kept running as it is, not restarted. */
+  readonly kept: string[];
+}
+
+export type ReloadAnswer =
+  | {
+      readonly reloaded: true;
+      readonly connectors: ConnectorPlan;
+      readonly sources: string[];
+      readonly routes: string[];
+      /** Removed connectors whose deliveries stay in the outbox, and how many are waiting. */
+      readonly orphaned: { connector: string; pending: number }[];
+    }
+  | {
+      readonly reloaded: false;
+      /** `issues`: the file's (`ConfigError.issues`), or one per refused key, `{ path, code, message }`. */
+      readonly error: { code: ErrorCode; message: string; issues: readonly unknown[] };
+    };
+
+/** JSON with object keys sorted, so two configs compare by content, not by key order. */
+function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, item: unknown) =>
+    item && typeof item === 'object' && !Array.isArray(item)
+      ? Object.fromEntries(Object.entries(item as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : item,
+  );
+}
+
+/** The live-only sections that differ between the running config and the next one. */
+export function refusedKeys(running: BridgeConfig, next: BridgeConfig): string[] {
+  return LIVE_ONLY_KEYS.filter((key) => canonicalJson(running[key]) !== canonicalJson(next[key]));
+}
+
+/** Which connectors a reload adds, replaces, removes and keeps; options (`dispatch` included) compared by content. */
+export function planConnectors(running: BridgeConfig, next: BridgeConfig): ConnectorPlan {
+  const plan: ConnectorPlan = { added: [], replaced: [], removed: [], kept: [] };
+  for (const [name, options] of Object.entries(next.connectors)) {
+    const old = Object.hasOwn(running.connectors, name) ? running.connectors[name] : undefined;
+    if (old === undefined) plan.added.push(name);
+    else if (canonicalJson(old) === canonicalJson(options)) plan.kept.push(name);
+    else plan.replaced.push(name);
+  }
+  for (const name of Object.keys(running.connectors)) if (!Object.hasOwn(next.connectors, name)) plan.removed.push(name);
+  return plan;
+}
+
+export interface ReloadDeps<Built extends { readonly connectors: ReadonlyMap<string, DispatchTarget> }> {
+  readonly running: BridgeConfig;
+  /** Reads and validates the config file again; throws `ConfigError`. Absent: reloading is not possible. */
+  readonly load?: () => Promise<BridgeConfig>;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  readonly store: Pick<Store, 'pendingStats'>;
+  readonly dispatcher: { put(name: string, target: DispatchTarget): Promise<void>; remove(name: string): Promise<void> };
+  /** Builds, with the builders used at start, the connectors named (no I/O) and everything else `next` needs. */
+  readonly build: (next: BridgeConfig, connectors: readonly string[]) => Built;
+  /** Puts the built sources and routes in force; requests in flight finish on what they started with. */
+  readonly swap: (built: Built, next: BridgeConfig) => void;
+  readonly now?: () => number;
+}
+
+/**
+ * Hot reload (SIGHUP, `POST /admin/reload`): the new file is validated
+ * whole; a bad one, or one that changes a live-only key, leaves the running
+ * config in force and says why. A good one is built completely before
+ * anything changes, then put in force: new connectors first, then sources
+ * and routes, then replaced and removed connectors, each finishing its batch
+ * in flight. Reloads run one at a time.
+ */
+export function createReloader<Built extends { readonly connectors: ReadonlyMap<string, DispatchTarget> }>(deps: ReloadDeps<Built>) {
+  const now = deps.now ?? Date.now;
+  const logger = deps.logger.child({ component: 'reload' });
+  const registers = [deps.metrics.registry];
+  const reloads = new Counter({
+    name: 'audian_bridge_config_reloads_total',
+    help: 'Config reloads, by outcome: applied, invalid (the file is bad), refused (a key that cannot change live changed).',
+    labelNames: ['outcome'] as const,
+    registers,
+  });
+  for (const outcome of ['applied', 'invalid', 'refused']) reloads.inc({ outcome }, 0);
+  const lastSuccess = new Gauge({
+    name: 'audian_bridge_config_last_reload_success_timestamp_seconds',
+    help: 'When the config in force was loaded (at start or by the last applied reload), in unix seconds.',
+    registers,
+  });
+  lastSuccess.set(now() / 1000);
+  let running = deps.running;
+  let queue: Promise<unknown> = Promise.resolve();
+  let closed = false;
+
+  function failed(outcome: 'invalid' | 'refused', code: ErrorCode, message: string, issues: readonly unknown[]): ReloadAnswer {
+    reloads.inc({ outcome });
+    logger.error({ code, issues }, `config reload ${outcome === 'refused' ? 'refused' : 'failed'}; the running config stays: ${message}`);
+    return { reloaded: false, error: { code, message, issues } };
+  }
+
+  async function reload(trigger: string): Promise<ReloadAnswer> {
+    if (closed) return { reloaded: false, error: { code: 'SHUTTING_DOWN', message: 'the bridge is stopping', issues: [] } };
+    if (!deps.load) return { reloaded: false, error: { code: 'NOT_IMPLEMENTED', message: 'this bridge was started without a way to read its config again', issues: [] } };
+    logger.info({ trigger }, 'reloading the config');
+    let next: BridgeConfig;
+    try {
+      next = await deps.load();
+    } catch (err) {
+      if (err instanceof ConfigError) return failed('invalid', err.code, err.message, err.issues);
+      throw err;
+    }
+    const refused = refusedKeys(running, next);
+    if (refused.length > 0) {
+      const issues = refused.map((key) => ({ path: key, code: 'CONFIG_NOT_RELOADABLE', message: 'cannot change while running; restart the bridge to change it' }));
+      return failed('refused', 'CONFIG_NOT_RELOADABLE', `${refused.join(', ')} cannot change while running`, issues);
+    }
+    const plan = planConnectors(running, next);
+    let built: Built;
+    try {
+      built = deps.build(next, [...plan.added, ...plan.replaced]);
+    } catch (err) {
+      const message = (err as Error).message;
+      const code = err instanceof BridgeError ? err.code : 'CONFIG_INVALID';
+      return failed('invalid', code, message, [{ path: '(root)', code, message }]);
+    }
+    const target = (name: string) => built.connectors.get(name) as DispatchTarget;
+    for (const name of plan.added) await deps.dispatcher.put(name, target(name));
+    deps.swap(built, next);
+    await Promise.all([...plan.replaced.map((name) => deps.dispatcher.put(name, target(name))), ...plan.removed.map((name) => deps.dispatcher.remove(name))]);
+    running = next;
+
+    const orphaned = await orphans(plan.removed);
+    reloads.inc({ outcome: 'applied' });
+    lastSuccess.set(now() / 1000);
+    const answer: ReloadAnswer = {
+      reloaded: true,
+      connectors: plan,
+      sources: next.sources.map((source) => source.name),
+      routes: next.routes.map((route) => route.name),
+      orphaned,
+    };
+    logger.info({ connectors: plan, sources: answer.sources, routes: answer.routes }, 'config reloaded');
+    for (const { connector, pending } of orphaned) {
+      logger.warn({ connector, pending }, 'connector removed with deliveries still in the outbox; they stay there until a connector of that name is configured again, or they are purged');
+    }
+    return answer;
+  }
+
+  /** The removed connectors that still have pending deliveries; a store that cannot tell reports none. */
+  async function orphans(removed: readonly string[]): Promise<{ connector: string; pending: number }[]> {
+    if (removed.length === 0) return [];
+    try {
+      const stats = await deps.store.pendingStats();
+      return stats.filter((row) => removed.includes(row.connector) && row.n > 0).map((row) => ({ connector: row.connector, pending: row.n }));
+    } catch (err) {
+      logger.error({ err, removed }, 'could not count the deliveries left to removed connectors');
+      return [];
+    }
+  }
+
+  return {
+    /** Reloads once the reload before has finished; never rejects for a bad config. */
+    reload(trigger: string): Promise<ReloadAnswer> {
+      const result = queue.then(() => reload(trigger));
+      queue = result.catch(() => undefined);
+      return result;
+    },
+    /** Lets the reload under way finish; later ones are refused. */
+    async close(): Promise<void> {
+      closed = true;
+      await queue;
+    },
+  };
+}
+
+export type Reloader = ReturnType<typeof createReloader>;

@@ -1,0 +1,221 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import YAML from 'yaml';
+import { afterAll, afterEach, describe, expect, it, onTestFinished } from 'vitest';
+import { audianV2Calls } from '../helpers/call-payloads.js';
+import { baseConfig, postWebhook, readEvents, TEST_SECRET } from '../helpers/bridge.js';
+import { startChildBridge, stopChildBridge, type ChildBridge } from '../helpers/child-bridge.js';
+import { startRecordingServer } from '../helpers/http-server.js';
+import { waitFor } from '../helpers/wait.js';
+
+/**
+ * Hot reload against the bridge as a process: SIGHUP while signed webhooks
+ * flow, with a good and with a bad file; POST /admin/reload; a live-only key
+ * refused; a secret read from a file and rotated.
+ */
+
+const OLD = 'whsec_old_secret';
+const SHARED = 'whsec_shared_secret';
+const NEW = 'whsec_new_secret';
+const TOKEN = 'admin-token-for-reload-tests-0123';
+const root = mkdtempSync(join(tmpdir(), 'audian-bridge-reload-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+let running: ChildBridge[] = [];
+afterEach(async () => {
+  for (const bridge of running) await stopChildBridge(bridge);
+  running = [];
+});
+
+function dirFor(name: string): string {
+  const dir = join(root, name);
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+function writeConfig(path: string, dir: string, overrides: Record<string, unknown>): void {
+  writeFileSync(path, YAML.stringify(baseConfig(dir, { dispatch: { retry_schedule: ['50ms'], poll_interval: '100ms' }, ...overrides })));
+}
+
+const source = (secrets: string[]) => [{ name: 'main', path: '/webhooks/audian', verify: { hmac: { secrets, tolerance: '300s' } } }];
+
+async function start(configPath: string, env: Record<string, string> = {}): Promise<ChildBridge> {
+  const bridge = await startChildBridge(configPath, { env });
+  running.push(bridge);
+  return bridge;
+}
+
+let calls = 0;
+const nextCall = () => audianV2Calls.initiated(`c-reload-${process.pid}-${++calls}`, { direction: 'inbound', from: '+15550001', to: '+15550002' }, Date.now());
+const post = (bridge: ChildBridge, secret: string, body: Record<string, unknown> = nextCall()) => postWebhook(`${bridge.url}/webhooks/audian`, body, { secret });
+
+/**
+ * Signed webhooks in four lanes, and /readyz beside them, until `after()` has
+ * been true for 40 more answers (at most 2000 requests in all): the reload
+ * happens while requests are in flight. Resolves with every status seen.
+ */
+async function flowAround(bridge: ChildBridge, secret: string, after: () => boolean) {
+  const statuses: number[] = [];
+  const ready: number[] = [];
+  let afterwards = 0;
+  const more = () => statuses.length < 2000 && afterwards < 40;
+  const lane = async () => {
+    while (more()) {
+      const seen = after();
+      const { status } = await post(bridge, secret);
+      statuses.push(status);
+      if (seen) afterwards++;
+    }
+  };
+  const readiness = async () => {
+    while (more()) ready.push((await fetch(`${bridge.url}/readyz`)).status);
+  };
+  await Promise.all([lane(), lane(), lane(), lane(), readiness()]);
+  return { statuses, ready, afterwards };
+}
+
+const logged = (bridge: ChildBridge, message: string) => bridge.output().includes(`"msg":"${message}`);
+
+async function metric(url: string, line: string, token?: string): Promise<string | undefined> {
+  const text = await (await fetch(`${url}/metrics`, token ? { headers: { authorization: `Bearer ${token}` } } : {})).text();
+  return text.split('\n').find((candidate) => candidate.startsWith(line));
+}
+
+async function adminReload(bridge: ChildBridge) {
+  const response = await fetch(`${bridge.adminUrl}/admin/reload`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` } });
+  return { status: response.status, body: (await response.json()) as Record<string, any> };
+}
+
+describe('SIGHUP', () => {
+  it('with a valid file while webhooks flow: no request fails, /readyz stays 200, the new routes and secrets are in force after', async () => {
+    const dir = dirFor('sighup-good');
+    const configPath = join(dir, 'config.yaml');
+    writeConfig(configPath, dir, { sources: source([OLD, SHARED]) });
+    const bridge = await start(configPath);
+
+    const flow = flowAround(bridge, SHARED, () => logged(bridge, 'config reloaded'));
+    await waitFor(() => readEvents(join(dir, 'events.jsonl')).length >= 10, { what: 'webhooks flowing' });
+    writeConfig(configPath, dir, {
+      sources: source([SHARED, NEW]),
+      connectors: { events: { type: 'file', path: join(dir, 'events.jsonl') }, extra: { type: 'file', path: join(dir, 'extra.jsonl') } },
+      routes: [
+        { name: 'all', to: 'events' },
+        { name: 'calls', match: { type: 'call.*' }, to: 'extra' },
+      ],
+    });
+    bridge.process.kill('SIGHUP');
+    const { statuses, ready, afterwards } = await flow;
+    expect(afterwards, bridge.output()).toBeGreaterThanOrEqual(40);
+    expect(statuses.filter((status) => status !== 200)).toEqual([]);
+    expect(ready.filter((status) => status !== 200)).toEqual([]);
+
+    const late = nextCall();
+    expect((await post(bridge, NEW, late)).status).toBe(200);
+    const refused = await post(bridge, OLD);
+    expect([refused.status, refused.body.error?.code]).toEqual([401, 'SIGNATURE_MISMATCH']);
+    await waitFor(() => readEvents(join(dir, 'extra.jsonl')).some((event) => event.id === late.id), { what: 'the new route delivering to the new connector' });
+    expect(await metric(bridge.url, 'audian_bridge_config_reloads_total{outcome="applied"}')).toBe('audian_bridge_config_reloads_total{outcome="applied"} 1');
+  });
+
+  it('with an invalid file while webhooks flow: no request fails, the running config stays, the issues are logged and counted', async () => {
+    const dir = dirFor('sighup-bad');
+    const configPath = join(dir, 'config.yaml');
+    writeConfig(configPath, dir, { sources: source([OLD]) });
+    const bridge = await start(configPath);
+    const before = await metric(bridge.url, 'audian_bridge_config_last_reload_success_timestamp_seconds');
+
+    const flow = flowAround(bridge, OLD, () => logged(bridge, 'config reload failed'));
+    await waitFor(() => readEvents(join(dir, 'events.jsonl')).length >= 10, { what: 'webhooks flowing' });
+    writeConfig(configPath, dir, { sources: source([NEW]), routes: [{ name: 'all', to: 'nowhere' }] });
+    bridge.process.kill('SIGHUP');
+    const { statuses, ready, afterwards } = await flow;
+    expect(afterwards, bridge.output()).toBeGreaterThanOrEqual(40);
+    expect(statuses.filter((status) => status !== 200)).toEqual([]);
+    expect(ready.filter((status) => status !== 200)).toEqual([]);
+
+    const failure = bridge.output().split('\n').find((line) => line.includes('"msg":"config reload failed'));
+    expect(JSON.parse(failure!)).toMatchObject({ code: 'CONFIG_INVALID' });
+    expect(JSON.stringify(JSON.parse(failure!).issues)).toContain('routes[0].to');
+    expect((await post(bridge, OLD)).status).toBe(200);
+    expect((await post(bridge, NEW)).status).toBe(401);
+    expect(await metric(bridge.url, 'audian_bridge_config_reloads_total{outcome="invalid"}')).toBe('audian_bridge_config_reloads_total{outcome="invalid"} 1');
+    expect(await metric(bridge.url, 'audian_bridge_config_last_reload_success_timestamp_seconds')).toBe(before);
+  });
+});
+
+describe('POST /admin/reload', () => {
+  it('answers the issues of a bad file (422) and the live-only keys it refuses (409), keeping the running config; a good one keeps unchanged connectors running, restarts a changed one and reports the deliveries a removed one left', async () => {
+    const dir = dirFor('admin');
+    const configPath = join(dir, 'config.yaml');
+    const admin = { port: 0, token: TOKEN };
+    const events = { type: 'file', path: join(dir, 'events.jsonl') };
+    // Nothing listens on port 9: the crm deliveries wait in the outbox.
+    const crm = { type: 'http', url: 'http://127.0.0.1:9/calls/{subject}' };
+    // Each Slack connector calls auth.test when it starts: a restart shows as a second call with its token.
+    const slack = await startRecordingServer(() => ({ status: 200, body: JSON.stringify({ ok: true, team: 'T', user: 'U' }) }));
+    onTestFinished(() => slack.close());
+    const slackConnector = (token: string, channel: string) => ({ type: 'slack', token, channel, api_url: `${slack.url}/api/` });
+    const starts = (token: string) => slack.requests.filter((request) => request.url.endsWith('/auth.test') && request.headers.authorization === `Bearer ${token}`).length;
+    const kept = slackConnector('xoxb-kept-token', 'C1');
+    const connectors = { events, kept, swapped: slackConnector('xoxb-swapped-token', 'C1') };
+    writeConfig(configPath, dir, { admin, connectors: { ...connectors, crm }, routes: [{ name: 'all', to: ['events', 'crm'] }] });
+    const bridge = await start(configPath);
+    await waitFor(() => starts('xoxb-kept-token') === 1 && starts('xoxb-swapped-token') === 1, { what: 'both Slack connectors started' });
+    for (let i = 0; i < 2; i++) expect((await post(bridge, TEST_SECRET)).status).toBe(200);
+
+    writeConfig(configPath, dir, { admin, connectors: { ...connectors, events: { ...events, colour: 'blue' }, crm }, routes: [{ name: 'all', to: ['events', 'crm'] }] });
+    const bad = await adminReload(bridge);
+    expect([bad.status, bad.body.reloaded, bad.body.error.code]).toEqual([422, false, 'CONFIG_INVALID']);
+    expect(JSON.stringify(bad.body.error.issues)).toContain('connectors.events.colour');
+
+    writeConfig(configPath, dir, { admin, server: { host: '127.0.0.1', port: 1 }, store: { path: join(dir, 'other.db') }, connectors: { events }, routes: [{ name: 'all', to: 'events' }] });
+    const refused = await adminReload(bridge);
+    expect([refused.status, refused.body.reloaded, refused.body.error.code]).toEqual([409, false, 'CONFIG_NOT_RELOADABLE']);
+    expect(refused.body.error.issues.map((issue: { path: string; code: string }) => [issue.path, issue.code])).toEqual([
+      ['server', 'CONFIG_NOT_RELOADABLE'],
+      ['store', 'CONFIG_NOT_RELOADABLE'],
+    ]);
+    // Still the first config: crm still gets deliveries.
+    const unchanged = await post(bridge, TEST_SECRET);
+    expect(unchanged.body.deliveries).toBe(2);
+
+    writeConfig(configPath, dir, { admin, connectors: { ...connectors, swapped: slackConnector('xoxb-swapped-token', 'C2') }, routes: [{ name: 'all', to: 'events' }] });
+    const good = await adminReload(bridge);
+    expect([good.status, good.body.reloaded]).toEqual([200, true]);
+    expect(good.body.connectors).toEqual({ added: [], replaced: ['swapped'], removed: ['crm'], kept: ['events', 'kept'] });
+    await waitFor(() => starts('xoxb-swapped-token') === 2, { what: 'the replaced Slack connector started again' });
+    expect(starts('xoxb-kept-token')).toBe(1);
+    expect(good.body.orphaned).toEqual([{ connector: 'crm', pending: 3 }]);
+    await waitFor(() => logged(bridge, 'connector removed with deliveries still in the outbox'), { what: 'the removed connector reported in the log' });
+    expect((await post(bridge, TEST_SECRET)).body.deliveries).toBe(1);
+    expect((await fetch(`${bridge.url}/readyz`)).status).toBe(200);
+    for (const [outcome, n] of [['applied', 1], ['invalid', 1], ['refused', 1]] as const) {
+      expect(await metric(bridge.adminUrl!, `audian_bridge_config_reloads_total{outcome="${outcome}"}`, TOKEN)).toBe(`audian_bridge_config_reloads_total{outcome="${outcome}"} ${n}`);
+    }
+  });
+
+  it('rotates a secret read from a file (${file:...}): the new one accepted, the old one refused after', async () => {
+    const dir = dirFor('file-secret');
+    const secretPath = join(dir, 'webhook-secret');
+    writeFileSync(secretPath, `${OLD}\n`);
+    const configPath = join(dir, 'config.yaml');
+    writeConfig(configPath, dir, { admin: { port: 0, token: TOKEN }, sources: source([`\${file:${secretPath}}`]) });
+    const bridge = await start(configPath);
+    expect((await post(bridge, OLD)).status).toBe(200);
+    expect((await post(bridge, NEW)).status).toBe(401);
+
+    writeFileSync(secretPath, `${NEW}\n`);
+    const answer = await adminReload(bridge);
+    expect([answer.status, answer.body.connectors?.kept]).toEqual([200, ['events']]);
+    expect((await post(bridge, NEW)).status).toBe(200);
+    const old = await post(bridge, OLD);
+    expect([old.status, old.body.error?.code]).toEqual([401, 'SIGNATURE_MISMATCH']);
+
+    rmSync(secretPath);
+    const missing = await adminReload(bridge);
+    expect([missing.status, missing.body.error?.code]).toEqual([422, 'CONFIG_INVALID']);
+    expect(JSON.stringify(missing.body.error.issues)).toContain(secretPath);
+    expect((await post(bridge, NEW)).status).toBe(200);
+  });
+});
