@@ -4,6 +4,7 @@ import { pino, type Logger } from 'pino';
 import { CONNECTORS } from '../connectors/index.js';
 import { createAcceptor } from './accept/acceptor.js';
 import { createMissedCallWatcher } from './accept/missed-call-watcher.js';
+import { createSummaryWatcher } from './accept/summary-watcher.js';
 import type { BridgeConfig } from './config/load.js';
 import type { DialectId } from './dialects/index.js';
 import { createDispatcher, type DispatchTarget } from './dispatch/dispatcher.js';
@@ -151,9 +152,22 @@ export async function startService(config: BridgeConfig, deps: ServiceDeps = {})
     },
   });
   const router = createRouter(config.routes, logger.child({ component: 'routing' }), (route) => metrics.routeErrors.inc({ route }));
-  const lifecycle = { graceMs: config.lifecycle.missed_call_grace, unknownDirection: config.lifecycle.unknown_direction };
-  const acceptor = createAcceptor({ store, router, lifecycle, logger, now, onCommitted: (names) => dispatcher.notify(names) });
+  const lifecycle = {
+    graceMs: config.lifecycle.missed_call_grace,
+    unknownDirection: config.lifecycle.unknown_direction,
+    maxCallAgeMs: config.lifecycle.max_call_age,
+  };
+  const acceptor = createAcceptor({
+    store,
+    router,
+    lifecycle,
+    transcriptEvents: config.lifecycle.transcript_event,
+    logger,
+    now,
+    onCommitted: (names) => dispatcher.notify(names),
+  });
   const watcher = createMissedCallWatcher({ store, acceptor, graceMs: lifecycle.graceMs, logger, now });
+  const summaries = createSummaryWatcher({ store, acceptor, graceMs: lifecycle.graceMs, logger, now });
 
   const sources = buildSources(config, logger);
   const app = createHttpApp({
@@ -180,6 +194,7 @@ export async function startService(config: BridgeConfig, deps: ServiceDeps = {})
   const pruner = startPruner(store, config.store.dedupe_ttl, logger, now);
   dispatcher.start();
   watcher.start();
+  summaries.start();
   const server = createHttpServer(app, {
     requestTimeoutMs: config.server.request_timeout,
     maxConnections: config.server.max_connections,
@@ -196,6 +211,7 @@ export async function startService(config: BridgeConfig, deps: ServiceDeps = {})
     await closeServer(server, grace);
     await pruner.stop();
     await watcher.stop();
+    await summaries.stop();
     await dispatcher.stop(grace);
     closed = true;
     await store.close();

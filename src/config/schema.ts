@@ -110,8 +110,12 @@ export const createConfigSchema = (connectors: ConnectorRegistry) => z
       .strictObject({
         missed_call_grace: duration().default(5_000),
         unknown_direction: z.enum(['inbound', 'outbound']).default('outbound'),
+        /** A call whose end never arrives is summarized (disposition `unknown`) this long after its first event. */
+        max_call_age: duration().default(4 * 3600_000),
+        /** Emit `transcript.completed` beside each call summary of a call with a transcript. */
+        transcript_event: boolean().default(false),
       })
-      .default({ missed_call_grace: 5_000, unknown_direction: 'outbound' }),
+      .default({ missed_call_grace: 5_000, unknown_direction: 'outbound', max_call_age: 4 * 3600_000, transcript_event: false }),
     dispatch: z
       .strictObject({
         max_attempts: integer(1, 1000).default(12),
@@ -136,6 +140,10 @@ export const createConfigSchema = (connectors: ConnectorRegistry) => z
       seenSources.set(source.name, index);
       seenPaths.set(path, index);
     });
+    // A call row forgotten before its summary falls due would never be summarized.
+    if (config.lifecycle.max_call_age >= config.store.dedupe_ttl) {
+      ctx.addIssue({ code: 'custom', path: ['lifecycle', 'max_call_age'], message: 'must be shorter than store.dedupe_ttl, or calls are forgotten before their summary' });
+    }
     const seenRoutes = new Set<string>();
     config.routes.forEach((route, index) => {
       if (seenRoutes.has(route.name)) ctx.addIssue({ code: 'custom', path: ['routes', index, 'name'], message: `duplicate route name "${route.name}"` });

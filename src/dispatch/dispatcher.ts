@@ -80,6 +80,11 @@ export function createDispatcher(deps: DispatcherDeps) {
     /** What becomes of one delivery after this attempt; logged and counted here. */
     function outcomeOf(delivery: ClaimedDelivery, result: SendResult | undefined, at: number): DeliveryOutcome {
       const { id, lease } = delivery;
+      if (result?.ok && 'skipped' in result) {
+        deps.metrics?.deliveries.inc({ connector: name, outcome: 'skipped' });
+        log.info({ deliveryId: id, eventId: delivery.event.id, route: delivery.route, reason: result.skipped }, 'delivery skipped');
+        return { id, lease, outcome: 'skipped', reason: result.skipped };
+      }
       if (result?.ok) return { id, lease, outcome: 'delivered' };
       const attempt = delivery.attempts + 1;
       const error = result?.error ?? 'the connector returned no result for this delivery';

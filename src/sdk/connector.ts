@@ -26,6 +26,8 @@ export interface Delivery {
   /** 1 for the first try. */
   readonly attempt: number;
   readonly event: CanonicalEvent;
+  /** How often an operator resent this delivery after it was delivered; absent or 0 for a normal delivery. */
+  readonly replay?: number;
 }
 
 /**
@@ -34,6 +36,8 @@ export interface Delivery {
  */
 export type SendResult =
   | { readonly ok: true }
+  /** Deliberately not sent (e.g. an update older than one already delivered); final, recorded with the reason. */
+  | { readonly ok: true; readonly skipped: string }
   | {
       readonly ok: false;
       /** False for failures that no retry can fix (bad request, unknown topic, revoked token). */
@@ -131,6 +135,9 @@ export function createRegistry(definitions: readonly ConnectorDefinition[]): Con
 
 /** Shorthands for the common results. */
 export const sent: SendResult = { ok: true };
+export function skipped(reason: string): SendResult {
+  return { ok: true, skipped: reason };
+}
 export function retriable(error: string, retryAfterMs?: number): SendResult {
   return retryAfterMs === undefined ? { ok: false, retriable: true, error } : { ok: false, retriable: true, error, retryAfterMs };
 }

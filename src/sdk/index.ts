@@ -12,6 +12,7 @@ export {
   permanent,
   retriable,
   sent,
+  skipped,
   type Connector,
   type ConnectorContext,
   type ConnectorDefinition,

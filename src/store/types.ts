@@ -32,6 +32,18 @@ export interface Store {
    */
   decideMissed(call: CallKey, now: number, verdict: MissedVerdict): Promise<MissedDecision>;
 
+  /** Calls whose summary is due at `now` (ended and past their grace, or past the longest call age), oldest first. */
+  dueSummaries(now: number, limit: number): Promise<CallKey[]>;
+  /**
+   * Summarizes one call under the call's serialization: if its summary is
+   * still due, `verdict` sees the call and its stored events (in acceptance
+   * order) and returns what to commit, each as `commit` would: companions
+   * first, then the summary, whose commit records the revision and ends the
+   * check. A summary already taken (by anyone) is `not_due`; a summary id
+   * already used ends the check as `duplicate`.
+   */
+  decideSummary(call: CallKey, now: number, verdict: SummaryVerdict): Promise<SummaryDecision>;
+
   /**
    * Leases due deliveries of one connector. Per call, only the earliest pending
    * deliveries are handed out (up to `maxPerCall`, in order, stopping at one
@@ -97,6 +109,10 @@ export interface CallState {
   missedCheckAt?: number;
   /** The decision, once made; unset while the call is running or its grace period lasts. */
   missed?: 'emitted' | 'not_missed';
+  /** When the next `call.summary` revision is due (ms); unset while none is. */
+  summaryCheckAt?: number;
+  /** The last `call.summary` revision emitted; unset before the first. */
+  summaryRevision?: number;
 }
 
 export interface CallKey {
@@ -143,7 +159,29 @@ export type MissedDecision =
   /** The derived event's id was taken (another call's ending event had the same id and type); recorded as not missed. */
   | { readonly outcome: 'duplicate' };
 
-export type DeliveryStatus = 'pending' | 'delivered' | 'dead';
+/** Given a call whose summary is due and its events: what to commit (the summary last), or nothing to end the check without one. */
+export type SummaryVerdict = (
+  call: CallState,
+  events: readonly CanonicalEvent[],
+) => SummaryCommit | undefined | Promise<SummaryCommit | undefined>;
+
+export interface SummaryCommit {
+  /** Derived events committed before the summary (e.g. `transcript.completed`); a duplicate among them is ignored. */
+  readonly companions: readonly CommitRequest[];
+  readonly summary: CommitRequest;
+}
+
+export type SummaryDecision =
+  /** Nothing to do: no such call, its summary is not due, or another caller took it. */
+  | { readonly outcome: 'not_due' }
+  /** The verdict had nothing to summarize; the check ended. */
+  | { readonly outcome: 'none' }
+  | { readonly outcome: 'emitted'; readonly events: readonly CanonicalEvent[]; readonly targets: readonly RouteTarget[] }
+  /** The summary's id was taken already; the check ended without it. */
+  | { readonly outcome: 'duplicate' };
+
+/** `skipped`: the connector chose not to send (e.g. an update older than one delivered); final, like `delivered`. */
+export type DeliveryStatus = 'pending' | 'delivered' | 'skipped' | 'dead';
 
 export interface ClaimOptions {
   /** Most deliveries handed out by this claim. */
@@ -167,6 +205,7 @@ export interface ClaimedDelivery {
 
 export type DeliveryOutcome =
   | { readonly id: number; readonly lease: string; readonly outcome: 'delivered' }
+  | { readonly id: number; readonly lease: string; readonly outcome: 'skipped'; readonly reason: string }
   | { readonly id: number; readonly lease: string; readonly outcome: 'retry'; readonly at: number; readonly error: string }
   | { readonly id: number; readonly lease: string; readonly outcome: 'dead'; readonly error: string };
 
@@ -199,6 +238,8 @@ export interface DeliveryRecord {
   readonly attempts: number;
   readonly nextAttemptAt: number;
   readonly lastError: string | null;
+  /** Why the connector skipped it, for a `skipped` delivery. */
+  readonly skipReason?: string;
   readonly updatedAt: number;
 }
 

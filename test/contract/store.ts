@@ -268,6 +268,80 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
       });
     });
 
+    describe('call summaries', () => {
+      /** A call whose summary is due at `checkAt`, with `summarized` revisions emitted before. */
+      function callDue(callId: string, checkAt: number, summarized?: number) {
+        return request(event(`${callId}-end`, callId, 'call.completed'), {
+          call: (stored) => ({ ...(stored ?? { source: SOURCE, callId, answered: false }), summaryCheckAt: checkAt, ...(summarized ? { summaryRevision: summarized } : {}) }),
+        });
+      }
+      function summaryOf(call: CallState, revision = (call.summaryRevision ?? 0) + 1): CommitRequest {
+        return request(event(`${SOURCE}/${call.callId}.summary.${revision}`, call.callId, 'call.summary'), {
+          call: (stored) => ({ ...(stored as CallState), summaryRevision: revision, summaryCheckAt: undefined }),
+        });
+      }
+
+      it('lists due summaries and takes each revision exactly once, however many ask at the same time', async () => {
+        await store.commit(request(event('call-s-start', 'call-s', 'call.initiated')));
+        await store.commit(callDue('call-s', T0 + 100));
+        expect(await store.dueSummaries(T0 + 99, 10)).toEqual([]);
+        expect(await store.dueSummaries(T0 + 100, 10)).toEqual([{ source: SOURCE, callId: 'call-s' }]);
+        let verdicts = 0;
+        const decide = () =>
+          store.decideSummary({ source: SOURCE, callId: 'call-s' }, T0 + 100, async (call, events) => {
+            verdicts += 1;
+            // Every stored event of the call, in acceptance order.
+            expect(events.map((ev) => ev.id)).toEqual(['call-s-start', 'call-s-end']);
+            await sleep(10);
+            return { companions: [request(event('call-s.transcript.1', 'call-s', 'transcript.completed'), { call: (stored) => stored as CallState })], summary: summaryOf(call) };
+          });
+        const decisions = await Promise.all([decide(), decide(), decide()]);
+        expect(decisions.map((decision) => decision.outcome).sort()).toEqual(['emitted', 'not_due', 'not_due']);
+        expect(verdicts).toBe(1);
+        const emitted = decisions.find((decision) => decision.outcome === 'emitted');
+        expect(emitted).toMatchObject({ events: [{ id: 'call-s.transcript.1' }, { id: `${SOURCE}/call-s.summary.1` }], targets: [...TO_SINK, ...TO_SINK] });
+        expect(await store.dueSummaries(T0 + 1_000, 10)).toEqual([]);
+      });
+
+      it('a later event asks for the next revision, which sees the one before', async () => {
+        await store.commit(callDue('call-r', T0));
+        await store.decideSummary({ source: SOURCE, callId: 'call-r' }, T0, (call) => ({ companions: [], summary: summaryOf(call) }));
+        await store.commit(request(event('call-r-recording', 'call-r', 'recording.completed'), { call: (stored) => ({ ...(stored as CallState), summaryCheckAt: T0 + 50 }) }));
+        const second = await store.decideSummary({ source: SOURCE, callId: 'call-r' }, T0 + 50, (call, events) => {
+          expect(call.summaryRevision).toBe(1);
+          expect(events.map((ev) => ev.id)).toEqual(['call-r-end', `${SOURCE}/call-r.summary.1`, 'call-r-recording']);
+          return { companions: [], summary: summaryOf(call) };
+        });
+        expect(second).toMatchObject({ outcome: 'emitted', events: [{ id: `${SOURCE}/call-r.summary.2` }] });
+      });
+
+      it('nothing to summarize or a summary id already taken ends the check', async () => {
+        await store.commit(callDue('call-e', T0));
+        expect(await store.decideSummary({ source: SOURCE, callId: 'call-e' }, T0, () => undefined)).toEqual({ outcome: 'none' });
+        expect(await store.dueSummaries(T0 + 1_000, 10)).toEqual([]);
+
+        await store.commit(callDue('call-t', T0));
+        await store.commit(request(event(`${SOURCE}/call-t.summary.1`, 'call-t', 'call.summary'), { call: (stored) => stored as CallState }));
+        expect(await store.decideSummary({ source: SOURCE, callId: 'call-t' }, T0, (call) => ({ companions: [], summary: summaryOf(call) }))).toEqual({ outcome: 'duplicate' });
+        expect(await store.dueSummaries(T0 + 1_000, 10)).toEqual([]);
+        expect(await store.decideSummary({ source: SOURCE, callId: 'nobody' }, T0, () => undefined)).toEqual({ outcome: 'not_due' });
+      });
+    });
+
+    describe('skipped deliveries', () => {
+      it('a skipped outcome is final, listed as skipped with its reason, and lets the call go on', async () => {
+        await store.commit(request(event('evt-k1', 'call-k')));
+        await store.commit(request(event('evt-k2', 'call-k')));
+        const [first] = await store.claim('sink', T0, ONE_PER_CALL);
+        await store.settle([{ id: first!.id, lease: first!.lease, outcome: 'skipped', reason: 'older than the last update' }], T0);
+        expect(ids(await store.claim('sink', T0, ONE_PER_CALL))).toEqual(['evt-k2']);
+        const skipped = await store.list({ status: 'skipped' });
+        expect(skipped.map((row) => [row.eventId, row.status, row.skipReason])).toEqual([['evt-k1', 'skipped', 'older than the last update']]);
+        expect((await store.list({ status: 'delivered' })).map((row) => row.eventId)).not.toContain('evt-k1');
+        expect((await store.pendingStats()).find((stats) => stats.connector === 'sink')?.n).toBe(1);
+      });
+    });
+
     describe('prune', () => {
       const DAY = 24 * 3600 * 1000;
 

@@ -59,6 +59,9 @@ export function createDeliveryQueries(db: Db) {
   const delivered = db.prepare(
     "UPDATE deliveries SET status = 'delivered', attempts = attempts + 1, last_error = NULL, updated_at = ? WHERE id = ?",
   );
+  const skipped = db.prepare(
+    "UPDATE deliveries SET status = 'delivered', skip_reason = ?, attempts = attempts + 1, last_error = NULL, updated_at = ? WHERE id = ?",
+  );
   const retry = db.prepare(
     'UPDATE deliveries SET attempts = attempts + 1, next_attempt_at = ?, last_error = ?, updated_at = ? WHERE id = ?',
   );
@@ -70,12 +73,17 @@ export function createDeliveryQueries(db: Db) {
   );
   const list = db.prepare<[{ status: string | null; connector: string | null; limit: number }], {
     id: number; event_id: string; type: string; route: string; connector: string; status: DeliveryStatus;
-    attempts: number; next_attempt_at: number; last_error: string | null; updated_at: number;
+    attempts: number; next_attempt_at: number; last_error: string | null; updated_at: number; skip_reason: string | null;
   }>(
-    `SELECT d.id, e.id AS event_id, e.type, d.route, d.connector, d.status, d.attempts, d.next_attempt_at,
-            d.last_error, d.updated_at
+    // A skipped delivery is stored as delivered with its reason (migration 3) and read back as 'skipped'.
+    `SELECT d.id, e.id AS event_id, e.type, d.route, d.connector,
+            CASE WHEN d.skip_reason IS NOT NULL THEN 'skipped' ELSE d.status END AS status,
+            d.attempts, d.next_attempt_at, d.last_error, d.updated_at, d.skip_reason
        FROM deliveries d JOIN events e ON e.seq = d.event_seq
-      WHERE (@status IS NULL OR d.status = @status) AND (@connector IS NULL OR d.connector = @connector)
+      WHERE (@status IS NULL
+             OR (@status = 'skipped' AND d.skip_reason IS NOT NULL)
+             OR (d.status = @status AND d.skip_reason IS NULL))
+        AND (@connector IS NULL OR d.connector = @connector)
       ORDER BY d.id DESC LIMIT @limit`,
   );
   const requeue = db.prepare(
@@ -101,6 +109,7 @@ export function createDeliveryQueries(db: Db) {
         continue;
       }
       if (outcome.outcome === 'delivered') delivered.run(now, outcome.id);
+      else if (outcome.outcome === 'skipped') skipped.run(outcome.reason, now, outcome.id);
       else if (outcome.outcome === 'retry') retry.run(outcome.at, outcome.error, now, outcome.id);
       else dead.run(outcome.error, now, outcome.id);
       written += 1;
@@ -158,6 +167,7 @@ export function createDeliveryQueries(db: Db) {
         attempts: row.attempts,
         nextAttemptAt: row.next_attempt_at,
         lastError: row.last_error,
+        ...(row.skip_reason !== null ? { skipReason: row.skip_reason } : {}),
         updatedAt: row.updated_at,
       }));
     },

@@ -1,6 +1,6 @@
 import type { CanonicalEvent } from '../../dialects/index.js';
 import { dedupeKeyOf } from '../dedupe.js';
-import type { Admission, CallKey, CommitRequest, CommitResult, MissedDecision, MissedVerdict, Store } from '../types.js';
+import type { Admission, CallKey, CommitRequest, CommitResult, MissedDecision, MissedVerdict, RouteTarget, Store, SummaryDecision, SummaryVerdict } from '../types.js';
 import { createCallQueries } from './calls.js';
 import { createConnectorStateQueries } from './connector-state.js';
 import { openDatabase, type Db } from './db.js';
@@ -47,6 +47,7 @@ export function createSqliteStore(path: string): SqliteStore {
      VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dedupe_key) DO NOTHING`,
   );
   const eventByKey = db.prepare<[string], { body: string }>('SELECT body FROM events WHERE dedupe_key = ?');
+  const eventsOfCall = db.prepare<[string, string], { body: string }>('SELECT body FROM events WHERE source = ? AND subject = ? ORDER BY seq');
   const pruneEvents = db.prepare(
     `DELETE FROM events WHERE seq IN
        (SELECT seq FROM events WHERE received_at < ?
@@ -108,6 +109,29 @@ export function createSqliteStore(path: string): SqliteStore {
     return derived ? { outcome: 'duplicate' } : { outcome: 'not_missed' };
   }
 
+  async function summarizeInOrder(key: CallKey, now: number, verdict: SummaryVerdict): Promise<SummaryDecision> {
+    const state = await guarded('read a call', () => calls.get(key.source, key.callId));
+    if (!state || state.summaryCheckAt === undefined || state.summaryCheckAt > now) return { outcome: 'not_due' };
+    const events = await guarded('read events', () => eventsOfCall.all(key.source, key.callId).map((row) => JSON.parse(row.body) as CanonicalEvent));
+    const derived = await verdict(state, events);
+    if (derived) {
+      const committed: CanonicalEvent[] = [];
+      const targets: RouteTarget[] = [];
+      // Companions first: if the process dies before the summary, the check is still due and they dedupe next time.
+      for (const request of [...derived.companions, derived.summary]) {
+        const result = await commitInOrder(request);
+        if (result.duplicate) continue;
+        committed.push(request.event);
+        targets.push(...result.targets);
+      }
+      if (committed.at(-1) === derived.summary.event) return { outcome: 'emitted', events: committed, targets };
+    }
+    // A taken summary id ends the check too, or it would stay due for ever.
+    const revision = derived ? Number(derived.summary.event.data.revision) || 0 : 0;
+    await guarded('write a call', () => calls.endSummaryCheck(key.source, key.callId, revision, now));
+    return derived ? { outcome: 'duplicate' } : { outcome: 'none' };
+  }
+
   function readEvent(dedupeKey: string): CanonicalEvent | undefined {
     const row = eventByKey.get(dedupeKey);
     return row ? (JSON.parse(row.body) as CanonicalEvent) : undefined;
@@ -130,6 +154,10 @@ export function createSqliteStore(path: string): SqliteStore {
     dueMissedChecks: (now, limit) => guarded('read calls', () => calls.dueMissedChecks(now, limit)),
     decideMissed(key: CallKey, now: number, verdict: MissedVerdict): Promise<MissedDecision> {
       return queue(callKeyOf(key.source, key.callId), () => decideInOrder(key, now, verdict));
+    },
+    dueSummaries: (now, limit) => guarded('read calls', () => calls.dueSummaries(now, limit)),
+    decideSummary(key: CallKey, now: number, verdict: SummaryVerdict): Promise<SummaryDecision> {
+      return queue(callKeyOf(key.source, key.callId), () => summarizeInOrder(key, now, verdict));
     },
     claim: (connector, now, options) => guarded('claim deliveries', () => deliveries.claim(connector, now, options)),
     settle: (outcomes, now) => guarded('record delivery outcomes', () => deliveries.settle(outcomes, now)),
