@@ -83,9 +83,10 @@ export interface Previewer {
   /**
    * Free of side effects: no network, no file written, no state changed; it
    * may read the connector's state. Works before `start()`, so a connector
-   * created only to preview never connects.
+   * created only to preview never connects. `route` is the route the event
+   * would go by, where the preview depends on it (the http idempotency key).
    */
-  preview(event: CanonicalEvent): Promise<Preview>;
+  preview(event: CanonicalEvent, route?: string): Promise<Preview>;
 }
 
 /** A connector's own small key-value state that survives restarts (e.g. Slack thread timestamps); kept by the store. */
