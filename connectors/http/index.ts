@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import jsonata from 'jsonata';
 import { EnvHttpProxyAgent } from 'undici';
 import { z } from 'zod';
-import { boolean, compileTemplate, duration, integer, jsonataExpression, nonEmpty, permanent, retriable, sent, skipped, template, type CanonicalEvent, type ConnectorDefinition, type ConnectorState, type Delivery, type SendResult } from '../../src/sdk/index.js';
+import { boolean, compileTemplate, duration, integer, jsonataExpression, memoryState, nonEmpty, permanent, retriable, sent, skipped, template, type CanonicalEvent, type ConnectorDefinition, type Delivery, type SendResult } from '../../src/sdk/index.js';
 import { parseRetryAfter } from '../retry-after.js';
 import { compileUrlTemplate, withoutUserInfo } from './url.js';
 
@@ -98,12 +98,6 @@ function isOlder(mark: Mark, than: Mark): boolean {
   return mark.time < than.time || (mark.time === than.time && mark.order < than.order);
 }
 
-/** The connector's state, or one in memory where nothing persists (unit tests). */
-function stateOrMemory(state: ConnectorState | undefined): ConnectorState {
-  if (state) return state;
-  const values = new Map<string, string>();
-  return { get: async (key) => values.get(key), set: async (key, value) => void values.set(key, value) };
-}
 
 /** Headers whose values a preview never shows: credentials, and anything named like one. */
 const SECRET_HEADER = /^(?:authorization|proxy-authorization|cookie|x-api-key)$|token|secret|key|password|auth|session|signature/i;
@@ -145,7 +139,7 @@ export const httpConnector: ConnectorDefinition<typeof httpSchema> = {
       : url.authorization;
     // HTTPS_PROXY / HTTP_PROXY / NO_PROXY, read once; without them it connects directly. No I/O until a request.
     const dispatcher = new EnvHttpProxyAgent();
-    const state = stateOrMemory(context.state);
+    const state = context.state ?? memoryState(context.now);
     let closing: Promise<void> | undefined;
 
     /** The request for an event with its idempotency key, or why there can be none (a permanent failure). */

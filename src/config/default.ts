@@ -1,8 +1,9 @@
 /**
  * The embedded default (DESIGN.md, "Configuration"): the receiver on 8080,
  * SQLite under ./data, every event to ./data/events.jsonl, transcripts under
- * ./data/transcripts. Without AUDIAN_WEBHOOK_SECRET it cannot verify
- * signatures, so it accepts unsigned webhooks and the service warns at start.
+ * ./data/transcripts (each call's summary finishes its transcript there).
+ * Without AUDIAN_WEBHOOK_SECRET it cannot verify signatures, so it accepts
+ * unsigned webhooks and the service warns at start.
  */
 export function defaultConfigYaml(env: Readonly<Record<string, string | undefined>>): string {
   const verify = env.AUDIAN_WEBHOOK_SECRET
@@ -22,7 +23,7 @@ routes:
   - name: all-events
     to: events
   - name: transcripts
-    match: { type: [transcript.segment, call.completed] }
+    match: { type: [transcript.segment, call.completed, call.summary] }
     to: transcripts
 `;
 }

@@ -101,7 +101,9 @@ export function dispositionOf(events: readonly CanonicalEvent[]): Disposition {
   return events.some((event) => event.type === 'call.error') ? 'failed' : 'missed';
 }
 
-function finalTranscript(event: CanonicalEvent): TranscriptSegment[] | undefined {
+/** The full transcript an ending event carries (seed 004 `call_ended.transcript`), if it has any line. */
+export function finalTranscriptOf(event: CanonicalEvent): TranscriptSegment[] | undefined {
+  if (!ENDING.has(event.type)) return undefined;
   const lines = event.data.transcript;
   if (!Array.isArray(lines) || lines.length === 0) return undefined;
   return lines.map((line): TranscriptSegment => {
@@ -126,7 +128,7 @@ export function segmentOf(event: CanonicalEvent): TranscriptSegment {
 /** The call's transcript, if it has one: the final transcript of its ending, else its live segments in time order. */
 export function transcriptOf(events: readonly CanonicalEvent[]): CallTranscript | undefined {
   for (const event of events) {
-    const segments = ENDING.has(event.type) ? finalTranscript(event) : undefined;
+    const segments = finalTranscriptOf(event);
     if (segments) return { source: 'final', segments, eventIds: [event.id] };
   }
   const live = byTime(events.filter((event) => event.type === 'transcript.segment'));

@@ -134,6 +134,20 @@ export function createRegistry(definitions: readonly ConnectorDefinition[]): Con
   return Object.freeze(registry);
 }
 
+/** Connector state kept in memory, for where nothing persists (unit tests, a connector created without a store). */
+export function memoryState(now: () => number): ConnectorState {
+  const values = new Map<string, { value: string; expiresAt: number }>();
+  return {
+    async get(key) {
+      const entry = values.get(key);
+      return entry && entry.expiresAt > now() ? entry.value : undefined;
+    },
+    async set(key, value, expiresAt) {
+      values.set(key, { value, expiresAt });
+    },
+  };
+}
+
 /** Shorthands for the common results. */
 export const sent: SendResult = { ok: true };
 export function skipped(reason: string): SendResult {
