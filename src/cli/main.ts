@@ -6,7 +6,7 @@ import { loadConfig, type LoadedConfig } from '../config/load.js';
 import { ConfigError } from '../errors.js';
 import { openStore, type DeliveryStatus } from '../store/index.js';
 
-const DELIVERY_STATUSES: readonly DeliveryStatus[] = ['pending', 'delivered', 'dead'];
+const DELIVERY_STATUSES: readonly DeliveryStatus[] = ['pending', 'delivered', 'skipped', 'dead'];
 import { signAudianRequest } from '../verify/index.js';
 
 const USAGE = `usage: audian-bridge <command> [options]
@@ -15,7 +15,7 @@ commands:
   serve  [--config FILE]             run the receiver and dispatcher
   check  [--config FILE]             validate the config, print routes and connectors
   sign   --secret S [--file F]       print X-Audian-* headers for a body (stdin or F)
-  deliveries [--config FILE] [--status pending|delivered|dead] [--connector NAME] [--limit N]
+  deliveries [--config FILE] [--status pending|delivered|skipped|dead] [--connector NAME] [--limit N]
                                      list outbox rows, newest first
   retry  [--config FILE] ID...       put dead deliveries back in the queue
 
