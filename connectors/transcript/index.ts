@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import {
@@ -87,39 +87,38 @@ interface LiveLine {
   readonly text: string;
 }
 
+/** Opens `path`, hands the file to `use`, and closes it whatever happens. */
+async function withFile(path: string, flags: string, use: (file: FileHandle) => Promise<void>): Promise<void> {
+  const file = await open(path, flags);
+  try {
+    await use(file);
+  } finally {
+    await file.close();
+  }
+}
+
 /** Writes `text` to `path` so that a reader sees the old file or the new one, never half of one, even after a crash. */
 async function writeAtomically(folder: string, path: string, text: string): Promise<void> {
   const temporary = `${path}.${randomBytes(8).toString('hex')}.tmp`;
   try {
-    const file = await open(temporary, 'wx');
-    try {
+    await withFile(temporary, 'wx', async (file) => {
       await file.writeFile(text);
       await file.sync();
-    } finally {
-      await file.close();
-    }
+    });
     await rename(temporary, path);
   } catch (err) {
     await unlink(temporary).catch(() => undefined);
     throw err;
   }
   // The rename itself is durable once the folder is synced.
-  const directory = await open(folder, 'r');
-  try {
-    await directory.sync();
-  } finally {
-    await directory.close();
-  }
+  await withFile(folder, 'r', (directory) => directory.sync());
 }
 
-async function appendDurably(path: string, line: string): Promise<void> {
-  const file = await open(path, 'a');
-  try {
+function appendDurably(path: string, line: string): Promise<void> {
+  return withFile(path, 'a', async (file) => {
     await file.appendFile(line);
     await file.sync();
-  } finally {
-    await file.close();
-  }
+  });
 }
 
 /** The live lines of a call in time order, each once (a resent segment may have been appended twice). */

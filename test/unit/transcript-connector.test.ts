@@ -10,21 +10,25 @@ const dir = mkdtempSync(join(tmpdir(), 'audian-bridge-transcript-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 let seq = 0;
-function segment(callId: string, text = `line ${seq}`): Delivery {
+/** A delivery of one event of call `callId`. */
+function deliveryOf(type: string, callId: string, data: Record<string, unknown>, time = '2026-03-01T12:00:00.000Z'): Delivery {
   seq++;
   const event = {
     specversion: '1.0',
     id: `evt_t_${seq}`,
     source: 'audian/main',
-    type: 'transcript.segment',
+    type,
     subject: callId,
-    time: '2026-03-01T12:00:00.000Z',
+    time,
     datacontenttype: 'application/json',
     dialect: 'voice',
     test: false,
-    data: { call_id: callId, speaker: 'agent', text },
+    data: { call_id: callId, ...data },
   } as CanonicalEvent;
   return { id: seq, route: 'transcripts', attempt: 1, event };
+}
+function segment(callId: string, text = `line ${seq}`): Delivery {
+  return deliveryOf('transcript.segment', callId, { speaker: 'agent', text });
 }
 
 const connector = transcriptConnector.create('transcripts', transcriptSchema.parse({ type: 'transcript', dir }), { logger: pino({ level: 'silent' }), fetch, now: Date.now });
@@ -67,22 +71,7 @@ describe('transcript file names', () => {
 });
 
 describe('finished documents', () => {
-  function completed(callId: string, transcript: unknown[]): Delivery {
-    seq++;
-    const event = {
-      specversion: '1.0',
-      id: `evt_t_${seq}`,
-      source: 'audian/main',
-      type: 'call.completed',
-      subject: callId,
-      time: '2026-03-01T12:05:00.000Z',
-      datacontenttype: 'application/json',
-      dialect: 'voice',
-      test: false,
-      data: { call_id: callId, transcript },
-    } as CanonicalEvent;
-    return { id: seq, route: 'transcripts', attempt: 1, event };
-  }
+  const completed = (callId: string, transcript: unknown[]) => deliveryOf('call.completed', callId, { transcript }, '2026-03-01T12:05:00.000Z');
 
   it('a write that cannot be renamed into place is retriable and leaves no temporary file', async () => {
     // A folder where the document belongs makes the rename fail.
