@@ -163,6 +163,14 @@ describe('loadConfig lookup order', () => {
   });
 });
 
+describe('lifecycle', () => {
+  it('defaults max_call_age to 4h and transcript_event to off; max_call_age must be shorter than dedupe_ttl', () => {
+    expect(parseConfig(minimal, {}, CONNECTORS).lifecycle).toMatchObject({ max_call_age: 4 * 3600_000, transcript_event: false });
+    expect(parseConfig(`${minimal}lifecycle: { max_call_age: 30m, transcript_event: true }\n`, {}, CONNECTORS).lifecycle).toMatchObject({ max_call_age: 1_800_000, transcript_event: true });
+    expect(issuesOf(`${minimal}lifecycle: { max_call_age: 8d }\n`)).toEqual([expect.stringMatching(/^lifecycle\.max_call_age: must be shorter than store\.dedupe_ttl/)]);
+  });
+});
+
 describe('config.example.yaml', () => {
   it('is a valid configuration', () => {
     const text = readFileSync(fileURLToPath(new URL('../../config.example.yaml', import.meta.url)), 'utf8');
