@@ -75,7 +75,7 @@ export function createDeliveryQueries(db: Db) {
     id: number; event_id: string; type: string; route: string; connector: string; status: DeliveryStatus;
     attempts: number; next_attempt_at: number; last_error: string | null; updated_at: number; skip_reason: string | null;
   }>(
-    // A skipped delivery is stored as delivered with its reason (migration 3) and read back as 'skipped'.
+    // A skipped delivery is stored as delivered with its reason (migration 4) and read back as 'skipped'.
     `SELECT d.id, e.id AS event_id, e.type, d.route, d.connector,
             CASE WHEN d.skip_reason IS NOT NULL THEN 'skipped' ELSE d.status END AS status,
             d.attempts, d.next_attempt_at, d.last_error, d.updated_at, d.skip_reason

@@ -76,7 +76,7 @@ export const MIGRATIONS: readonly { readonly version: number; readonly sql: stri
     `,
   },
   {
-    version: 3,
+    version: 4,
     sql: `
       -- Call summaries: when the next revision is due, and the last one emitted.
       ALTER TABLE calls ADD COLUMN summary_check_at INTEGER;
@@ -84,7 +84,7 @@ export const MIGRATIONS: readonly { readonly version: number; readonly sql: stri
       CREATE INDEX calls_summary_due ON calls (summary_check_at) WHERE summary_check_at IS NOT NULL;
       -- A call's events, for its summary.
       CREATE INDEX events_call ON events (source, subject, seq) WHERE subject IS NOT NULL;
-      -- A delivery the connector skipped (status stays 'delivered', the CHECK of version 1 allows no other final one):
+      -- A delivery the connector skipped (status stays 'delivered': the CHECK of version 1 allows no other final one):
       -- the reason, read back as status 'skipped'.
       ALTER TABLE deliveries ADD COLUMN skip_reason TEXT;
     `,
