@@ -251,8 +251,9 @@ export const transcriptConnector: ConnectorDefinition<typeof transcriptSchema> =
       // The final transcript wins: a later summary of the call does not replace it with live lines.
       if (work.source !== 'final' && (await readSource(`${base}.json`)) === 'final') return;
       const document = await documentOf(work);
-      await writeAtomically(folder, `${base}.json`, `${JSON.stringify(document, null, 2)}\n`);
+      // The Markdown first: once the JSON document is there, its rendering is too.
       await writeAtomically(folder, `${base}.md`, renderMarkdown(document));
+      await writeAtomically(folder, `${base}.json`, `${JSON.stringify(document, null, 2)}\n`);
     }
 
     async function write(event: CanonicalEvent): Promise<SendResult> {
