@@ -7,6 +7,7 @@ import { CONNECTORS } from '../../connectors/index.js';
 import { parseConfig } from '../../src/config/load.js';
 import { baseConfig, postWebhook, readEvents, startBridge, startServiceWithDb, type ServiceWithDb, type TestBridge } from '../helpers/bridge.js';
 import { audianV2Calls, CALL_PAYLOADS } from '../helpers/call-payloads.js';
+import { SEQUENCES_BY_DIALECT } from '../helpers/call-sequences.js';
 import { waitFor } from '../helpers/wait.js';
 
 /** `call.summary` through the running bridge, seen in the canonical events the file connector writes. */
@@ -38,6 +39,17 @@ describe('call.summary through the bridge', () => {
     expect(events().filter((event) => event.subject === callId && event.type === 'call.missed')).toEqual([]);
     const rows = await bridge.store.list({ limit: 1000 });
     expect(rows.filter((row) => row.eventId === summary!.id)).toHaveLength(1);
+  });
+
+  describe.each(SEQUENCES_BY_DIALECT)('%s, every event in reverse order', (calls, sequences) => {
+    it.each(sequences.map((sequence) => [sequence.name, sequence] as const))('%s', async (name, sequence) => {
+      const callId = `seq-${calls.dialect.replace('.', '-')}-${name}`;
+      const bodies = sequence.bodies(calls, callId);
+      for (const body of [...bodies].reverse()) expect((await bridge.post(PATH, body)).status).toBe(200);
+      const [summary] = await waitFor(() => summaries(callId).length > 0 && summaries(callId), { what: `call.summary for ${callId}` });
+      expect(summary!.data).toMatchObject({ disposition: sequence.disposition, revision: 1, direction: 'inbound' });
+      expect(summary!.data.events).toHaveLength(bodies.length);
+    });
   });
 
   it('a late recording yields revision 2, with its URL; the first revision stays as it was', async () => {
