@@ -32,6 +32,8 @@ export const ERRORS = {
   NOT_FOUND: request(404),
   METHOD_NOT_ALLOWED: request(405),
   NOT_IMPLEMENTED: request(501),
+  INVALID_REQUEST: request(400),
+  UNAUTHORIZED: request(401),
   // verification
   SIGNATURE_MISSING: request(401),
   SIGNATURE_MALFORMED: request(401),
@@ -44,6 +46,7 @@ export const ERRORS = {
   // the service
   STORE_UNAVAILABLE: service(503),
   STORE_LOCKED: service(500, false),
+  STORE_NOT_FOUND: service(500, false),
   OVERLOADED: service(503),
   SHUTTING_DOWN: service(503),
   INTERNAL_ERROR: service(500, false),

@@ -1,19 +1,59 @@
+import { readFileSync } from 'node:fs';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { PendingStats, Store } from './store/index.js';
+import { CANONICAL_TYPES, type CanonicalEvent } from './dialects/index.js';
+import type { DeadStats, PendingStats, Store } from './store/index.js';
+
+/** The package's version, for `audian_bridge_build_info`. */
+function packageVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
+    return pkg.version ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** A `type` label from a bounded set: a sender making up types must not make up time series. */
+export function typeLabel(type: string): string {
+  return CANONICAL_TYPES.has(type) ? type : 'other';
+}
+
+export interface MetricsOptions {
+  readonly store?: () => Store | undefined;
+  /** Every configured connector: its outbox gauges are present, at 0, before it ever had a delivery. */
+  readonly connectors?: readonly string[];
+  readonly defaults?: boolean;
+}
 
 /** Every Prometheus metric the service exports, on one registry (no global state, so tests can make many). */
-export function createMetrics(options: { store?: () => Store | undefined; defaults?: boolean } = {}) {
+export function createMetrics(options: MetricsOptions = {}) {
   const registry = new Registry();
-  /** The outbox gauges' numbers; none while the store cannot answer (the scrape still succeeds). */
-  const pending = async (): Promise<PendingStats[]> => {
+  const connectors = options.connectors ?? [];
+  /** A store read for a gauge; nothing while the store cannot answer (the scrape still succeeds). */
+  async function read<T>(query: (store: Store) => Promise<T>, fallback: T): Promise<T> {
+    const store = options.store?.();
+    if (!store) return fallback;
     try {
-      return (await options.store?.()?.pendingStats()) ?? [];
+      return await query(store);
     } catch {
-      return [];
+      return fallback;
     }
-  };
-  if (options.defaults !== false) collectDefaultMetrics({ register: registry, prefix: 'audian_bridge_' });
+  }
+  /** Per connector, every configured one included, at 0 where the store has no row. */
+  function perConnector<Row extends { connector: string }>(rows: readonly Row[], value: (row: Row) => number): Map<string, number> {
+    const values = new Map(connectors.map((name) => [name, 0]));
+    for (const row of rows) values.set(row.connector, value(row));
+    return values;
+  }
+  // Node's process metrics under their standard names (process_cpu_seconds_total, ...), as dashboards expect them.
+  if (options.defaults !== false) collectDefaultMetrics({ register: registry });
 
+  new Gauge({
+    name: 'audian_bridge_build_info',
+    help: 'Always 1; the labels say which build runs.',
+    labelNames: ['version', 'node'] as const,
+    registers: [registry],
+  }).set({ version: packageVersion(), node: process.version }, 1);
   const webhooks = new Counter({
     name: 'audian_bridge_webhooks_total',
     help: 'Webhook requests answered, by source and outcome (accepted, duplicate or an error code).',
@@ -22,7 +62,7 @@ export function createMetrics(options: { store?: () => Store | undefined; defaul
   });
   const events = new Counter({
     name: 'audian_bridge_events_total',
-    help: 'Events committed, by source, dialect and canonical type.',
+    help: 'Events committed, derived ones (call.missed, call.summary, transcript.completed) included, by source, dialect and canonical type (others as "other").',
     labelNames: ['source', 'dialect', 'type'] as const,
     registers: [registry],
   });
@@ -35,7 +75,7 @@ export function createMetrics(options: { store?: () => Store | undefined; defaul
   });
   const deliveries = new Counter({
     name: 'audian_bridge_deliveries_total',
-    help: 'Delivery attempts, by connector and outcome (delivered, retry, dead).',
+    help: 'Delivery attempts, by connector and outcome (delivered, skipped, retry, dead).',
     labelNames: ['connector', 'outcome'] as const,
     registers: [registry],
   });
@@ -52,33 +92,55 @@ export function createMetrics(options: { store?: () => Store | undefined; defaul
     labelNames: ['route'] as const,
     registers: [registry],
   });
+  /** A gauge per connector, every configured one present (0 where the store has no row), read from the store at each scrape. */
+  function connectorGauge<Row extends { connector: string }>(name: string, help: string, rows: (store: Store) => Promise<readonly Row[]>, value: (row: Row, now: number) => number): void {
+    new Gauge({
+      name,
+      help,
+      labelNames: ['connector'] as const,
+      registers: [registry],
+      async collect() {
+        const found = await read(rows, [] as readonly Row[]);
+        const now = Date.now();
+        this.reset();
+        for (const [connector, n] of perConnector(found, (row) => value(row, now))) this.set({ connector }, n);
+      },
+    });
+  }
+  connectorGauge('audian_bridge_outbox_pending', 'Deliveries waiting to be sent, by connector.', (store) => store.pendingStats(), (row: PendingStats) => row.n);
+  connectorGauge(
+    'audian_bridge_outbox_oldest_pending_seconds',
+    'Age of the oldest pending delivery, by connector: alert on this.',
+    (store) => store.pendingStats(),
+    (row: PendingStats, now) => Math.max(0, (now - row.oldest) / 1000),
+  );
+  connectorGauge('audian_bridge_outbox_dead', 'Dead deliveries kept, by connector, until replayed or purged: alert when it grows.', (store) => store.deadStats(), (row: DeadStats) => row.n);
+  connectorGauge('audian_bridge_connector_paused', '1 while a connector is paused by an operator, else 0.', (store) => store.paused(), () => 1);
   new Gauge({
-    name: 'audian_bridge_outbox_pending',
-    help: 'Deliveries waiting to be sent, by connector.',
-    labelNames: ['connector'] as const,
+    name: 'audian_bridge_store_size_bytes',
+    help: 'Bytes the store takes on disk (SQLite: the file and its WAL).',
     registers: [registry],
     async collect() {
-      const rows = await pending();
+      const size = await read((store) => store.sizeBytes(), undefined);
       this.reset();
-      for (const row of rows) this.set({ connector: row.connector }, row.n);
-    },
-  });
-  new Gauge({
-    name: 'audian_bridge_outbox_oldest_pending_seconds',
-    help: 'Age of the oldest pending delivery, by connector: alert on this.',
-    labelNames: ['connector'] as const,
-    registers: [registry],
-    async collect() {
-      const rows = await pending();
-      this.reset();
-      const now = Date.now();
-      for (const row of rows) {
-        this.set({ connector: row.connector }, Math.max(0, (now - row.oldest) / 1000));
-      }
+      if (size !== undefined) this.set(size);
     },
   });
 
-  return { registry, webhooks, events, requestSeconds, deliveries, sendSeconds, routeErrors };
+  return {
+    registry,
+    webhooks,
+    events,
+    requestSeconds,
+    deliveries,
+    sendSeconds,
+    routeErrors,
+    /** Counts one committed event; `source` is the configured source's name. */
+    countEvent(event: CanonicalEvent): void {
+      const source = event.source.startsWith('audian/') ? event.source.slice('audian/'.length) : event.source;
+      events.inc({ source, dialect: event.dialect, type: typeLabel(event.type) });
+    },
+  };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

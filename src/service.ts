@@ -8,9 +8,12 @@ import { createSummaryWatcher } from './accept/summary-watcher.js';
 import type { BridgeConfig } from './config/load.js';
 import type { DialectId } from './dialects/index.js';
 import { createDispatcher, type DispatchTarget } from './dispatch/dispatcher.js';
+import type { RetryPolicy } from './dispatch/retry.js';
+import { createAdminApp } from './http/admin.js';
 import { createHttpApp, type HttpSource } from './http/app.js';
 import { createHttpServer } from './http/server.js';
 import { createMetrics } from './metrics.js';
+import { createOperations } from './ops/operations.js';
 import { createRouter } from './routing/router.js';
 import { openStore, type Store } from './store/index.js';
 import { createVerifier } from './verify/index.js';
@@ -26,14 +29,27 @@ export interface ServiceDeps {
 export interface RunningService {
   /** Base URL the receiver listens on, e.g. http://127.0.0.1:8080. */
   readonly url: string;
+  /** Base URL of the admin API, when `admin.token` turned it on. */
+  readonly adminUrl?: string;
   readonly store: Store;
   /** Graceful stop: no new requests, in-flight requests and sends finished, store closed. */
   stop(): Promise<void>;
 }
 
-const PRUNE_INTERVAL_MS = 15 * 60_000;
 /** Rows forgotten per store call, so pruning a large backlog never holds the store for long. */
 const PRUNE_BATCH = 1000;
+/** Store calls per pass: a backlog is worked off over several `prune_interval`s, never in one long burst. */
+const PRUNE_BATCHES_PER_PASS = 50;
+
+/** The retry policy of `dispatch`, with a connector's own `dispatch:` keys over it. */
+export function retryPolicyOf(dispatch: BridgeConfig['dispatch'], own: { retry_schedule?: number[]; max_age?: number; max_attempts?: number } = {}): RetryPolicy {
+  const maxAttempts = own.max_attempts ?? dispatch.max_attempts;
+  return {
+    schedule: own.retry_schedule ?? dispatch.retry_schedule,
+    maxAgeMs: own.max_age ?? dispatch.max_age,
+    ...(maxAttempts === undefined ? {} : { maxAttempts }),
+  };
+}
 
 /** Turns the configured connectors into what the dispatcher drives; each connector keeps its state in `store`. */
 export function buildConnectors(
@@ -42,11 +58,16 @@ export function buildConnectors(
   context: { logger: Logger; fetch: typeof fetch; now: () => number },
 ): Map<string, DispatchTarget> {
   const connectors = new Map<string, DispatchTarget>();
-  for (const [name, options] of Object.entries(config.connectors)) {
+  for (const [name, { dispatch, ...options }] of Object.entries(config.connectors)) {
     const definition = CONNECTORS[options.type];
     if (!definition) throw new Error(`unknown connector type ${options.type}`); // the schema already refused it
     const connector = definition.create(name, options, { ...context, state: store.connectorState(name, context.now) });
-    connectors.set(name, { connector, batchSize: definition.batchSize, maxPerCall: definition.maxPerCall ?? 1 });
+    connectors.set(name, {
+      connector,
+      batchSize: definition.batchSize,
+      maxPerCall: definition.maxPerCall ?? 1,
+      ...(dispatch ? { retry: retryPolicyOf(config.dispatch, dispatch) } : {}),
+    });
   }
   return connectors;
 }
@@ -71,14 +92,18 @@ export function buildSources(config: BridgeConfig, logger: Logger): HttpSource[]
   });
 }
 
-/** Forgets records past `dedupe_ttl` now and every PRUNE_INTERVAL_MS, a bounded batch per store call. */
-export function startPruner(store: Store, ttlMs: number, logger: Logger, now: () => number) {
+/**
+ * Forgets records past `dedupe_ttl` now and every `intervalMs`: a bounded
+ * batch per store call, a bounded number of calls per pass. Dead deliveries
+ * and their events stay (the store keeps them until replayed or purged).
+ */
+export function startPruner(store: Store, ttlMs: number, logger: Logger, now: () => number, intervalMs = 15 * 60_000) {
   let running: Promise<void> = Promise.resolve();
   let stopped = false;
   async function prune(): Promise<void> {
     const removed = { events: 0, calls: 0 };
     try {
-      for (let more = true; more && !stopped; ) {
+      for (let more = true, batches = 0; more && !stopped && batches < PRUNE_BATCHES_PER_PASS; batches++) {
         const result = await store.prune(now(), ttlMs, PRUNE_BATCH);
         removed.events += result.events;
         removed.calls += result.calls;
@@ -90,7 +115,7 @@ export function startPruner(store: Store, ttlMs: number, logger: Logger, now: ()
     if (removed.events + removed.calls > 0) logger.info(removed, 'pruned records past dedupe_ttl');
   }
   running = prune();
-  const timer = setInterval(() => (running = prune()), PRUNE_INTERVAL_MS);
+  const timer = setInterval(() => (running = prune()), intervalMs);
   timer.unref();
   return {
     async stop(): Promise<void> {
@@ -131,10 +156,10 @@ function closeServer(server: Server, graceMs: number): Promise<void> {
 export async function startService(config: BridgeConfig, deps: ServiceDeps = {}): Promise<RunningService> {
   const logger = deps.logger ?? pino({ level: config.log.level });
   const now = deps.now ?? Date.now;
-  const store = deps.store ?? openStore({ path: config.store.path });
+  const store = deps.store ?? openStore({ path: config.store.path, serving: true });
   let accepting = false;
   let closed = false;
-  const metrics = createMetrics({ store: () => (closed ? undefined : store) });
+  const metrics = createMetrics({ store: () => (closed ? undefined : store), connectors: Object.keys(config.connectors) });
 
   const connectors = buildConnectors(config, store, { logger, fetch: deps.fetch ?? globalThis.fetch, now });
   const dispatcher = createDispatcher({
@@ -144,9 +169,7 @@ export async function startService(config: BridgeConfig, deps: ServiceDeps = {})
     metrics,
     now,
     options: {
-      maxAttempts: config.dispatch.max_attempts,
-      retryInitialMs: config.dispatch.retry_initial,
-      retryMaxMs: config.dispatch.retry_max,
+      retry: retryPolicyOf(config.dispatch),
       pollIntervalMs: config.dispatch.poll_interval,
       sendTimeoutMs: config.dispatch.send_timeout,
     },
@@ -165,6 +188,7 @@ export async function startService(config: BridgeConfig, deps: ServiceDeps = {})
     logger,
     now,
     onCommitted: (names) => dispatcher.notify(names),
+    onStored: (event) => metrics.countEvent(event),
   });
   const watcher = createMissedCallWatcher({ store, acceptor, graceMs: lifecycle.graceMs, logger, now });
   const summaries = createSummaryWatcher({ store, acceptor, graceMs: lifecycle.graceMs, logger, now });
@@ -177,6 +201,7 @@ export async function startService(config: BridgeConfig, deps: ServiceDeps = {})
     bodyTimeoutMs: config.server.body_timeout,
     maxInflightBody: config.server.max_inflight_body,
     metrics,
+    serveMetrics: config.server.metrics,
     logger,
     now,
     accepting: () => accepting,
@@ -191,7 +216,7 @@ export async function startService(config: BridgeConfig, deps: ServiceDeps = {})
     },
   });
 
-  const pruner = startPruner(store, config.store.dedupe_ttl, logger, now);
+  const pruner = startPruner(store, config.store.dedupe_ttl, logger, now, config.store.prune_interval);
   dispatcher.start();
   watcher.start();
   summaries.start();
@@ -201,18 +226,34 @@ export async function startService(config: BridgeConfig, deps: ServiceDeps = {})
     logger: logger.child({ component: 'http' }),
   });
   const url = await listen(server, config.server.host, config.server.port);
+  const admin = config.admin.token ? await startAdmin(config, config.admin.token) : undefined;
   accepting = true;
   logger.info({ url, sources: sources.map((source) => source.path), connectors: [...connectors.keys()] }, 'audian-bridge listening');
 
+  /** The admin API on its own listener (`admin.host`, 127.0.0.1 unless exposed on purpose). */
+  async function startAdmin(bridge: BridgeConfig, token: string) {
+    const operations = createOperations({ store, connectors: new Set(connectors.keys()), now, onQueued: (names) => dispatcher.notify(names) });
+    const adminServer = createHttpServer(createAdminApp({ operations, metrics, token, logger }), {
+      requestTimeoutMs: bridge.server.request_timeout,
+      maxConnections: 64,
+      logger: logger.child({ component: 'admin' }),
+    });
+    const adminUrl = await listen(adminServer, bridge.admin.host, bridge.admin.port);
+    logger.info({ url: adminUrl }, 'admin API listening');
+    return { server: adminServer, url: adminUrl };
+  }
+
   async function stop(): Promise<void> {
-    const grace = config.server.shutdown_timeout;
+    // One budget for the whole stop: requests in flight first, then the sends in flight.
+    const deadline = Date.now() + config.server.shutdown_timeout;
+    const remaining = () => Math.max(0, deadline - Date.now());
     accepting = false;
     logger.info('shutting down');
-    await closeServer(server, grace);
+    await Promise.all([closeServer(server, remaining()), admin ? closeServer(admin.server, remaining()) : undefined]);
     await pruner.stop();
     await watcher.stop();
     await summaries.stop();
-    await dispatcher.stop(grace);
+    await dispatcher.stop(remaining());
     closed = true;
     await store.close();
     logger.info('stopped');
@@ -221,6 +262,7 @@ export async function startService(config: BridgeConfig, deps: ServiceDeps = {})
   let stopping: Promise<void> | undefined;
   return {
     url,
+    ...(admin ? { adminUrl: admin.url } : {}),
     store,
     stop: () => (stopping ??= stop()),
   };

@@ -80,12 +80,12 @@ export const STALE_GUARD_TTL_MS = 30 * 24 * 3600_000;
  * The `Idempotency-Key` of one delivery: unique per (source, type, event id,
  * route, connector), because providers reuse an event id across types (seed
  * 001) and one event may go to one CRM by two routes. The same across retries;
- * an operator's replay of a delivered delivery gets a new one, so the receiver
- * does not drop it as a repeat.
+ * an operator's n-th resend of a delivered delivery carries `<key>.replay-<n>`,
+ * so the receiver does not drop it as a repeat of the original.
  */
 export function idempotencyKey(event: Pick<CanonicalEvent, 'source' | 'type' | 'id'>, route: string, connector: string, replay = 0): string {
-  const parts = [event.source, event.type, event.id, route, connector, ...(replay > 0 ? [replay] : [])];
-  return createHash('sha256').update(JSON.stringify(parts)).digest('hex');
+  const key = createHash('sha256').update(JSON.stringify([event.source, event.type, event.id, route, connector])).digest('hex');
+  return replay > 0 ? `${key}.replay-${replay}` : key;
 }
 
 /** Where an update stands in its call's order: event time, then acceptance order (the outbox id). */
@@ -97,7 +97,6 @@ interface Mark {
 function isOlder(mark: Mark, than: Mark): boolean {
   return mark.time < than.time || (mark.time === than.time && mark.order < than.order);
 }
-
 
 /** Headers whose values a preview never shows: credentials, and anything named like one. */
 const SECRET_HEADER = /^(?:authorization|proxy-authorization|cookie|x-api-key)$|token|secret|key|password|auth|session|signature/i;

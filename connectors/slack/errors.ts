@@ -47,7 +47,7 @@ const PERMANENT = new Set([
  * Sorts a failed call into retriable or permanent. Rate limits carry Slack's
  * `Retry-After` so the dispatcher reschedules the delivery in the outbox.
  * Platform errors not known to be permanent are retried (bounded by
- * `dispatch.max_attempts`): a lost alert costs more than a few retries.
+ * `dispatch.max_age`): a lost alert costs more than a few retries.
  */
 export function classifySlackError(err: unknown): SendResult {
   if (err instanceof WebAPIRateLimitedError) {

@@ -21,6 +21,8 @@ export interface AcceptorDeps {
   readonly now?: () => number;
   /** Told after each commit which connectors got new deliveries, so the dispatcher wakes at once. */
   readonly onCommitted?: (connectors: ReadonlySet<string>) => void;
+  /** Told of each event stored, derived ones (`call.missed`, `call.summary`) included: metrics count them. */
+  readonly onStored?: (event: CanonicalEvent) => void;
 }
 
 /** Accepts canonical events: call lifecycle, routing and one commit each (DESIGN.md, "The data flow"). */
@@ -54,6 +56,7 @@ export function createAcceptor(deps: AcceptorDeps) {
     async accept(event: CanonicalEvent, receivedAt: number): Promise<AcceptResult> {
       const result = await store.commit(requestFor(event, receivedAt));
       if (result.duplicate) return { duplicate: true, id: event.id, deliveries: 0 };
+      deps.onStored?.(event);
       notify(result.targets);
       return { duplicate: false, id: event.id, deliveries: result.targets.length };
     },
@@ -73,6 +76,7 @@ export function createAcceptor(deps: AcceptorDeps) {
         logger.warn({ callId: call.callId }, 'call missed, but its call.missed id was already used; no alert');
       }
       if (decision.outcome !== 'emitted') return undefined;
+      deps.onStored?.(decision.event);
       notify(decision.targets);
       logger.info({ callId: call.callId, eventId: decision.event.id }, 'call missed');
       return decision.event;
@@ -94,6 +98,7 @@ export function createAcceptor(deps: AcceptorDeps) {
       });
       if (decision.outcome === 'duplicate') logger.warn({ callId: call.callId }, 'call summary id already used; this revision is not emitted');
       if (decision.outcome !== 'emitted') return [];
+      for (const event of decision.events) deps.onStored?.(event);
       notify(decision.targets);
       const summary = decision.events.at(-1) as CanonicalEvent;
       logger.info({ callId: call.callId, eventId: summary.id, disposition: summary.data.disposition }, 'call summarized');

@@ -1,13 +1,11 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { pino } from 'pino';
 import { loadConfig, type LoadedConfig } from '../config/load.js';
-import { ConfigError } from '../errors.js';
-import { openStore, type DeliveryStatus } from '../store/index.js';
-
-const DELIVERY_STATUSES: readonly DeliveryStatus[] = ['pending', 'delivered', 'skipped', 'dead'];
+import { BridgeError, ConfigError } from '../errors.js';
+import { createProcessLogger, exitOnSignals } from './process-exit.js';
 import { signAudianRequest } from '../verify/index.js';
+import { OPS_COMMANDS, OPS_OPTIONS, OPS_USAGE, runOps } from './ops.js';
 
 const USAGE = `usage: audian-bridge <command> [options]
 
@@ -15,10 +13,7 @@ commands:
   serve  [--config FILE]             run the receiver and dispatcher
   check  [--config FILE]             validate the config, print routes and connectors
   sign   --secret S [--file F]       print X-Audian-* headers for a body (stdin or F)
-  deliveries [--config FILE] [--status pending|delivered|skipped|dead] [--connector NAME] [--limit N]
-                                     list outbox rows, newest first
-  retry  [--config FILE] ID...       put dead deliveries back in the queue
-
+${OPS_USAGE}
 The config is --config, else $AUDIAN_BRIDGE_CONFIG, else ./config.yaml, else the embedded default.
 `;
 
@@ -35,26 +30,10 @@ async function load(flag: string | undefined): Promise<LoadedConfig> {
 async function serve(flag: string | undefined): Promise<void> {
   const { config, origin } = await load(flag);
   const { startService } = await import('../service.js');
-  const logger = pino({ level: config.log.level });
+  const { logger, exit } = createProcessLogger(config.log.level);
   logger.info({ config: origin }, 'configuration loaded');
   const service = await startService(config, { logger });
-  let signals = 0;
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (++signals > 1) {
-      logger.warn({ signal }, 'second signal: exiting now');
-      process.exit(130);
-    }
-    logger.info({ signal }, 'stopping gracefully');
-    service.stop().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        logger.error({ err }, 'graceful stop failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
+  exitOnSignals(service.stop, { logger, exit, timeoutMs: config.server.shutdown_timeout });
 }
 
 async function check(flag: string | undefined): Promise<void> {
@@ -80,38 +59,6 @@ function sign(secret: string | undefined, file: string | undefined): void {
   for (const [name, value] of Object.entries(signAudianRequest(body, secret))) process.stdout.write(`${name}: ${value}\n`);
 }
 
-async function deliveries(flag: string | undefined, values: { status?: string; connector?: string; limit?: string }): Promise<void> {
-  const status = values.status as DeliveryStatus | undefined;
-  if (status !== undefined && !DELIVERY_STATUSES.includes(status)) throw new UsageError(`--status must be one of ${DELIVERY_STATUSES.join(', ')}`);
-  if (values.limit !== undefined && !/^\d+$/.test(values.limit)) throw new UsageError('--limit must be a whole number');
-  const { config } = await load(flag);
-  const store = openStore({ path: config.store.path });
-  try {
-    const rows = await store.list({
-      ...(status ? { status } : {}),
-      ...(values.connector ? { connector: values.connector } : {}),
-      limit: values.limit ? Number(values.limit) : 50,
-    });
-    for (const row of rows) process.stdout.write(`${JSON.stringify(row)}\n`);
-  } finally {
-    await store.close();
-  }
-}
-
-async function retry(flag: string | undefined, ids: string[]): Promise<void> {
-  if (ids.length === 0) throw new UsageError('retry needs delivery ids (see `audian-bridge deliveries --status dead`)');
-  const bad = ids.find((id) => !/^\d+$/.test(id));
-  if (bad !== undefined) throw new UsageError(`"${bad}" is not a delivery id`);
-  const { config } = await load(flag);
-  const store = openStore({ path: config.store.path });
-  try {
-    const moved = await store.requeue(ids.map(Number), Date.now());
-    process.stdout.write(`${moved} of ${ids.length} deliveries queued again\n`);
-  } finally {
-    await store.close();
-  }
-}
-
 class UsageError extends Error {}
 
 async function main(argv: string[]): Promise<void> {
@@ -125,6 +72,7 @@ async function main(argv: string[]): Promise<void> {
       status: { type: 'string' },
       connector: { type: 'string' },
       limit: { type: 'string' },
+      ...OPS_OPTIONS,
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -140,11 +88,8 @@ async function main(argv: string[]): Promise<void> {
       return check(values.config);
     case 'sign':
       return sign(values.secret, values.file);
-    case 'deliveries':
-      return deliveries(values.config, values);
-    case 'retry':
-      return retry(values.config, rest);
     default:
+      if (OPS_COMMANDS.has(command)) return runOps(command, rest, values, load);
       throw new UsageError(`unknown command "${command}"`);
   }
 }
@@ -153,6 +98,10 @@ main(process.argv.slice(2)).catch((err: unknown) => {
   if (err instanceof ConfigError) {
     process.stderr.write(`audian-bridge: ${err.message}\n`);
     process.exit(2);
+  }
+  if (err instanceof BridgeError && err.code === 'STORE_LOCKED') {
+    process.stderr.write(`audian-bridge: ${err.code}: ${err.message}\n`);
+    process.exit(1);
   }
   if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
     process.stderr.write(`audian-bridge: ${(err as Error).message}\n\n${USAGE}`);

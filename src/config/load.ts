@@ -3,10 +3,9 @@ import { resolve } from 'node:path';
 import YAML from 'yaml';
 import type { z } from 'zod';
 import { ConfigError } from '../errors.js';
-import type { ConnectorRegistry } from '../sdk/index.js';
 import { defaultConfigYaml } from './default.js';
 import { interpolateEnv } from './interpolate.js';
-import { createConfigSchema, type BridgeConfig } from './schema.js';
+import { createConfigSchema, type ConnectorSchemas, type BridgeConfig } from './schema.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -25,7 +24,7 @@ export function resolveConfigPath(flag: string | undefined, env: Env, cwd: strin
 }
 
 /** `connectors` checks the `connectors` section (connectors/index.ts's registry). */
-export function loadConfig(options: { flag?: string; env: Env; cwd: string; connectors: ConnectorRegistry }): LoadedConfig {
+export function loadConfig(options: { flag?: string; env: Env; cwd: string; connectors: ConnectorSchemas }): LoadedConfig {
   const path = resolveConfigPath(options.flag, options.env, options.cwd);
   if (path === undefined) {
     return { config: parseConfig(defaultConfigYaml(options.env), options.env, options.connectors), origin: 'embedded default' };
@@ -58,7 +57,7 @@ function formatIssues(issues: readonly z.core.$ZodIssue[]): string[] {
  * Parses, interpolates and validates a whole config document against the
  * connector types in `connectors`; throws `ConfigError` naming each bad key path.
  */
-export function parseConfig(text: string, env: Env, connectors: ConnectorRegistry): BridgeConfig {
+export function parseConfig(text: string, env: Env, connectors: ConnectorSchemas): BridgeConfig {
   let document: unknown;
   try {
     document = YAML.parse(text, { uniqueKeys: true, prettyErrors: true }) ?? {};

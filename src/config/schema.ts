@@ -1,6 +1,5 @@
 import { z } from 'zod';
 import { DIALECT_IDS } from '../dialects/index.js';
-import type { ConnectorRegistry } from '../sdk/index.js';
 import { boolean, byteSize, duration, integer, jsonataExpression, nonEmpty, oneOrMany } from './values.js';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
@@ -46,8 +45,89 @@ const routeSchema = z.strictObject({
   to: oneOrMany(name()),
 });
 
-/** Each connector's options are checked by that connector's own schema, from the registry handed in. */
-const connectorSchema = (connectors: ConnectorRegistry) => z.looseObject({ type: z.string() }).transform((value, ctx) => {
+/** 5s, 30s, 2m, 10m, 30m, 1h, 4h: the last step repeats until `max_age`. */
+const DEFAULT_RETRY_SCHEDULE: readonly number[] = [5_000, 30_000, 120_000, 600_000, 1_800_000, 3_600_000, 14_400_000];
+/** Retries span days, as Stripe's (3 days) and Svix's (about 5) do: an outage of hours delays deliveries, it does not kill them. */
+const DEFAULT_MAX_AGE_MS = 3 * 24 * 3600_000;
+
+/** `retry_initial` doubling up to `retry_max`, as a schedule: [initial, 2 initial, ..., max]. */
+export function exponentialSchedule(initialMs: number, maxMs: number): number[] {
+  const steps: number[] = [];
+  for (let step = Math.max(1, initialMs); step < maxMs && steps.length < 64; step *= 2) steps.push(step);
+  steps.push(maxMs);
+  return steps;
+}
+
+/**
+ * The retry keys, under `dispatch` and under a connector's `dispatch`:
+ * `retry_schedule`, or the exponential `retry_initial` / `retry_max`, which
+ * become a schedule (initial doubling up to max); not both.
+ */
+const retryKeys = {
+  retry_schedule: z.array(duration()).min(1, 'give at least one step').optional(),
+  retry_initial: duration().optional(),
+  retry_max: duration().optional(),
+  max_age: duration().optional(),
+  max_attempts: integer(1, 1_000_000).optional(),
+};
+
+type RetryKeys = { retry_schedule?: number[]; retry_initial?: number; retry_max?: number; max_age?: number; max_attempts?: number };
+
+/** The schedule the keys give, if any; refuses `retry_schedule` together with `retry_initial` / `retry_max`. */
+function scheduleOf(value: RetryKeys, ctx: z.RefinementCtx): number[] | undefined {
+  const exponential = value.retry_initial !== undefined || value.retry_max !== undefined;
+  if (value.retry_schedule && exponential) {
+    ctx.addIssue({ code: 'custom', path: ['retry_schedule'], message: 'give retry_schedule or retry_initial/retry_max (exponential), not both' });
+    return undefined;
+  }
+  if (!exponential) return value.retry_schedule;
+  const initial = value.retry_initial ?? 1_000;
+  const max = value.retry_max ?? Math.max(initial, 600_000);
+  if (max < initial) ctx.addIssue({ code: 'custom', path: ['retry_max'], message: 'must not be below retry_initial' });
+  return exponentialSchedule(initial, max);
+}
+
+/** A connector's own `dispatch:` overrides; what it leaves out comes from the top-level `dispatch`. */
+const connectorDispatchSchema = z.strictObject(retryKeys).transform((value, ctx) => {
+  const schedule = scheduleOf(value, ctx);
+  return {
+    ...(schedule ? { retry_schedule: schedule } : {}),
+    ...(value.max_age === undefined ? {} : { max_age: value.max_age }),
+    ...(value.max_attempts === undefined ? {} : { max_attempts: value.max_attempts }),
+  };
+});
+
+export type ConnectorDispatchConfig = z.output<typeof connectorDispatchSchema>;
+
+/**
+ * What the config needs of the connector registry it is handed: each type's
+ * options schema. Config defines this itself, so it imports no connector code
+ * and nothing of the layers it configures.
+ */
+export type ConnectorSchemas = Readonly<Record<string, { readonly schema: z.ZodType }>>;
+
+/**
+ * Each connector's options are checked by that connector's own schema, from
+ * the registry handed in; its `dispatch` key is the dispatcher's, checked here
+ * and kept beside the options, never shown to the connector.
+ */
+const connectorSchema = (connectors: ConnectorSchemas) => z.looseObject({ type: z.string() }).transform((input, ctx) => {
+  const { dispatch: dispatchInput, ...value } = input as { type: string; dispatch?: unknown };
+  let dispatch: ConnectorDispatchConfig | undefined;
+  if (dispatchInput !== undefined) {
+    const parsedDispatch = connectorDispatchSchema.safeParse(dispatchInput);
+    if (!parsedDispatch.success) {
+      for (const issue of parsedDispatch.error.issues) {
+        if (issue.code === 'unrecognized_keys') {
+          for (const key of issue.keys) ctx.addIssue({ code: 'custom', path: ['dispatch', ...issue.path, key], message: 'unknown key' });
+        } else {
+          ctx.addIssue({ ...issue, code: 'custom', path: ['dispatch', ...issue.path], message: issue.message });
+        }
+      }
+      return z.NEVER;
+    }
+    dispatch = parsedDispatch.data;
+  }
   const definition = Object.hasOwn(connectors, value.type) ? connectors[value.type] : undefined;
   if (!definition) {
     ctx.addIssue({
@@ -69,11 +149,11 @@ const connectorSchema = (connectors: ConnectorRegistry) => z.looseObject({ type:
     }
     return z.NEVER;
   }
-  return parsed.data as { type: string } & Record<string, unknown>;
+  return { ...(parsed.data as { type: string } & Record<string, unknown>), ...(dispatch ? { dispatch } : {}) } as { type: string; dispatch?: ConnectorDispatchConfig } & Record<string, unknown>;
 });
 
 /** The schema of the whole file; `connectors` validates the `connectors` section, so this module loads no connector code. */
-export const createConfigSchema = (connectors: ConnectorRegistry) => z
+export const createConfigSchema = (connectors: ConnectorSchemas) => z
   .strictObject({
     server: z
       .strictObject({
@@ -86,6 +166,8 @@ export const createConfigSchema = (connectors: ConnectorRegistry) => z
         body_timeout: duration().default(30_000),
         max_connections: integer(1, 1_000_000).default(1024),
         max_inflight_body: byteSize().default(64 * 1024 * 1024),
+        /** false keeps /metrics off the webhook port (the admin port still serves it). */
+        metrics: boolean().default(true),
       })
       .default({
         host: '0.0.0.0',
@@ -96,13 +178,16 @@ export const createConfigSchema = (connectors: ConnectorRegistry) => z
         body_timeout: 30_000,
         max_connections: 1024,
         max_inflight_body: 64 * 1024 * 1024,
+        metrics: true,
       }),
     store: z
       .strictObject({
         path: nonEmpty().default('./data/bridge.db'),
         dedupe_ttl: duration().default(7 * 24 * 3600_000),
+        /** How often delivered rows and expired dedupe keys are pruned, a bounded amount per pass. */
+        prune_interval: duration().default(15 * 60_000),
       })
-      .default({ path: './data/bridge.db', dedupe_ttl: 7 * 24 * 3600_000 }),
+      .default({ path: './data/bridge.db', dedupe_ttl: 7 * 24 * 3600_000, prune_interval: 15 * 60_000 }),
     log: z
       .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
       .default({ level: 'info' }),
@@ -118,13 +203,26 @@ export const createConfigSchema = (connectors: ConnectorRegistry) => z
       .default({ missed_call_grace: 5_000, unknown_direction: 'outbound', max_call_age: 4 * 3600_000, transcript_event: false }),
     dispatch: z
       .strictObject({
-        max_attempts: integer(1, 1000).default(12),
-        retry_initial: duration().default(1_000),
-        retry_max: duration().default(600_000),
+        ...retryKeys,
         poll_interval: duration().default(1_000),
         send_timeout: duration().default(30_000),
       })
-      .default({ max_attempts: 12, retry_initial: 1_000, retry_max: 600_000, poll_interval: 1_000, send_timeout: 30_000 }),
+      .default({ poll_interval: 1_000, send_timeout: 30_000 })
+      .transform((value, ctx) => ({
+        retry_schedule: scheduleOf(value, ctx) ?? [...DEFAULT_RETRY_SCHEDULE],
+        max_age: value.max_age ?? DEFAULT_MAX_AGE_MS,
+        ...(value.max_attempts === undefined ? {} : { max_attempts: value.max_attempts }),
+        poll_interval: value.poll_interval,
+        send_timeout: value.send_timeout,
+      })),
+    /** The admin API: off unless `token` is set (an empty `${ADMIN_TOKEN:-}` keeps it off). */
+    admin: z
+      .strictObject({
+        host: nonEmpty().default('127.0.0.1'),
+        port: integer(0, 65535).default(8081),
+        token: z.string().refine((token) => token === '' || token.length >= 16, 'use at least 16 characters (e.g. openssl rand -hex 32)').optional(),
+      })
+      .default({ host: '127.0.0.1', port: 8081 }),
     sources: z.array(sourceSchema).min(1, 'configure at least one source'),
     connectors: z.record(name(), connectorSchema(connectors)).default({}),
     routes: z.array(routeSchema).default([]),
@@ -140,10 +238,6 @@ export const createConfigSchema = (connectors: ConnectorRegistry) => z
       seenSources.set(source.name, index);
       seenPaths.set(path, index);
     });
-    // A call row forgotten before its summary falls due would never be summarized.
-    if (config.lifecycle.max_call_age >= config.store.dedupe_ttl) {
-      ctx.addIssue({ code: 'custom', path: ['lifecycle', 'max_call_age'], message: 'must be shorter than store.dedupe_ttl, or calls are forgotten before their summary' });
-    }
     const seenRoutes = new Set<string>();
     config.routes.forEach((route, index) => {
       if (seenRoutes.has(route.name)) ctx.addIssue({ code: 'custom', path: ['routes', index, 'name'], message: `duplicate route name "${route.name}"` });

@@ -34,4 +34,4 @@ export function normalizePayload(
 }
 
 export type { CanonicalEvent, CallInfo, Dialect, DialectId, EventData } from './types.js';
-export { DIALECT_IDS, ExactInteger } from './types.js';
+export { CANONICAL_TYPES, DIALECT_IDS, ExactInteger } from './types.js';

@@ -1,6 +1,15 @@
 export type DialectId = 'audian.v2' | 'audian.hooks' | 'voice';
 export const DIALECT_IDS: readonly DialectId[] = ['audian.v2', 'audian.hooks', 'voice'];
 
+/** The canonical types of DESIGN.md ("Canonical types"), derived ones included; other types are routed too, but not listed here. */
+export const CANONICAL_TYPES: ReadonlySet<string> = new Set([
+  'call.initiated', 'call.ringing', 'call.answered', 'call.bridged', 'call.completed', 'call.failed', 'call.cancelled',
+  'call.error', 'call.transferred', 'call.held', 'call.resumed', 'call.muted', 'call.unmuted', 'call.missed', 'call.summary',
+  'recording.started', 'recording.stopped', 'recording.completed', 'recording.failed',
+  'ivr.input_received', 'ivr.menu_presented', 'ivr.timeout', 'transcript.segment', 'transcript.completed',
+  'object.created', 'object.updated', 'object.deleted',
+]);
+
 /** What is known about the call an event concerns; filled further from the call lifecycle. */
 export interface CallInfo {
   id: string;

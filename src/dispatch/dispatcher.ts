@@ -2,12 +2,11 @@ import type { Logger } from 'pino';
 import type { Connector, Delivery, SendResult } from '../sdk/index.js';
 import type { Metrics } from '../metrics.js';
 import type { ClaimedDelivery, DeliveryOutcome, Store } from '../store/index.js';
-import { backoffDelay } from './backoff.js';
+import { decideRetry, type RetryPolicy } from './retry.js';
 
 export interface DispatchOptions {
-  readonly maxAttempts: number;
-  readonly retryInitialMs: number;
-  readonly retryMaxMs: number;
+  /** Retries and giving up, unless a connector has its own (`DispatchTarget.retry`). */
+  readonly retry: RetryPolicy;
   /** Longest sleep between looks at the outbox when nothing wakes the worker. */
   readonly pollIntervalMs: number;
   /** A send still running after this is aborted and counted as a retriable failure. */
@@ -21,6 +20,8 @@ export interface DispatchTarget {
   readonly batchSize: number;
   /** Most deliveries of one call in one batch: 1 unless the connector keeps their order within a batch. */
   readonly maxPerCall: number;
+  /** The connector's own retry policy (`connectors.<name>.dispatch`), else the dispatcher's. */
+  readonly retry?: RetryPolicy;
 }
 
 /** Beyond `send_timeout`, how long a claim lasts: time to write the outcomes after a send that used all of it. */
@@ -41,8 +42,7 @@ export interface DispatcherDeps {
  * a slow or failing connector never holds up the others. Each batch is
  * claimed under a lease longer than the send timeout, and its outcomes are
  * written back in one write before the next batch: delivered, retry later, or
- * dead. A store that cannot answer is logged and tried again; the lease keeps
- * the batch from being sent twice meanwhile.
+ * dead. A store that cannot answer is logged and tried again, never fatal.
  */
 export function createDispatcher(deps: DispatcherDeps) {
   const { store, options } = deps;
@@ -53,6 +53,8 @@ export function createDispatcher(deps: DispatcherDeps) {
 
   function createWorker(name: string, target: DispatchTarget) {
     const { connector, batchSize, maxPerCall } = target;
+    const policy = target.retry ?? options.retry;
+    const { maxAttempts: _noLimitWhilePaused, ...unlimited } = policy;
     const log = logger.child({ connector: name });
     const leaseMs = options.sendTimeoutMs + LEASE_MARGIN_MS;
     let stopping = false;
@@ -77,49 +79,75 @@ export function createDispatcher(deps: DispatcherDeps) {
       });
     }
 
-    /** What becomes of one delivery after this attempt; logged and counted here. */
-    function outcomeOf(delivery: ClaimedDelivery, result: SendResult | undefined, at: number): DeliveryOutcome {
-      const { id, lease } = delivery;
+    /**
+     * What becomes of one delivery after this attempt; logged and counted here.
+     * `paused`: the connector was paused while the batch was in flight, and
+     * nothing goes dead while paused, so a retriable failure is retried whatever
+     * its budget (which starts over at the resume anyway).
+     */
+    function outcomeOf(delivery: ClaimedDelivery, result: SendResult | undefined, at: number, durationMs: number, paused: boolean): DeliveryOutcome {
+      const { id, lease, event } = delivery;
+      const attempt = delivery.attempts + 1;
+      const context = { deliveryId: id, eventId: event.id, type: event.type, source: event.source, callId: event.subject, route: delivery.route, attempt };
+      // Final like a delivery: the connector chose not to send, and says why.
       if (result?.ok && 'skipped' in result) {
         deps.metrics?.deliveries.inc({ connector: name, outcome: 'skipped' });
-        log.info({ deliveryId: id, eventId: delivery.event.id, route: delivery.route, reason: result.skipped }, 'delivery skipped');
-        return { id, lease, outcome: 'skipped', reason: result.skipped };
+        log.info({ ...context, reason: result.skipped }, 'delivery skipped');
+        return { id, lease, outcome: 'skipped', reason: result.skipped, durationMs };
       }
-      if (result?.ok) return { id, lease, outcome: 'delivered' };
-      const attempt = delivery.attempts + 1;
+      if (result?.ok) {
+        log.info(context, 'delivered');
+        return { id, lease, outcome: 'delivered', durationMs };
+      }
       const error = result?.error ?? 'the connector returned no result for this delivery';
       const retriable = result?.retriable ?? true;
-      if (!retriable || attempt >= options.maxAttempts) {
+      const decision = retriable
+        ? decideRetry(paused ? unlimited : policy, { attempt, since: paused ? at : delivery.since, at, retryAfterMs: result?.retryAfterMs }, random())
+        : ({ retry: false, reason: 'permanent failure' } as const);
+      if (!decision.retry) {
         deps.metrics?.deliveries.inc({ connector: name, outcome: 'dead' });
-        log.error({ deliveryId: id, eventId: delivery.event.id, route: delivery.route, attempt, error }, retriable ? 'delivery dead: attempts exhausted' : 'delivery dead: permanent failure');
-        return { id, lease, outcome: 'dead', error };
+        log.error({ ...context, error }, `delivery dead: ${decision.reason}`);
+        return { id, lease, outcome: 'dead', error, durationMs };
       }
-      const wait = Math.min(result?.retryAfterMs ?? backoffDelay(attempt, { initialMs: options.retryInitialMs, maxMs: options.retryMaxMs }, random()), options.retryMaxMs);
       deps.metrics?.deliveries.inc({ connector: name, outcome: 'retry' });
-      log.warn({ deliveryId: id, eventId: delivery.event.id, attempt, retryInMs: wait, error }, 'delivery failed; will retry');
-      return { id, lease, outcome: 'retry', at: at + wait, error };
+      log.warn({ ...context, retryInMs: decision.at - at, error }, 'delivery failed; will retry');
+      return { id, lease, outcome: 'retry', at: decision.at, error, durationMs };
     }
 
-    /** Writes the outcomes, trying again while the store cannot answer and the lease still holds. */
-    async function settle(outcomes: readonly DeliveryOutcome[], leaseUntil: number): Promise<void> {
-      for (;;) {
+    /**
+     * Writes the outcomes, trying again for as long as the store cannot answer:
+     * forgetting them would send the batch again. Only a stop gives up (the
+     * restarted process then sends it again: at-least-once).
+     */
+    async function settle(outcomes: readonly DeliveryOutcome[]): Promise<void> {
+      for (let failures = 0; ; failures++) {
         try {
           const { refused } = await store.settle(outcomes, now());
           if (refused.length > 0) log.warn({ deliveryIds: refused }, 'lease lost before the outcome was written; another claim owns these deliveries');
+          if (failures > 0) log.info({ deliveries: outcomes.length }, 'delivery outcomes recorded after the store recovered');
           return;
         } catch (err) {
-          if (stopping || now() + options.pollIntervalMs >= leaseUntil) {
-            log.error({ err }, 'could not record delivery outcomes; the deliveries will be sent again once their lease lapses');
+          if (stopping) {
+            log.error({ err }, 'could not record delivery outcomes before stopping; they will be sent again after a restart');
             return;
           }
-          log.error({ err }, 'could not record delivery outcomes; trying again');
+          if (failures === 0) log.error({ err }, 'could not record delivery outcomes; trying again until the store answers');
           await sleep(options.pollIntervalMs);
         }
       }
     }
 
-    async function sendBatch(batch: ClaimedDelivery[], leaseUntil: number): Promise<void> {
-      const deliveries: Delivery[] = batch.map((due) => ({ id: due.id, route: due.route, attempt: due.attempts + 1, event: due.event }));
+    /** Whether the connector is paused now; a store that cannot tell counts as not paused. */
+    async function pausedNow(): Promise<boolean> {
+      try {
+        return (await store.paused()).some((pause) => pause.connector === name);
+      } catch {
+        return false;
+      }
+    }
+
+    async function sendBatch(batch: ClaimedDelivery[]): Promise<void> {
+      const deliveries: Delivery[] = batch.map((due) => ({ id: due.id, route: due.route, attempt: due.attempts + 1, event: due.event, ...(due.replay > 0 ? { replay: due.replay } : {}) }));
       const timeout = AbortSignal.timeout(options.sendTimeoutMs);
       const signal = AbortSignal.any([abort.signal, timeout]);
       const started = performance.now();
@@ -130,12 +158,15 @@ export function createDispatcher(deps: DispatcherDeps) {
         const reason = timeout.aborted ? `send timed out after ${options.sendTimeoutMs} ms` : (err as Error).message;
         results = batch.map(() => ({ ok: false, retriable: true, error: reason }));
       }
-      deps.metrics?.sendSeconds.observe({ connector: name }, (performance.now() - started) / 1000);
+      const durationMs = performance.now() - started;
+      deps.metrics?.sendSeconds.observe({ connector: name }, durationMs / 1000);
+      const failedRetriably = batch.some((_, index) => results[index]?.ok !== true && (results[index] as { retriable?: boolean } | undefined)?.retriable !== false);
+      const paused = failedRetriably && (await pausedNow());
       const at = now();
-      const outcomes = batch.map((due, index) => outcomeOf(due, results[index], at));
+      const outcomes = batch.map((due, index) => outcomeOf(due, results[index], at, durationMs, paused));
       const delivered = outcomes.filter((outcome) => outcome.outcome === 'delivered').length;
       if (delivered > 0) deps.metrics?.deliveries.inc({ connector: name, outcome: 'delivered' }, delivered);
-      await settle(outcomes, leaseUntil);
+      await settle(outcomes);
     }
 
     async function run(): Promise<void> {
@@ -146,10 +177,9 @@ export function createDispatcher(deps: DispatcherDeps) {
       }
       while (!stopping) {
         try {
-          const claimedAt = now();
-          const batch = await store.claim(name, claimedAt, { limit: batchSize, leaseMs, maxPerCall });
+          const batch = await store.claim(name, now(), { limit: batchSize, leaseMs, maxPerCall });
           if (batch.length > 0) {
-            await sendBatch(batch, claimedAt + leaseMs);
+            await sendBatch(batch);
             continue;
           }
           const nextDue = await store.nextDueAt(name);

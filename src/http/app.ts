@@ -34,6 +34,16 @@ export interface HttpAppDeps {
   /** For /readyz: accepting, and the store answers. */
   readonly readiness: () => Promise<{ ready: boolean; reason?: string }>;
   readonly now?: () => number;
+  /** false keeps /metrics off this port (`server.metrics`). */
+  readonly serveMetrics?: boolean;
+}
+
+/** GET /metrics: the Prometheus text exposition of `metrics` (webhook and admin ports alike). */
+export function metricsRoute(metrics: Metrics): Koa.Middleware {
+  return async (ctx) => {
+    ctx.type = metrics.registry.contentType;
+    ctx.body = await metrics.registry.metrics();
+  };
 }
 
 export function createHttpApp(deps: HttpAppDeps): Koa {
@@ -52,10 +62,7 @@ export function createHttpApp(deps: HttpAppDeps): Koa {
     ctx.status = ready ? 200 : 503;
     ctx.body = ready ? { status: 'ready' } : { status: 'not ready', reason };
   });
-  router.get('/metrics', async (ctx) => {
-    ctx.type = metrics.registry.contentType;
-    ctx.body = await metrics.registry.metrics();
-  });
+  if (deps.serveMetrics !== false) router.get('/metrics', metricsRoute(metrics));
 
   for (const source of deps.sources) {
     const cloudEventsSource = `audian/${source.name}`;
@@ -92,9 +99,11 @@ export function createHttpApp(deps: HttpAppDeps): Koa {
         } else {
           ctx.body = { id: result.id, deliveries: result.deliveries };
           metrics.webhooks.inc({ source: source.name, outcome: 'accepted' });
-          metrics.events.inc({ source: source.name, dialect: event.dialect, type: event.type });
         }
-        logger.debug({ source: source.name, eventId: event.id, type: event.type, duplicate: result.duplicate }, 'webhook accepted');
+        logger.info(
+          { source: source.name, eventId: event.id, type: event.type, callId: event.subject, deliveries: result.deliveries, duplicate: result.duplicate },
+          result.duplicate ? 'webhook accepted: duplicate' : 'webhook accepted',
+        );
       } catch (err) {
         const known = err instanceof BridgeError ? err : undefined;
         metrics.webhooks.inc({ source: source.name, outcome: known?.code ?? 'INTERNAL_ERROR' });

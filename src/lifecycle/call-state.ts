@@ -2,6 +2,7 @@ import type { CanonicalEvent } from '../dialects/index.js';
 import type { CallState } from '../store/types.js';
 import { DERIVED_TYPES } from './summary.js';
 
+// The row these rules compute is the one the store keeps; its type lives with the store's interface.
 export type { CallState };
 
 export interface LifecycleOptions {

@@ -25,9 +25,14 @@ export interface Delivery {
   readonly route: string;
   /** 1 for the first try. */
   readonly attempt: number;
-  readonly event: CanonicalEvent;
-  /** How often an operator resent this delivery after it was delivered; absent or 0 for a normal delivery. */
+  /**
+   * Set when an operator replays a delivery that was delivered already: the
+   * n-th resend. A connector derives a new idempotency key from it (the
+   * receiver would drop the resend as a duplicate otherwise) and lets it past
+   * any stale-update guard: it is sent again on purpose.
+   */
   readonly replay?: number;
+  readonly event: CanonicalEvent;
 }
 
 /**

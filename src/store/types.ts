@@ -61,17 +61,50 @@ export interface Store {
   nextDueAt(connector: string): Promise<number | undefined>;
   /** Per connector: pending deliveries and when the oldest of them was created. */
   pendingStats(): Promise<PendingStats[]>;
-  /** Deliveries, newest first. */
+  /** Per connector: dead deliveries (kept until replayed or purged). */
+  deadStats(): Promise<DeadStats[]>;
+  /** Deliveries matching `filter`, newest first (page on with `before`, the last id seen). */
   list(filter: DeliveryFilter): Promise<DeliveryRecord[]>;
+  /** One delivery with every attempt made, oldest first; undefined when there is no such delivery. */
+  delivery(id: number): Promise<DeliveryDetail | undefined>;
   /** Puts dead deliveries back in the queue (an operator's replay). Resolves with how many moved. */
   requeue(ids: readonly number[], now: number): Promise<number>;
+  /**
+   * An operator's replay. By `ids`: a dead delivery is queued again with a
+   * fresh budget (attempts and age start over); a delivered (or skipped) one is queued
+   * again as a resend (`replay` counts up, so connectors can give it a new
+   * idempotency key); a pending one, or an unknown id, is skipped with the
+   * reason. By `filter`: the dead deliveries it matches are queued again.
+   */
+  replay(selection: ReplaySelection, now: number): Promise<ReplayResult>;
+  /** Deletes the dead deliveries last changed before `before` (an explicit purge); resolves with how many went. */
+  purgeDead(before: number, filter: { readonly connector?: string }): Promise<number>;
+  /** Every stored event with this id (ids repeat across types and sources), newest first, with its call and deliveries. */
+  trace(eventId: string): Promise<EventTrace[]>;
 
   /**
-   * Forgets up to `limit` events older than `ttlMs` (with their deliveries) and
-   * up to `limit` such calls, except what a pending delivery or an undecided
-   * missed-call check still needs. `more` says another call has work left.
+   * Pauses a connector for every process on this store: `claim` hands out
+   * nothing for it until `resume`. Resolves false when it was paused already.
+   */
+  pause(connector: string, now: number): Promise<boolean>;
+  /**
+   * Resumes a paused connector; its pending deliveries' age counts from `now`,
+   * so time spent paused never makes one dead. Resolves false when it was not paused.
+   */
+  resume(connector: string, now: number): Promise<boolean>;
+  /** The paused connectors and since when. */
+  paused(): Promise<PauseRecord[]>;
+
+  /**
+   * Forgets up to `limit` events older than `ttlMs` (with their deliveries and
+   * attempts) and up to `limit` such calls, except what a pending or dead
+   * delivery, an undecided missed-call check or a call summary still due
+   * (the call and all its events) needs. `more` says
+   * another call has work left.
    */
   prune(now: number, ttlMs: number, limit: number): Promise<PruneResult>;
+  /** Bytes the store takes on disk, where it can tell. */
+  sizeBytes(): Promise<number | undefined>;
 
   /** The durable key-value state of one connector, read and written at `now()`. */
   connectorState(connector: string, now: () => number): ConnectorState;
@@ -85,6 +118,14 @@ export interface Store {
 /** Where a store lives; SQLite takes a file path (`:memory:` for a throwaway one). */
 export interface StoreOptions {
   readonly path: string;
+  /** False for tools that inspect an existing store: a missing one is `STORE_NOT_FOUND`, never a new empty one. */
+  readonly create?: boolean;
+  /**
+   * Opened by the process that serves (receives and dispatches). A store for one
+   * process (SQLite) then refuses a second such process with STORE_LOCKED; the
+   * CLI's commands open it without and keep working beside it.
+   */
+  readonly serving?: boolean;
 }
 
 /** One call as the bridge knows it (DESIGN.md, "Call lifecycle"): the lifecycle rules compute it, the store keeps it. */
@@ -196,18 +237,24 @@ export interface ClaimedDelivery {
   readonly id: number;
   readonly route: string;
   readonly connector: string;
-  /** Attempts already made before this one. */
+  /** Attempts already made before this one, since the delivery was queued (or replayed). */
   readonly attempts: number;
+  /** When the delivery's retry budget started: created, replayed, or its connector resumed (ms). */
+  readonly since: number;
+  /** 0 for the original send; n for the n-th resend of a delivered delivery by an operator. */
+  readonly replay: number;
   readonly event: CanonicalEvent;
   /** Names this claim; its outcome is written only while the lease is still this one. */
   readonly lease: string;
 }
 
-export type DeliveryOutcome =
+/** Each outcome is also kept in the delivery's attempt history, with how long the send took. */
+export type DeliveryOutcome = (
   | { readonly id: number; readonly lease: string; readonly outcome: 'delivered' }
   | { readonly id: number; readonly lease: string; readonly outcome: 'skipped'; readonly reason: string }
   | { readonly id: number; readonly lease: string; readonly outcome: 'retry'; readonly at: number; readonly error: string }
-  | { readonly id: number; readonly lease: string; readonly outcome: 'dead'; readonly error: string };
+  | { readonly id: number; readonly lease: string; readonly outcome: 'dead'; readonly error: string }
+) & { readonly durationMs?: number };
 
 export interface SettleResult {
   readonly written: number;
@@ -222,9 +269,24 @@ export interface PendingStats {
   readonly oldest: number;
 }
 
+export interface DeadStats {
+  readonly connector: string;
+  readonly n: number;
+}
+
 export interface DeliveryFilter {
   readonly status?: DeliveryStatus;
   readonly connector?: string;
+  readonly route?: string;
+  /** The event's id. */
+  readonly event?: string;
+  /** The call id (the event's subject). */
+  readonly call?: string;
+  /** Created at or after (ms). */
+  readonly since?: number;
+  /** Only ids below this one: the cursor of the next page. */
+  readonly before?: number;
+  /** Default 100. */
   readonly limit?: number;
 }
 
@@ -241,6 +303,50 @@ export interface DeliveryRecord {
   /** Why the connector skipped it, for a `skipped` delivery. */
   readonly skipReason?: string;
   readonly updatedAt: number;
+  readonly createdAt: number;
+  /** The event's CloudEvents source and subject (the call id, if any). */
+  readonly source: string;
+  readonly callId: string | null;
+  /** Operator resends of this delivery so far. */
+  readonly replay: number;
+}
+
+export interface AttemptRecord {
+  /** When the attempt started (ms). */
+  readonly at: number;
+  readonly outcome: 'delivered' | 'skipped' | 'retry' | 'dead';
+  /** The failure, or for a skipped attempt the connector's reason. */
+  readonly error: string | null;
+  readonly durationMs: number | null;
+}
+
+export interface DeliveryDetail extends DeliveryRecord {
+  /** Every attempt, oldest first; kept as long as the delivery. */
+  readonly history: readonly AttemptRecord[];
+}
+
+export type ReplaySelection =
+  | { readonly ids: readonly number[] }
+  | { readonly filter: Pick<DeliveryFilter, 'connector' | 'route' | 'since'> };
+
+export interface ReplayResult {
+  /** Delivery ids queued again. */
+  readonly queued: readonly number[];
+  /** What was not queued, and why. */
+  readonly skipped: readonly { readonly id: number; readonly reason: 'pending' | 'not_found' }[];
+}
+
+export interface EventTrace {
+  readonly event: CanonicalEvent;
+  readonly receivedAt: number;
+  /** The call the event belongs to, while the store still knows it. */
+  readonly call: CallState | undefined;
+  readonly deliveries: readonly DeliveryRecord[];
+}
+
+export interface PauseRecord {
+  readonly connector: string;
+  readonly since: number;
 }
 
 export interface PruneResult {

@@ -340,6 +340,20 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
         expect((await store.list({ status: 'delivered' })).map((row) => row.eventId)).not.toContain('evt-k1');
         expect((await store.pendingStats()).find((stats) => stats.connector === 'sink')?.n).toBe(1);
       });
+
+      it('keeps a skipped attempt in the history with its reason; a resend by id clears the reason', async () => {
+        await store.commit(request(event('evt-ks', 'call-ks')));
+        const [first] = await store.claim('sink', T0, ONE_PER_CALL);
+        await store.settle([{ id: first!.id, lease: first!.lease, outcome: 'skipped', reason: 'stale', durationMs: 3 }], T0 + 5);
+        expect((await store.delivery(first!.id))?.history).toEqual([{ at: T0 + 2, outcome: 'skipped', error: 'stale', durationMs: 3 }]);
+        expect(await store.replay({ ids: [first!.id] }, T0 + 10)).toEqual({ queued: [first!.id], skipped: [] });
+        const resent = await store.delivery(first!.id);
+        expect(resent).toMatchObject({ status: 'pending', replay: 1 });
+        expect(resent?.skipReason).toBeUndefined();
+        const [again] = await store.claim('sink', T0 + 10, ONE_PER_CALL);
+        await store.settle([{ id: again!.id, lease: again!.lease, outcome: 'delivered' }], T0 + 20);
+        expect(await store.delivery(first!.id)).toMatchObject({ status: 'delivered', replay: 1 });
+      });
     });
 
     describe('prune', () => {
@@ -366,10 +380,127 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
         expect(decision).toEqual({ outcome: 'not_missed' });
       });
 
+      it('keeps a call whose summary is still due, and all its events, past the ttl; forgets them once it is taken', async () => {
+        await store.commit(request(event('evt-sd-start', 'call-sd', 'call.initiated'), {
+          targets: [],
+          call: () => ({ source: SOURCE, callId: 'call-sd', answered: false, summaryCheckAt: T0 + 3 * DAY }),
+        }));
+        expect(await store.prune(T0 + 2 * DAY, DAY, 1_000)).toMatchObject({ events: 0, calls: 0 });
+        expect(await store.dueSummaries(T0 + 3 * DAY, 10)).toEqual([{ source: SOURCE, callId: 'call-sd' }]);
+        const decision = await store.decideSummary({ source: SOURCE, callId: 'call-sd' }, T0 + 3 * DAY, (call, events) => {
+          expect(events.map((ev) => ev.id)).toEqual(['evt-sd-start']);
+          return undefined;
+        });
+        expect(decision).toEqual({ outcome: 'none' });
+        expect(await store.prune(T0 + 5 * DAY, DAY, 1_000)).toMatchObject({ events: 1, calls: 1 });
+      });
+
       it('does bounded work per call and says when more is left', async () => {
         for (const n of ['1', '2', '3']) await store.commit(request(event(`evt-p${n}`, undefined, 'object.created'), { targets: [] }));
         expect(await store.prune(T0 + 2 * DAY, DAY, 2)).toMatchObject({ events: 2, more: true });
         expect(await store.prune(T0 + 2 * DAY, DAY, 2)).toMatchObject({ events: 1, more: false });
+      });
+    });
+
+    describe('operations', () => {
+      const DAY = 24 * 3600 * 1000;
+      /** Claims everything due for `sink` and settles each with `outcome` (dead: permanent). */
+      async function settleAll(at: number, outcome: 'delivered' | 'dead', durationMs = 12) {
+        const claimed = await store.claim('sink', at, MANY_PER_CALL);
+        await store.settle(
+          claimed.map(({ id, lease }) => (outcome === 'delivered' ? { id, lease, outcome, durationMs } : { id, lease, outcome, error: 'rejected', durationMs })),
+          at,
+        );
+        return claimed;
+      }
+
+      it('keeps dead deliveries and their events through pruning past dedupe_ttl; they stay replayable', async () => {
+        await store.commit(request(event('evt-dead', 'call-dead')));
+        await store.commit(request(event('evt-gone', 'call-gone')));
+        const claimed = await store.claim('sink', T0, ONE_PER_CALL);
+        await store.settle(claimed.map(({ id, lease, event: ev }) => (ev.id === 'evt-dead' ? { id, lease, outcome: 'dead' as const, error: 'no' } : { id, lease, outcome: 'delivered' as const })), T0);
+        expect(await store.prune(T0 + 30 * DAY, DAY, 1_000)).toMatchObject({ events: 1 });
+        expect((await store.list({})).map((record) => [record.eventId, record.status])).toEqual([['evt-dead', 'dead']]);
+        expect(await store.deadStats()).toEqual([{ connector: 'sink', n: 1 }]);
+        const [dead] = await store.list({ status: 'dead' });
+        expect(await store.replay({ ids: [dead!.id] }, T0 + 30 * DAY)).toEqual({ queued: [dead!.id], skipped: [] });
+        const again = await store.claim('sink', T0 + 30 * DAY, ONE_PER_CALL);
+        expect(again.map((delivery) => [delivery.event.id, delivery.attempts, delivery.since, delivery.replay])).toEqual([['evt-dead', 0, T0 + 30 * DAY, 0]]);
+      });
+
+      it('replays by id: dead with a fresh budget, delivered as a counted resend, pending and unknown ids skipped', async () => {
+        for (const n of ['1', '2', '3']) await store.commit(request(event(`evt-r${n}`, `call-r${n}`)));
+        const [one, two] = await store.claim('sink', T0, ONE_PER_CALL);
+        await store.settle([{ id: one!.id, lease: one!.lease, outcome: 'delivered' }, { id: two!.id, lease: two!.lease, outcome: 'dead', error: 'x' }], T0);
+        const three = (await store.list({ event: 'evt-r3' }))[0]!;
+        const result = await store.replay({ ids: [one!.id, two!.id, three.id, 9_999_999] }, T0 + 10);
+        expect(result).toEqual({ queued: [one!.id, two!.id], skipped: [{ id: three.id, reason: 'pending' }, { id: 9_999_999, reason: 'not_found' }] });
+        const byEvent = Object.fromEntries((await store.list({})).map((record) => [record.eventId, record]));
+        expect(byEvent['evt-r1']).toMatchObject({ status: 'pending', replay: 1, attempts: 0 });
+        expect(byEvent['evt-r2']).toMatchObject({ status: 'pending', replay: 0, attempts: 0 });
+        const claimed = await store.claim('sink', T0 + 10, ONE_PER_CALL);
+        expect(claimed.find((delivery) => delivery.event.id === 'evt-r1')).toMatchObject({ replay: 1, since: T0 + 10 });
+      });
+
+      it('replays by filter only dead deliveries that match, and purges dead ones older than a time', async () => {
+        await store.commit(request(event('evt-f1', 'call-f1')));
+        await store.commit(request(event('evt-f2', 'call-f2'), { targets: [{ route: 'other', connector: 'sink' }] }));
+        await store.commit(request(event('evt-f3', 'call-f3')));
+        await settleAll(T0, 'dead');
+        expect((await store.replay({ filter: { route: 'all', since: T0 } }, T0 + 5)).queued).toHaveLength(2);
+        expect((await store.list({ status: 'dead' })).map((record) => record.eventId)).toEqual(['evt-f2']);
+        expect(await store.purgeDead(T0, {})).toBe(0);
+        expect(await store.purgeDead(T0 + 1, { connector: 'elsewhere' })).toBe(0);
+        expect(await store.purgeDead(T0 + 1, {})).toBe(1);
+        expect(await store.deadStats()).toEqual([]);
+      });
+
+      it('keeps every attempt of a delivery, with time, outcome, error and duration', async () => {
+        await store.commit(request(event('evt-h', 'call-h')));
+        const [first] = await store.claim('sink', T0, ONE_PER_CALL);
+        await store.settle([{ id: first!.id, lease: first!.lease, outcome: 'retry', at: T0 + 100, error: 'busy', durationMs: 40 }], T0 + 50);
+        const [second] = await store.claim('sink', T0 + 100, ONE_PER_CALL);
+        await store.settle([{ id: second!.id, lease: second!.lease, outcome: 'delivered', durationMs: 7 }], T0 + 110);
+        const detail = await store.delivery(first!.id);
+        expect(detail).toMatchObject({ eventId: 'evt-h', status: 'delivered', attempts: 2, callId: 'call-h', source: SOURCE, route: 'all' });
+        expect(detail?.history).toEqual([
+          { at: T0 + 10, outcome: 'retry', error: 'busy', durationMs: 40 },
+          { at: T0 + 103, outcome: 'delivered', error: null, durationMs: 7 },
+        ]);
+        expect(await store.delivery(9_999_999)).toBeUndefined();
+      });
+
+      it('lists with filters, newest first, and pages on below a cursor', async () => {
+        for (const n of ['1', '2', '3', '4']) await store.commit(request(event(`evt-l${n}`, n === '4' ? 'call-other' : 'call-l'), { receivedAt: T0 + Number(n) }));
+        expect((await store.list({ call: 'call-l' })).map((record) => record.eventId)).toEqual(['evt-l3', 'evt-l2', 'evt-l1']);
+        expect((await store.list({ event: 'evt-l4', route: 'all', connector: 'sink', status: 'pending' })).map((record) => record.eventId)).toEqual(['evt-l4']);
+        expect((await store.list({ since: T0 + 3 })).map((record) => record.eventId)).toEqual(['evt-l4', 'evt-l3']);
+        const first = await store.list({ limit: 2 });
+        const next = await store.list({ limit: 2, before: first.at(-1)!.id });
+        expect([...first, ...next].map((record) => record.eventId)).toEqual(['evt-l4', 'evt-l3', 'evt-l2', 'evt-l1']);
+      });
+
+      it('traces an event id: each stored event with its call and deliveries, newest first', async () => {
+        await store.commit(request(event('evt-tr', 'call-tr', 'call.ringing')));
+        await store.commit(request(event('evt-tr', 'call-tr', 'call.answered')));
+        const traces = await store.trace('evt-tr');
+        expect(traces.map((trace) => trace.event.type)).toEqual(['call.answered', 'call.ringing']);
+        expect(traces[0]).toMatchObject({ receivedAt: T0, call: { callId: 'call-tr', tags: { count: 2 } }, deliveries: [{ eventId: 'evt-tr', connector: 'sink' }] });
+        expect(await store.trace('nobody')).toEqual([]);
+      });
+
+      it('a paused connector gets nothing claimed and no due time; resume restarts the age of what waited', async () => {
+        await store.commit(request(event('evt-p', 'call-p')));
+        expect(await store.pause('sink', T0 + 1)).toBe(true);
+        expect(await store.pause('sink', T0 + 2)).toBe(false);
+        expect(await store.paused()).toEqual([{ connector: 'sink', since: T0 + 1 }]);
+        expect(await store.claim('sink', T0 + DAY, ONE_PER_CALL)).toEqual([]);
+        expect(await store.nextDueAt('sink')).toBeUndefined();
+        expect(await store.resume('sink', T0 + DAY)).toBe(true);
+        expect(await store.resume('sink', T0 + DAY)).toBe(false);
+        expect(await store.paused()).toEqual([]);
+        const [claimed] = await store.claim('sink', T0 + DAY, ONE_PER_CALL);
+        expect(claimed).toMatchObject({ since: T0 + DAY, attempts: 0 });
       });
     });
 

@@ -1,4 +1,5 @@
 import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import Database from 'better-sqlite3';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -9,6 +10,7 @@ import type { CanonicalEvent } from '../../src/dialects/index.js';
 import { startService, type RunningService } from '../../src/service.js';
 import { createSqliteStore } from '../../src/store/sqlite/index.js';
 import type { Db } from '../../src/store/sqlite/db.js';
+import { waitFor } from './wait.js';
 import { signAudianRequest } from '../../src/verify/index.js';
 
 export const TEST_SECRET = 'whsec_test_secret';
@@ -56,7 +58,7 @@ export type ServiceWithDb = RunningService & { readonly db: Db };
 
 /** Starts the service on `config`, on a SQLite store opened here so the test can reach its connection. */
 export async function startServiceWithDb(config: BridgeConfig, logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' })): Promise<ServiceWithDb> {
-  const store = createSqliteStore(config.store.path);
+  const store = createSqliteStore(config.store.path, { exclusive: true });
   return { ...(await startService(config, { logger, store })), db: store.db };
 }
 
@@ -99,4 +101,20 @@ export function readEvents(path: string): CanonicalEvent[] {
     .split('\n')
     .filter((line) => line.length > 0)
     .map((line) => JSON.parse(line) as CanonicalEvent);
+}
+
+/**
+ * Waits until every delivery in the SQLite file at `path` is recorded as
+ * delivered, reading it on a connection of its own (the bridge may be another
+ * process); resolves with how many deliveries there are.
+ */
+export async function waitForOutboxDelivered(path: string, timeoutMs = 20_000): Promise<number> {
+  const reader = new Database(path, { readonly: true });
+  try {
+    const count = (where: string) => (reader.prepare(`SELECT COUNT(*) AS n FROM deliveries ${where}`).get() as { n: number }).n;
+    await waitFor(() => count("WHERE status != 'delivered'") === 0, { timeoutMs, what: 'every delivery recorded as delivered' });
+    return count('');
+  } finally {
+    reader.close();
+  }
 }

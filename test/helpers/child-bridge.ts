@@ -9,6 +9,8 @@ export const CLI = fileURLToPath(new URL('../../dist/src/cli/main.js', import.me
 export interface ChildBridge {
   readonly process: ChildProcess;
   readonly url: string;
+  /** The admin API's base URL, when the config turned it on (`admin.token`). */
+  readonly adminUrl: string | undefined;
   /** Everything the process wrote, for failure messages. */
   readonly output: () => string;
   /** Resolves with the exit code or signal once the process is gone. */
@@ -24,6 +26,7 @@ export async function startChildBridge(configPath: string, options: { cwd?: stri
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
+  let adminUrl: string | undefined;
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const exited = new Promise<number | NodeJS.Signals | null>((resolve) => child.once('exit', (code, signal) => resolve(signal ?? code)));
   const url = await new Promise<string>((resolve, reject) => {
@@ -33,6 +36,7 @@ export async function startChildBridge(configPath: string, options: { cwd?: stri
       output += `${line}\n`;
       try {
         const entry = JSON.parse(line) as { msg?: string; url?: string };
+        if (entry.msg === 'admin API listening') adminUrl = entry.url;
         if (entry.msg === 'audian-bridge listening' && entry.url) {
           clearTimeout(timer);
           resolve(entry.url);
@@ -46,11 +50,22 @@ export async function startChildBridge(configPath: string, options: { cwd?: stri
       reject(new Error(`bridge exited (${String(code)}) before listening:\n${output}`));
     });
   });
-  return { process: child, url, output: () => output, exited };
+  return { process: child, url, adminUrl, output: () => output, exited };
 }
 
 /** Asks the process to stop (SIGTERM) and waits for it. */
 export async function stopChildBridge(bridge: ChildBridge, signal: NodeJS.Signals = 'SIGTERM'): Promise<number | NodeJS.Signals | null> {
   if (bridge.process.exitCode === null && bridge.process.signalCode === null) bridge.process.kill(signal);
   return bridge.exited;
+}
+
+/** Runs the built CLI once with `args`; resolves with its exit code and output. */
+export async function runCli(args: readonly string[], options: { cwd?: string; env?: Record<string, string | undefined> } = {}) {
+  const child = spawn(process.execPath, [CLI, ...args], { cwd: options.cwd, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  return { code, stdout, stderr };
 }

@@ -149,6 +149,27 @@ describe('stale_guard', () => {
     const kept = bridge.db.prepare("SELECT COUNT(*) AS n FROM connector_state WHERE connector = 'guarded'").get() as { n: number };
     expect(kept.n).toBe(1);
   });
+
+  it("an operator's replay of a skipped update is sent anyway, with the replay's own key, and leaves the mark", async () => {
+    const callId = 'crm-guard-replay';
+    await post(audianV2Calls.answered(callId, T0 + 10_000));
+    await post(audianV2Calls.initiated(callId, CALLER, T0));
+    const ofCall = async () => (await bridge.store.list({ connector: 'guarded', call: callId }));
+    const skippedRow = await waitFor(async () => (await ofCall()).find((row) => row.status === 'skipped'), { what: 'the skipped older update' });
+    expect(skippedRow.eventId).toBe(`evt_${callId}_initiated`);
+    expect(await bridge.store.replay({ ids: [skippedRow.id] }, Date.now())).toEqual({ queued: [skippedRow.id], skipped: [] });
+    const replayKey = idempotencyKey({ source: 'audian/main', type: 'call.initiated', id: skippedRow.eventId }, 'guarded', 'guarded', 1);
+    const [resent] = await waitFor(() => {
+      const found = under(`/guarded/${callId}`).filter((request) => request.headers['idempotency-key'] === replayKey);
+      return found.length > 0 && found;
+    }, { what: 'the replayed update at the CRM' });
+    expect((JSON.parse(resent!.body) as { type: string }).type).toBe('call.initiated');
+    await waitFor(async () => (await bridge.store.delivery(skippedRow.id))?.status === 'delivered', { what: 'the replay recorded as delivered' });
+    expect(await bridge.store.delivery(skippedRow.id)).toMatchObject({ replay: 1, history: [{ outcome: 'skipped' }, { outcome: 'delivered' }] });
+    // The mark stays at the newer update: a later older one is still skipped.
+    await post({ id: 'evt_crm_guard_replay_early', timestamp: at(5_000), event: 'call.held', data: { call_id: callId } });
+    await waitFor(async () => (await ofCall()).find((row) => row.eventId === 'evt_crm_guard_replay_early' && row.status === 'skipped'), { what: 'a later older update skipped' });
+  });
 });
 
 describe('auth', () => {

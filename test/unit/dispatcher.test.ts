@@ -11,7 +11,9 @@ import type { DeliveryRecord } from '../../src/store/index.js';
 import { waitFor } from '../helpers/wait.js';
 
 const T0 = Date.parse('2026-03-01T12:00:00Z');
-const OPTIONS: DispatchOptions = { maxAttempts: 3, retryInitialMs: 100, retryMaxMs: 1_000, pollIntervalMs: 10, sendTimeoutMs: 5_000 };
+const DAY = 24 * 3600_000;
+/** retry_initial 100 ms doubling up to retry_max 1 s, as the config turns it into a schedule. */
+const OPTIONS: DispatchOptions = { retry: { schedule: [100, 200, 400, 800, 1_000], maxAgeMs: 3 * DAY, maxAttempts: 3 }, pollIntervalMs: 10, sendTimeoutMs: 5_000 };
 
 /** A connector whose answers the test scripts; it remembers every batch it was handed. */
 function fakeConnector(answer: (batch: readonly Delivery[]) => Promise<SendResult[]> | SendResult[]) {
@@ -92,7 +94,9 @@ describe('outcomes', () => {
     const fake = fakeConnector((batch) => batch.map((delivery) => (delivery.event.id === 'evt-skip' ? skipped('older than the last update') : sent)));
     await accept(event('evt-skip', 'c1'), event('evt-after-skip', 'c1'));
     start(fake.connector);
-    expect(await attempted('evt-skip', 1)).toMatchObject({ status: 'skipped', skipReason: 'older than the last update', lastError: null });
+    const skippedRow = await attempted('evt-skip', 1);
+    expect(skippedRow).toMatchObject({ status: 'skipped', skipReason: 'older than the last update', lastError: null });
+    expect((await store.delivery(skippedRow.id))?.history).toMatchObject([{ outcome: 'skipped', error: 'older than the last update' }]);
     expect(await attempted('evt-after-skip', 1)).toMatchObject({ status: 'delivered' });
     clock += 60_000;
     await quietPeriod();
@@ -198,10 +202,17 @@ describe('per-call order', () => {
     }
   }
 
+  /** The failed first try waits out the backoff floor (half the first step, even with Retry-After: 0). */
+  async function afterTheRetryWait(): Promise<void> {
+    await attempted('ca-0', 1);
+    clock += 1_000;
+  }
+
   it('a call\'s deliveries never overlap and leave in acceptance order, a retry included', async () => {
     const fake = orderedConnector();
     await accept(...events);
     start(fake.connector, {}, { batchSize: 10 });
+    await afterTheRetryWait();
     await waitFor(() => fake.delivered.length === events.length, { what: 'every event delivered' });
     expect(fake.overlaps).toEqual([]);
     for (const batch of fake.batches) {
@@ -216,6 +227,7 @@ describe('per-call order', () => {
     await accept(...events);
     start(fake.connector, {}, { batchSize: 2 });
     start(fake.connector, {}, { batchSize: 2 });
+    await afterTheRetryWait();
     await waitFor(() => fake.delivered.length === events.length, { what: 'every event delivered' });
     expect(fake.overlaps).toEqual([]);
     inCallOrder(fake.delivered);
@@ -229,5 +241,112 @@ describe('per-call order', () => {
     await waitFor(async () => (await store.list({ status: 'delivered' })).length === events.length, { what: 'every event delivered' });
     expect(fake.batches[0]!.map((delivery) => delivery.event.id)).toEqual(['ca-0', 'ca-1', 'ca-2', 'cb-0', 'cb-1', 'cb-2', 'cc-0', 'cc-1', 'cc-2']);
     inCallOrder(fake.sends().map((delivery) => delivery.event.id));
+  });
+});
+
+describe('the retry schedule', () => {
+  /** The defaults of `dispatch`: 5s, 30s, 2m, 10m, 30m, 1h, 4h (the last repeating), up to 3 days, no attempt limit. */
+  const DEFAULTS: DispatchOptions = {
+    retry: { schedule: [5_000, 30_000, 120_000, 600_000, 1_800_000, 3_600_000, 14_400_000], maxAgeMs: 3 * DAY },
+    pollIntervalMs: 10,
+    sendTimeoutMs: 5_000,
+  };
+
+  /** Moves the injected clock to the next due attempt, until `until`, waiting each time for that attempt to be written. */
+  async function runClockUntil(until: number, attempts: () => number): Promise<void> {
+    for (;;) {
+      const due = await store.nextDueAt('fake');
+      if (due === undefined || due > until) return;
+      const before = attempts();
+      clock = Math.max(clock, due);
+      await waitFor(async () => attempts() > before && (await store.nextDueAt('fake')) !== due, { what: `the attempt due at ${due - T0} ms` });
+    }
+  }
+
+  it('a connector down for two hours (past the old 27-minute give-up): nothing dead, all delivered once it is back', async () => {
+    let up = false;
+    const arrived: string[] = [];
+    const fake = fakeConnector((batch) =>
+      batch.map((delivery) => {
+        if (!up) return retriable('connection refused');
+        arrived.push(delivery.event.id);
+        return sent;
+      }),
+    );
+    const events = ['c1', 'c2', 'c3'].map((call) => event(`evt-out-${call}`, call));
+    await accept(...events);
+    start(fake.connector, DEFAULTS);
+    await runClockUntil(T0 + 2 * 3600_000, () => fake.sends().length);
+    const during = await store.list({});
+    expect(during.map((row) => row.status)).toEqual(['pending', 'pending', 'pending']);
+    // The old defaults (12 attempts, 10 min cap) had given up by now; this schedule is at its 6th or 7th step.
+    expect(Math.min(...during.map((row) => row.attempts))).toBeGreaterThanOrEqual(5);
+    expect(await store.list({ status: 'dead' })).toEqual([]);
+
+    up = true;
+    clock = T0 + 6 * 3600_000; // past the longest step (4 h): everything is due again
+    await waitFor(async () => (await store.list({ status: 'delivered' })).length === 3, { what: 'every event delivered' });
+    expect(arrived.sort()).toEqual(events.map((ev) => ev.id).sort());
+  });
+
+  it('gives up at max_age (from when the delivery was queued), with the reason', async () => {
+    const fake = fakeConnector((batch) => batch.map(() => retriable('still down')));
+    await accept(event('evt-age', 'c1'));
+    start(fake.connector, { ...DEFAULTS, retry: { ...DEFAULTS.retry, maxAgeMs: 3_600_000 } });
+    await runClockUntil(T0 + 2 * 3600_000, () => fake.sends().length);
+    const row = await record('evt-age');
+    expect(row.status).toBe('dead');
+    // The last retry falls at max_age exactly, not a step beyond it.
+    expect((await store.delivery(row.id))?.history.at(-1)?.at).toBeLessThanOrEqual(T0 + 3_600_000);
+  });
+
+  it('Retry-After: 0 waits at least the step\'s lower bound, so it cannot burn attempts', async () => {
+    const fake = fakeConnector((batch) => batch.map(() => retriable('429', 0)));
+    await accept(event('evt-zero', 'c1'));
+    start(fake.connector, DEFAULTS);
+    expect(await attempted('evt-zero', 1)).toMatchObject({ status: 'pending', nextAttemptAt: T0 + 2_500 });
+    await quietPeriod();
+    expect(fake.sends()).toHaveLength(1);
+  });
+
+  it('a connector\'s own policy overrides the dispatcher\'s', async () => {
+    const fake = fakeConnector((batch) => batch.map(() => retriable('down')));
+    await accept(event('evt-own', 'c1'));
+    const dispatcher = createDispatcher({
+      store,
+      connectors: new Map([['fake', { connector: fake.connector, batchSize: 10, maxPerCall: 1, retry: { schedule: [1_000], maxAgeMs: DAY, maxAttempts: 1 } }]]),
+      options: DEFAULTS,
+      logger: pino({ level: 'silent' }),
+      now: () => clock,
+      random: () => 0.5,
+    });
+    dispatcher.start();
+    stops.push(() => dispatcher.stop(1_000));
+    expect(await attempted('evt-own', 1)).toMatchObject({ status: 'dead' });
+  });
+});
+
+describe('pause', () => {
+  it('a failure of a batch in flight when the pause came does not go dead, whatever its budget', async () => {
+    const fake = fakeConnector(async (batch) => {
+      await store.pause('fake', clock);
+      return batch.map(() => retriable('down'));
+    });
+    await accept(event('evt-inflight', 'c1'));
+    start(fake.connector, { retry: { schedule: [100], maxAgeMs: DAY, maxAttempts: 1 } });
+    expect(await attempted('evt-inflight', 1)).toMatchObject({ status: 'pending' });
+  });
+
+  it('no attempts while paused, however long; resume delivers all and nothing went dead', async () => {
+    const fake = fakeConnector((batch) => batch.map(() => sent));
+    await store.pause('fake', T0);
+    await accept(event('evt-p1', 'c1'), event('evt-p2', 'c2'));
+    start(fake.connector, { retry: { schedule: [100], maxAgeMs: 1_000 } });
+    clock = T0 + 10 * DAY; // far past max_age
+    await quietPeriod();
+    expect(fake.sends()).toEqual([]);
+    await store.resume('fake', clock);
+    await waitFor(async () => (await store.list({ status: 'delivered' })).length === 2, { what: 'both delivered after resume' });
+    expect(fake.sends()).toHaveLength(2);
   });
 });

@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3';
 import { afterEach, expect, it } from 'vitest';
+import { failsEveryWrite } from '../../src/store/sqlite/errors.js';
 import { createGroupCommit } from '../../src/store/sqlite/group-commit.js';
 
 let db: Database.Database;
@@ -34,4 +35,21 @@ it('one failing commit does not fail the others of its group', async () => {
   const outcomes = await Promise.allSettled([commit({ k: 'ok1', v: 1 }), commit({ k: 'bad', v: null }), commit({ k: 'ok2', v: 2 })]);
   expect(outcomes.map((outcome) => outcome.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
   expect(count()).toBe(2);
+});
+
+it('a failure that fails every write (a full disk) rejects the whole group at once, nobody retried alone', async () => {
+  db = new Database(':memory:');
+  db.exec('CREATE TABLE t (k TEXT PRIMARY KEY)');
+  const insert = db.prepare('INSERT INTO t (k) VALUES (?)');
+  let tries = 0;
+  const one = db.transaction((k: string) => {
+    tries += 1;
+    if (tries === 1) throw new Database.SqliteError('database or disk is full', 'SQLITE_FULL');
+    insert.run(k);
+  });
+  const commit = createGroupCommit(db, one, failsEveryWrite);
+  const outcomes = await Promise.allSettled([commit('a'), commit('b'), commit('c')]);
+  expect(outcomes.map((outcome) => outcome.status)).toEqual(['rejected', 'rejected', 'rejected']);
+  expect(tries).toBe(1);
+  expect((db.prepare('SELECT count(*) AS n FROM t').get() as { n: number }).n).toBe(0);
 });

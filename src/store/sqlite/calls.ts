@@ -76,7 +76,8 @@ export function createCallQueries(db: Db) {
   );
   const prune = db.prepare(
     `DELETE FROM calls WHERE rowid IN
-       (SELECT rowid FROM calls WHERE updated_at < ? AND missed_check_at IS NULL ORDER BY updated_at LIMIT ?)`,
+       (SELECT rowid FROM calls WHERE updated_at < ? AND missed_check_at IS NULL AND summary_check_at IS NULL
+         ORDER BY updated_at LIMIT ?)`,
   );
 
   return {
@@ -122,7 +123,7 @@ export function createCallQueries(db: Db) {
     endSummaryCheck(source: string, callId: string, revision: number, now: number): void {
       endSummaryCheck.run(revision, now, source, callId);
     },
-    /** Forgets up to `limit` calls untouched since `olderThan` whose missed-call decision is made. */
+    /** Forgets up to `limit` calls untouched since `olderThan` whose missed-call decision is made and whose summary is not due. */
     prune(olderThan: number, limit: number): number {
       return prune.run(olderThan, limit).changes;
     },

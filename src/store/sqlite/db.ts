@@ -1,9 +1,12 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import { BridgeError } from '../../errors.js';
 import { MIGRATIONS } from './migrations.js';
 
 export type Db = Database.Database;
+
+const BUSY_TIMEOUT_MS = 10;
 
 /**
  * Opens (creating if needed) the SQLite file and brings its schema up to date.
@@ -11,13 +14,17 @@ export type Db = Database.Database;
  * a commit durable against power loss, not just a process crash, because a 200
  * promises the event is kept.
  */
-export function openDatabase(path: string): Db {
+export function openDatabase(path: string, options: { create?: boolean } = {}): Db {
+  if (options.create === false && path !== ':memory:' && !existsSync(path)) {
+    throw new BridgeError('STORE_NOT_FOUND', `no database at ${path}: is store.path right, and has the bridge run here yet? (nothing was created)`);
+  }
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   const db = new Database(path);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = FULL');
   db.pragma('foreign_keys = ON');
-  db.pragma('busy_timeout = 5000');
+  // Waiting for a lock blocks the event loop, so only briefly here; the store retries asynchronously.
+  db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
   migrate(db);
   return db;
 }

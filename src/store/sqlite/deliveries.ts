@@ -1,16 +1,56 @@
 import { randomUUID } from 'node:crypto';
 import type { CanonicalEvent } from '../../dialects/index.js';
 import type {
+  AttemptRecord,
   ClaimedDelivery,
   ClaimOptions,
+  DeadStats,
+  DeliveryDetail,
   DeliveryFilter,
   DeliveryOutcome,
   DeliveryRecord,
   DeliveryStatus,
+  PauseRecord,
   PendingStats,
+  ReplayResult,
+  ReplaySelection,
   SettleResult,
 } from '../types.js';
 import type { Db } from './db.js';
+
+interface RecordRow {
+  id: number; event_id: string; type: string; source: string; subject: string | null; route: string; connector: string;
+  status: DeliveryStatus; attempts: number; next_attempt_at: number; last_error: string | null; created_at: number;
+  updated_at: number; replay: number; skip_reason: string | null;
+}
+
+/**
+ * The columns a `RecordRow` reads, from deliveries `d` joined with events `e`. A skipped delivery is stored
+ * as delivered with its reason (migration 5) and read back as 'skipped'.
+ */
+const RECORD_COLUMNS = `d.id, e.id AS event_id, e.type, e.source, e.subject, d.route, d.connector,
+  CASE WHEN d.skip_reason IS NOT NULL THEN 'skipped' ELSE d.status END AS status, d.attempts,
+  d.next_attempt_at, d.last_error, d.created_at, d.updated_at, d.replay, d.skip_reason`;
+
+function toRecord(row: RecordRow): DeliveryRecord {
+  return {
+    id: row.id,
+    eventId: row.event_id,
+    type: row.type,
+    route: row.route,
+    connector: row.connector,
+    status: row.status,
+    attempts: row.attempts,
+    nextAttemptAt: row.next_attempt_at,
+    lastError: row.last_error,
+    ...(row.skip_reason !== null ? { skipReason: row.skip_reason } : {}),
+    updatedAt: row.updated_at,
+    createdAt: row.created_at,
+    source: row.source,
+    callId: row.subject,
+    replay: row.replay,
+  };
+}
 
 interface Lease {
   readonly token: string;
@@ -29,8 +69,8 @@ export function createDeliveryQueries(db: Db) {
   const leases = new Map<number, Lease>();
 
   const insert = db.prepare(
-    `INSERT INTO deliveries (event_seq, route, connector, order_key, status, next_attempt_at, created_at, updated_at)
-     VALUES (?, ?, ?, ?, 'pending', ?, ?, ?)`,
+    `INSERT INTO deliveries (event_seq, route, connector, order_key, status, next_attempt_at, created_at, updated_at, budget_from)
+     VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?)`,
   );
   // The earliest pending deliveries of each ordering key (one call's events, per
   // connector), if due: at most `perCall` of them, none behind one that is not
@@ -38,9 +78,9 @@ export function createDeliveryQueries(db: Db) {
   // the call overtake an earlier one. The OFFSET probe bounds the look back.
   const due = db.prepare<
     [{ connector: string; now: number; leased: string; skip: number; limit: number }],
-    { id: number; route: string; connector: string; attempts: number; order_key: string; body: string }
+    { id: number; route: string; connector: string; attempts: number; order_key: string; body: string; budget_from: number; replay: number }
   >(
-    `SELECT d.id, d.route, d.connector, d.attempts, d.order_key, e.body
+    `SELECT d.id, d.route, d.connector, d.attempts, d.order_key, e.body, d.budget_from, d.replay
        FROM deliveries d JOIN events e ON e.seq = d.event_seq
       WHERE d.connector = @connector AND d.status = 'pending' AND d.next_attempt_at <= @now
         AND NOT EXISTS (SELECT 1 FROM deliveries p
@@ -71,24 +111,92 @@ export function createDeliveryQueries(db: Db) {
   const pendingStats = db.prepare<[], PendingStats>(
     "SELECT connector, COUNT(*) AS n, MIN(created_at) AS oldest FROM deliveries WHERE status = 'pending' GROUP BY connector",
   );
-  const list = db.prepare<[{ status: string | null; connector: string | null; limit: number }], {
-    id: number; event_id: string; type: string; route: string; connector: string; status: DeliveryStatus;
-    attempts: number; next_attempt_at: number; last_error: string | null; updated_at: number; skip_reason: string | null;
-  }>(
-    // A skipped delivery is stored as delivered with its reason (migration 4) and read back as 'skipped'.
-    `SELECT d.id, e.id AS event_id, e.type, d.route, d.connector,
-            CASE WHEN d.skip_reason IS NOT NULL THEN 'skipped' ELSE d.status END AS status,
-            d.attempts, d.next_attempt_at, d.last_error, d.updated_at, d.skip_reason
+  const deadStats = db.prepare<[], DeadStats>(
+    "SELECT connector, COUNT(*) AS n FROM deliveries WHERE status = 'dead' GROUP BY connector",
+  );
+  type ListParams = { status: string | null; connector: string | null; route: string | null; event: string | null; call: string | null; since: number | null; before: number | null; limit: number };
+  const list = db.prepare<[ListParams], RecordRow>(
+    `SELECT ${RECORD_COLUMNS}
        FROM deliveries d JOIN events e ON e.seq = d.event_seq
       WHERE (@status IS NULL
              OR (@status = 'skipped' AND d.skip_reason IS NOT NULL)
              OR (d.status = @status AND d.skip_reason IS NULL))
         AND (@connector IS NULL OR d.connector = @connector)
+        AND (@route IS NULL OR d.route = @route) AND (@event IS NULL OR e.id = @event)
+        AND (@call IS NULL OR e.subject = @call) AND (@since IS NULL OR d.created_at >= @since)
+        AND (@before IS NULL OR d.id < @before)
       ORDER BY d.id DESC LIMIT @limit`,
   );
-  const requeue = db.prepare(
-    "UPDATE deliveries SET status = 'pending', next_attempt_at = ?, updated_at = ? WHERE id = ? AND status = 'dead'",
+  const one = db.prepare<[number], RecordRow>(`SELECT ${RECORD_COLUMNS} FROM deliveries d JOIN events e ON e.seq = d.event_seq WHERE d.id = ?`);
+  const ofEvent = db.prepare<[number], RecordRow>(
+    `SELECT ${RECORD_COLUMNS} FROM deliveries d JOIN events e ON e.seq = d.event_seq WHERE d.event_seq = ? ORDER BY d.id`,
   );
+  const history = db.prepare<[number], { at: number; outcome: AttemptRecord['outcome']; error: string | null; duration_ms: number | null }>(
+    'SELECT at, outcome, error, duration_ms FROM delivery_attempts WHERE delivery_id = ? ORDER BY rowid',
+  );
+  const recordAttempt = db.prepare('INSERT INTO delivery_attempts (delivery_id, at, outcome, error, duration_ms) VALUES (?, ?, ?, ?, ?)');
+  // A replayed delivery starts a fresh budget: no attempts counted, its age from now.
+  const requeue = db.prepare(
+    "UPDATE deliveries SET status = 'pending', attempts = 0, budget_from = @now, next_attempt_at = @now, updated_at = @now WHERE id = @id AND status = 'dead'",
+  );
+  const resend = db.prepare(
+    `UPDATE deliveries SET status = 'pending', attempts = 0, replay = replay + 1, budget_from = @now, next_attempt_at = @now,
+            last_error = NULL, skip_reason = NULL, updated_at = @now
+      WHERE id = @id AND status = 'delivered'`,
+  );
+  const statusOf = db.prepare<[number], { status: DeliveryStatus }>('SELECT status FROM deliveries WHERE id = ?');
+  const requeueMatching = db.prepare<[{ now: number; connector: string | null; route: string | null; since: number | null }], { id: number }>(
+    `UPDATE deliveries SET status = 'pending', attempts = 0, budget_from = @now, next_attempt_at = @now, updated_at = @now
+      WHERE status = 'dead' AND (@connector IS NULL OR connector = @connector) AND (@route IS NULL OR route = @route)
+        AND (@since IS NULL OR created_at >= @since)
+      RETURNING id`,
+  );
+  const purgeDead = db.prepare(
+    "DELETE FROM deliveries WHERE status = 'dead' AND updated_at < @before AND (@connector IS NULL OR connector = @connector)",
+  );
+  const pauseOne = db.prepare('INSERT INTO connector_pauses (connector, paused_at) VALUES (?, ?) ON CONFLICT (connector) DO NOTHING');
+  const unpause = db.prepare('DELETE FROM connector_pauses WHERE connector = ?');
+  // Time spent paused never counts towards `max_age`, and what waited is due at once.
+  const restartBudgets = db.prepare(
+    `UPDATE deliveries SET budget_from = MAX(budget_from, @now), next_attempt_at = MIN(next_attempt_at, @now)
+      WHERE connector = @connector AND status = 'pending'`,
+  );
+  const isPaused = db.prepare<[string], { one: number }>('SELECT 1 AS one FROM connector_pauses WHERE connector = ?');
+  const pauses = db.prepare<[], { connector: string; paused_at: number }>('SELECT connector, paused_at FROM connector_pauses ORDER BY connector');
+
+  const requeueAll = db.transaction((ids: readonly number[], now: number): number => {
+    let moved = 0;
+    for (const id of ids) moved += requeue.run({ now, id }).changes;
+    return moved;
+  });
+
+  // Taken IMMEDIATE, as settle and requeue are: a replay reads the statuses it then changes, and in WAL mode
+  // a read that turns into a write fails at once instead of waiting for the lock.
+  const replayAll = db.transaction((selection: ReplaySelection, now: number): ReplayResult => {
+    if ('filter' in selection) {
+      const { connector, route, since } = selection.filter;
+      const rows = requeueMatching.all({ now, connector: connector ?? null, route: route ?? null, since: since ?? null });
+      return { queued: rows.map((row) => row.id), skipped: [] };
+    }
+    const queued: number[] = [];
+    const skipped: ReplayResult['skipped'][number][] = [];
+    for (const id of new Set(selection.ids)) {
+      const status = statusOf.get(id)?.status;
+      if (status === undefined) skipped.push({ id, reason: 'not_found' });
+      else if (status === 'pending') skipped.push({ id, reason: 'pending' });
+      else {
+        (status === 'dead' ? requeue : resend).run({ id, now });
+        queued.push(id);
+      }
+    }
+    return { queued, skipped };
+  });
+
+  const resumeOne = db.transaction((connector: string, now: number): boolean => {
+    if (unpause.run(connector).changes === 0) return false;
+    restartBudgets.run({ connector, now });
+    return true;
+  });
 
   function leasedKeys(connector: string, now: number): string[] {
     const keys = new Set<string>();
@@ -112,6 +220,10 @@ export function createDeliveryQueries(db: Db) {
       else if (outcome.outcome === 'skipped') skipped.run(outcome.reason, now, outcome.id);
       else if (outcome.outcome === 'retry') retry.run(outcome.at, outcome.error, now, outcome.id);
       else dead.run(outcome.error, now, outcome.id);
+      const durationMs = outcome.durationMs === undefined ? null : Math.round(outcome.durationMs);
+      // A skipped attempt keeps its reason where a failed one keeps its error.
+      const note = outcome.outcome === 'delivered' ? null : outcome.outcome === 'skipped' ? outcome.reason : outcome.error;
+      recordAttempt.run(outcome.id, now - (durationMs ?? 0), outcome.outcome, note, durationMs);
       written += 1;
     }
     return { written, refused };
@@ -120,9 +232,10 @@ export function createDeliveryQueries(db: Db) {
   return {
     /** Must run inside the transaction that stored event `eventSeq`. */
     insert(eventSeq: number, route: string, connector: string, orderKey: string, now: number): void {
-      insert.run(eventSeq, route, connector, orderKey, now, now, now);
+      insert.run(eventSeq, route, connector, orderKey, now, now, now, now);
     },
     claim(connector: string, now: number, options: ClaimOptions): ClaimedDelivery[] {
+      if (isPaused.get(connector)) return [];
       const rows = due.all({
         connector,
         now,
@@ -138,43 +251,71 @@ export function createDeliveryQueries(db: Db) {
           route: row.route,
           connector: row.connector,
           attempts: row.attempts,
+          since: row.budget_from,
+          replay: row.replay,
           event: JSON.parse(row.body) as CanonicalEvent,
           lease: token,
         };
       });
     },
     settle(outcomes: readonly DeliveryOutcome[], now: number): SettleResult {
-      const result = settle(outcomes, now);
+      const result = settle.immediate(outcomes, now);
       // Only once the write is durable does the call's next delivery become claimable.
       const refused = new Set(result.refused);
       for (const outcome of outcomes) if (!refused.has(outcome.id)) leases.delete(outcome.id);
       return result;
     },
     nextDueAt(connector: string): number | undefined {
+      if (isPaused.get(connector)) return undefined;
       return nextDue.get(connector)?.at ?? undefined;
     },
     pendingStats(): PendingStats[] {
       return pendingStats.all();
     },
-    list(filter: DeliveryFilter): DeliveryRecord[] {
-      return list.all({ status: filter.status ?? null, connector: filter.connector ?? null, limit: filter.limit ?? 100 }).map((row) => ({
-        id: row.id,
-        eventId: row.event_id,
-        type: row.type,
-        route: row.route,
-        connector: row.connector,
-        status: row.status,
-        attempts: row.attempts,
-        nextAttemptAt: row.next_attempt_at,
-        lastError: row.last_error,
-        ...(row.skip_reason !== null ? { skipReason: row.skip_reason } : {}),
-        updatedAt: row.updated_at,
-      }));
+    deadStats(): DeadStats[] {
+      return deadStats.all();
     },
-    requeue: db.transaction((ids: readonly number[], now: number): number => {
-      let moved = 0;
-      for (const id of ids) moved += requeue.run(now, now, id).changes;
-      return moved;
-    }),
+    list(filter: DeliveryFilter): DeliveryRecord[] {
+      return list
+        .all({
+          status: filter.status ?? null,
+          connector: filter.connector ?? null,
+          route: filter.route ?? null,
+          event: filter.event ?? null,
+          call: filter.call ?? null,
+          since: filter.since ?? null,
+          before: filter.before ?? null,
+          limit: filter.limit ?? 100,
+        })
+        .map(toRecord);
+    },
+    delivery(id: number): DeliveryDetail | undefined {
+      const row = one.get(id);
+      if (!row) return undefined;
+      const attempts = history.all(id).map((entry) => ({ at: entry.at, outcome: entry.outcome, error: entry.error, durationMs: entry.duration_ms }));
+      return { ...toRecord(row), history: attempts };
+    },
+    /** The deliveries of one stored event (by its sequence number), in creation order. */
+    ofEvent(eventSeq: number): DeliveryRecord[] {
+      return ofEvent.all(eventSeq).map(toRecord);
+    },
+    replay(selection: ReplaySelection, now: number): ReplayResult {
+      return replayAll.immediate(selection, now);
+    },
+    purgeDead(before: number, connector: string | undefined): number {
+      return purgeDead.run({ before, connector: connector ?? null }).changes;
+    },
+    pause(connector: string, now: number): boolean {
+      return pauseOne.run(connector, now).changes > 0;
+    },
+    resume(connector: string, now: number): boolean {
+      return resumeOne.immediate(connector, now);
+    },
+    paused(): PauseRecord[] {
+      return pauses.all().map((row) => ({ connector: row.connector, since: row.paused_at }));
+    },
+    requeue(ids: readonly number[], now: number): number {
+      return requeueAll.immediate(ids, now);
+    },
   };
 }

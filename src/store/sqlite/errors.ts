@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import { BridgeError } from '../../errors.js';
 
@@ -14,11 +15,42 @@ export function toStoreError(err: unknown, doing: string): unknown {
   return new BridgeError('STORE_UNAVAILABLE', `the SQLite store cannot ${doing}${code}: ${err.message}`, { cause: err });
 }
 
+/** Another connection holds the lock (the CLI, an operator's sqlite3 shell): worth a few more tries. */
+export function isLockContention(err: unknown): boolean {
+  const cause = err instanceof BridgeError ? err.cause : err;
+  return cause instanceof Database.SqliteError && /^SQLITE_(BUSY|LOCKED)/.test(cause.code);
+}
+
+/** Failures that fail every write alike: retrying each write of a group alone cannot help. */
+export function failsEveryWrite(err: unknown): boolean {
+  return err instanceof Database.SqliteError && /^SQLITE_(BUSY|LOCKED|FULL|IOERR|READONLY|CANTOPEN|NOMEM|CORRUPT|NOTADB)/.test(err.code);
+}
+
 /** Runs a synchronous driver call and settles as the store's asynchronous answer, its errors mapped. */
-export async function guarded<T>(doing: string, task: () => T): Promise<T> {
+export async function guarded<T>(doing: string, task: () => T | Promise<T>): Promise<T> {
   try {
-    return task();
+    return await task();
   } catch (err) {
     throw toStoreError(err, doing);
+  }
+}
+
+/**
+ * Waits between tries while another connection holds the write lock. The
+ * connection's own busy_timeout is kept tiny because it waits synchronously,
+ * freezing the event loop; these waits are asynchronous. About half a second in
+ * all, then the caller hears STORE_UNAVAILABLE (a webhook answers 503).
+ */
+const CONTENTION_WAITS_MS = [5, 10, 20, 40, 80, 160, 240];
+
+export async function retryingContention<T>(task: () => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await task();
+    } catch (err) {
+      const wait = CONTENTION_WAITS_MS[attempt];
+      if (wait === undefined || !isLockContention(err)) throw err;
+      await sleep(wait);
+    }
   }
 }

@@ -7,9 +7,11 @@ import type { Db } from './db.js';
  * own result only after that transaction is durable, so a 200 keeps meaning
  * "committed". `commitOne` must be a transaction of its own (it nests as a
  * savepoint); if the shared transaction fails, each commit is retried alone,
- * so one bad write cannot fail the others.
+ * so one bad write cannot fail the others — unless `failsAll` says the failure
+ * would fail every write alike (a held lock, a full disk): then all are told at
+ * once instead of paying for it once each.
  */
-export function createGroupCommit<Input, Result>(db: Db, commitOne: (input: Input) => Result) {
+export function createGroupCommit<Input, Result>(db: Db, commitOne: (input: Input) => Result, failsAll: (err: unknown) => boolean = () => false) {
   interface Pending {
     readonly input: Input;
     readonly resolve: (result: Result) => void;
@@ -17,15 +19,21 @@ export function createGroupCommit<Input, Result>(db: Db, commitOne: (input: Inpu
   }
   let queue: Pending[] = [];
   const commitAll = db.transaction((inputs: readonly Input[]) => inputs.map(commitOne));
+  const commitAlone = db.transaction(commitOne);
 
   function flush(): void {
     const batch = queue;
     queue = [];
     let results: Result[] | undefined;
     try {
-      results = commitAll(batch.map((pending) => pending.input));
-    } catch {
-      // Fall through: settle each one on its own.
+      // IMMEDIATE takes the write lock up front: in WAL mode a read that turns into a write can fail without waiting.
+      results = commitAll.immediate(batch.map((pending) => pending.input));
+    } catch (err) {
+      if (failsAll(err)) {
+        for (const pending of batch) pending.reject(err);
+        return;
+      }
+      // Otherwise fall through: settle each one on its own.
     }
     if (results) {
       batch.forEach((pending, index) => pending.resolve(results[index] as Result));
@@ -33,7 +41,7 @@ export function createGroupCommit<Input, Result>(db: Db, commitOne: (input: Inpu
     }
     for (const pending of batch) {
       try {
-        pending.resolve(commitOne(pending.input));
+        pending.resolve(commitAlone.immediate(pending.input));
       } catch (err) {
         pending.reject(err);
       }

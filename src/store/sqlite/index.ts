@@ -1,13 +1,28 @@
+import { statSync } from 'node:fs';
 import type { CanonicalEvent } from '../../dialects/index.js';
+import { BridgeError } from '../../errors.js';
 import { dedupeKeyOf } from '../dedupe.js';
-import type { Admission, CallKey, CommitRequest, CommitResult, MissedDecision, MissedVerdict, RouteTarget, Store, SummaryDecision, SummaryVerdict } from '../types.js';
+import type {
+  Admission,
+  CallKey,
+  CommitRequest,
+  CommitResult,
+  EventTrace,
+  MissedDecision,
+  MissedVerdict,
+  RouteTarget,
+  Store,
+  SummaryDecision,
+  SummaryVerdict,
+} from '../types.js';
 import { createCallQueries } from './calls.js';
 import { createConnectorStateQueries } from './connector-state.js';
 import { openDatabase, type Db } from './db.js';
 import { createDeliveryQueries } from './deliveries.js';
-import { guarded, toStoreError } from './errors.js';
+import { failsEveryWrite, guarded, retryingContention, toStoreError } from './errors.js';
 import { createGroupCommit } from './group-commit.js';
 import { createKeyedQueue } from './keyed-queue.js';
+import { lockForServing } from './process-lock.js';
 
 /** The store on one SQLite file, for one process. */
 export interface SqliteStore extends Store {
@@ -28,11 +43,20 @@ function callKeyOf(source: string, callId: string): string {
   return `${source}\u0000${callId}`;
 }
 
-export function createSqliteStore(path: string): SqliteStore {
+export interface SqliteStoreOptions {
+  /** For the process that serves from the file: refuse to open while another one does (STORE_LOCKED). */
+  readonly exclusive?: boolean;
+  /** `false` opens an existing file only (the CLI's inspection commands): a missing one is `STORE_NOT_FOUND`. */
+  readonly create?: boolean;
+}
+
+export function createSqliteStore(path: string, options: SqliteStoreOptions = {}): SqliteStore {
+  const lock = options.exclusive && path !== ':memory:' ? lockForServing(path) : undefined;
   let db: Db;
   try {
-    db = openDatabase(path);
+    db = openDatabase(path, options);
   } catch (err) {
+    lock?.release();
     throw toStoreError(err, `open ${path}`);
   }
   const deliveries = createDeliveryQueries(db);
@@ -51,11 +75,31 @@ export function createSqliteStore(path: string): SqliteStore {
   const pruneEvents = db.prepare(
     `DELETE FROM events WHERE seq IN
        (SELECT seq FROM events WHERE received_at < ?
-           AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_seq = events.seq AND d.status = 'pending')
+           AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_seq = events.seq AND d.status IN ('pending', 'dead'))
            AND NOT EXISTS (SELECT 1 FROM calls c WHERE c.end_event_seq = events.seq AND c.missed_check_at IS NOT NULL)
+           -- A call's summary reads all its events: they stay while it is due.
+           AND NOT EXISTS (SELECT 1 FROM calls c WHERE c.source = events.source AND c.call_id = events.subject
+                             AND c.summary_check_at IS NOT NULL)
          ORDER BY received_at LIMIT ?)`,
   );
+  const eventsById = db.prepare<[string], { seq: number; body: string; received_at: number; source: string; subject: string | null }>(
+    'SELECT seq, body, received_at, source, subject FROM events WHERE id = ? ORDER BY seq DESC',
+  );
   const ping = db.prepare('SELECT 1');
+  const probe = db.prepare('INSERT INTO store_probe (id, at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET at = excluded.at');
+
+  /** The last write's failure, until a write succeeds again: readiness reports it. */
+  let writesFailing: BridgeError | undefined;
+  async function write<T>(doing: string, task: () => T | Promise<T>): Promise<T> {
+    try {
+      const result = await retryingContention(() => guarded(doing, task));
+      writesFailing = undefined;
+      return result;
+    } catch (err) {
+      if (err instanceof BridgeError && err.code === 'STORE_UNAVAILABLE') writesFailing = err;
+      throw err;
+    }
+  }
 
   const writeEvent = db.transaction((input: EventWrite): CommitResult => {
     const { event, call, targets } = input.admission;
@@ -77,7 +121,7 @@ export function createSqliteStore(path: string): SqliteStore {
     return { duplicate: false, targets };
   });
   // Concurrent webhooks share one transaction and one fsync; each still resolves only after it.
-  const groupCommit = createGroupCommit(db, writeEvent);
+  const groupCommit = createGroupCommit(db, writeEvent, failsEveryWrite);
 
   /** The commit path; the caller holds the event's call in `queue` when it has one. */
   async function commitInOrder(request: CommitRequest): Promise<CommitResult> {
@@ -87,11 +131,7 @@ export function createSqliteStore(path: string): SqliteStore {
     if (await guarded('read events', () => exists.get(dedupeKey) !== undefined)) return DUPLICATE;
     const stored = event.subject === undefined ? undefined : await guarded('read a call', () => calls.get(event.source, event.subject as string));
     const admission = await request.advance(stored);
-    try {
-      return await groupCommit({ admission, dedupeKey, receivedAt: request.receivedAt });
-    } catch (err) {
-      throw toStoreError(err, 'commit an event');
-    }
+    return write('commit an event', () => groupCommit({ admission, dedupeKey, receivedAt: request.receivedAt }));
   }
 
   async function decideInOrder(key: CallKey, now: number, verdict: MissedVerdict): Promise<MissedDecision> {
@@ -105,7 +145,7 @@ export function createSqliteStore(path: string): SqliteStore {
       if (!result.duplicate) return { outcome: 'emitted', event: derived.event, targets: result.targets };
     }
     // A duplicate derived id is recorded as not missed too, or the check would stay due for ever.
-    await guarded('write a call', () => calls.markNotMissed(key.source, key.callId, now));
+    await write('record a missed-call decision', () => calls.markNotMissed(key.source, key.callId, now));
     return derived ? { outcome: 'duplicate' } : { outcome: 'not_missed' };
   }
 
@@ -128,7 +168,7 @@ export function createSqliteStore(path: string): SqliteStore {
     }
     // A taken summary id ends the check too, or it would stay due for ever.
     const revision = derived ? Number(derived.summary.event.data.revision) || 0 : 0;
-    await guarded('write a call', () => calls.endSummaryCheck(key.source, key.callId, revision, now));
+    await write('end a summary check', () => calls.endSummaryCheck(key.source, key.callId, revision, now));
     return derived ? { outcome: 'duplicate' } : { outcome: 'none' };
   }
 
@@ -137,11 +177,35 @@ export function createSqliteStore(path: string): SqliteStore {
     return row ? (JSON.parse(row.body) as CanonicalEvent) : undefined;
   }
 
+  function trace(eventId: string): EventTrace[] {
+    return eventsById.all(eventId).map((row) => ({
+      event: JSON.parse(row.body) as CanonicalEvent,
+      receivedAt: row.received_at,
+      call: row.subject === null ? undefined : calls.get(row.source, row.subject),
+      deliveries: deliveries.ofEvent(row.seq),
+    }));
+  }
+
+  /** The database file and its WAL, as the disk holds them. */
+  function sizeBytes(): number | undefined {
+    if (path === ':memory:') return undefined;
+    let total = 0;
+    for (const file of [path, `${path}-wal`]) {
+      try {
+        total += statSync(file).size;
+      } catch {
+        // no WAL file right now
+      }
+    }
+    return total;
+  }
+
   let closing: Promise<void> | undefined;
   async function close(): Promise<void> {
     // Commits already queued for the group finish first: their callers were promised an answer.
     await new Promise((resolve) => setImmediate(resolve));
     if (db.open) db.close();
+    lock?.release();
   }
 
   return {
@@ -160,21 +224,34 @@ export function createSqliteStore(path: string): SqliteStore {
       return queue(callKeyOf(key.source, key.callId), () => summarizeInOrder(key, now, verdict));
     },
     claim: (connector, now, options) => guarded('claim deliveries', () => deliveries.claim(connector, now, options)),
-    settle: (outcomes, now) => guarded('record delivery outcomes', () => deliveries.settle(outcomes, now)),
+    settle: (outcomes, now) => write('record delivery outcomes', () => deliveries.settle(outcomes, now)),
     nextDueAt: (connector) => guarded('read deliveries', () => deliveries.nextDueAt(connector)),
     pendingStats: () => guarded('read deliveries', () => deliveries.pendingStats()),
     list: (filter) => guarded('read deliveries', () => deliveries.list(filter)),
-    requeue: (ids, now) => guarded('requeue deliveries', () => deliveries.requeue(ids, now)),
+    deadStats: () => guarded('read deliveries', () => deliveries.deadStats()),
+    delivery: (id) => guarded('read a delivery', () => deliveries.delivery(id)),
+    requeue: (ids, now) => write('requeue deliveries', () => deliveries.requeue(ids, now)),
+    replay: (selection, now) => write('replay deliveries', () => deliveries.replay(selection, now)),
+    purgeDead: (before, filter) => write('purge deliveries', () => deliveries.purgeDead(before, filter.connector)),
+    trace: (eventId) => guarded('read an event', () => trace(eventId)),
+    pause: (connector, now) => write('pause a connector', () => deliveries.pause(connector, now)),
+    resume: (connector, now) => write('resume a connector', () => deliveries.resume(connector, now)),
+    paused: () => guarded('read pauses', () => deliveries.paused()),
+    sizeBytes: () => guarded('read its size', () => sizeBytes()),
     prune: (now, ttlMs, limit) =>
-      guarded('prune', () =>
+      write('prune', () =>
         db.transaction(() => {
           const events = pruneEvents.run(now - ttlMs, limit).changes;
           const removedCalls = calls.prune(now - ttlMs, limit);
           return { events, calls: removedCalls, more: events === limit || removedCalls === limit };
-        })(),
+        }).immediate(),
       ),
     connectorState: (connector, now) => connectorState.scope(connector, now),
-    ping: () => guarded('answer', () => void ping.get()),
+    async ping() {
+      await guarded('answer', () => void ping.get());
+      // Reads work while another connection holds the write lock or the disk is full: try a write.
+      if (writesFailing) await write('write', () => void probe.run(Date.now()));
+    },
     close: () => (closing ??= close()),
   };
 }

@@ -76,7 +76,45 @@ export const MIGRATIONS: readonly { readonly version: number; readonly sql: stri
     `,
   },
   {
+    version: 3,
+    sql: `
+      -- One row the store rewrites to learn whether writes work again after they failed (readiness).
+      CREATE TABLE store_probe (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        at INTEGER NOT NULL
+      );
+    `,
+  },
+  {
     version: 4,
+    sql: `
+      -- Operations: replays, a retry budget that restarts on replay or resume, attempt history, pauses.
+      ALTER TABLE deliveries ADD COLUMN replay INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE deliveries ADD COLUMN budget_from INTEGER;
+      UPDATE deliveries SET budget_from = created_at;
+      CREATE INDEX deliveries_dead ON deliveries (connector, updated_at) WHERE status = 'dead';
+      CREATE INDEX events_id ON events (id);
+      CREATE INDEX events_subject ON events (subject) WHERE subject IS NOT NULL;
+
+      -- Every attempt of a delivery, gone with it.
+      CREATE TABLE delivery_attempts (
+        delivery_id INTEGER NOT NULL REFERENCES deliveries (id) ON DELETE CASCADE,
+        at          INTEGER NOT NULL,
+        outcome     TEXT    NOT NULL CHECK (outcome IN ('delivered', 'retry', 'dead')),
+        error       TEXT,
+        duration_ms INTEGER
+      );
+      CREATE INDEX delivery_attempts_delivery ON delivery_attempts (delivery_id);
+
+      -- Paused connectors, shared by every process on the file.
+      CREATE TABLE connector_pauses (
+        connector TEXT    PRIMARY KEY,
+        paused_at INTEGER NOT NULL
+      );
+    `,
+  },
+  {
+    version: 5,
     sql: `
       -- Call summaries: when the next revision is due, and the last one emitted.
       ALTER TABLE calls ADD COLUMN summary_check_at INTEGER;
@@ -87,6 +125,21 @@ export const MIGRATIONS: readonly { readonly version: number; readonly sql: stri
       -- A delivery the connector skipped (status stays 'delivered': the CHECK of version 1 allows no other final one):
       -- the reason, read back as status 'skipped'.
       ALTER TABLE deliveries ADD COLUMN skip_reason TEXT;
+
+      -- A skipped attempt is kept in the history as 'skipped': SQLite cannot widen a CHECK in place, so the
+      -- table of version 4 is rebuilt (nothing refers to it; its rows and its index are carried over).
+      CREATE TABLE delivery_attempts_v5 (
+        delivery_id INTEGER NOT NULL REFERENCES deliveries (id) ON DELETE CASCADE,
+        at          INTEGER NOT NULL,
+        outcome     TEXT    NOT NULL CHECK (outcome IN ('delivered', 'skipped', 'retry', 'dead')),
+        error       TEXT,
+        duration_ms INTEGER
+      );
+      INSERT INTO delivery_attempts_v5 (rowid, delivery_id, at, outcome, error, duration_ms)
+        SELECT rowid, delivery_id, at, outcome, error, duration_ms FROM delivery_attempts;
+      DROP TABLE delivery_attempts;
+      ALTER TABLE delivery_attempts_v5 RENAME TO delivery_attempts;
+      CREATE INDEX delivery_attempts_delivery ON delivery_attempts (delivery_id);
     `,
   },
 ];

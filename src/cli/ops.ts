@@ -1,0 +1,212 @@
+import { ConfigError, BridgeError } from '../errors.js';
+import type { LoadedConfig } from '../config/load.js';
+import type { Operations, Query } from '../ops/operations.js';
+
+/**
+ * The operator's commands: `deliveries` (list, `show ID`, `purge`), `replay`
+ * (`retry` is its old name), `events show ID`, `pause NAME`, `resume NAME`.
+ * With `--admin URL` (or AUDIAN_BRIDGE_ADMIN_URL) they go through the admin
+ * API, so they work from outside the container; else they run on the local
+ * SQLite file named by the config, which must exist already.
+ */
+
+export const OPS_COMMANDS = new Set(['deliveries', 'replay', 'retry', 'events', 'pause', 'resume']);
+
+/** The flags these commands take, for the one `parseArgs` in main.ts. */
+export const OPS_OPTIONS = {
+  route: { type: 'string' },
+  event: { type: 'string' },
+  call: { type: 'string' },
+  since: { type: 'string' },
+  before: { type: 'string' },
+  cursor: { type: 'string' },
+  admin: { type: 'string' },
+  'token-env': { type: 'string' },
+} as const;
+
+export const OPS_USAGE = `  deliveries [--status pending|delivered|skipped|dead] [--connector NAME] [--route NAME] [--event ID]
+             [--call ID] [--since TIME] [--limit N] [--cursor C]
+                                     list deliveries, newest first (JSON lines)
+  deliveries show ID                 one delivery with every attempt
+  deliveries purge --status dead --before 30d [--connector NAME]
+                                     delete dead deliveries (local file only)
+  replay ID... | replay --status dead [--connector NAME] [--route NAME] [--since TIME]
+                                     queue dead deliveries again; a delivered (or skipped) one named by id is sent again
+  retry ID...                        the same as replay
+  events show ID                     an event, its call and its deliveries
+  pause NAME / resume NAME           stop / restart deliveries to a connector (nothing goes dead meanwhile)
+
+  These run on the local database, or through the admin API with --admin URL or
+  $AUDIAN_BRIDGE_ADMIN_URL (token from $AUDIAN_BRIDGE_ADMIN_TOKEN, or the variable --token-env names).
+  TIME is ISO 8601 (2026-03-01T12:00:00Z) or a duration ago (30d, 2h).
+`;
+
+export interface OpsValues {
+  readonly config?: string | undefined;
+  readonly status?: string | undefined;
+  readonly connector?: string | undefined;
+  readonly limit?: string | undefined;
+  readonly route?: string | undefined;
+  readonly event?: string | undefined;
+  readonly call?: string | undefined;
+  readonly since?: string | undefined;
+  readonly before?: string | undefined;
+  readonly cursor?: string | undefined;
+  readonly admin?: string | undefined;
+  readonly 'token-env'?: string | undefined;
+}
+
+/** What the commands need, whether on the local file or over the admin API. */
+type Backend = Pick<Operations, 'listDeliveries' | 'showDelivery' | 'replay' | 'event' | 'pause' | 'resume'> & {
+  purge: Operations['purge'];
+  close(): Promise<void>;
+};
+
+const STATUSES = ['pending', 'delivered', 'skipped', 'dead'];
+
+function usage(message: string): never {
+  throw new BridgeError('INVALID_REQUEST', message);
+}
+
+/** The admin API as a backend: the same JSON answers, errors with the code the API gave. */
+function remoteBackend(base: string, token: string | undefined): Backend {
+  const root = base.replace(/\/+$/, '');
+  async function call(method: 'GET' | 'POST', path: string, body?: unknown): Promise<never> {
+    let response: Response;
+    try {
+      response = await fetch(`${root}${path}`, {
+        method,
+        headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+    } catch (err) {
+      throw new Error(`cannot reach the admin API at ${root}: ${(err as Error).message}`);
+    }
+    const text = await response.text();
+    let answer: unknown;
+    try {
+      answer = JSON.parse(text);
+    } catch {
+      throw new Error(`the admin API at ${root} answered ${response.status} with a body that is not JSON`);
+    }
+    if (!response.ok) {
+      const error = (answer as { error?: { code?: string; message?: string } }).error;
+      throw new Error(`the admin API answered ${response.status} ${error?.code ?? ''}: ${error?.message ?? text}`);
+    }
+    return answer as never;
+  }
+  const query = (values: Query) => {
+    const params = new URLSearchParams();
+    for (const [key, value] of Object.entries(values)) if (value !== undefined) params.set(key, value);
+    const text = params.toString();
+    return text ? `?${text}` : '';
+  };
+  return {
+    listDeliveries: (values) => call('GET', `/admin/deliveries${query(values)}`),
+    showDelivery: (id) => call('GET', `/admin/deliveries/${encodeURIComponent(id)}`),
+    replay: (body) => call('POST', '/admin/deliveries/replay', body),
+    event: (id) => call('GET', `/admin/events/${encodeURIComponent(id)}`),
+    pause: (name) => call('POST', `/admin/connectors/${encodeURIComponent(name)}/pause`),
+    resume: (name) => call('POST', `/admin/connectors/${encodeURIComponent(name)}/resume`),
+    purge: () => {
+      throw new Error('purge runs on the local database only (it deletes data; run it where the file is, without --admin)');
+    },
+    close: async () => undefined,
+  };
+}
+
+/** The local database named by the config, opened only if it exists. */
+async function localBackend(loaded: LoadedConfig): Promise<Backend> {
+  const [{ openStore }, { createOperations }] = await Promise.all([import('../store/index.js'), import('../ops/operations.js')]);
+  const { config } = loaded;
+  const store = openStore({ path: config.store.path, create: false });
+  const operations = createOperations({ store, connectors: new Set(Object.keys(config.connectors)) });
+  return { ...operations, close: () => store.close() };
+}
+
+function print(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+const REASONS: Record<string, string> = {
+  pending: 'still pending: it is queued already and goes out when due',
+  not_found: 'no such delivery (dead ones stay until purged; delivered ones go with their event after dedupe_ttl)',
+};
+
+/** Runs one operator command; exits 64 on bad input, 1 on anything else it cannot do. */
+export async function runOps(command: string, args: readonly string[], values: OpsValues, load: (flag: string | undefined) => Promise<LoadedConfig>): Promise<void> {
+  try {
+    if (values.status !== undefined && !STATUSES.includes(values.status)) usage(`--status must be one of ${STATUSES.join(', ')}`);
+    const adminUrl = values.admin ?? process.env.AUDIAN_BRIDGE_ADMIN_URL;
+    const tokenVariable = values['token-env'] ?? 'AUDIAN_BRIDGE_ADMIN_TOKEN';
+    const backend = adminUrl ? remoteBackend(adminUrl, process.env[tokenVariable]) : await localBackend(await load(values.config));
+    try {
+      await runWith(backend, command, args, values);
+    } finally {
+      await backend.close();
+    }
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    const invalid = err instanceof BridgeError && err.code === 'INVALID_REQUEST';
+    process.stderr.write(`audian-bridge ${command}: ${(err as Error).message}\n`);
+    process.exitCode = invalid ? 64 : 1;
+  }
+}
+
+async function runWith(backend: Backend, command: string, args: readonly string[], values: OpsValues): Promise<void> {
+  const [sub, ...rest] = args;
+  if (command === 'deliveries' && sub === 'show') {
+    if (rest.length !== 1) usage('deliveries show takes one delivery id');
+    return print(await backend.showDelivery(rest[0] as string));
+  }
+  if (command === 'deliveries' && sub === 'purge') {
+    const answer = await backend.purge({ ...(values.status ? { status: values.status } : {}), ...(values.before ? { before: values.before } : {}), ...(values.connector ? { connector: values.connector } : {}) });
+    process.stdout.write(`purged ${answer.purged} dead deliveries last changed before ${answer.before}${values.connector ? ` (connector ${values.connector})` : ''}\n`);
+    return;
+  }
+  if (command === 'deliveries') {
+    if (sub !== undefined) usage(`unknown deliveries subcommand "${sub}" (show, purge, or none to list)`);
+    const answer = await backend.listDeliveries({
+      status: values.status, connector: values.connector, route: values.route, event: values.event,
+      call: values.call, since: values.since, limit: values.limit ?? '50', cursor: values.cursor,
+    });
+    for (const row of answer.deliveries) process.stdout.write(`${JSON.stringify(row)}\n`);
+    process.stderr.write(`${answer.deliveries.length} deliveries${answer.cursor ? `; more with --cursor ${answer.cursor}` : ''}\n`);
+    return;
+  }
+  if (command === 'replay' || command === 'retry') return replay(backend, args, values);
+  if (command === 'events') {
+    if (sub !== 'show' || rest.length !== 1) usage('events show takes one event id');
+    return print(await backend.event(rest[0] as string));
+  }
+  // pause, resume
+  if (args.length !== 1) usage(`${command} takes one connector name`);
+  const name = args[0] as string;
+  if (command === 'pause') {
+    const answer = await backend.pause(name);
+    process.stdout.write(
+      answer.changed
+        ? `paused ${name}: nothing is sent to it until \`resume ${name}\`, and nothing goes dead meanwhile (a running bridge sees this within poll_interval)\n`
+        : `${name} was paused already; nothing changed\n`,
+    );
+  } else {
+    const answer = await backend.resume(name);
+    process.stdout.write(answer.changed ? `resumed ${name}: its waiting deliveries are due now, their age counted from now\n` : `${name} was not paused; nothing changed\n`);
+  }
+}
+
+async function replay(backend: Backend, ids: readonly string[], values: OpsValues): Promise<void> {
+  const filtered = values.status !== undefined || values.connector !== undefined || values.route !== undefined || values.since !== undefined;
+  if (ids.length > 0 && filtered) usage('give delivery ids or filters (--status dead, --connector, --route, --since), not both');
+  if (ids.length === 0 && !filtered) usage('replay needs delivery ids, or filters such as --status dead --connector crm (see `audian-bridge deliveries --status dead`)');
+  const bad = ids.find((id) => !/^[1-9]\d*$/.test(id));
+  if (bad !== undefined) usage(`"${bad}" is not a delivery id`);
+  const body = ids.length > 0
+    ? { ids: ids.map(Number) }
+    : { status: values.status ?? 'dead', connector: values.connector, route: values.route, since: values.since };
+  const answer = await backend.replay(body);
+  const lines = [ids.length > 0 ? `${answer.queued} of ${ids.length} deliveries queued again` : `${answer.queued} dead deliveries queued again`];
+  if (answer.ids.length > 0) lines.push(`  queued: ${answer.ids.join(', ')}`);
+  for (const skipped of answer.skipped) lines.push(`  skipped ${skipped.id}: ${REASONS[skipped.reason] ?? skipped.reason}`);
+  process.stdout.write(`${lines.join('\n')}\n`);
+}

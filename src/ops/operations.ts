@@ -1,0 +1,229 @@
+import ms from 'ms';
+import { BridgeError } from '../errors.js';
+import type { AttemptRecord, DeliveryDetail, DeliveryFilter, DeliveryRecord, DeliveryStatus, ReplaySelection, Store } from '../store/index.js';
+
+/**
+ * What an operator can do with the outbox, as JSON in and JSON out: the admin
+ * API serves it, and the CLI runs it on the local file or reaches it through
+ * the admin API, so both answer alike. Times are ISO 8601; bad input is
+ * `INVALID_REQUEST`, something that does not exist `NOT_FOUND`.
+ */
+
+const STATUSES: readonly DeliveryStatus[] = ['pending', 'delivered', 'skipped', 'dead'];
+const MAX_LIMIT = 1000;
+const DEFAULT_LIMIT = 100;
+
+/** Query-string style input: every value a string, absent keys undefined. */
+export type Query = Readonly<Record<string, string | undefined>>;
+
+export interface DeliveryView {
+  readonly id: number;
+  readonly eventId: string;
+  readonly type: string;
+  readonly source: string;
+  readonly callId: string | null;
+  readonly route: string;
+  readonly connector: string;
+  readonly status: DeliveryStatus;
+  readonly attempts: number;
+  readonly replay: number;
+  /** When the next attempt is due; null unless pending. */
+  readonly nextAttemptAt: string | null;
+  readonly lastError: string | null;
+  /** Why the connector skipped it, for a `skipped` delivery. */
+  readonly skipReason?: string;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}
+
+export interface AttemptView {
+  readonly at: string;
+  readonly outcome: AttemptRecord['outcome'];
+  readonly error: string | null;
+  readonly duration_ms: number | null;
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+function viewOf(record: DeliveryRecord): DeliveryView {
+  // Only the times change form; a detail's attempt history is shown apart (`detailOf`).
+  const { history: _history, ...fields } = record as DeliveryRecord & { history?: unknown };
+  return {
+    ...fields,
+    nextAttemptAt: record.status === 'pending' ? iso(record.nextAttemptAt) : null,
+    createdAt: iso(record.createdAt),
+    updatedAt: iso(record.updatedAt),
+  };
+}
+
+function detailOf(detail: DeliveryDetail) {
+  const { attempts, ...view } = viewOf(detail);
+  return {
+    ...view,
+    attemptCount: attempts,
+    attempts: detail.history.map((attempt): AttemptView => ({ at: iso(attempt.at), outcome: attempt.outcome, error: attempt.error, duration_ms: attempt.durationMs })),
+  };
+}
+
+/** An ISO 8601 time, or a duration meaning that long before `now` (`30d`, `2h`). */
+export function parseTime(value: string, key: string, now: number): number {
+  const trimmed = value.trim();
+  if (/^\d+(\.\d+)?[a-z]+$/i.test(trimmed)) {
+    const ago = ms(trimmed as ms.StringValue);
+    if (typeof ago === 'number' && Number.isFinite(ago)) return now - ago;
+  }
+  const at = /^\d{4}-\d{2}-\d{2}/.test(trimmed) ? Date.parse(trimmed) : Number.NaN;
+  if (Number.isNaN(at)) throw new BridgeError('INVALID_REQUEST', `${key} must be an ISO 8601 time (2026-03-01T12:00:00Z) or a duration ago (30d, 2h), not "${value}"`);
+  return at;
+}
+
+function parseId(value: unknown, key: string): number {
+  const text = typeof value === 'number' ? String(value) : value;
+  if (typeof text !== 'string' || !/^[1-9]\d{0,15}$/.test(text)) throw new BridgeError('INVALID_REQUEST', `${key} must be a delivery id (a positive whole number), not ${JSON.stringify(value)}`);
+  return Number(text);
+}
+
+function parseStatus(value: string | undefined): DeliveryStatus | undefined {
+  if (value === undefined) return undefined;
+  if (!STATUSES.includes(value as DeliveryStatus)) throw new BridgeError('INVALID_REQUEST', `status must be one of ${STATUSES.join(', ')}, not "${value}"`);
+  return value as DeliveryStatus;
+}
+
+function nonEmpty(value: unknown, key: string): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || value === '') throw new BridgeError('INVALID_REQUEST', `${key} must be a non-empty string`);
+  return value;
+}
+
+const FILTER_KEYS = new Set(['status', 'connector', 'route', 'event', 'call', 'since', 'limit', 'cursor']);
+const REPLAY_FILTER_KEYS = new Set(['status', 'connector', 'route', 'since']);
+
+export interface OperationsDeps {
+  readonly store: Store;
+  /** The configured connectors: pausing another name is `NOT_FOUND`, not a pause nobody would lift. */
+  readonly connectors: ReadonlySet<string>;
+  readonly now?: () => number;
+  /** Told when deliveries became due (a replay, a resume), so a dispatcher in this process looks at once. */
+  readonly onQueued?: (connectors?: readonly string[]) => void;
+}
+
+export function createOperations(deps: OperationsDeps) {
+  const { store } = deps;
+  const now = deps.now ?? Date.now;
+
+  function knownConnector(name: string): string {
+    if (!deps.connectors.has(name)) {
+      throw new BridgeError('NOT_FOUND', `no connector named "${name}" (configured: ${[...deps.connectors].join(', ') || 'none'})`);
+    }
+    return name;
+  }
+
+  return {
+    /** `{deliveries, cursor}`: newest first; pass `cursor` back for the next page (absent on the last one). */
+    async listDeliveries(query: Query) {
+      const unknown = Object.keys(query).find((key) => !FILTER_KEYS.has(key) && query[key] !== undefined);
+      if (unknown) throw new BridgeError('INVALID_REQUEST', `unknown filter "${unknown}" (use ${[...FILTER_KEYS].join(', ')})`);
+      const limit = query.limit === undefined ? DEFAULT_LIMIT : Number(query.limit);
+      if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT || !/^\d+$/.test(query.limit ?? '1')) {
+        throw new BridgeError('INVALID_REQUEST', `limit must be a whole number from 1 to ${MAX_LIMIT}`);
+      }
+      const status = parseStatus(query.status);
+      const filter: DeliveryFilter = {
+        ...(status ? { status } : {}),
+        ...(query.connector ? { connector: query.connector } : {}),
+        ...(query.route ? { route: query.route } : {}),
+        ...(query.event ? { event: query.event } : {}),
+        ...(query.call ? { call: query.call } : {}),
+        ...(query.since ? { since: parseTime(query.since, 'since', now()) } : {}),
+        ...(query.cursor ? { before: parseId(query.cursor, 'cursor') } : {}),
+        limit,
+      };
+      const rows = await store.list(filter);
+      const last = rows.at(-1);
+      return { deliveries: rows.map(viewOf), ...(rows.length === limit && last ? { cursor: String(last.id) } : {}) };
+    },
+
+    /** One delivery with every attempt (`attempts`: at, outcome, error, duration_ms). */
+    async showDelivery(idText: string) {
+      const id = parseId(idText, 'the delivery id');
+      const detail = await store.delivery(id);
+      if (!detail) throw new BridgeError('NOT_FOUND', `no delivery ${id} (dead ones stay until purged; delivered ones go with their event after dedupe_ttl)`);
+      return detailOf(detail);
+    },
+
+    /**
+     * `{ids: [...]}`: dead ones queued with a fresh budget, delivered ones sent
+     * again; or a filter (`status: dead`, `connector`, `route`, `since`): the
+     * dead ones it matches. Answers what was queued and what was skipped, and why.
+     */
+    async replay(body: unknown) {
+      if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new BridgeError('INVALID_REQUEST', 'send {"ids": [...]} or a filter such as {"status": "dead", "connector": "crm"}');
+      const input = body as Record<string, unknown>;
+      let selection: ReplaySelection;
+      if (input.ids !== undefined) {
+        if (Object.keys(input).some((key) => key !== 'ids')) throw new BridgeError('INVALID_REQUEST', 'give ids or a filter, not both');
+        if (!Array.isArray(input.ids) || input.ids.length === 0) throw new BridgeError('INVALID_REQUEST', 'ids must be a non-empty list of delivery ids');
+        if (input.ids.length > MAX_LIMIT) throw new BridgeError('INVALID_REQUEST', `at most ${MAX_LIMIT} ids at once`);
+        selection = { ids: input.ids.map((id, index) => parseId(id, `ids[${index}]`)) };
+      } else {
+        const keys = Object.keys(input).filter((key) => input[key] !== undefined);
+        const unknown = keys.find((key) => !REPLAY_FILTER_KEYS.has(key));
+        if (unknown) throw new BridgeError('INVALID_REQUEST', `unknown replay filter "${unknown}" (use ids, or ${[...REPLAY_FILTER_KEYS].join(', ')})`);
+        // An empty filter would replay everything dead: asking for it takes `status: dead`.
+        if (keys.length === 0) throw new BridgeError('INVALID_REQUEST', 'name ids or a filter; {"status": "dead"} replays every dead delivery');
+        if (input.status !== undefined && input.status !== 'dead') {
+          throw new BridgeError('INVALID_REQUEST', 'a filter replays dead deliveries only; name delivered ones by id to send them again');
+        }
+        const since = nonEmpty(input.since, 'since');
+        const connector = nonEmpty(input.connector, 'connector');
+        const route = nonEmpty(input.route, 'route');
+        selection = {
+          filter: {
+            ...(connector ? { connector } : {}),
+            ...(route ? { route } : {}),
+            ...(since ? { since: parseTime(since, 'since', now()) } : {}),
+          },
+        };
+      }
+      const result = await store.replay(selection, now());
+      if (result.queued.length > 0) deps.onQueued?.();
+      return { queued: result.queued.length, ids: result.queued, skipped: result.skipped };
+    },
+
+    /** Deletes dead deliveries last changed before `before` (a time or a duration ago). */
+    async purge(options: { status?: string; before?: string; connector?: string }) {
+      if (options.status !== 'dead') throw new BridgeError('INVALID_REQUEST', 'purge removes dead deliveries only: give status dead');
+      if (!options.before) throw new BridgeError('INVALID_REQUEST', 'give before (e.g. 30d, or an ISO 8601 time): dead deliveries last changed before it are removed');
+      const before = parseTime(options.before, 'before', now());
+      const purged = await store.purgeDead(before, options.connector ? { connector: options.connector } : {});
+      return { purged, before: iso(before) };
+    },
+
+    /** The stored event, its call and its deliveries; `others` counts other events sharing the id (another type or source). */
+    async event(eventId: string) {
+      const traces = await store.trace(eventId);
+      const [latest, ...others] = traces;
+      if (!latest) throw new BridgeError('NOT_FOUND', `no stored event ${JSON.stringify(eventId)} (events go after dedupe_ttl unless a delivery still needs them)`);
+      return {
+        event: latest.event,
+        receivedAt: iso(latest.receivedAt),
+        call: latest.call ?? null,
+        deliveries: latest.deliveries.map(viewOf),
+        others: others.map((trace) => ({ type: trace.event.type, source: trace.event.source, receivedAt: iso(trace.receivedAt), deliveries: trace.deliveries.map(viewOf) })),
+      };
+    },
+
+    async pause(name: string) {
+      const changed = await store.pause(knownConnector(name), now());
+      return { connector: name, paused: true, changed };
+    },
+
+    async resume(name: string) {
+      const changed = await store.resume(knownConnector(name), now());
+      if (changed) deps.onQueued?.([name]);
+      return { connector: name, paused: false, changed };
+    },
+  };
+}
+
+export type Operations = ReturnType<typeof createOperations>;
