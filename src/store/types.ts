@@ -98,7 +98,7 @@ export interface Store {
   /**
    * Forgets up to `limit` events older than `ttlMs` (with their deliveries and
    * attempts) and up to `limit` such calls, except what a pending or dead
-   * delivery, an undecided missed-call check or a call summary still due
+   * delivery, an undecided missed-call check or a call summary not yet due
    * (the call and all its events) needs. `more` says
    * another call has work left.
    */

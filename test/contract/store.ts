@@ -380,7 +380,7 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
         expect(decision).toEqual({ outcome: 'not_missed' });
       });
 
-      it('keeps a call whose summary is still due, and all its events, past the ttl; forgets them once it is taken', async () => {
+      it('keeps a call whose summary is not yet due, and all its events, past the ttl; forgets them once it is taken', async () => {
         await store.commit(request(event('evt-sd-start', 'call-sd', 'call.initiated'), {
           targets: [],
           call: () => ({ source: SOURCE, callId: 'call-sd', answered: false, summaryCheckAt: T0 + 3 * DAY }),

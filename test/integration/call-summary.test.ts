@@ -18,7 +18,8 @@ const CALLER = { direction: 'inbound' as const, from: '+14155550100', fromName: 
 describe('call.summary through the bridge', () => {
   let bridge: TestBridge;
   beforeAll(async () => {
-    bridge = await startBridge((dir) => baseConfig(dir, { lifecycle: { missed_call_grace: '200ms', max_call_age: '1500ms', transcript_event: true } }));
+    // The grace counts from a call's latest event: long enough that a loaded machine posts a call's events within it.
+    bridge = await startBridge((dir) => baseConfig(dir, { lifecycle: { missed_call_grace: '1s', max_call_age: '3s', transcript_event: true } }));
   });
   afterAll(() => bridge.stop());
 

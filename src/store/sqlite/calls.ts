@@ -76,7 +76,7 @@ export function createCallQueries(db: Db) {
   );
   const prune = db.prepare(
     `DELETE FROM calls WHERE rowid IN
-       (SELECT rowid FROM calls WHERE updated_at < ? AND missed_check_at IS NULL AND summary_check_at IS NULL
+       (SELECT rowid FROM calls WHERE updated_at < ? AND missed_check_at IS NULL AND COALESCE(summary_check_at, 0) <= ?
          ORDER BY updated_at LIMIT ?)`,
   );
 
@@ -123,9 +123,9 @@ export function createCallQueries(db: Db) {
     endSummaryCheck(source: string, callId: string, revision: number, now: number): void {
       endSummaryCheck.run(revision, now, source, callId);
     },
-    /** Forgets up to `limit` calls untouched since `olderThan` whose missed-call decision is made and whose summary is not due. */
-    prune(olderThan: number, limit: number): number {
-      return prune.run(olderThan, limit).changes;
+    /** Forgets up to `limit` calls untouched since `olderThan` whose missed-call decision is made and whose summary is not still ahead at `now`. */
+    prune(olderThan: number, now: number, limit: number): number {
+      return prune.run(olderThan, now, limit).changes;
     },
   };
 }

@@ -74,13 +74,13 @@ export function createSqliteStore(path: string, options: SqliteStoreOptions = {}
   const eventsOfCall = db.prepare<[string, string], { body: string }>('SELECT body FROM events WHERE source = ? AND subject = ? ORDER BY seq');
   const pruneEvents = db.prepare(
     `DELETE FROM events WHERE seq IN
-       (SELECT seq FROM events WHERE received_at < ?
+       (SELECT seq FROM events WHERE received_at < @olderThan
            AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_seq = events.seq AND d.status IN ('pending', 'dead'))
            AND NOT EXISTS (SELECT 1 FROM calls c WHERE c.end_event_seq = events.seq AND c.missed_check_at IS NOT NULL)
-           -- A call's summary reads all its events: they stay while it is due.
+           -- A call's summary reads all its events: they stay until it falls due (the watcher takes it then).
            AND NOT EXISTS (SELECT 1 FROM calls c WHERE c.source = events.source AND c.call_id = events.subject
-                             AND c.summary_check_at IS NOT NULL)
-         ORDER BY received_at LIMIT ?)`,
+                             AND c.summary_check_at > @now)
+         ORDER BY received_at LIMIT @limit)`,
   );
   const eventsById = db.prepare<[string], { seq: number; body: string; received_at: number; source: string; subject: string | null }>(
     'SELECT seq, body, received_at, source, subject FROM events WHERE id = ? ORDER BY seq DESC',
@@ -241,8 +241,8 @@ export function createSqliteStore(path: string, options: SqliteStoreOptions = {}
     prune: (now, ttlMs, limit) =>
       write('prune', () =>
         db.transaction(() => {
-          const events = pruneEvents.run(now - ttlMs, limit).changes;
-          const removedCalls = calls.prune(now - ttlMs, limit);
+          const events = pruneEvents.run({ olderThan: now - ttlMs, now, limit }).changes;
+          const removedCalls = calls.prune(now - ttlMs, now, limit);
           return { events, calls: removedCalls, more: events === limit || removedCalls === limit };
         }).immediate(),
       ),
