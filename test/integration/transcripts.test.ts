@@ -110,6 +110,11 @@ describe('finished transcripts', () => {
     await post(ended('t-dated', 40_000));
     await waitFor(() => readDocument(join(dated, '2026-02-05', 't-dated.json')), { what: 'the dated document' });
     expect(existsSync(join(dated, '2026-02-05', 't-dated.md'))).toBe(true);
+    // The call's last writes are its summary's, to both connectors: once those are recorded, no write is in flight.
+    await waitFor(async () => {
+      const rows = (await bridge.store.list({ call: 't-dated', limit: 500 })).filter((row) => row.type === 'call.summary');
+      return rows.length === 2 && rows.every((row) => row.status === 'delivered');
+    }, { what: 't-dated summary written by both connectors' });
     const files = [...walk(join(bridge.dir, 'transcripts')), ...walk(join(bridge.dir, 'dated'))];
     expect(files.filter((file) => file.endsWith('.tmp'))).toEqual([]);
     expect(files).toContain('main/t-live.jsonl');
