@@ -7,13 +7,16 @@
 # scripts/check-docker-steps.sh runs the RUN steps below in a clean copy of the
 # repository on every CI run (there is no Docker engine there); keep the two in step.
 
-ARG NODE_VERSION=20
+ARG NODE_VERSION=24
 
 FROM node:${NODE_VERSION}-bookworm-slim AS build
 # Toolchain for better-sqlite3 when no prebuilt binary matches the platform.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 make g++ \
  && rm -rf /var/lib/apt/lists/*
+# Both installs below may compile it; node-gyp then uses the image's own Node
+# headers instead of downloading them (the image's Node lives in /usr/local).
+ENV npm_config_nodedir=/usr/local
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci
@@ -26,6 +29,9 @@ RUN npm ci --omit=dev
 
 FROM node:${NODE_VERSION}-bookworm-slim AS runtime
 ENV NODE_ENV=production
+# Fail closed: without AUDIAN_WEBHOOK_SECRET (or a mounted config whose unsigned
+# sources say verify: { none: true }) the container does not start.
+ENV AUDIAN_BRIDGE_REQUIRE_VERIFY=1
 WORKDIR /app
 COPY --from=build --chown=root:root /app/package.json /app/package-lock.json ./
 COPY --from=build --chown=root:root /app/node_modules ./node_modules

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import autocannon, { type Result } from 'autocannon';
-import Database from 'better-sqlite3';
+import Database from '../src/store/sqlite/driver.js';
 import YAML from 'yaml';
 import { signAudianRequest } from '../src/verify/index.js';
 

@@ -54,6 +54,13 @@ export const ERRORS = {
   CONFIG_NOT_FOUND: service(500, false),
   CONFIG_ENV_MISSING: service(500, false),
   CONFIG_UNKNOWN_KEY: service(500, false),
+  // one problem inside a config document (ConfigError.issues)
+  CONFIG_SYNTAX: service(500, false),
+  CONFIG_MISSING_KEY: service(500, false),
+  CONFIG_BAD_VALUE: service(500, false),
+  CONFIG_DUPLICATE: service(500, false),
+  CONFIG_UNKNOWN_REFERENCE: service(500, false),
+  CONFIG_UNVERIFIED_SOURCE: service(500, false),
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;
@@ -82,11 +89,18 @@ export class VerificationError extends BridgeError {
   }
 }
 
-/** A configuration problem; each issue names its key, e.g. `connectors.crm.url: ...`. */
+/** One problem in a config document: the key path (`connectors.crm.url`), a stable code, and how to fix it. */
+export interface ConfigIssue {
+  readonly path: string;
+  readonly code: ErrorCode;
+  readonly message: string;
+}
+
+/** A configuration that cannot be used; `issues` lists every problem found, each with its key path. */
 export class ConfigError extends BridgeError {
-  readonly issues: readonly string[];
-  constructor(issues: readonly string[], code: ErrorCode = 'CONFIG_INVALID') {
-    super(code, `invalid configuration:\n  - ${issues.join('\n  - ')}`);
+  readonly issues: readonly ConfigIssue[];
+  constructor(issues: readonly ConfigIssue[], code: ErrorCode = 'CONFIG_INVALID') {
+    super(code, `invalid configuration:\n  - ${issues.map((issue) => `${issue.path}: ${issue.message}`).join('\n  - ')}`);
     this.name = 'ConfigError';
     this.issues = issues;
   }

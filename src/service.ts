@@ -85,7 +85,7 @@ export function buildSources(config: BridgeConfig, logger: Logger): HttpSource[]
         : createVerifier({ none: true });
     return {
       name: source.name,
-      path: source.path ?? `/webhooks/${source.name}`,
+      path: source.path,
       verify,
       ...(source.dialects ? { dialects: source.dialects as DialectId[] } : {}),
     };

@@ -64,10 +64,10 @@ export const httpSchema = z.strictObject({
 }).superRefine((options, ctx) => {
   if (options.auth === undefined) return;
   if (Object.keys(options.headers).some((header) => header.toLowerCase() === 'authorization')) {
-    ctx.addIssue({ code: 'custom', path: ['auth'], message: 'give either auth or an Authorization header, not both' });
+    ctx.addIssue({ code: 'custom', path: ['auth'], message: 'give either auth or an Authorization header, not both', params: { code: 'CONFIG_BAD_VALUE' } });
   }
   if (/^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#]*@/.test(options.url)) {
-    ctx.addIssue({ code: 'custom', path: ['auth'], message: 'give either auth or credentials in the URL, not both' });
+    ctx.addIssue({ code: 'custom', path: ['auth'], message: 'give either auth or credentials in the URL, not both', params: { code: 'CONFIG_BAD_VALUE' } });
   }
 });
 
@@ -123,8 +123,9 @@ interface Request {
 export const httpConnector: ConnectorDefinition<typeof httpSchema> = {
   type: TYPE,
   schema: httpSchema,
-  batchSize: 32,
-  // The deliveries of a batch are sent concurrently (`concurrency`).
+  // One request per batch, `concurrency` batches in flight: a target that hangs
+  // on one call holds one of them, and the other calls keep flowing.
+  batchSize: 1,
   maxPerCall: 1,
   create(name, options, context) {
     const logger = context.logger.child({ connector: name });
@@ -220,20 +221,16 @@ export const httpConnector: ConnectorDefinition<typeof httpSchema> = {
 
     return {
       name,
+      concurrency: options.concurrency,
       async start() {
         logger.debug({ url: withoutUserInfo(options.url) }, 'http connector ready');
       },
       async send(batch, signal) {
-        const results: SendResult[] = new Array(batch.length);
-        let next = 0;
-        const worker = async () => {
-          while (next < batch.length) {
-            const index = next++;
-            // One delivery's surprise is its own result, never the batch's: the others were sent.
-            results[index] = await sendOne(batch[index] as Delivery, signal).catch((err: unknown) => retriable(`request to ${url.origin} failed: ${describe(err)}`));
-          }
-        };
-        await Promise.all(Array.from({ length: Math.min(options.concurrency, batch.length) }, worker));
+        const results: SendResult[] = [];
+        for (const delivery of batch) {
+          // One delivery's surprise is its own result, never the batch's: the others were sent.
+          results.push(await sendOne(delivery, signal).catch((err: unknown) => retriable(`request to ${url.origin} failed: ${describe(err)}`)));
+        }
         return results;
       },
       async preview(event, route) {

@@ -3,45 +3,95 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { loadConfig, type LoadedConfig } from '../config/load.js';
 import { BridgeError, ConfigError } from '../errors.js';
-import { createProcessLogger, exitOnSignals } from './process-exit.js';
 import { signAudianRequest } from '../verify/index.js';
-import { OPS_COMMANDS, OPS_OPTIONS, OPS_USAGE, runOps } from './ops.js';
+import { CliError, UsageError } from './errors.js';
+import { DEFAULT_SECRET_ENV, readInput, secretFromEnv } from './io.js';
+import { OPS_COMMANDS, OPS_HELP, OPS_OPTIONS, runOps } from './ops.js';
+import { createProcessLogger, exitOnSignals } from './process-exit.js';
+import { send, SEND_HELP } from './send.js';
+
+/** Each command's usage line and its longer help (`audian-bridge help COMMAND`). */
+const COMMANDS: Readonly<Record<string, { usage: string; summary: string; help?: string }>> = {
+  serve: { usage: 'serve [--config FILE]', summary: 'run the receiver and dispatcher' },
+  check: { usage: 'check [--config FILE]', summary: 'validate the config, print routes and connectors' },
+  sign: {
+    usage: 'sign [--secret-env NAME] [--file F]',
+    summary: 'print X-Audian-* headers for a body (F or stdin)',
+    help: `Signs a body the way Audian does and prints the two headers.
+  --secret-env NAME  the variable holding the secret (default ${DEFAULT_SECRET_ENV})
+  --secret S         the secret itself (visible in the process list; prefer --secret-env)
+  --file F           the body; without it, stdin (which must not be a terminal)`,
+  },
+  send: { usage: 'send [TYPE|SCENARIO] [--file F] [--dialect D] [--url URL] ...', summary: 'send realistic signed webhooks (a simulator)', help: SEND_HELP },
+  ...OPS_HELP,
+  help: { usage: 'help [COMMAND]', summary: 'this text, or one command in detail' },
+};
 
 const USAGE = `usage: audian-bridge <command> [options]
 
 commands:
-  serve  [--config FILE]             run the receiver and dispatcher
-  check  [--config FILE]             validate the config, print routes and connectors
-  sign   --secret S [--file F]       print X-Audian-* headers for a body (stdin or F)
-${OPS_USAGE}
+${Object.values(COMMANDS)
+  .map(({ usage, summary }) => `  ${usage}\n      ${summary}`)
+  .join('\n')}
+
+  --version          print the version
 The config is --config, else $AUDIAN_BRIDGE_CONFIG, else ./config.yaml, else the embedded default.
+The operator commands (${[...OPS_COMMANDS].join(', ')}) run on its database,
+or through the admin API with --admin URL; \`audian-bridge help COMMAND\` says more.
 `;
+
+function helpFor(command: string | undefined): string {
+  if (command === undefined) return USAGE;
+  const entry = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
+  if (!entry) throw new UsageError(`unknown command "${command}"`);
+  return `usage: audian-bridge ${entry.usage}\n\n${entry.summary}\n${entry.help ? `\n${entry.help}\n` : ''}`;
+}
+
+function version(): string {
+  const manifest = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return manifest.version;
+}
 
 /**
  * Validating a config needs every connector's schema, so the registry, and
  * with it kafkajs and @slack/web-api, is loaded here, by the commands that
- * read a config, and not by `sign` or `--help`.
+ * read a config, and not by `sign` or `help`.
  */
 async function load(flag: string | undefined): Promise<LoadedConfig> {
   const { CONNECTORS } = await import('../../connectors/index.js');
   return loadConfig({ ...(flag ? { flag } : {}), env: process.env, cwd: process.cwd(), connectors: CONNECTORS });
 }
 
+const LISTEN_ERRORS: Readonly<Record<string, string>> = {
+  EADDRINUSE: 'the address is already in use',
+  EACCES: 'permission denied',
+  EADDRNOTAVAIL: 'no such address on this machine',
+};
+
 async function serve(flag: string | undefined): Promise<void> {
-  const { config, origin } = await load(flag);
+  const { config, origin, warnings } = await load(flag);
   const { startService } = await import('../service.js');
   const { logger, exit } = createProcessLogger(config.log.level);
   logger.info({ config: origin }, 'configuration loaded');
-  const service = await startService(config, { logger });
+  for (const warning of warnings) logger.warn(warning);
+  const service = await startService(config, { logger }).catch((err: unknown) => {
+    const { code, port } = err as NodeJS.ErrnoException & { port?: number };
+    const reason = code === undefined ? undefined : LISTEN_ERRORS[code];
+    if (reason === undefined) throw err;
+    // The admin listener fails the same way; the error's port says which of the two it was.
+    const admin = config.admin.token && port === config.admin.port && port !== config.server.port;
+    const [section, { host, port: configured }] = admin ? ['admin', config.admin] : ['server', config.server];
+    throw new CliError(`cannot listen on ${host}:${configured} (${section}.host, ${section}.port in ${origin}): ${reason}`);
+  });
   exitOnSignals(service.stop, { logger, exit, timeoutMs: config.server.shutdown_timeout });
 }
 
 async function check(flag: string | undefined): Promise<void> {
-  const { config, origin } = await load(flag);
-  const lines = [`config: ${origin} (valid)`, '', 'sources:'];
+  const { config, origin, warnings } = await load(flag);
+  const lines = [`config: ${origin} (valid)`, ...warnings.map((warning) => `warning: ${warning}`), '', 'sources:'];
   for (const source of config.sources) {
     const scheme = source.verify.hmac ? `hmac (${source.verify.hmac.secrets.length} secret(s))` : source.verify.header ? `header ${source.verify.header.name}` : 'NONE (unsigned)';
-    lines.push(`  ${source.name}  POST ${source.path ?? `/webhooks/${source.name}`}  verify: ${scheme}${source.dialects ? `  dialects: ${source.dialects.join(', ')}` : ''}`);
+    lines.push(`  ${source.name}  POST ${source.path}  verify: ${scheme}${source.dialects ? `  dialects: ${source.dialects.join(', ')}` : ''}`);
   }
   lines.push('', 'connectors:');
   for (const [name, options] of Object.entries(config.connectors)) lines.push(`  ${name}  (${options.type})`);
@@ -53,13 +103,14 @@ async function check(flag: string | undefined): Promise<void> {
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 
-function sign(secret: string | undefined, file: string | undefined): void {
-  if (!secret) throw new UsageError('sign needs --secret');
-  const body = readFileSync(file ?? 0);
+function sign(options: { secret?: string; secretEnv?: string; file?: string }): void {
+  if (options.file === undefined && process.stdin.isTTY) {
+    throw new UsageError('sign reads the body from --file F or from stdin, and stdin is a terminal');
+  }
+  const body = readInput(options.file);
+  const secret = options.secret ?? secretFromEnv(options.secretEnv ?? DEFAULT_SECRET_ENV);
   for (const [name, value] of Object.entries(signAudianRequest(body, secret))) process.stdout.write(`${name}: ${value}\n`);
 }
-
-class UsageError extends Error {}
 
 async function main(argv: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
@@ -68,17 +119,29 @@ async function main(argv: string[]): Promise<void> {
     options: {
       config: { type: 'string', short: 'c' },
       secret: { type: 'string' },
+      'secret-env': { type: 'string' },
       file: { type: 'string' },
       status: { type: 'string' },
       connector: { type: 'string' },
       limit: { type: 'string' },
+      url: { type: 'string' },
+      source: { type: 'string' },
+      dialect: { type: 'string' },
+      header: { type: 'string', multiple: true },
+      'keep-ids': { type: 'boolean' },
+      count: { type: 'string' },
       ...OPS_OPTIONS,
       help: { type: 'boolean', short: 'h' },
+      version: { type: 'boolean', short: 'V' },
     },
   });
   const [command, ...rest] = positionals;
-  if (values.help || command === undefined) {
-    process.stdout.write(USAGE);
+  if (values.version) {
+    process.stdout.write(`${version()}\n`);
+    return;
+  }
+  if (command === 'help' || values.help || command === undefined) {
+    process.stdout.write(helpFor(command === 'help' ? rest[0] : command));
     return;
   }
   switch (command) {
@@ -87,7 +150,9 @@ async function main(argv: string[]): Promise<void> {
     case 'check':
       return check(values.config);
     case 'sign':
-      return sign(values.secret, values.file);
+      return sign({ ...(values.secret ? { secret: values.secret } : {}), ...(values['secret-env'] ? { secretEnv: values['secret-env'] } : {}), ...(values.file ? { file: values.file } : {}) });
+    case 'send':
+      return send(rest, values, () => load(values.config));
     default:
       if (OPS_COMMANDS.has(command)) return runOps(command, rest, values, load);
       throw new UsageError(`unknown command "${command}"`);
@@ -96,7 +161,8 @@ async function main(argv: string[]): Promise<void> {
 
 main(process.argv.slice(2)).catch((err: unknown) => {
   if (err instanceof ConfigError) {
-    process.stderr.write(`audian-bridge: ${err.message}\n`);
+    const issues = err.issues.map((issue) => `\n  - ${issue.path}: ${issue.message} [${issue.code}]`);
+    process.stderr.write(`audian-bridge: invalid configuration:${issues.join('')}\n`);
     process.exit(2);
   }
   if (err instanceof BridgeError && err.code === 'STORE_LOCKED') {
@@ -104,8 +170,12 @@ main(process.argv.slice(2)).catch((err: unknown) => {
     process.exit(1);
   }
   if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-    process.stderr.write(`audian-bridge: ${(err as Error).message}\n\n${USAGE}`);
+    process.stderr.write(`audian-bridge: ${(err as Error).message}\n(\`audian-bridge help\` lists the commands and their options)\n`);
     process.exit(64);
+  }
+  if (err instanceof CliError) {
+    process.stderr.write(`audian-bridge: ${err.message}\n`);
+    process.exit(err.exitCode);
   }
   process.stderr.write(`audian-bridge: ${(err as Error).stack ?? String(err)}\n`);
   process.exit(1);

@@ -10,8 +10,6 @@ import type { Operations, Query } from '../ops/operations.js';
  * SQLite file named by the config, which must exist already.
  */
 
-export const OPS_COMMANDS = new Set(['deliveries', 'replay', 'retry', 'events', 'pause', 'resume']);
-
 /** The flags these commands take, for the one `parseArgs` in main.ts. */
 export const OPS_OPTIONS = {
   route: { type: 'string' },
@@ -24,22 +22,39 @@ export const OPS_OPTIONS = {
   'token-env': { type: 'string' },
 } as const;
 
-export const OPS_USAGE = `  deliveries [--status pending|delivered|skipped|dead] [--connector NAME] [--route NAME] [--event ID]
-             [--call ID] [--since TIME] [--limit N] [--cursor C]
-                                     list deliveries, newest first (JSON lines)
-  deliveries show ID                 one delivery with every attempt
-  deliveries purge --status dead --before 30d [--connector NAME]
-                                     delete dead deliveries (local file only)
-  replay ID... | replay --status dead [--connector NAME] [--route NAME] [--since TIME]
-                                     queue dead deliveries again; a delivered (or skipped) one named by id is sent again
-  retry ID...                        the same as replay
-  events show ID                     an event, its call and its deliveries
-  pause NAME / resume NAME           stop / restart deliveries to a connector (nothing goes dead meanwhile)
+const WHERE = `Runs on the local database (store.path of --config FILE), which must exist already, or
+through the admin API with --admin URL or $AUDIAN_BRIDGE_ADMIN_URL (the token from
+$AUDIAN_BRIDGE_ADMIN_TOKEN, or the variable --token-env NAME names).`;
+const TIME = 'TIME is ISO 8601 (2026-03-01T12:00:00Z) or a duration ago (30d, 2h).';
 
-  These run on the local database, or through the admin API with --admin URL or
-  $AUDIAN_BRIDGE_ADMIN_URL (token from $AUDIAN_BRIDGE_ADMIN_TOKEN, or the variable --token-env names).
-  TIME is ISO 8601 (2026-03-01T12:00:00Z) or a duration ago (30d, 2h).
-`;
+/** Each command's usage line, summary and longer help, for `audian-bridge help [COMMAND]`. */
+export const OPS_HELP: Readonly<Record<string, { usage: string; summary: string; help: string }>> = {
+  deliveries: {
+    usage: 'deliveries [show ID | purge] [--status S] [--connector NAME] [--route NAME] [--since TIME] ...',
+    summary: 'list deliveries, newest first (JSON lines); show one with every attempt; purge dead ones',
+    help: `  deliveries [--status pending|delivered|skipped|dead] [--connector NAME] [--route NAME] [--event ID]
+             [--call ID] [--since TIME] [--limit N] [--cursor C]
+                     list deliveries, newest first (default 50); the count and the next --cursor on stderr
+  deliveries show ID one delivery with every attempt
+  deliveries purge --status dead --before 30d [--connector NAME]
+                     delete dead deliveries last changed before then (local database only)
+
+${WHERE}
+${TIME}`,
+  },
+  replay: {
+    usage: 'replay ID... | replay --status dead [--connector NAME] [--route NAME] [--since TIME]',
+    summary: 'queue dead deliveries again; a delivered (or skipped) one named by id is sent again',
+    help: `${WHERE}
+${TIME}`,
+  },
+  retry: { usage: 'retry ID...', summary: 'the same as replay (its old name)', help: WHERE },
+  events: { usage: 'events show ID', summary: 'an event, its call and its deliveries', help: WHERE },
+  pause: { usage: 'pause NAME', summary: 'stop deliveries to a connector until resumed (nothing goes dead meanwhile)', help: WHERE },
+  resume: { usage: 'resume NAME', summary: 'restart deliveries to a paused connector, their age counted from now', help: WHERE },
+};
+
+export const OPS_COMMANDS: ReadonlySet<string> = new Set(Object.keys(OPS_HELP));
 
 export interface OpsValues {
   readonly config?: string | undefined;

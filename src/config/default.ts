@@ -1,21 +1,17 @@
 /**
- * The embedded default (DESIGN.md, "Configuration"): the receiver on 8080,
- * SQLite under ./data, every event to ./data/events.jsonl, transcripts under
- * ./data/transcripts (each call's summary finishes its transcript there).
- * Without AUDIAN_WEBHOOK_SECRET it cannot verify signatures, so it accepts
- * unsigned webhooks and the service warns at start.
+ * The embedded default (DESIGN.md, "Configuration"): SQLite under ./data, every
+ * event to ./data/events.jsonl, transcripts under ./data/transcripts (each
+ * call's summary finishes its transcript there). Every other setting is the
+ * schema's default; only where it listens follows the environment: `PORT`, and without AUDIAN_WEBHOOK_SECRET it cannot verify
+ * signatures, so it accepts unsigned webhooks on 127.0.0.1 only.
  */
 export function defaultConfigYaml(env: Readonly<Record<string, string | undefined>>): string {
-  const verify = env.AUDIAN_WEBHOOK_SECRET
-    ? '{ hmac: { secrets: ["${AUDIAN_WEBHOOK_SECRET}"], tolerance: 300s } }'
-    : '{ none: true }';
-  return `
-server: { host: 0.0.0.0, port: "\${PORT:-8080}", body_limit: 1mb }
-store: { path: ./data/bridge.db, dedupe_ttl: 7d }
-sources:
+  const signed = Boolean(env.AUDIAN_WEBHOOK_SECRET);
+  const listen = [...(signed ? [] : ['host: 127.0.0.1']), ...(env.PORT ? ['port: "${PORT}"'] : [])];
+  return `${listen.length > 0 ? `server: { ${listen.join(', ')} }\n` : ''}sources:
   - name: main
     path: /webhooks/audian
-    verify: ${verify}
+    verify: ${signed ? '{ hmac: { secrets: ["${AUDIAN_WEBHOOK_SECRET}"] } }' : '{ none: true }'}
 connectors:
   events: { type: file, path: ./data/events.jsonl }
   transcripts: { type: transcript, dir: ./data/transcripts }

@@ -1,10 +1,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import YAML from 'yaml';
-import type { z } from 'zod';
-import { ConfigError } from '../errors.js';
+import { ConfigError, type ConfigIssue } from '../errors.js';
 import { defaultConfigYaml } from './default.js';
-import { interpolateEnv } from './interpolate.js';
+import { interpolateEnv, type MissingVariable } from './interpolate.js';
+import { toConfigIssues } from './issues.js';
 import { createConfigSchema, type ConnectorSchemas, type BridgeConfig } from './schema.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -13,7 +13,12 @@ export interface LoadedConfig {
   readonly config: BridgeConfig;
   /** The file it came from, or `embedded default`. */
   readonly origin: string;
+  /** What the operator should know before it serves (logged at start). */
+  readonly warnings: readonly string[];
 }
+
+/** Set (`1` or `true`) in the Docker image: refuse to serve unsigned webhooks unless a config file asks for it. */
+export const REQUIRE_VERIFY_ENV = 'AUDIAN_BRIDGE_REQUIRE_VERIFY';
 
 /** `--config`, then AUDIAN_BRIDGE_CONFIG, then ./config.yaml, else the embedded default. */
 export function resolveConfigPath(flag: string | undefined, env: Env, cwd: string): string | undefined {
@@ -26,49 +31,72 @@ export function resolveConfigPath(flag: string | undefined, env: Env, cwd: strin
 /** `connectors` checks the `connectors` section (connectors/index.ts's registry). */
 export function loadConfig(options: { flag?: string; env: Env; cwd: string; connectors: ConnectorSchemas }): LoadedConfig {
   const path = resolveConfigPath(options.flag, options.env, options.cwd);
-  if (path === undefined) {
-    return { config: parseConfig(defaultConfigYaml(options.env), options.env, options.connectors), origin: 'embedded default' };
-  }
+  if (path === undefined) return loadEmbeddedDefault(options.env, options.connectors);
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new ConfigError([`cannot read ${path}: ${(err as Error).message}`], 'CONFIG_NOT_FOUND');
+    throw new ConfigError([{ path: '(file)', code: 'CONFIG_NOT_FOUND', message: `cannot read ${path}: ${(err as Error).message}` }], 'CONFIG_NOT_FOUND');
   }
-  return { config: parseConfig(text, options.env, options.connectors), origin: path };
+  // A file's unsigned sources always say `verify: { none: true }`: that is the explicit choice REQUIRE_VERIFY asks for.
+  return { config: parseConfig(text, options.env, options.connectors), origin: path, warnings: [] };
 }
 
-function formatPath(path: readonly PropertyKey[]): string {
-  let out = '';
-  for (const key of path) out += typeof key === 'number' ? `[${key}]` : out ? `.${String(key)}` : String(key);
-  return out || '(root)';
-}
-
-function formatIssues(issues: readonly z.core.$ZodIssue[]): string[] {
-  return issues.flatMap((issue) => {
-    if (issue.code === 'unrecognized_keys') {
-      return issue.keys.map((key) => `${formatPath([...issue.path, key])}: unknown key`);
-    }
-    return [`${formatPath(issue.path)}: ${issue.message}`];
-  });
+/**
+ * The embedded default without a secret accepts unsigned webhooks, so it
+ * listens on 127.0.0.1 only (see default.ts), and where unsigned sources must
+ * be asked for explicitly (the Docker image) it does not start at all.
+ */
+function loadEmbeddedDefault(env: Env, connectors: ConnectorSchemas): LoadedConfig {
+  const config = parseConfig(defaultConfigYaml(env), env, connectors);
+  const unsigned = config.sources.some((source) => source.verify.none);
+  if (unsigned && /^(1|true)$/i.test(env[REQUIRE_VERIFY_ENV] ?? '')) {
+    throw new ConfigError([
+      {
+        path: 'sources[0].verify',
+        code: 'CONFIG_UNVERIFIED_SOURCE',
+        message: `${REQUIRE_VERIFY_ENV} is set and AUDIAN_WEBHOOK_SECRET is not: set AUDIAN_WEBHOOK_SECRET to verify signatures, or use a config file whose unsigned sources say verify: { none: true }`,
+      },
+    ]);
+  }
+  const warnings = unsigned
+    ? [`AUDIAN_WEBHOOK_SECRET is not set: the embedded default accepts UNSIGNED webhooks, so it listens on ${config.server.host} only; set AUDIAN_WEBHOOK_SECRET to verify signatures and listen on every interface`]
+    : [];
+  return { config, origin: 'embedded default', warnings };
 }
 
 /**
  * Parses, interpolates and validates a whole config document against the
- * connector types in `connectors`; throws `ConfigError` naming each bad key path.
+ * connector types in `connectors`; throws `ConfigError` listing every problem
+ * with its key path.
  */
 export function parseConfig(text: string, env: Env, connectors: ConnectorSchemas): BridgeConfig {
   let document: unknown;
   try {
     document = YAML.parse(text, { uniqueKeys: true, prettyErrors: true }) ?? {};
   } catch (err) {
-    throw new ConfigError([`not valid YAML: ${(err as Error).message}`]);
+    throw new ConfigError([{ path: '(root)', code: 'CONFIG_SYNTAX', message: `not valid YAML: ${(err as Error).message}` }]);
   }
-  const { value, problems } = interpolateEnv(document, env);
-  const parsed = createConfigSchema(connectors).safeParse(value);
-  const issues = [...problems, ...(parsed.success ? [] : formatIssues(parsed.error.issues))];
+  const { value, missing } = interpolateEnv(document, env);
+  const schema = createConfigSchema(connectors);
+  const parsed = schema.safeParse(value, { reportInput: true });
+  const unset = missingVariableIssues(missing);
+  // A value emptied by an unset variable fails its own check too; the variable is the one problem to report.
+  const emptied = new Set(missing.map((variable) => variable.path));
+  const issues = [...unset, ...(parsed.success ? [] : toConfigIssues(parsed.error.issues, schema).filter((issue) => !emptied.has(issue.path)))];
   if (issues.length > 0 || !parsed.success) throw new ConfigError(issues);
   return parsed.data;
+}
+
+/** One issue per unset variable, at its first use, naming the other places it is used. */
+function missingVariableIssues(missing: readonly MissingVariable[]): ConfigIssue[] {
+  const byName = new Map<string, string[]>();
+  for (const { name, path } of missing) byName.set(name, [...(byName.get(name) ?? []), path]);
+  return [...byName].map(([name, paths]) => ({
+    path: paths[0]!,
+    code: 'CONFIG_ENV_MISSING',
+    message: `environment variable ${name} is not set (write \${${name}:-default} for a default)${paths.length > 1 ? `; also used at ${paths.slice(1).join(', ')}` : ''}`,
+  }));
 }
 
 export type { BridgeConfig, RouteConfig, SourceConfig } from './schema.js';

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { DIALECT_IDS } from '../dialects/index.js';
+import { issueCode, issueMessage, unknownKeyMessage, keysAt } from './issues.js';
 import { boolean, byteSize, duration, integer, jsonataExpression, nonEmpty, oneOrMany } from './values.js';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
@@ -22,14 +23,20 @@ const verifySchema = z
     if (chosen !== 1) ctx.addIssue({ code: 'custom', message: 'choose exactly one of hmac, header or none' });
   });
 
-const sourceSchema = z.strictObject({
-  name: name(),
-  /** Defaults to /webhooks/<name>. */
-  path: z.string().regex(/^\/[A-Za-z0-9/_.-]*$/, 'must be an absolute URL path').optional(),
-  verify: verifySchema,
-  /** Restrict the dialects accepted here; default: all. */
-  dialects: z.array(z.enum(DIALECT_IDS as [string, ...string[]])).min(1).optional(),
-});
+const sourceSchema = z
+  .strictObject({
+    name: name(),
+    path: z.string().regex(/^\/[A-Za-z0-9/_.-]*$/, 'must be an absolute URL path').optional(),
+    verify: verifySchema,
+    /** Restrict the dialects accepted here; default: all. */
+    dialects: z.array(z.enum(DIALECT_IDS as [string, ...string[]])).min(1).optional(),
+  })
+  // The path default depends on the name, so it is filled in here, once, for every reader of the config.
+  .transform(({ path, ...source }) => ({ ...source, path: path ?? defaultSourcePath(source.name) }));
+
+function defaultSourcePath(name: string): string {
+  return `/webhooks/${name}`;
+}
 
 const routeSchema = z.strictObject({
   name: name(),
@@ -40,7 +47,7 @@ const routeSchema = z.strictObject({
       dialect: oneOrMany(z.enum(DIALECT_IDS as [string, ...string[]])).optional(),
       test: boolean().optional(),
     })
-    .default({}),
+    .prefault({}),
   when: jsonataExpression().optional(),
   to: oneOrMany(name()),
 });
@@ -77,13 +84,13 @@ type RetryKeys = { retry_schedule?: number[]; retry_initial?: number; retry_max?
 function scheduleOf(value: RetryKeys, ctx: z.RefinementCtx): number[] | undefined {
   const exponential = value.retry_initial !== undefined || value.retry_max !== undefined;
   if (value.retry_schedule && exponential) {
-    ctx.addIssue({ code: 'custom', path: ['retry_schedule'], message: 'give retry_schedule or retry_initial/retry_max (exponential), not both' });
+    ctx.addIssue({ code: 'custom', path: ['retry_schedule'], message: 'give retry_schedule or retry_initial/retry_max (exponential), not both', params: { code: 'CONFIG_BAD_VALUE' } });
     return undefined;
   }
   if (!exponential) return value.retry_schedule;
   const initial = value.retry_initial ?? 1_000;
   const max = value.retry_max ?? Math.max(initial, 600_000);
-  if (max < initial) ctx.addIssue({ code: 'custom', path: ['retry_max'], message: 'must not be below retry_initial' });
+  if (max < initial) ctx.addIssue({ code: 'custom', path: ['retry_max'], message: 'must not be below retry_initial', params: { code: 'CONFIG_BAD_VALUE' } });
   return exponentialSchedule(initial, max);
 }
 
@@ -115,15 +122,9 @@ const connectorSchema = (connectors: ConnectorSchemas) => z.looseObject({ type: 
   const { dispatch: dispatchInput, ...value } = input as { type: string; dispatch?: unknown };
   let dispatch: ConnectorDispatchConfig | undefined;
   if (dispatchInput !== undefined) {
-    const parsedDispatch = connectorDispatchSchema.safeParse(dispatchInput);
+    const parsedDispatch = connectorDispatchSchema.safeParse(dispatchInput, { reportInput: true });
     if (!parsedDispatch.success) {
-      for (const issue of parsedDispatch.error.issues) {
-        if (issue.code === 'unrecognized_keys') {
-          for (const key of issue.keys) ctx.addIssue({ code: 'custom', path: ['dispatch', ...issue.path, key], message: 'unknown key' });
-        } else {
-          ctx.addIssue({ ...issue, code: 'custom', path: ['dispatch', ...issue.path], message: issue.message });
-        }
-      }
+      reportIssues(ctx, parsedDispatch.error.issues, connectorDispatchSchema, ['dispatch']);
       return z.NEVER;
     }
     dispatch = parsedDispatch.data;
@@ -134,23 +135,32 @@ const connectorSchema = (connectors: ConnectorSchemas) => z.looseObject({ type: 
       code: 'custom',
       path: ['type'],
       message: `unknown connector type "${value.type}" (one of: ${Object.keys(connectors).join(', ')})`,
+      params: { code: 'CONFIG_BAD_VALUE' },
     });
     return z.NEVER;
   }
-  const parsed = definition.schema.safeParse(value);
+  const parsed = definition.schema.safeParse(value, { reportInput: true });
   if (!parsed.success) {
-    for (const issue of parsed.error.issues) {
-      // Name each unknown key in the path, as for every other section.
-      if (issue.code === 'unrecognized_keys') {
-        for (const key of issue.keys) ctx.addIssue({ code: 'custom', path: [...issue.path, key], message: 'unknown key' });
-      } else {
-        ctx.addIssue({ ...issue, code: 'custom', path: issue.path, message: issue.message });
-      }
-    }
+    reportIssues(ctx, parsed.error.issues, definition.schema, []);
     return z.NEVER;
   }
   return { ...(parsed.data as { type: string } & Record<string, unknown>), ...(dispatch ? { dispatch } : {}) } as { type: string; dispatch?: ConnectorDispatchConfig } & Record<string, unknown>;
 });
+
+/**
+ * Issues of a schema run inside a transform, re-reported under `prefix` with
+ * their codes; each unknown key is named in its path, as for every other section.
+ */
+function reportIssues(ctx: z.RefinementCtx, issues: readonly z.core.$ZodIssue[], schema: z.core.$ZodType, prefix: PropertyKey[]): void {
+  for (const issue of issues) {
+    if (issue.code === 'unrecognized_keys') {
+      const known = keysAt(schema, issue.path);
+      for (const key of issue.keys) ctx.addIssue({ code: 'custom', path: [...prefix, ...issue.path, key], message: unknownKeyMessage(key, known), params: { code: 'CONFIG_UNKNOWN_KEY' } });
+    } else {
+      ctx.addIssue({ code: 'custom', path: [...prefix, ...issue.path], message: issueMessage(issue), params: { code: issueCode(issue) } });
+    }
+  }
+}
 
 /** The schema of the whole file; `connectors` validates the `connectors` section, so this module loads no connector code. */
 export const createConfigSchema = (connectors: ConnectorSchemas) => z
@@ -169,17 +179,7 @@ export const createConfigSchema = (connectors: ConnectorSchemas) => z
         /** false keeps /metrics off the webhook port (the admin port still serves it). */
         metrics: boolean().default(true),
       })
-      .default({
-        host: '0.0.0.0',
-        port: 8080,
-        body_limit: 1024 * 1024,
-        shutdown_timeout: 10_000,
-        request_timeout: 60_000,
-        body_timeout: 30_000,
-        max_connections: 1024,
-        max_inflight_body: 64 * 1024 * 1024,
-        metrics: true,
-      }),
+      .prefault({}),
     store: z
       .strictObject({
         path: nonEmpty().default('./data/bridge.db'),
@@ -187,10 +187,10 @@ export const createConfigSchema = (connectors: ConnectorSchemas) => z
         /** How often delivered rows and expired dedupe keys are pruned, a bounded amount per pass. */
         prune_interval: duration().default(15 * 60_000),
       })
-      .default({ path: './data/bridge.db', dedupe_ttl: 7 * 24 * 3600_000, prune_interval: 15 * 60_000 }),
+      .prefault({}),
     log: z
       .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
-      .default({ level: 'info' }),
+      .prefault({}),
     lifecycle: z
       .strictObject({
         missed_call_grace: duration().default(5_000),
@@ -200,17 +200,18 @@ export const createConfigSchema = (connectors: ConnectorSchemas) => z
         /** Emit `transcript.completed` beside each call summary of a call with a transcript. */
         transcript_event: boolean().default(false),
       })
-      .default({ missed_call_grace: 5_000, unknown_direction: 'outbound', max_call_age: 4 * 3600_000, transcript_event: false }),
+      .prefault({}),
     dispatch: z
       .strictObject({
         ...retryKeys,
+        max_age: duration().default(DEFAULT_MAX_AGE_MS),
         poll_interval: duration().default(1_000),
         send_timeout: duration().default(30_000),
       })
-      .default({ poll_interval: 1_000, send_timeout: 30_000 })
+      .prefault({})
       .transform((value, ctx) => ({
         retry_schedule: scheduleOf(value, ctx) ?? [...DEFAULT_RETRY_SCHEDULE],
-        max_age: value.max_age ?? DEFAULT_MAX_AGE_MS,
+        max_age: value.max_age,
         ...(value.max_attempts === undefined ? {} : { max_attempts: value.max_attempts }),
         poll_interval: value.poll_interval,
         send_timeout: value.send_timeout,
@@ -222,37 +223,58 @@ export const createConfigSchema = (connectors: ConnectorSchemas) => z
         port: integer(0, 65535).default(8081),
         token: z.string().refine((token) => token === '' || token.length >= 16, 'use at least 16 characters (e.g. openssl rand -hex 32)').optional(),
       })
-      .default({ host: '127.0.0.1', port: 8081 }),
+      .prefault({}),
     sources: z.array(sourceSchema).min(1, 'configure at least one source'),
     connectors: z.record(name(), connectorSchema(connectors)).default({}),
     routes: z.array(routeSchema).default([]),
   })
-  .superRefine((config, ctx) => {
-    const seenSources = new Map<string, number>();
-    const seenPaths = new Map<string, number>();
-    config.sources.forEach((source, index) => {
-      const path = source.path ?? `/webhooks/${source.name}`;
-      if (seenSources.has(source.name)) ctx.addIssue({ code: 'custom', path: ['sources', index, 'name'], message: `duplicate source name "${source.name}"` });
-      if (seenPaths.has(path)) ctx.addIssue({ code: 'custom', path: ['sources', index, 'path'], message: `path ${path} is already used by sources[${seenPaths.get(path)}]` });
-      if (RESERVED_PATHS.includes(path)) ctx.addIssue({ code: 'custom', path: ['sources', index, 'path'], message: `${path} is reserved` });
-      seenSources.set(source.name, index);
-      seenPaths.set(path, index);
-    });
-    const seenRoutes = new Set<string>();
-    config.routes.forEach((route, index) => {
-      if (seenRoutes.has(route.name)) ctx.addIssue({ code: 'custom', path: ['routes', index, 'name'], message: `duplicate route name "${route.name}"` });
-      seenRoutes.add(route.name);
-      route.to.forEach((target, targetIndex) => {
-        if (!Object.hasOwn(config.connectors, target)) {
-          ctx.addIssue({
-            code: 'custom',
-            path: ['routes', index, 'to', ...(route.to.length > 1 ? [targetIndex] : [])],
-            message: `no connector named "${target}" (configured: ${Object.keys(config.connectors).join(', ') || 'none'})`,
-          });
-        }
-      });
+  // Cross-field checks run even when fields are invalid, so every problem is reported in one pass;
+  // they therefore read the document defensively.
+  .superRefine((config, ctx) => crossChecks(config, ctx), { when: () => true });
+
+function crossChecks(config: unknown, ctx: z.RefinementCtx): void {
+  const issue = (path: PropertyKey[], code: 'CONFIG_DUPLICATE' | 'CONFIG_UNKNOWN_REFERENCE' | 'CONFIG_BAD_VALUE', message: string) =>
+    ctx.addIssue({ code: 'custom', path, message, params: { code } });
+  if (!isRecord(config)) return;
+  const seenSources = new Map<unknown, number>();
+  const seenPaths = new Map<unknown, number>();
+  listOf(config.sources).forEach((source, index) => {
+    if (!isRecord(source) || typeof source.name !== 'string') return;
+    const path = source.path ?? defaultSourcePath(source.name);
+    if (seenSources.has(source.name)) issue(['sources', index, 'name'], 'CONFIG_DUPLICATE', `duplicate source name "${source.name}" (also sources[${seenSources.get(source.name)}])`);
+    if (seenPaths.has(path)) issue(['sources', index, 'path'], 'CONFIG_DUPLICATE', `path ${String(path)} is already used by sources[${seenPaths.get(path)}]`);
+    if (RESERVED_PATHS.includes(path as string)) issue(['sources', index, 'path'], 'CONFIG_BAD_VALUE', `${String(path)} is reserved (${RESERVED_PATHS.join(', ')})`);
+    if (!seenSources.has(source.name)) seenSources.set(source.name, index);
+    if (!seenPaths.has(path)) seenPaths.set(path, index);
+  });
+  const connectors = isRecord(config.connectors) ? Object.keys(config.connectors) : [];
+  const seenRoutes = new Map<unknown, number>();
+  listOf(config.routes).forEach((route, index) => {
+    if (!isRecord(route)) return;
+    if (typeof route.name === 'string') {
+      if (seenRoutes.has(route.name)) issue(['routes', index, 'name'], 'CONFIG_DUPLICATE', `duplicate route name "${route.name}" (also routes[${seenRoutes.get(route.name)}])`);
+      else seenRoutes.set(route.name, index);
+    }
+    const targets = typeof route.to === 'string' ? [route.to] : listOf(route.to);
+    targets.forEach((target, targetIndex) => {
+      if (typeof target === 'string' && !connectors.includes(target)) {
+        issue(
+          ['routes', index, 'to', ...(targets.length > 1 ? [targetIndex] : [])],
+          'CONFIG_UNKNOWN_REFERENCE',
+          `no connector named "${target}" (configured: ${connectors.join(', ') || 'none'})`,
+        );
+      }
     });
   });
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function listOf(value: unknown): unknown[] {
+  return Array.isArray(value) ? value : [];
+}
 
 export type BridgeConfig = z.output<ReturnType<typeof createConfigSchema>>;
 export type SourceConfig = BridgeConfig['sources'][number];

@@ -10,13 +10,27 @@ import { compileTemplate } from '../template.js';
  * their string forms.
  */
 
-/** A duration: `300s`, `5m`, `7d`, `250ms`, or a number of seconds. Parsed to milliseconds. */
+/**
+ * A duration with its unit: `300s`, `5m`, `7d`, `250ms`. Parsed to
+ * milliseconds. A bare number other than 0 is refused: it could be read as
+ * seconds or as milliseconds, and either guess would be wrong for someone.
+ */
 export function duration() {
-  return z.union([z.number().nonnegative(), z.string()]).transform((value, ctx): number => {
-    if (typeof value === 'number') return value * 1000;
-    const parsed = /^\d+(\.\d+)?$/.test(value.trim()) ? Number(value) * 1000 : ms(value as ms.StringValue);
+  return z.unknown().transform((value, ctx): number => {
+    const text = typeof value === 'number' ? String(value) : typeof value === 'string' ? value.trim() : undefined;
+    // Zero is zero in every unit.
+    if (text !== undefined && /^0+(\.0+)?$/.test(text)) return 0;
+    if (text !== undefined && /^\d+(\.\d+)?$/.test(text)) {
+      ctx.addIssue({ code: 'custom', message: `${text} has no unit: write it with one, e.g. ${text}s, 5m, 250ms or 7d`, params: { code: 'CONFIG_BAD_VALUE' } });
+      return z.NEVER;
+    }
+    const parsed = text === undefined ? undefined : ms(text as ms.StringValue);
     if (typeof parsed !== 'number' || !Number.isFinite(parsed) || parsed < 0) {
-      ctx.addIssue({ code: 'custom', message: `"${value}" is not a duration (write e.g. 300s, 5m, 7d or 250ms)` });
+      ctx.addIssue({
+        code: 'custom',
+        message: `${value === undefined ? 'required' : `"${String(value)}" is not a duration`} (write e.g. 300s, 5m, 7d or 250ms)`,
+        params: { code: value === undefined ? 'CONFIG_MISSING_KEY' : 'CONFIG_BAD_VALUE' },
+      });
       return z.NEVER;
     }
     return parsed;

@@ -169,17 +169,36 @@ export function createDispatcher(deps: DispatcherDeps) {
       await settle(outcomes);
     }
 
+    /**
+     * Claims and sends until stopped. Up to `connector.concurrency` batches are
+     * in flight at once, so a call whose target hangs holds one slot, not the
+     * connector: the other calls keep flowing. One call's deliveries still never
+     * overlap, because a call with a claimed delivery is not claimed again.
+     */
     async function run(): Promise<void> {
       try {
         await connector.start();
       } catch (err) {
         log.error({ err }, 'connector failed to start; deliveries will be retried');
       }
+      const slots = Math.max(1, connector.concurrency ?? 1);
+      const inFlight = new Set<Promise<void>>();
       while (!stopping) {
         try {
+          if (inFlight.size >= slots) {
+            await Promise.race(inFlight);
+            continue;
+          }
           const batch = await store.claim(name, now(), { limit: batchSize, leaseMs, maxPerCall });
           if (batch.length > 0) {
-            await sendBatch(batch);
+            const sending: Promise<void> = sendBatch(batch)
+              .catch((err: unknown) => log.error({ err }, 'sending a batch failed unexpectedly; its deliveries are retried when their lease ends'))
+              .finally(() => {
+                inFlight.delete(sending);
+                // The batch's calls may have their next delivery due now.
+                wakeUp();
+              });
+            inFlight.add(sending);
             continue;
           }
           const nextDue = await store.nextDueAt(name);
@@ -189,6 +208,12 @@ export function createDispatcher(deps: DispatcherDeps) {
           await sleep(options.pollIntervalMs);
         }
       }
+      await Promise.all(inFlight);
+    }
+
+    function wakeUp(): void {
+      if (wake) wake();
+      else woken = true;
     }
 
     let done: Promise<void> = Promise.resolve();
@@ -196,11 +221,8 @@ export function createDispatcher(deps: DispatcherDeps) {
       start() {
         done = run();
       },
-      notify() {
-        if (wake) wake();
-        else woken = true;
-      },
-      /** Lets the batch in flight finish (up to `graceMs`, then aborts it), then stops the connector. */
+      notify: wakeUp,
+      /** Lets the batches in flight finish (up to `graceMs`, then aborts them), then stops the connector. */
       async stop(graceMs: number) {
         stopping = true;
         wake?.();

@@ -10,11 +10,9 @@ export interface LifecycleOptions {
   readonly graceMs: number;
   /** How to treat a call whose direction never became known. */
   readonly unknownDirection: 'inbound' | 'outbound';
-  /** How long after its first event a call that never ends gets a summary anyway (disposition `unknown`); default 4 h. */
-  readonly maxCallAgeMs?: number;
+  /** How long after its first event a call that never ends gets a summary anyway (disposition `unknown`): `lifecycle.max_call_age`. */
+  readonly maxCallAgeMs: number;
 }
-
-const MAX_CALL_AGE_MS = 4 * 3600_000;
 
 const ENDING = new Set(['call.completed', 'call.failed', 'call.cancelled']);
 const ANSWERING = new Set(['call.answered', 'call.bridged']);
@@ -133,7 +131,7 @@ function scheduleSummary(next: CallState, event: CanonicalEvent, receivedAt: num
   }
   if (DERIVED_TYPES.has(event.type)) return;
   if (next.endedAt !== undefined || next.summaryRevision !== undefined) next.summaryCheckAt = receivedAt + options.graceMs;
-  else next.summaryCheckAt ??= receivedAt + (options.maxCallAgeMs ?? MAX_CALL_AGE_MS);
+  else next.summaryCheckAt ??= receivedAt + options.maxCallAgeMs;
 }
 
 /** Fills `data.call` from what earlier events of the call told (a `call.failed` carries no direction). */

@@ -55,6 +55,12 @@ export type SendResult =
 /** The lifecycle the dispatcher drives (STYLE.md, "One connector shape"). */
 export interface Connector {
   readonly name: string;
+  /**
+   * How many batches may be in flight at once (default 1). More lets other
+   * calls' deliveries go on while one target is slow or hangs; one call's
+   * deliveries never overlap whatever this is.
+   */
+  readonly concurrency?: number;
   /** Connect and warm up. A failure here does not stop the service: deliveries wait and are retried. */
   start(): Promise<void>;
   /**

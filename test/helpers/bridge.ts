@@ -1,5 +1,5 @@
 import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
-import Database from 'better-sqlite3';
+import Database from '../../src/store/sqlite/driver.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';

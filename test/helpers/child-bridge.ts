@@ -17,10 +17,10 @@ export interface ChildBridge {
   readonly exited: Promise<number | NodeJS.Signals | null>;
 }
 
-/** Runs `audian-bridge serve --config FILE` as a real process and waits until it listens. */
-export async function startChildBridge(configPath: string, options: { cwd?: string; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<ChildBridge> {
+/** Runs `audian-bridge serve --config FILE` (no FILE: the config lookup) as a real process and waits until it listens. */
+export async function startChildBridge(configPath: string | undefined, options: { cwd?: string; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<ChildBridge> {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` (npm test does it for you)`);
-  const child = spawn(process.execPath, [CLI, 'serve', '--config', configPath], {
+  const child = spawn(process.execPath, [CLI, 'serve', ...(configPath === undefined ? [] : ['--config', configPath])], {
     cwd: options.cwd,
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -59,9 +59,18 @@ export async function stopChildBridge(bridge: ChildBridge, signal: NodeJS.Signal
   return bridge.exited;
 }
 
-/** Runs the built CLI once with `args`; resolves with its exit code and output. */
-export async function runCli(args: readonly string[], options: { cwd?: string; env?: Record<string, string | undefined> } = {}) {
-  const child = spawn(process.execPath, [CLI, ...args], { cwd: options.cwd, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+export interface CliResult {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs one `audian-bridge` command to its end; stdin gets `input` (or nothing) and is closed; an `env` value of undefined unsets that variable. */
+export async function runCli(args: readonly string[], options: { cwd?: string; input?: string; env?: Record<string, string | undefined> } = {}): Promise<CliResult> {
+  const child = spawn(process.execPath, [CLI, ...args], { cwd: options.cwd, env: { ...process.env, ...options.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  // A command that exits without reading stdin closes the pipe under the write: not the test's failure.
+  child.stdin.on('error', () => undefined);
+  child.stdin.end(options.input ?? '');
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));

@@ -1,31 +1,20 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import YAML from 'yaml';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openStore } from '../../src/store/index.js';
 import { verifyAudianHmac } from '../../src/verify/index.js';
 import { baseConfig, postWebhook } from '../helpers/bridge.js';
-import { CLI, startChildBridge, stopChildBridge } from '../helpers/child-bridge.js';
+import { runCli, startChildBridge, stopChildBridge } from '../helpers/child-bridge.js';
 import { startRecordingServer } from '../helpers/http-server.js';
 import { waitFor } from '../helpers/wait.js';
 
-const run = promisify(execFile);
 const dir = mkdtempSync(join(tmpdir(), 'audian-bridge-cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-async function cli(args: string[], options: { input?: string; env?: Record<string, string> } = {}) {
-  const child = execFile(process.execPath, [CLI, ...args], { cwd: dir, env: { ...process.env, ...options.env } });
-  if (options.input !== undefined) child.stdin!.end(options.input);
-  else child.stdin!.end();
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-  return { code, stdout, stderr };
+function cli(args: string[], options: { input?: string; env?: Record<string, string> } = {}) {
+  return runCli(args, { cwd: dir, ...(options.input === undefined ? {} : { input: options.input }), env: options.env ?? {} });
 }
 
 describe('audian-bridge check', () => {

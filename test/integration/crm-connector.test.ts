@@ -7,6 +7,7 @@ import YAML from 'yaml';
 import { CONNECTORS } from '../../connectors/index.js';
 import { idempotencyKey } from '../../connectors/http/index.js';
 import { parseConfig } from '../../src/config/load.js';
+import { ConfigError } from '../../src/errors.js';
 import { baseConfig, postWebhook, startBridge, type TestBridge } from '../helpers/bridge.js';
 import { audianV2Calls } from '../helpers/call-payloads.js';
 import { startChildBridge, stopChildBridge, type ChildBridge } from '../helpers/child-bridge.js';
@@ -181,20 +182,21 @@ describe('auth', () => {
 
   it('auth beside an Authorization header, or a bad credential, is a config error naming the key', () => {
     const cases: [Record<string, unknown>, string][] = [
-      [{ type: 'http', url: 'https://crm.example/x', auth: { bearer: 't' }, headers: { Authorization: 'Bearer u' } }, 'connectors.crm.auth: '],
-      [{ type: 'http', url: 'https://u:p@crm.example/x', auth: { bearer: 't' } }, 'connectors.crm.auth: '],
-      [{ type: 'http', url: 'https://crm.example/x', auth: { basic: { username: 'a:b', password: 'p' } } }, 'connectors.crm.auth'],
-      [{ type: 'http', url: 'https://crm.example/x', auth: { bearer: 'a\r\nX-Forged: 1' } }, 'connectors.crm.auth'],
+      [{ type: 'http', url: 'https://crm.example/x', auth: { bearer: 't' }, headers: { Authorization: 'Bearer u' } }, 'connectors.crm.auth'],
+      [{ type: 'http', url: 'https://u:p@crm.example/x', auth: { bearer: 't' } }, 'connectors.crm.auth'],
+      [{ type: 'http', url: 'https://crm.example/x', auth: { basic: { username: 'a:b', password: 'p' } } }, 'connectors.crm.auth.basic.username'],
+      [{ type: 'http', url: 'https://crm.example/x', auth: { bearer: 'a\r\nX-Forged: 1' } }, 'connectors.crm.auth.bearer'],
     ];
     for (const [options, path] of cases) {
-      let error: { code?: string; issues?: string[] } | undefined;
+      let error: unknown;
       try {
         parseConfig(YAML.stringify(baseConfig('/tmp/unused', { connectors: { crm: options }, routes: [{ name: 'all', to: 'crm' }] })), {}, CONNECTORS);
       } catch (err) {
-        error = err as typeof error;
+        error = err;
       }
-      expect(error?.code, JSON.stringify(options)).toBe('CONFIG_INVALID');
-      expect(error?.issues?.some((issue) => issue.startsWith(path)), JSON.stringify(error?.issues)).toBe(true);
+      expect(error, JSON.stringify(options)).toBeInstanceOf(ConfigError);
+      expect((error as ConfigError).code, JSON.stringify(options)).toBe('CONFIG_INVALID');
+      expect((error as ConfigError).issues.map((issue) => `${issue.path} ${issue.code}`), JSON.stringify(options)).toEqual([`${path} CONFIG_BAD_VALUE`]);
     }
   });
 });

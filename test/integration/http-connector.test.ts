@@ -191,7 +191,7 @@ describe('payload values never steer the request', () => {
       }
       expect(error, url).toBeInstanceOf(ConfigError);
       expect((error as ConfigError).code).toBe('CONFIG_INVALID');
-      expect((error as ConfigError).issues.some((issue) => issue.startsWith('connectors.crm.url: '))).toBe(true);
+      expect((error as ConfigError).issues.map((issue) => `${issue.path} ${issue.code}`), url).toEqual(['connectors.crm.url CONFIG_BAD_VALUE']);
     }
   });
 
@@ -265,4 +265,15 @@ describe('the http connector on its own, against a real server', () => {
     expect(lines.join('')).not.toContain('hunter2');
     expect(lines.join('')).not.toContain('alice:');
   });
+});
+
+it('a target that hangs on one call holds that call only: the other calls are delivered meanwhile', async () => {
+  crm.respondWith((request) => (request.url.includes('hanging') ? { status: 200, delayMs: 20_000 } : { status: 200 }));
+  const stuck = await send('call.initiated', 'call hanging');
+  await waitFor(() => requestsFor(stuck).length === 1, { what: 'the hanging request' });
+  const others: string[] = [];
+  for (let i = 0; i < 8; i++) others.push(await send('call.initiated'));
+  await waitFor(() => others.every((id) => delivery(id).status === 'delivered'), { what: 'the other calls delivered' });
+  // Still the first attempt, in flight: nothing waited for its timeout.
+  expect(delivery(stuck)).toMatchObject({ status: 'pending', attempts: 0 });
 });

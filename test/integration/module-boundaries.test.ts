@@ -49,14 +49,16 @@ describe('the vendor clients load only where connectors are built', () => {
     expect(result.stderr).toMatch(/FORBIDDEN_MODULE (kafkajs|@slack\/web-api)/);
   });
 
-  it('`audian-bridge sign` and `--help` load neither', async () => {
+  it('`audian-bridge sign`, `--help` and `help COMMAND` load neither', async () => {
     const signed = await node([CLI, 'sign', '--secret', 's3cret'], '{"event":"call.initiated","data":{}}');
     expect(signed.stderr).toBe('');
     expect(signed.code).toBe(0);
     expect(signed.stdout).toMatch(/^x-audian-signature: /im);
-    const help = await node([CLI, '--help']);
-    expect(help.code).toBe(0);
-    expect(help.stdout).toContain('usage: audian-bridge');
+    for (const args of [['--help'], ['help', 'send']]) {
+      const help = await node([CLI, ...args]);
+      expect(help.code, args.join(' ')).toBe(0);
+      expect(help.stdout).toContain('usage: audian-bridge');
+    }
   });
 
   it('the config module validates a config with a registry handed in, and loads neither', async () => {

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import Database from '../../src/store/sqlite/driver.js';
 import YAML from 'yaml';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { signAudianRequest } from '../../src/verify/index.js';

@@ -350,3 +350,33 @@ describe('pause', () => {
     expect(fake.sends()).toHaveLength(2);
   });
 });
+
+describe('batches in flight', () => {
+  it('a call whose send hangs holds one slot: the other calls keep flowing, in order, until it times out', async () => {
+    const fake = fakeConnector(async (batch) => {
+      // The target hangs for call c-stuck until the send timeout aborts it.
+      if (batch.some((delivery) => delivery.event.subject === 'c-stuck')) await new Promise(() => undefined);
+      return batch.map(() => sent);
+    });
+    Object.assign(fake.connector, { concurrency: 2 });
+    await accept(event('evt-stuck', 'c-stuck'), event('evt-b1', 'c-b'), event('evt-b2', 'c-b'), event('evt-c1', 'c-c'));
+    start(fake.connector, { sendTimeoutMs: 60_000 }, { batchSize: 1 });
+    await waitFor(async () => (await store.list({ status: 'delivered' })).length === 3, { what: 'the other calls delivered while one hangs' });
+    const others = fake.sends().map((delivery) => delivery.event.id).filter((id) => id !== 'evt-stuck');
+    expect([...others].sort()).toEqual(['evt-b1', 'evt-b2', 'evt-c1']);
+    expect(others.indexOf('evt-b1')).toBeLessThan(others.indexOf('evt-b2'));
+    expect(await record('evt-stuck')).toMatchObject({ status: 'pending', attempts: 0 });
+  });
+
+  it('with one slot (the default) a hanging send holds the connector', async () => {
+    const fake = fakeConnector(async (batch) => {
+      if (batch.some((delivery) => delivery.event.subject === 'c-stuck')) await new Promise(() => undefined);
+      return batch.map(() => sent);
+    });
+    await accept(event('evt-stuck', 'c-stuck'), event('evt-b1', 'c-b'));
+    start(fake.connector, { sendTimeoutMs: 60_000 }, { batchSize: 1 });
+    await waitFor(() => fake.sends().length === 1, { what: 'the first send' });
+    await quietPeriod();
+    expect(fake.sends().map((delivery) => delivery.event.id)).toEqual(['evt-stuck']);
+  });
+});

@@ -30,7 +30,7 @@ describe('the error table', () => {
       expect([err.status, err.expose]).toEqual([ERRORS[code].status, ERRORS[code].expose]);
     }
     expect(new VerificationError('SIGNATURE_MISSING', 'm').status).toBe(401);
-    expect(new ConfigError(['x: bad'], 'CONFIG_NOT_FOUND')).toMatchObject({ code: 'CONFIG_NOT_FOUND', status: 500, expose: false });
+    expect(new ConfigError([{ path: 'x', code: 'CONFIG_BAD_VALUE', message: 'bad' }], 'CONFIG_NOT_FOUND')).toMatchObject({ code: 'CONFIG_NOT_FOUND', status: 500, expose: false });
   });
 
   it('only service faults are 5xx, and those that are not exposed never tell the client why', () => {

@@ -1,9 +1,10 @@
-import Database from 'better-sqlite3';
+import type BetterSqlite3 from 'better-sqlite3';
+import Database from '../../src/store/sqlite/driver.js';
 import { afterEach, expect, it } from 'vitest';
 import { failsEveryWrite } from '../../src/store/sqlite/errors.js';
 import { createGroupCommit } from '../../src/store/sqlite/group-commit.js';
 
-let db: Database.Database;
+let db: BetterSqlite3.Database;
 afterEach(() => db.close());
 
 function setup() {

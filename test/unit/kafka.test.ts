@@ -32,7 +32,7 @@ routes:
   try {
     parseConfig(text, env, CONNECTORS);
   } catch (err) {
-    if (err instanceof ConfigError) return err.issues;
+    if (err instanceof ConfigError) return err.issues.map((issue) => `${issue.path}: ${issue.message}`);
     throw err;
   }
   return [];

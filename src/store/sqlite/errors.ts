@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import Database from 'better-sqlite3';
+import Database from './driver.js';
 import { BridgeError } from '../../errors.js';
 
 /**

@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
+import Database from './driver.js';
 import { BridgeError } from '../../errors.js';
 import { toStoreError } from './errors.js';
 
