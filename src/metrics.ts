@@ -62,7 +62,7 @@ export function createMetrics(options: MetricsOptions = {}) {
   });
   const events = new Counter({
     name: 'audian_bridge_events_total',
-    help: 'Events committed, derived ones (call.missed) included, by source, dialect and canonical type (others as "other").',
+    help: 'Events committed, derived ones (call.missed, call.summary, transcript.completed) included, by source, dialect and canonical type (others as "other").',
     labelNames: ['source', 'dialect', 'type'] as const,
     registers: [registry],
   });
@@ -75,7 +75,7 @@ export function createMetrics(options: MetricsOptions = {}) {
   });
   const deliveries = new Counter({
     name: 'audian_bridge_deliveries_total',
-    help: 'Delivery attempts, by connector and outcome (delivered, retry, dead).',
+    help: 'Delivery attempts, by connector and outcome (delivered, skipped, retry, dead).',
     labelNames: ['connector', 'outcome'] as const,
     registers: [registry],
   });

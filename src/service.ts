@@ -4,6 +4,7 @@ import { pino, type Logger } from 'pino';
 import { CONNECTORS } from '../connectors/index.js';
 import { createAcceptor } from './accept/acceptor.js';
 import { createMissedCallWatcher } from './accept/missed-call-watcher.js';
+import { createSummaryWatcher } from './accept/summary-watcher.js';
 import type { BridgeConfig } from './config/load.js';
 import type { DialectId } from './dialects/index.js';
 import { createDispatcher, type DispatchTarget } from './dispatch/dispatcher.js';
@@ -186,17 +187,23 @@ export async function startService(config: BridgeConfig, deps: ServiceDeps = {})
   const routerFor = (bridge: BridgeConfig) => createRouter(bridge.routes, logger.child({ component: 'routing' }), (route) => metrics.routeErrors.inc({ route }));
   // A reload replaces the router; a commit in flight routes with whichever is in force when it gets there.
   let router: Router = routerFor(config);
-  const lifecycle = { graceMs: config.lifecycle.missed_call_grace, unknownDirection: config.lifecycle.unknown_direction };
+  const lifecycle = {
+    graceMs: config.lifecycle.missed_call_grace,
+    unknownDirection: config.lifecycle.unknown_direction,
+    maxCallAgeMs: config.lifecycle.max_call_age,
+  };
   const acceptor = createAcceptor({
     store,
     router: { route: (event) => router.route(event) },
     lifecycle,
+    transcriptEvents: config.lifecycle.transcript_event,
     logger,
     now,
     onCommitted: (names) => dispatcher.notify(names),
     onStored: (event) => metrics.countEvent(event),
   });
   const watcher = createMissedCallWatcher({ store, acceptor, graceMs: lifecycle.graceMs, logger, now });
+  const summaries = createSummaryWatcher({ store, acceptor, graceMs: lifecycle.graceMs, logger, now });
 
   const sources = buildSources(config, logger);
   // One budget across the apps a reload builds: requests on the old one still count.
@@ -227,6 +234,7 @@ export async function startService(config: BridgeConfig, deps: ServiceDeps = {})
   const pruner = startPruner(store, config.store.dedupe_ttl, logger, now, config.store.prune_interval);
   dispatcher.start();
   watcher.start();
+  summaries.start();
   const server = createHttpServer(appFor(sources), {
     requestTimeoutMs: config.server.request_timeout,
     maxConnections: config.server.max_connections,
@@ -282,6 +290,7 @@ export async function startService(config: BridgeConfig, deps: ServiceDeps = {})
     await Promise.all([closeServer(server, remaining()), admin ? closeServer(admin.server, remaining()) : undefined]);
     await pruner.stop();
     await watcher.stop();
+    await summaries.stop();
     await dispatcher.stop(remaining());
     closed = true;
     await store.close();

@@ -1,6 +1,8 @@
+import { createHash } from 'node:crypto';
 import jsonata from 'jsonata';
+import { EnvHttpProxyAgent } from 'undici';
 import { z } from 'zod';
-import { compileTemplate, duration, integer, jsonataExpression, nonEmpty, permanent, retriable, sent, template, type CanonicalEvent, type ConnectorDefinition, type Delivery, type SendResult } from '../../src/sdk/index.js';
+import { boolean, compileTemplate, duration, integer, jsonataExpression, memoryState, nonEmpty, permanent, retriable, sent, skipped, template, type CanonicalEvent, type ConnectorDefinition, type Delivery, type SendResult } from '../../src/sdk/index.js';
 import { parseRetryAfter } from '../retry-after.js';
 import { compileUrlTemplate, withoutUserInfo } from './url.js';
 
@@ -26,6 +28,19 @@ function headerTemplate() {
   return template().refine((value) => !BREAKS_HEADER.test(value), 'a header value cannot contain CR, LF or NUL');
 }
 
+/** A credential value: it goes into the Authorization header, so it must be one. */
+function credential() {
+  return nonEmpty()
+    .refine((value) => !BREAKS_HEADER.test(value), 'cannot contain CR, LF or NUL')
+    .refine((value) => !NOT_LATIN1.test(value), 'cannot contain characters beyond Latin-1 (an HTTP header cannot carry them)');
+}
+
+/** `Authorization` from the config (values from the environment: `${CRM_TOKEN}`). */
+const authSchema = z.union([
+  z.strictObject({ bearer: credential() }),
+  z.strictObject({ basic: z.strictObject({ username: credential().refine((value) => !value.includes(':'), 'cannot contain ":"'), password: credential() }) }),
+]);
+
 export const httpSchema = z.strictObject({
   type: z.literal(TYPE),
   /**
@@ -42,9 +57,46 @@ export const httpSchema = z.strictObject({
   timeout: duration().default(10_000),
   /** Requests in flight at once; events of one call are never sent concurrently. */
   concurrency: integer(1, 64).default(4),
+  /** `{ bearer: TOKEN }` or `{ basic: { username, password } }`, sent as the `Authorization` header. */
+  auth: authSchema.optional(),
+  /** Skip an update for a call older (event time, then acceptance order) than the last one delivered for it. */
+  stale_guard: boolean().default(false),
+}).superRefine((options, ctx) => {
+  if (options.auth === undefined) return;
+  if (Object.keys(options.headers).some((header) => header.toLowerCase() === 'authorization')) {
+    ctx.addIssue({ code: 'custom', path: ['auth'], message: 'give either auth or an Authorization header, not both', params: { code: 'CONFIG_BAD_VALUE' } });
+  }
+  if (/^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#]*@/.test(options.url)) {
+    ctx.addIssue({ code: 'custom', path: ['auth'], message: 'give either auth or credentials in the URL, not both', params: { code: 'CONFIG_BAD_VALUE' } });
+  }
 });
 
 export type HttpOptions = z.output<typeof httpSchema>;
+
+/** How long the stale guard remembers a call's last delivered update. */
+export const STALE_GUARD_TTL_MS = 30 * 24 * 3600_000;
+
+/**
+ * The `Idempotency-Key` of one delivery: unique per (source, type, event id,
+ * route, connector), because providers reuse an event id across types (seed
+ * 001) and one event may go to one CRM by two routes. The same across retries;
+ * an operator's n-th resend of a delivered delivery carries `<key>.replay-<n>`,
+ * so the receiver does not drop it as a repeat of the original.
+ */
+export function idempotencyKey(event: Pick<CanonicalEvent, 'source' | 'type' | 'id'>, route: string, connector: string, replay = 0): string {
+  const key = createHash('sha256').update(JSON.stringify([event.source, event.type, event.id, route, connector])).digest('hex');
+  return replay > 0 ? `${key}.replay-${replay}` : key;
+}
+
+/** Where an update stands in its call's order: event time, then acceptance order (the outbox id). */
+interface Mark {
+  readonly time: number;
+  readonly order: number;
+}
+
+function isOlder(mark: Mark, than: Mark): boolean {
+  return mark.time < than.time || (mark.time === than.time && mark.order < than.order);
+}
 
 /** Headers whose values a preview never shows: credentials, and anything named like one. */
 const SECRET_HEADER = /^(?:authorization|proxy-authorization|cookie|x-api-key)$|token|secret|key|password|auth|session|signature/i;
@@ -80,17 +132,25 @@ export const httpConnector: ConnectorDefinition<typeof httpSchema> = {
     const url = compileUrlTemplate(options.url);
     const headers = Object.entries(options.headers).map(([header, value]) => [header.toLowerCase(), compileTemplate(value)] as const);
     const body = options.body === undefined ? undefined : jsonata(options.body);
+    const authorization = options.auth
+      ? 'bearer' in options.auth
+        ? `Bearer ${options.auth.bearer}`
+        : `Basic ${Buffer.from(`${options.auth.basic.username}:${options.auth.basic.password}`).toString('base64')}`
+      : url.authorization;
+    // HTTPS_PROXY / HTTP_PROXY / NO_PROXY, read once; without them it connects directly. No I/O until a request.
+    const dispatcher = new EnvHttpProxyAgent();
+    const state = context.state ?? memoryState(context.now);
+    let closing: Promise<void> | undefined;
 
-    /** The request for an event (its `replay`-th resend, when given), or why there can be none (a permanent failure). */
-    async function plan(event: CanonicalEvent, replay?: number): Promise<{ ok: true; request: Request } | { ok: false; error: string }> {
+    /** The request for an event with its idempotency key, or why there can be none (a permanent failure). */
+    async function plan(event: CanonicalEvent, key: string): Promise<{ ok: true; request: Request } | { ok: false; error: string }> {
       const target = url.render(event);
       if (!target.ok) return target;
       const requestHeaders: Record<string, string> = {
         'content-type': body ? 'application/json' : 'application/cloudevents+json; charset=utf-8',
-        // A resend an operator asked for must not be dropped as a duplicate of the original.
-        'idempotency-key': replay ? `${event.id}.replay-${replay}` : event.id,
+        'idempotency-key': key,
         'user-agent': 'audian-bridge',
-        ...(url.authorization ? { authorization: url.authorization } : {}),
+        ...(authorization ? { authorization } : {}),
       };
       for (const [header, value] of headers) {
         const rendered = value.render(event);
@@ -107,8 +167,27 @@ export const httpConnector: ConnectorDefinition<typeof httpSchema> = {
       }
     }
 
+    /** The state key of the call's last delivered update, when the stale guard applies to the event. */
+    function guardKey(event: CanonicalEvent): string | undefined {
+      return options.stale_guard && event.subject !== undefined ? `stale-guard\u0000${event.source}\u0000${event.subject}` : undefined;
+    }
+
+    async function lastDelivered(key: string): Promise<Mark | undefined> {
+      const value = await state.get(key);
+      return value === undefined ? undefined : (JSON.parse(value) as Mark);
+    }
+
     async function sendOne(delivery: Delivery, signal: AbortSignal): Promise<SendResult> {
-      const planned = await plan(delivery.event, delivery.replay);
+      const { event } = delivery;
+      const replay = delivery.replay ?? 0;
+      const markKey = guardKey(event);
+      const mark: Mark = { time: Date.parse(event.time), order: delivery.id };
+      const last = markKey === undefined ? undefined : await lastDelivered(markKey);
+      // An operator's replay is sent whatever its age: resending an old update is what was asked for.
+      if (last && replay === 0 && isOlder(mark, last)) {
+        return skipped(`stale: ${event.type} of ${event.time} is older than the update of ${new Date(last.time).toISOString()} already delivered for call ${event.subject}`);
+      }
+      const planned = await plan(event, idempotencyKey(event, delivery.route, name, replay));
       if (!planned.ok) return permanent(planned.error);
       const { request } = planned;
       const timeout = AbortSignal.timeout(options.timeout);
@@ -120,13 +199,19 @@ export const httpConnector: ConnectorDefinition<typeof httpSchema> = {
           body: request.text,
           signal: AbortSignal.any([signal, timeout]),
           redirect: 'manual',
+          // Node's fetch is undici's; its `dispatcher` option is not in the DOM types.
+          ...({ dispatcher } as object),
         });
       } catch (err) {
         return retriable(`request to ${url.origin} failed: ${timeout.aborted ? `timed out after ${options.timeout} ms` : describe(err)}`);
       }
       // Drain the body so the connection goes back to the pool; keep a little for the error message.
       const text = (await response.text().catch(() => '')).slice(0, 300);
-      if (response.ok) return sent;
+      if (response.ok) {
+        // The mark only moves forward (a replay of an old update leaves it).
+        if (markKey !== undefined && (!last || isOlder(last, mark))) await state.set(markKey, JSON.stringify(mark), context.now() + STALE_GUARD_TTL_MS);
+        return sent;
+      }
       const detail = `${options.method} ${url.origin} answered ${response.status}${text ? `: ${text}` : ''}`;
       if (response.status === 408 || response.status === 429 || response.status >= 500) {
         return retriable(detail, parseRetryAfter(response.headers.get('retry-after'), context.now()));
@@ -148,8 +233,8 @@ export const httpConnector: ConnectorDefinition<typeof httpSchema> = {
         }
         return results;
       },
-      async preview(event) {
-        const planned = await plan(event);
+      async preview(event, route) {
+        const planned = await plan(event, route === undefined ? PER_ROUTE : idempotencyKey(event, route, name));
         if (!planned.ok) return { outcome: 'fail', error: planned.error };
         const { request } = planned;
         const shownUrl = redactQuery(request.url);
@@ -159,10 +244,17 @@ export const httpConnector: ConnectorDefinition<typeof httpSchema> = {
           message: { method: options.method, url: shownUrl, headers: redactHeaders(request.headers), body: request.body },
         };
       },
-      async stop() {},
+      async stop() {
+        // Idempotent: the dispatcher may stop a connector that `start` never reached, or stop it twice.
+        closing ??= dispatcher.close();
+        await closing;
+      },
     };
   },
 };
+
+/** A preview's idempotency key when it knows no route. */
+const PER_ROUTE = '[one per route: see idempotencyKey]';
 
 /** An error's message and its cause's (fetch says "fetch failed" and puts the reason in `cause`), without any URL user info. */
 function describe(err: unknown): string {

@@ -28,19 +28,7 @@ export function partyOf(event: CanonicalEvent): string | undefined {
   return normalizeNumber(number);
 }
 
-/** An in-memory stand-in where the connector has no durable state (unit tests). */
-export function memoryState(now: () => number): ConnectorState {
-  const values = new Map<string, { value: string; expiresAt: number }>();
-  return {
-    async get(key) {
-      const entry = values.get(key);
-      return entry && entry.expiresAt > now() ? entry.value : undefined;
-    },
-    async set(key, value, expiresAt) {
-      values.set(key, { value, expiresAt });
-    },
-  };
-}
+export { memoryState } from '../../src/sdk/index.js';
 
 /**
  * Which alert thread an event belongs to, kept in the connector's durable

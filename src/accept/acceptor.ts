@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { CanonicalEvent } from '../dialects/index.js';
 import { advanceCall, buildMissedEvent, concernsCall, enrichEvent, isMissed, type LifecycleOptions } from '../lifecycle/call-state.js';
+import { buildSummaryEvent, buildTranscriptEvent } from '../lifecycle/summary.js';
 import type { Router } from '../routing/router.js';
 import { dedupeKeyOf, type CallKey, type CallState, type CommitRequest, type RouteTarget, type Store } from '../store/index.js';
 
@@ -14,11 +15,13 @@ export interface AcceptorDeps {
   readonly store: Store;
   readonly router: Router;
   readonly lifecycle: LifecycleOptions;
+  /** Emit `transcript.completed` beside each summary of a call that has a transcript. */
+  readonly transcriptEvents?: boolean;
   readonly logger: Logger;
   readonly now?: () => number;
   /** Told after each commit which connectors got new deliveries, so the dispatcher wakes at once. */
   readonly onCommitted?: (connectors: ReadonlySet<string>) => void;
-  /** Told of each event stored, derived ones (`call.missed`) included: metrics count them. */
+  /** Told of each event stored, derived ones (`call.missed`, `call.summary`) included: metrics count them. */
   readonly onStored?: (event: CanonicalEvent) => void;
 }
 
@@ -77,6 +80,29 @@ export function createAcceptor(deps: AcceptorDeps) {
       notify(decision.targets);
       logger.info({ callId: call.callId, eventId: decision.event.id }, 'call missed');
       return decision.event;
+    },
+
+    /**
+     * Summarizes a call whose summary is due: emits the next `call.summary`
+     * revision (and `transcript.completed` when enabled) through the same
+     * path as any event. The store takes each revision once, whoever else asks.
+     */
+    async decideSummary(call: CallKey): Promise<readonly CanonicalEvent[]> {
+      const at = now();
+      const decision = await store.decideSummary(call, at, (state, events) => {
+        const revision = (state.summaryRevision ?? 0) + 1;
+        const summary = buildSummaryEvent(state, events, revision);
+        if (!summary) return undefined;
+        const transcript = deps.transcriptEvents ? buildTranscriptEvent(state, events, revision) : undefined;
+        return { companions: transcript ? [requestFor(transcript, at)] : [], summary: requestFor(summary, at) };
+      });
+      if (decision.outcome === 'duplicate') logger.warn({ callId: call.callId }, 'call summary id already used; this revision is not emitted');
+      if (decision.outcome !== 'emitted') return [];
+      for (const event of decision.events) deps.onStored?.(event);
+      notify(decision.targets);
+      const summary = decision.events.at(-1) as CanonicalEvent;
+      logger.info({ callId: call.callId, eventId: summary.id, disposition: summary.data.disposition }, 'call summarized');
+      return decision.events;
     },
   };
 }

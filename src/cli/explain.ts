@@ -110,7 +110,7 @@ export async function explain(config: BridgeConfig, raw: Buffer, sourceName: str
       const { dispatch: _dispatcherOnly, ...options } = config.connectors[name]!;
       const connector = CONNECTORS[options.type]!.create(name, options, context);
       // A copy: a connector must not see the changes another made to the event.
-      deliveries.push({ route: route.route, connector: name, type: options.type, preview: await connector.preview(structuredClone(event)) });
+      deliveries.push({ route: route.route, connector: name, type: options.type, preview: await connector.preview(structuredClone(event), route.route) });
     }
   }
   return { dialect: event.dialect, event, lifecycle: LIFECYCLE_NOTE, routes, deliveries };

@@ -32,7 +32,7 @@ export const OPS_HELP: Readonly<Record<string, { usage: string; summary: string;
   deliveries: {
     usage: 'deliveries [show ID | purge] [--status S] [--connector NAME] [--route NAME] [--since TIME] ...',
     summary: 'list deliveries, newest first (JSON lines); show one with every attempt; purge dead ones',
-    help: `  deliveries [--status pending|delivered|dead] [--connector NAME] [--route NAME] [--event ID]
+    help: `  deliveries [--status pending|delivered|skipped|dead] [--connector NAME] [--route NAME] [--event ID]
              [--call ID] [--since TIME] [--limit N] [--cursor C]
                      list deliveries, newest first (default 50); the count and the next --cursor on stderr
   deliveries show ID one delivery with every attempt
@@ -44,7 +44,7 @@ ${TIME}`,
   },
   replay: {
     usage: 'replay ID... | replay --status dead [--connector NAME] [--route NAME] [--since TIME]',
-    summary: 'queue dead deliveries again; a delivered one named by id is sent again',
+    summary: 'queue dead deliveries again; a delivered (or skipped) one named by id is sent again',
     help: `${WHERE}
 ${TIME}`,
   },
@@ -77,7 +77,7 @@ type Backend = Pick<Operations, 'listDeliveries' | 'showDelivery' | 'replay' | '
   close(): Promise<void>;
 };
 
-const STATUSES = ['pending', 'delivered', 'dead'];
+const STATUSES = ['pending', 'delivered', 'skipped', 'dead'];
 
 function usage(message: string): never {
   throw new BridgeError('INVALID_REQUEST', message);

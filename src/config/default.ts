@@ -1,8 +1,8 @@
 /**
  * The embedded default (DESIGN.md, "Configuration"): SQLite under ./data, every
- * event to ./data/events.jsonl, transcripts under ./data/transcripts. Every
- * other setting is the schema's default; only where it listens follows the
- * environment: `PORT`, and without AUDIAN_WEBHOOK_SECRET it cannot verify
+ * event to ./data/events.jsonl, transcripts under ./data/transcripts (each
+ * call's summary finishes its transcript there). Every other setting is the
+ * schema's default; only where it listens follows the environment: `PORT`, and without AUDIAN_WEBHOOK_SECRET it cannot verify
  * signatures, so it accepts unsigned webhooks on 127.0.0.1 only.
  */
 export function defaultConfigYaml(env: Readonly<Record<string, string | undefined>>): string {
@@ -19,7 +19,7 @@ routes:
   - name: all-events
     to: events
   - name: transcripts
-    match: { type: [transcript.segment, call.completed] }
+    match: { type: [transcript.segment, call.completed, call.summary] }
     to: transcripts
 `;
 }

@@ -195,6 +195,10 @@ export const createConfigSchema = (connectors: ConnectorSchemas) => z
       .strictObject({
         missed_call_grace: duration().default(5_000),
         unknown_direction: z.enum(['inbound', 'outbound']).default('outbound'),
+        /** A call whose end never arrives is summarized (disposition `unknown`) this long after its first event. */
+        max_call_age: duration().default(4 * 3600_000),
+        /** Emit `transcript.completed` beside each call summary of a call with a transcript. */
+        transcript_event: boolean().default(false),
       })
       .prefault({}),
     dispatch: z

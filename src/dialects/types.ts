@@ -6,7 +6,7 @@ export const CANONICAL_TYPES: ReadonlySet<string> = new Set([
   'call.initiated', 'call.ringing', 'call.answered', 'call.bridged', 'call.completed', 'call.failed', 'call.cancelled',
   'call.error', 'call.transferred', 'call.held', 'call.resumed', 'call.muted', 'call.unmuted', 'call.missed', 'call.summary',
   'recording.started', 'recording.stopped', 'recording.completed', 'recording.failed',
-  'ivr.input_received', 'ivr.menu_presented', 'ivr.timeout', 'transcript.segment',
+  'ivr.input_received', 'ivr.menu_presented', 'ivr.timeout', 'transcript.segment', 'transcript.completed',
   'object.created', 'object.updated', 'object.deleted',
 ]);
 

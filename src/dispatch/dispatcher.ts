@@ -89,6 +89,12 @@ export function createDispatcher(deps: DispatcherDeps) {
       const { id, lease, event } = delivery;
       const attempt = delivery.attempts + 1;
       const context = { deliveryId: id, eventId: event.id, type: event.type, source: event.source, callId: event.subject, route: delivery.route, attempt };
+      // Final like a delivery: the connector chose not to send, and says why.
+      if (result?.ok && 'skipped' in result) {
+        deps.metrics?.deliveries.inc({ connector: name, outcome: 'skipped' });
+        log.info({ ...context, reason: result.skipped }, 'delivery skipped');
+        return { id, lease, outcome: 'skipped', reason: result.skipped, durationMs };
+      }
       if (result?.ok) {
         log.info(context, 'delivered');
         return { id, lease, outcome: 'delivered', durationMs };

@@ -1,5 +1,6 @@
 import type { CanonicalEvent } from '../dialects/index.js';
 import type { CallState } from '../store/types.js';
+import { DERIVED_TYPES } from './summary.js';
 
 // The row these rules compute is the one the store keeps; its type lives with the store's interface.
 export type { CallState };
@@ -9,6 +10,8 @@ export interface LifecycleOptions {
   readonly graceMs: number;
   /** How to treat a call whose direction never became known. */
   readonly unknownDirection: 'inbound' | 'outbound';
+  /** How long after its first event a call that never ends gets a summary anyway (disposition `unknown`): `lifecycle.max_call_age`. */
+  readonly maxCallAgeMs: number;
 }
 
 const ENDING = new Set(['call.completed', 'call.failed', 'call.cancelled']);
@@ -52,9 +55,9 @@ function couldBeMissed(event: CanonicalEvent): boolean {
   return event.type === 'call.completed' || event.type === 'call.cancelled';
 }
 
-/** True for the events that change a call's row. */
+/** True for the events that change a call's row: every event about a call (recordings and IVR input too, for its summary). */
 export function concernsCall(event: CanonicalEvent): boolean {
-  return event.subject !== undefined && (event.type.startsWith('call.') || event.type.startsWith('transcript.'));
+  return event.subject !== undefined;
 }
 
 /**
@@ -108,7 +111,27 @@ export function advanceCall(
     next.missedCheckAt = undefined;
     next.missed = 'not_missed';
   }
+  scheduleSummary(next, event, receivedAt, options);
   return next;
+}
+
+/**
+ * When the call's next `call.summary` revision falls due. An ended call (or
+ * one already summarized) is summarized once `graceMs` has passed without a
+ * further event, so late events within it join the same revision; a call that
+ * never ends is summarized `maxCallAgeMs` after its first event. A committed
+ * summary records its revision and ends the wait; derived events never start one.
+ */
+function scheduleSummary(next: CallState, event: CanonicalEvent, receivedAt: number, options: LifecycleOptions): void {
+  if (event.type === 'call.summary') {
+    const revision = typeof event.data.revision === 'number' ? event.data.revision : 1;
+    next.summaryRevision = Math.max(next.summaryRevision ?? 0, revision);
+    next.summaryCheckAt = undefined;
+    return;
+  }
+  if (DERIVED_TYPES.has(event.type)) return;
+  if (next.endedAt !== undefined || next.summaryRevision !== undefined) next.summaryCheckAt = receivedAt + options.graceMs;
+  else next.summaryCheckAt ??= receivedAt + options.maxCallAgeMs;
 }
 
 /** Fills `data.call` from what earlier events of the call told (a `call.failed` carries no direction). */

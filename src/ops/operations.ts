@@ -9,7 +9,7 @@ import type { AttemptRecord, DeliveryDetail, DeliveryFilter, DeliveryRecord, Del
  * `INVALID_REQUEST`, something that does not exist `NOT_FOUND`.
  */
 
-const STATUSES: readonly DeliveryStatus[] = ['pending', 'delivered', 'dead'];
+const STATUSES: readonly DeliveryStatus[] = ['pending', 'delivered', 'skipped', 'dead'];
 const MAX_LIMIT = 1000;
 const DEFAULT_LIMIT = 100;
 
@@ -30,6 +30,8 @@ export interface DeliveryView {
   /** When the next attempt is due; null unless pending. */
   readonly nextAttemptAt: string | null;
   readonly lastError: string | null;
+  /** Why the connector skipped it, for a `skipped` delivery. */
+  readonly skipReason?: string;
   readonly createdAt: string;
   readonly updatedAt: string;
 }

@@ -41,6 +41,8 @@ export interface Delivery {
  */
 export type SendResult =
   | { readonly ok: true }
+  /** Deliberately not sent (e.g. an update older than one already delivered); final, recorded with the reason. */
+  | { readonly ok: true; readonly skipped: string }
   | {
       readonly ok: false;
       /** False for failures that no retry can fix (bad request, unknown topic, revoked token). */
@@ -92,9 +94,10 @@ export interface Previewer {
   /**
    * Free of side effects: no network, no file written, no state changed; it
    * may read the connector's state. Works before `start()`, so a connector
-   * created only to preview never connects.
+   * created only to preview never connects. `route` is the route the event
+   * would go by, where the preview depends on it (the http idempotency key).
    */
-  preview(event: CanonicalEvent): Promise<Preview>;
+  preview(event: CanonicalEvent, route?: string): Promise<Preview>;
 }
 
 /** A connector's own small key-value state that survives restarts (e.g. Slack thread timestamps); kept by the store. */
@@ -142,8 +145,25 @@ export function createRegistry(definitions: readonly ConnectorDefinition[]): Con
   return Object.freeze(registry);
 }
 
+/** Connector state kept in memory, for where nothing persists (unit tests, a connector created without a store). */
+export function memoryState(now: () => number): ConnectorState {
+  const values = new Map<string, { value: string; expiresAt: number }>();
+  return {
+    async get(key) {
+      const entry = values.get(key);
+      return entry && entry.expiresAt > now() ? entry.value : undefined;
+    },
+    async set(key, value, expiresAt) {
+      values.set(key, { value, expiresAt });
+    },
+  };
+}
+
 /** Shorthands for the common results. */
 export const sent: SendResult = { ok: true };
+export function skipped(reason: string): SendResult {
+  return { ok: true, skipped: reason };
+}
 export function retriable(error: string, retryAfterMs?: number): SendResult {
   return retryAfterMs === undefined ? { ok: false, retriable: true, error } : { ok: false, retriable: true, error, retryAfterMs };
 }

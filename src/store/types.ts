@@ -32,6 +32,18 @@ export interface Store {
    */
   decideMissed(call: CallKey, now: number, verdict: MissedVerdict): Promise<MissedDecision>;
 
+  /** Calls whose summary is due at `now` (ended and past their grace, or past the longest call age), oldest first. */
+  dueSummaries(now: number, limit: number): Promise<CallKey[]>;
+  /**
+   * Summarizes one call under the call's serialization: if its summary is
+   * still due, `verdict` sees the call and its stored events (in acceptance
+   * order) and returns what to commit, each as `commit` would: companions
+   * first, then the summary, whose commit records the revision and ends the
+   * check. A summary already taken (by anyone) is `not_due`; a summary id
+   * already used ends the check as `duplicate`.
+   */
+  decideSummary(call: CallKey, now: number, verdict: SummaryVerdict): Promise<SummaryDecision>;
+
   /**
    * Leases due deliveries of one connector. Per call, only the earliest pending
    * deliveries are handed out (up to `maxPerCall`, in order, stopping at one
@@ -59,7 +71,7 @@ export interface Store {
   requeue(ids: readonly number[], now: number): Promise<number>;
   /**
    * An operator's replay. By `ids`: a dead delivery is queued again with a
-   * fresh budget (attempts and age start over); a delivered one is queued
+   * fresh budget (attempts and age start over); a delivered (or skipped) one is queued
    * again as a resend (`replay` counts up, so connectors can give it a new
    * idempotency key); a pending one, or an unknown id, is skipped with the
    * reason. By `filter`: the dead deliveries it matches are queued again.
@@ -86,7 +98,8 @@ export interface Store {
   /**
    * Forgets up to `limit` events older than `ttlMs` (with their deliveries and
    * attempts) and up to `limit` such calls, except what a pending or dead
-   * delivery or an undecided missed-call check still needs. `more` says
+   * delivery, an undecided missed-call check or a call summary not yet due
+   * (the call and all its events) needs. `more` says
    * another call has work left.
    */
   prune(now: number, ttlMs: number, limit: number): Promise<PruneResult>;
@@ -137,6 +150,10 @@ export interface CallState {
   missedCheckAt?: number;
   /** The decision, once made; unset while the call is running or its grace period lasts. */
   missed?: 'emitted' | 'not_missed';
+  /** When the next `call.summary` revision is due (ms); unset while none is. */
+  summaryCheckAt?: number;
+  /** The last `call.summary` revision emitted; unset before the first. */
+  summaryRevision?: number;
 }
 
 export interface CallKey {
@@ -183,7 +200,29 @@ export type MissedDecision =
   /** The derived event's id was taken (another call's ending event had the same id and type); recorded as not missed. */
   | { readonly outcome: 'duplicate' };
 
-export type DeliveryStatus = 'pending' | 'delivered' | 'dead';
+/** Given a call whose summary is due and its events: what to commit (the summary last), or nothing to end the check without one. */
+export type SummaryVerdict = (
+  call: CallState,
+  events: readonly CanonicalEvent[],
+) => SummaryCommit | undefined | Promise<SummaryCommit | undefined>;
+
+export interface SummaryCommit {
+  /** Derived events committed before the summary (e.g. `transcript.completed`); a duplicate among them is ignored. */
+  readonly companions: readonly CommitRequest[];
+  readonly summary: CommitRequest;
+}
+
+export type SummaryDecision =
+  /** Nothing to do: no such call, its summary is not due, or another caller took it. */
+  | { readonly outcome: 'not_due' }
+  /** The verdict had nothing to summarize; the check ended. */
+  | { readonly outcome: 'none' }
+  | { readonly outcome: 'emitted'; readonly events: readonly CanonicalEvent[]; readonly targets: readonly RouteTarget[] }
+  /** The summary's id was taken already; the check ended without it. */
+  | { readonly outcome: 'duplicate' };
+
+/** `skipped`: the connector chose not to send (e.g. an update older than one delivered); final, like `delivered`. */
+export type DeliveryStatus = 'pending' | 'delivered' | 'skipped' | 'dead';
 
 export interface ClaimOptions {
   /** Most deliveries handed out by this claim. */
@@ -212,6 +251,7 @@ export interface ClaimedDelivery {
 /** Each outcome is also kept in the delivery's attempt history, with how long the send took. */
 export type DeliveryOutcome = (
   | { readonly id: number; readonly lease: string; readonly outcome: 'delivered' }
+  | { readonly id: number; readonly lease: string; readonly outcome: 'skipped'; readonly reason: string }
   | { readonly id: number; readonly lease: string; readonly outcome: 'retry'; readonly at: number; readonly error: string }
   | { readonly id: number; readonly lease: string; readonly outcome: 'dead'; readonly error: string }
 ) & { readonly durationMs?: number };
@@ -260,6 +300,8 @@ export interface DeliveryRecord {
   readonly attempts: number;
   readonly nextAttemptAt: number;
   readonly lastError: string | null;
+  /** Why the connector skipped it, for a `skipped` delivery. */
+  readonly skipReason?: string;
   readonly updatedAt: number;
   readonly createdAt: number;
   /** The event's CloudEvents source and subject (the call id, if any). */
@@ -272,7 +314,8 @@ export interface DeliveryRecord {
 export interface AttemptRecord {
   /** When the attempt started (ms). */
   readonly at: number;
-  readonly outcome: 'delivered' | 'retry' | 'dead';
+  readonly outcome: 'delivered' | 'skipped' | 'retry' | 'dead';
+  /** The failure, or for a skipped attempt the connector's reason. */
   readonly error: string | null;
   readonly durationMs: number | null;
 }

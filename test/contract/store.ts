@@ -268,6 +268,94 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
       });
     });
 
+    describe('call summaries', () => {
+      /** A call whose summary is due at `checkAt`, with `summarized` revisions emitted before. */
+      function callDue(callId: string, checkAt: number, summarized?: number) {
+        return request(event(`${callId}-end`, callId, 'call.completed'), {
+          call: (stored) => ({ ...(stored ?? { source: SOURCE, callId, answered: false }), summaryCheckAt: checkAt, ...(summarized ? { summaryRevision: summarized } : {}) }),
+        });
+      }
+      function summaryOf(call: CallState, revision = (call.summaryRevision ?? 0) + 1): CommitRequest {
+        return request(event(`${SOURCE}/${call.callId}.summary.${revision}`, call.callId, 'call.summary'), {
+          call: (stored) => ({ ...(stored as CallState), summaryRevision: revision, summaryCheckAt: undefined }),
+        });
+      }
+
+      it('lists due summaries and takes each revision exactly once, however many ask at the same time', async () => {
+        await store.commit(request(event('call-s-start', 'call-s', 'call.initiated')));
+        await store.commit(callDue('call-s', T0 + 100));
+        expect(await store.dueSummaries(T0 + 99, 10)).toEqual([]);
+        expect(await store.dueSummaries(T0 + 100, 10)).toEqual([{ source: SOURCE, callId: 'call-s' }]);
+        let verdicts = 0;
+        const decide = () =>
+          store.decideSummary({ source: SOURCE, callId: 'call-s' }, T0 + 100, async (call, events) => {
+            verdicts += 1;
+            // Every stored event of the call, in acceptance order.
+            expect(events.map((ev) => ev.id)).toEqual(['call-s-start', 'call-s-end']);
+            await sleep(10);
+            return { companions: [request(event('call-s.transcript.1', 'call-s', 'transcript.completed'), { call: (stored) => stored as CallState })], summary: summaryOf(call) };
+          });
+        const decisions = await Promise.all([decide(), decide(), decide()]);
+        expect(decisions.map((decision) => decision.outcome).sort()).toEqual(['emitted', 'not_due', 'not_due']);
+        expect(verdicts).toBe(1);
+        const emitted = decisions.find((decision) => decision.outcome === 'emitted');
+        expect(emitted).toMatchObject({ events: [{ id: 'call-s.transcript.1' }, { id: `${SOURCE}/call-s.summary.1` }], targets: [...TO_SINK, ...TO_SINK] });
+        expect(await store.dueSummaries(T0 + 1_000, 10)).toEqual([]);
+      });
+
+      it('a later event asks for the next revision, which sees the one before', async () => {
+        await store.commit(callDue('call-r', T0));
+        await store.decideSummary({ source: SOURCE, callId: 'call-r' }, T0, (call) => ({ companions: [], summary: summaryOf(call) }));
+        await store.commit(request(event('call-r-recording', 'call-r', 'recording.completed'), { call: (stored) => ({ ...(stored as CallState), summaryCheckAt: T0 + 50 }) }));
+        const second = await store.decideSummary({ source: SOURCE, callId: 'call-r' }, T0 + 50, (call, events) => {
+          expect(call.summaryRevision).toBe(1);
+          expect(events.map((ev) => ev.id)).toEqual(['call-r-end', `${SOURCE}/call-r.summary.1`, 'call-r-recording']);
+          return { companions: [], summary: summaryOf(call) };
+        });
+        expect(second).toMatchObject({ outcome: 'emitted', events: [{ id: `${SOURCE}/call-r.summary.2` }] });
+      });
+
+      it('nothing to summarize or a summary id already taken ends the check', async () => {
+        await store.commit(callDue('call-e', T0));
+        expect(await store.decideSummary({ source: SOURCE, callId: 'call-e' }, T0, () => undefined)).toEqual({ outcome: 'none' });
+        expect(await store.dueSummaries(T0 + 1_000, 10)).toEqual([]);
+
+        await store.commit(callDue('call-t', T0));
+        await store.commit(request(event(`${SOURCE}/call-t.summary.1`, 'call-t', 'call.summary'), { call: (stored) => stored as CallState }));
+        expect(await store.decideSummary({ source: SOURCE, callId: 'call-t' }, T0, (call) => ({ companions: [], summary: summaryOf(call) }))).toEqual({ outcome: 'duplicate' });
+        expect(await store.dueSummaries(T0 + 1_000, 10)).toEqual([]);
+        expect(await store.decideSummary({ source: SOURCE, callId: 'nobody' }, T0, () => undefined)).toEqual({ outcome: 'not_due' });
+      });
+    });
+
+    describe('skipped deliveries', () => {
+      it('a skipped outcome is final, listed as skipped with its reason, and lets the call go on', async () => {
+        await store.commit(request(event('evt-k1', 'call-k')));
+        await store.commit(request(event('evt-k2', 'call-k')));
+        const [first] = await store.claim('sink', T0, ONE_PER_CALL);
+        await store.settle([{ id: first!.id, lease: first!.lease, outcome: 'skipped', reason: 'older than the last update' }], T0);
+        expect(ids(await store.claim('sink', T0, ONE_PER_CALL))).toEqual(['evt-k2']);
+        const skipped = await store.list({ status: 'skipped' });
+        expect(skipped.map((row) => [row.eventId, row.status, row.skipReason])).toEqual([['evt-k1', 'skipped', 'older than the last update']]);
+        expect((await store.list({ status: 'delivered' })).map((row) => row.eventId)).not.toContain('evt-k1');
+        expect((await store.pendingStats()).find((stats) => stats.connector === 'sink')?.n).toBe(1);
+      });
+
+      it('keeps a skipped attempt in the history with its reason; a resend by id clears the reason', async () => {
+        await store.commit(request(event('evt-ks', 'call-ks')));
+        const [first] = await store.claim('sink', T0, ONE_PER_CALL);
+        await store.settle([{ id: first!.id, lease: first!.lease, outcome: 'skipped', reason: 'stale', durationMs: 3 }], T0 + 5);
+        expect((await store.delivery(first!.id))?.history).toEqual([{ at: T0 + 2, outcome: 'skipped', error: 'stale', durationMs: 3 }]);
+        expect(await store.replay({ ids: [first!.id] }, T0 + 10)).toEqual({ queued: [first!.id], skipped: [] });
+        const resent = await store.delivery(first!.id);
+        expect(resent).toMatchObject({ status: 'pending', replay: 1 });
+        expect(resent?.skipReason).toBeUndefined();
+        const [again] = await store.claim('sink', T0 + 10, ONE_PER_CALL);
+        await store.settle([{ id: again!.id, lease: again!.lease, outcome: 'delivered' }], T0 + 20);
+        expect(await store.delivery(first!.id)).toMatchObject({ status: 'delivered', replay: 1 });
+      });
+    });
+
     describe('prune', () => {
       const DAY = 24 * 3600 * 1000;
 
@@ -290,6 +378,21 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
           return undefined;
         });
         expect(decision).toEqual({ outcome: 'not_missed' });
+      });
+
+      it('keeps a call whose summary is not yet due, and all its events, past the ttl; forgets them once it is taken', async () => {
+        await store.commit(request(event('evt-sd-start', 'call-sd', 'call.initiated'), {
+          targets: [],
+          call: () => ({ source: SOURCE, callId: 'call-sd', answered: false, summaryCheckAt: T0 + 3 * DAY }),
+        }));
+        expect(await store.prune(T0 + 2 * DAY, DAY, 1_000)).toMatchObject({ events: 0, calls: 0 });
+        expect(await store.dueSummaries(T0 + 3 * DAY, 10)).toEqual([{ source: SOURCE, callId: 'call-sd' }]);
+        const decision = await store.decideSummary({ source: SOURCE, callId: 'call-sd' }, T0 + 3 * DAY, (call, events) => {
+          expect(events.map((ev) => ev.id)).toEqual(['evt-sd-start']);
+          return undefined;
+        });
+        expect(decision).toEqual({ outcome: 'none' });
+        expect(await store.prune(T0 + 5 * DAY, DAY, 1_000)).toMatchObject({ events: 1, calls: 1 });
       });
 
       it('does bounded work per call and says when more is left', async () => {

@@ -82,7 +82,8 @@ const CASES: readonly ContractCase[] = [
       return {
         options: { type: 'http', url: `${server.url}/events/{subject}` },
         broken: { type: 'http', url: 'http://127.0.0.1:9/events', timeout: '2s' },
-        received: async () => server.requests.map((request) => request.headers['idempotency-key'] as string),
+        // Without a body mapping, each request's body is the canonical event.
+        received: async () => server.requests.map((request) => (JSON.parse(request.body) as CanonicalEvent).id),
         teardown: () => server.close(),
       };
     },

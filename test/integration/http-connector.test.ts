@@ -3,7 +3,7 @@ import { pino } from 'pino';
 import YAML from 'yaml';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { CONNECTORS } from '../../connectors/index.js';
-import { httpConnector, httpSchema } from '../../connectors/http/index.js';
+import { httpConnector, httpSchema, idempotencyKey } from '../../connectors/http/index.js';
 import { parseConfig } from '../../src/config/load.js';
 import type { CanonicalEvent } from '../../src/dialects/index.js';
 import { ConfigError } from '../../src/errors.js';
@@ -44,15 +44,25 @@ beforeEach(() => {
 });
 afterEach(() => crm.respondWith(() => ({ status: 200 })));
 
+/** The idempotency key each event sent here was delivered with: routes and connectors by type, as configured above. */
+const keys = new Map<string, string>();
+function expectedKey(id: string, type: string): string {
+  const [route, connector] = type.startsWith('recording.') ? ['mapped', 'mapped'] : type.startsWith('ivr.') ? ['tagged', 'tagged'] : ['to-crm', 'crm'];
+  return idempotencyKey({ source: 'audian/main', type, id }, route, connector);
+}
 function send(type = 'call.initiated', callId = `call/http ${++sequence}`, from = '+14155550100') {
   const id = `evt_http_${++sequence}`;
+  keys.set(id, expectedKey(id, type));
   return bridge.post(PATH, { id, timestamp: '2026-03-01T12:00:00Z', event: type, data: { call_id: callId, from, direction: 'inbound' } }).then((answer) => {
     expect(answer.status).toBe(200);
     return id;
   });
 }
+function requestsWithKey(key: string) {
+  return crm.requests.filter((request) => request.headers['idempotency-key'] === key);
+}
 function requestsFor(id: string) {
-  return crm.requests.filter((request) => request.headers['idempotency-key'] === id);
+  return requestsWithKey(keys.get(id) ?? `no key for ${id}`);
 }
 function delivery(id: string) {
   return bridge.db
@@ -87,7 +97,7 @@ it('sends a JSONata-mapped body when configured', async () => {
 });
 
 it('retries a 500 and delivers on the next success, with the same idempotency key', async () => {
-  const failFirst: Responder = (request) => (requestsFor(request.headers['idempotency-key'] as string).length <= 1 ? { status: 500, body: '{"error":"db down"}' } : { status: 201 });
+  const failFirst: Responder = (request) => (requestsWithKey(request.headers['idempotency-key'] as string).length <= 1 ? { status: 500, body: '{"error":"db down"}' } : { status: 201 });
   crm.respondWith(failFirst);
   const id = await send();
   await waitFor(() => delivery(id).status === 'delivered', { what: 'delivered after a retry' });
@@ -101,7 +111,7 @@ it('waits for Retry-After on a 429 before trying again', async () => {
   const times: number[] = [];
   crm.respondWith((request) => {
     times.push(Date.now());
-    return requestsFor(request.headers['idempotency-key'] as string).length <= 1 ? { status: 429, headers: { 'retry-after': '1' } } : { status: 200 };
+    return requestsWithKey(request.headers['idempotency-key'] as string).length <= 1 ? { status: 429, headers: { 'retry-after': '1' } } : { status: 200 };
   });
   const id = await send();
   await waitFor(() => delivery(id).status === 'delivered', { what: 'delivered after the rate limit', timeoutMs: 10_000 });
@@ -218,6 +228,7 @@ describe('the http connector on its own, against a real server', () => {
   function deliveryOf(subject: string, data: Record<string, unknown> = {}): Delivery {
     seq++;
     const event = { specversion: '1.0', id: `evt_direct_${seq}`, source: 'audian/main', type: 'call.initiated', subject, time: '2026-03-01T12:00:00.000Z', datacontenttype: 'application/json', dialect: 'audian.v2', test: false, data } as CanonicalEvent;
+    keys.set(event.id, idempotencyKey(event, 'direct', 'direct'));
     return { id: seq, route: 'direct', attempt: 1, event };
   }
   function create(url: string, logger = pino({ level: 'silent' })) {

@@ -31,7 +31,8 @@ describe.skipIf(skipReason !== null)(`kafka connector, broker of its own${skipRe
     const bridge = await startBridge((dir) =>
       baseConfig(dir, {
         connectors: { kafka: { type: 'kafka', brokers: broker.brokers, topic: `${prefix}.{type}` } },
-        routes: [{ name: 'all', to: 'kafka' }],
+        // The webhooks' own types only: the calls' derived call.summary would go to a topic nobody created too.
+        routes: [{ name: 'all', match: { type: ['call.initiated', 'call.answered', 'call.completed'] }, to: 'kafka' }],
       }),
     );
     try {

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import YAML from 'yaml';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { idempotencyKey } from '../../connectors/http/index.js';
 import { audianV2Calls } from '../helpers/call-payloads.js';
 import { baseConfig, postWebhook, readEvents } from '../helpers/bridge.js';
 import { runCli, startChildBridge, stopChildBridge, type ChildBridge } from '../helpers/child-bridge.js';
@@ -87,8 +88,10 @@ async function admin(bridge: ChildBridge, method: 'GET' | 'POST', path: string, 
 
 const initiated = (callId: string) => audianV2Calls.initiated(callId, { direction: 'inbound', from: '+15550001', to: '+15550002' }, Date.now());
 
-/** CRM requests for one event id (its Idempotency-Key, replays included). */
-const crmRequestsFor = (eventId: string) => crm.requests.filter((request) => String(request.headers['idempotency-key']).startsWith(eventId));
+/** The Idempotency-Key the CRM gets for a `call.initiated` event by the `crm` route (its n-th resend's when `replay` is given). */
+const keyOf = (eventId: string, replay = 0) => idempotencyKey({ source: 'audian/main', type: 'call.initiated', id: eventId }, 'crm', 'crm', replay);
+/** CRM requests for one event id (the canonical event is the body), replays included. */
+const crmRequestsFor = (eventId: string) => crm.requests.filter((request) => (JSON.parse(request.body) as { id: string }).id === eventId);
 const okKeys = () => crm.requests.filter((_, index) => answered.get(index) === 200).map((request) => request.headers['idempotency-key']);
 const answered = new Map<number, number>();
 function crmAnswers(status: () => number): void {
@@ -152,14 +155,14 @@ describe('admin API', () => {
     // The outage is over: a replay by filter sends it once.
     crmUp = true;
     expect((await admin(bridge, 'POST', '/admin/deliveries/replay', { status: 'dead', connector: 'crm' })).body).toMatchObject({ queued: 1, ids: [dead.id] });
-    await waitFor(() => okKeys().includes('evt_c-admin_initiated'), { what: 'the replayed delivery at the CRM' });
+    await waitFor(() => okKeys().includes(keyOf('evt_c-admin_initiated')), { what: 'the replayed delivery at the CRM' });
     await quietPeriod();
-    expect(okKeys().filter((key) => key === 'evt_c-admin_initiated')).toHaveLength(1);
+    expect(okKeys().filter((key) => key === keyOf('evt_c-admin_initiated'))).toHaveLength(1);
 
     // The CRM lost it: named by id, a delivered delivery is sent again, with a key the CRM has not seen.
     const resend = await admin(bridge, 'POST', '/admin/deliveries/replay', { ids: [dead.id, 999_999] });
     expect(resend.body).toEqual({ queued: 1, ids: [dead.id], skipped: [{ id: 999_999, reason: 'not_found' }] });
-    await waitFor(() => okKeys().includes('evt_c-admin_initiated.replay-1'), { what: 'the resend with a new idempotency key' });
+    await waitFor(() => okKeys().includes(keyOf('evt_c-admin_initiated', 1)), { what: 'the resend with a new idempotency key' });
     expect(crmRequestsFor('evt_c-admin_initiated').map((request) => request.url)).toEqual(Array(4).fill('/calls/c-admin'));
 
     const trace = await admin(bridge, 'GET', '/admin/events/evt_c-admin_initiated');
@@ -182,7 +185,7 @@ describe('admin API', () => {
     const waiting = await admin(bridge, 'GET', '/admin/deliveries?connector=crm&status=pending');
     expect(waiting.body.deliveries.map((delivery: Record<string, unknown>) => delivery.eventId)).toEqual(['evt_c-paused_initiated']);
     expect((await admin(bridge, 'POST', '/admin/connectors/crm/resume')).body).toEqual({ connector: 'crm', paused: false, changed: true });
-    await waitFor(() => okKeys().includes('evt_c-paused_initiated'), { what: 'the paused delivery after resume' });
+    await waitFor(() => okKeys().includes(keyOf('evt_c-paused_initiated')), { what: 'the paused delivery after resume' });
 
     // Lists page with a cursor.
     const page = await admin(bridge, 'GET', '/admin/deliveries?limit=1');
@@ -238,7 +241,7 @@ describe('dead letters', () => {
     expect(kept.body.deliveries.map((delivery: Record<string, unknown>) => [delivery.connector, delivery.status])).toEqual([['events', 'delivered'], ['crm', 'dead']]);
     crmAnswers(() => 200);
     expect((await admin(bridge, 'POST', '/admin/deliveries/replay', { ids: [dead.id] })).body).toMatchObject({ queued: 1 });
-    await waitFor(() => okKeys().includes('evt_c-kept_initiated'), { what: 'the replayed dead letter at the CRM' });
+    await waitFor(() => okKeys().includes(keyOf('evt_c-kept_initiated')), { what: 'the replayed dead letter at the CRM' });
   });
 });
 
@@ -265,15 +268,15 @@ describe('operator commands', () => {
     const replayed = await local('replay', String(rows[0]!.id), '999999');
     expect(replayed.stdout).toContain('1 of 2 deliveries queued again');
     expect(replayed.stdout).toContain('skipped 999999: no such delivery');
-    await waitFor(() => okKeys().includes('evt_c-local_initiated'), { what: 'the locally replayed delivery' });
+    await waitFor(() => okKeys().includes(keyOf('evt_c-local_initiated')), { what: 'the locally replayed delivery' });
 
     // Through the admin API, by filter.
     const viaApi = await remote('retry', '--status', 'dead', '--connector', 'crm', '--route', 'crm');
     expect(viaApi.code).toBe(0);
     expect(viaApi.stdout).toContain('2 dead deliveries queued again');
-    await waitFor(() => okKeys().includes('evt_c-remote_initiated') && okKeys().includes('evt_c-purge_initiated'), { what: 'the remotely replayed deliveries' });
+    await waitFor(() => okKeys().includes(keyOf('evt_c-remote_initiated')) && okKeys().includes(keyOf('evt_c-purge_initiated')), { what: 'the remotely replayed deliveries' });
     await quietPeriod();
-    for (const call of ['c-local', 'c-remote']) expect(okKeys().filter((key) => key === `evt_${call}_initiated`), call).toHaveLength(1);
+    for (const call of ['c-local', 'c-remote']) expect(okKeys().filter((key) => key === keyOf(`evt_${call}_initiated`)), call).toHaveLength(1);
 
     const shown = await remote('deliveries', 'show', String(rows[0]!.id));
     expect(JSON.parse(shown.stdout)).toMatchObject({ status: 'delivered', attempts: [{ outcome: 'retry' }, { outcome: 'dead' }, { outcome: 'delivered' }] });
@@ -330,7 +333,7 @@ describe('operator commands', () => {
     expect((await localCli(at, 'resume', 'crm')).stdout).toContain('resumed crm');
     await waitFor(() => crm.requests.length === 2, { what: 'both deliveries after resume' });
     await quietPeriod();
-    expect(crm.requests.map((request) => request.headers['idempotency-key']).sort()).toEqual(['evt_c-p1_initiated', 'evt_c-p2_initiated']);
+    expect(crm.requests.map((request) => request.headers['idempotency-key']).sort()).toEqual([keyOf('evt_c-p1_initiated'), keyOf('evt_c-p2_initiated')].sort());
   });
 });
 
@@ -359,16 +362,16 @@ describe('metrics and logs', () => {
     expect((await post(audianV2Calls.ended('c-metrics', 'no_answer', Date.now()))).status).toBe(200);
     expect((await post({ id: 'evt_odd', event: 'made.up_type', timestamp: new Date().toISOString(), data: {} })).status).toBe(200);
     expect((await post(ringing, { secret: 'not-the-secret' })).status).toBe(401);
-    // initiated, failed, the derived call.missed, made.up: four events in the file.
-    await waitFor(() => readEvents(join(at.dir, 'events.jsonl')).length === 4, { what: 'four events delivered, call.missed included' });
-    await waitFor(() => crm.requests.length === 3, { what: 'three call events at the CRM' });
+    // initiated, failed, the derived call.missed and call.summary, made.up: five events in the file.
+    await waitFor(() => readEvents(join(at.dir, 'events.jsonl')).length === 5, { what: 'five events delivered, call.missed and call.summary included' });
+    await waitFor(() => crm.requests.length === 4, { what: 'four call events at the CRM' });
 
     expect((await fetch(`${bridge.url}/metrics`)).status).toBe(404);
     const metrics = await waitFor(async () => {
       const scraped = parseExposition((await admin(bridge, 'GET', '/metrics')).text);
       // The counter moves once the send returns, a moment after the file has the line.
       const delivered = scraped.get('audian_bridge_deliveries_total');
-      return delivered?.get('{connector="crm",outcome="delivered"}') === 3 && delivered.get('{connector="events",outcome="delivered"}') === 4 && scraped;
+      return delivered?.get('{connector="crm",outcome="delivered"}') === 4 && delivered.get('{connector="events",outcome="delivered"}') === 5 && scraped;
     }, { what: 'delivery counts settled' });
     const value = (name: string, labels = '{}') => metrics.get(name)?.get(labels);
 
@@ -378,9 +381,10 @@ describe('metrics and logs', () => {
     expect(value('audian_bridge_events_total', '{source="main",dialect="audian.v2",type="call.initiated"}')).toBe(1);
     expect(value('audian_bridge_events_total', '{source="main",dialect="audian.v2",type="call.failed"}')).toBe(1);
     expect(value('audian_bridge_events_total', '{source="main",dialect="audian.v2",type="call.missed"}')).toBe(1);
+    expect(value('audian_bridge_events_total', '{source="main",dialect="audian.v2",type="call.summary"}')).toBe(1);
     expect(value('audian_bridge_events_total', '{source="main",dialect="audian.v2",type="other"}')).toBe(1);
     expect([...metrics.get('audian_bridge_events_total')!.keys()].some((labels) => labels.includes('made.up'))).toBe(false);
-    expect(value('audian_bridge_deliveries_total', '{connector="events",outcome="delivered"}')).toBe(4);
+    expect(value('audian_bridge_deliveries_total', '{connector="events",outcome="delivered"}')).toBe(5);
     for (const connector of ['events', 'crm', 'idle']) {
       expect(value('audian_bridge_outbox_pending', `{connector="${connector}"}`), connector).toBe(0);
       expect(value('audian_bridge_outbox_dead', `{connector="${connector}"}`), connector).toBe(0);
@@ -401,7 +405,7 @@ describe('metrics and logs', () => {
       [30, 'evt_odd', 'made.up_type', 'main', undefined],
     ]);
     const outcomes = logs.filter((entry) => entry.msg === 'delivered' && entry.connector === 'crm');
-    expect(outcomes).toHaveLength(3);
+    expect(outcomes).toHaveLength(4);
     expect(outcomes[0]).toMatchObject({ level: 30, callId: 'c-metrics', source: 'audian/main', type: 'call.initiated', route: 'crm' });
   });
 });

@@ -101,7 +101,8 @@ it('another connection holding the write lock: 503 and not ready meanwhile, no f
   expect(await waitForOutboxDelivered(join(dir, 'bridge.db'))).toBe(acknowledged.length * 2);
   const lines = readEvents(join(dir, 'events.jsonl')).map((event) => event.id);
   expect(lines.sort()).toEqual([...acknowledged].sort());
-  const sent = crm.requests.map((request) => request.headers['idempotency-key']);
+  // The CRM gets the canonical event itself (no body mapping): its id is the event's.
+  const sent = crm.requests.map((request) => (JSON.parse(request.body) as { id: string }).id);
   expect(sent.sort()).toEqual([...acknowledged].sort());
   expect(bridge.output()).toMatch(/delivery outcomes recorded after the store recovered/);
 }, 60_000);

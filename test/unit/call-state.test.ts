@@ -12,7 +12,7 @@ import { dedupeKeyOf } from '../../src/store/index.js';
 import { audianHooksCalls, audianV2Calls, CALL_PAYLOADS, voiceCalls, type CallParties, type Ending } from '../helpers/call-payloads.js';
 
 const GRACE = 5_000;
-const OPTIONS: LifecycleOptions = { graceMs: GRACE, unknownDirection: 'outbound' };
+const OPTIONS: LifecycleOptions = { graceMs: GRACE, unknownDirection: 'outbound', maxCallAgeMs: 4 * 3600_000 };
 const T0 = Date.parse('2026-02-04T10:30:00Z');
 const INBOUND: CallParties = { direction: 'inbound', from: '+14155550100', fromName: 'Jane Doe', to: '+14155550199' };
 

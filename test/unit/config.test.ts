@@ -255,6 +255,43 @@ describe('loadConfig lookup order', () => {
   });
 });
 
+describe('lifecycle', () => {
+  it('defaults max_call_age to 4h and transcript_event to off; max_call_age may exceed dedupe_ttl (the store keeps a call until its summary)', () => {
+    expect(parseConfig(minimal, {}, CONNECTORS).lifecycle).toMatchObject({ max_call_age: 4 * 3600_000, transcript_event: false });
+    expect(parseConfig(`${minimal}lifecycle: { max_call_age: 30m, transcript_event: true }\n`, {}, CONNECTORS).lifecycle).toMatchObject({ max_call_age: 1_800_000, transcript_event: true });
+    expect(parseConfig(`${minimal}lifecycle: { max_call_age: 8d }\n`, {}, CONNECTORS).lifecycle.max_call_age).toBe(8 * 24 * 3600_000);
+  });
+
+  it('refuses a bare max_call_age, a transcript_event that is not a boolean and a misspelt key, by path and code', () => {
+    expect(codesOf(`${minimal}lifecycle: { max_call_age: 30 }\n`)).toEqual(['lifecycle.max_call_age CONFIG_BAD_VALUE']);
+    expect(codesOf(`${minimal}lifecycle: { transcript_event: maybe }\n`)).toEqual(['lifecycle.transcript_event CONFIG_BAD_VALUE']);
+    expect(codesOf(`${minimal}lifecycle: { max_call_ag: 1h }\n`)).toEqual(['lifecycle.max_call_ag CONFIG_UNKNOWN_KEY']);
+  });
+
+  it('keeps the lifecycle defaults when the section gives only some keys', () => {
+    expect(parseConfig(`${minimal}lifecycle: { transcript_event: "true" }\n`, {}, CONNECTORS).lifecycle).toEqual({
+      missed_call_grace: 5_000,
+      unknown_direction: 'outbound',
+      max_call_age: 4 * 3600_000,
+      transcript_event: true,
+    });
+  });
+});
+
+describe('call connector options', () => {
+  const withConnector = (options: string) => minimal.replace('out: { type: file, path: ./out.jsonl }', `out: ${options}`);
+
+  it('refuses a stale_guard that is not a boolean and a transcript naming outside call_id and date, by path and code', () => {
+    expect(codesOf(withConnector('{ type: http, url: "https://crm.example/x", stale_guard: maybe }'))).toEqual(['connectors.out.stale_guard CONFIG_BAD_VALUE']);
+    expect(codesOf(withConnector('{ type: transcript, dir: ./t, naming: week }'))).toEqual(['connectors.out.naming CONFIG_BAD_VALUE']);
+  });
+
+  it('defaults stale_guard to off and naming to call_id', () => {
+    expect(parseConfig(withConnector('{ type: http, url: "https://crm.example/x" }'), {}, CONNECTORS).connectors.out).toMatchObject({ stale_guard: false });
+    expect(parseConfig(withConnector('{ type: transcript, dir: ./t }'), {}, CONNECTORS).connectors.out).toMatchObject({ naming: 'call_id' });
+  });
+});
+
 describe('config.example.yaml', () => {
   it('is a valid configuration', () => {
     const text = readFileSync(fileURLToPath(new URL('../../config.example.yaml', import.meta.url)), 'utf8');

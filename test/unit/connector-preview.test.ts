@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CONNECTORS } from '../../connectors/index.js';
+import { idempotencyKey } from '../../connectors/http/index.js';
 import { memoryState } from '../../connectors/slack/threads.js';
 import type { CanonicalEvent, ConnectorState, Preview } from '../../src/sdk/index.js';
 
@@ -55,7 +56,7 @@ describe('http preview', () => {
   };
 
   it('shows method, rendered URL, headers with secrets redacted, and the body', async () => {
-    const preview = await create(options).preview(event('call.completed'));
+    const preview = await create(options).preview(event('call.completed'), 'crm-route');
     expect(preview).toEqual({
       outcome: 'send',
       target: 'PUT https://127.0.0.1:9/calls/call_p1?type=call.completed&api_key=[redacted]',
@@ -64,7 +65,8 @@ describe('http preview', () => {
         url: 'https://127.0.0.1:9/calls/call_p1?type=call.completed&api_key=[redacted]',
         headers: {
           'content-type': 'application/json',
-          'idempotency-key': 'evt_preview_1',
+          // Unique per (source, type, event id, route, connector): the connector here is named `preview`.
+          'idempotency-key': idempotencyKey({ source: 'audian/main', type: 'call.completed', id: 'evt_preview_1' }, 'crm-route', 'preview'),
           'user-agent': 'audian-bridge',
           authorization: '[redacted]',
           'x-api-key': '[redacted]',

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { permanent, retriable, sent, type Connector, type Delivery, type SendResult } from '../../src/sdk/index.js';
+import { permanent, retriable, sent, skipped, type Connector, type Delivery, type SendResult } from '../../src/sdk/index.js';
 import type { CanonicalEvent } from '../../src/dialects/index.js';
 import { createDispatcher, type DispatchOptions } from '../../src/dispatch/dispatcher.js';
 import { createSqliteStore, type SqliteStore } from '../../src/store/sqlite/index.js';
@@ -131,6 +131,19 @@ describe('putting and removing connectors (a config reload)', () => {
 });
 
 describe('outcomes', () => {
+  it('a skipped result is final after one attempt, recorded as skipped with its reason, and the call goes on', async () => {
+    const fake = fakeConnector((batch) => batch.map((delivery) => (delivery.event.id === 'evt-skip' ? skipped('older than the last update') : sent)));
+    await accept(event('evt-skip', 'c1'), event('evt-after-skip', 'c1'));
+    start(fake.connector);
+    const skippedRow = await attempted('evt-skip', 1);
+    expect(skippedRow).toMatchObject({ status: 'skipped', skipReason: 'older than the last update', lastError: null });
+    expect((await store.delivery(skippedRow.id))?.history).toMatchObject([{ outcome: 'skipped', error: 'older than the last update' }]);
+    expect(await attempted('evt-after-skip', 1)).toMatchObject({ status: 'delivered' });
+    clock += 60_000;
+    await quietPeriod();
+    expect(fake.sends().map((delivery) => delivery.event.id)).toEqual(['evt-skip', 'evt-after-skip']);
+  });
+
   it('a permanent failure is dead after one attempt', async () => {
     const fake = fakeConnector((batch) => batch.map(() => permanent('rejected: 400')));
     await accept(event('evt-perm', 'c1'));

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -10,21 +10,25 @@ const dir = mkdtempSync(join(tmpdir(), 'audian-bridge-transcript-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 let seq = 0;
-function segment(callId: string, text = `line ${seq}`): Delivery {
+/** A delivery of one event of call `callId`. */
+function deliveryOf(type: string, callId: string, data: Record<string, unknown>, time = '2026-03-01T12:00:00.000Z'): Delivery {
   seq++;
   const event = {
     specversion: '1.0',
     id: `evt_t_${seq}`,
     source: 'audian/main',
-    type: 'transcript.segment',
+    type,
     subject: callId,
-    time: '2026-03-01T12:00:00.000Z',
+    time,
     datacontenttype: 'application/json',
     dialect: 'voice',
     test: false,
-    data: { call_id: callId, speaker: 'agent', text },
+    data: { call_id: callId, ...data },
   } as CanonicalEvent;
   return { id: seq, route: 'transcripts', attempt: 1, event };
+}
+function segment(callId: string, text = `line ${seq}`): Delivery {
+  return deliveryOf('transcript.segment', callId, { speaker: 'agent', text });
 }
 
 const connector = transcriptConnector.create('transcripts', transcriptSchema.parse({ type: 'transcript', dir }), { logger: pino({ level: 'silent' }), fetch, now: Date.now });
@@ -63,5 +67,24 @@ describe('transcript file names', () => {
     expect(results[1]).toMatchObject({ error: expect.stringMatching(/earlier event of this call/) });
     expect(results[2]).not.toMatchObject({ error: expect.stringMatching(/earlier event of this call/) });
     expect(existsSync(join(dir, 'main', 'x1.jsonl'))).toBe(false);
+  });
+});
+
+describe('finished documents', () => {
+  const completed = (callId: string, transcript: unknown[]) => deliveryOf('call.completed', callId, { transcript }, '2026-03-01T12:05:00.000Z');
+
+  it('a write that cannot be renamed into place is retriable and leaves no temporary file', async () => {
+    // A folder where the document belongs makes the rename fail.
+    mkdirSync(join(dir, 'main', 'blocked-doc.json'), { recursive: true });
+    const [result] = await connector.send([completed('blocked-doc', [{ type: 'ai', message: 'hi' }])], new AbortController().signal);
+    expect(result).toMatchObject({ ok: false, retriable: true });
+    expect(readdirSync(join(dir, 'main')).filter((file) => file.endsWith('.tmp'))).toEqual([]);
+  });
+
+  it('a final transcript is written as JSON and Markdown beside each other', async () => {
+    const results = await connector.send([completed('doc-1', [{ type: 'ai', message: 'Greeting message' }])], new AbortController().signal);
+    expect(results).toEqual([{ ok: true }]);
+    expect(JSON.parse(readFileSync(join(dir, 'main', 'doc-1.json'), 'utf8'))).toMatchObject({ transcript_source: 'final', segments: [{ speaker: 'ai', text: 'Greeting message', time: null }] });
+    expect(readFileSync(join(dir, 'main', 'doc-1.md'), 'utf8')).toContain('**ai**: Greeting message');
   });
 });

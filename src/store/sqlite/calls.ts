@@ -18,6 +18,8 @@ interface CallRow {
   missed_check_at: number | null;
   missed: 'emitted' | 'not_missed' | null;
   end_event_key: string | null;
+  summary_check_at: number | null;
+  summary_revision: number | null;
 }
 
 function fromRow(row: CallRow): CallState {
@@ -34,6 +36,8 @@ function fromRow(row: CallRow): CallState {
   if (row.end_reason !== null) state.endReason = row.end_reason;
   if (row.missed_check_at !== null) state.missedCheckAt = row.missed_check_at;
   if (row.missed !== null) state.missed = row.missed;
+  if (row.summary_check_at !== null) state.summaryCheckAt = row.summary_check_at;
+  if (row.summary_revision !== null) state.summaryRevision = row.summary_revision;
   return state;
 }
 
@@ -44,16 +48,18 @@ export function createCallQueries(db: Db) {
   );
   const upsert = db.prepare(
     `INSERT INTO calls (source, call_id, direction, from_number, to_number, from_name, status, tags, started_at,
-                        answered, ended_at, end_event_seq, end_reason, missed_check_at, missed, updated_at)
+                        answered, ended_at, end_event_seq, end_reason, missed_check_at, missed, updated_at,
+                        summary_check_at, summary_revision)
      VALUES (@source, @callId, @direction, @from, @to, @fromName, @status, @tags, @startedAt,
              @answered, @endedAt, (SELECT seq FROM events WHERE dedupe_key = @endEventKey), @endReason,
-             @missedCheckAt, @missed, @now)
+             @missedCheckAt, @missed, @now, @summaryCheckAt, @summaryRevision)
      ON CONFLICT (source, call_id) DO UPDATE SET
        direction = excluded.direction, from_number = excluded.from_number, to_number = excluded.to_number,
        from_name = excluded.from_name, status = excluded.status, tags = excluded.tags,
        started_at = excluded.started_at, answered = excluded.answered, ended_at = excluded.ended_at,
        end_event_seq = excluded.end_event_seq, end_reason = excluded.end_reason,
-       missed_check_at = excluded.missed_check_at, missed = excluded.missed, updated_at = excluded.updated_at`,
+       missed_check_at = excluded.missed_check_at, missed = excluded.missed, updated_at = excluded.updated_at,
+       summary_check_at = excluded.summary_check_at, summary_revision = excluded.summary_revision`,
   );
   const due = db.prepare<[number, number], { source: string; call_id: string }>(
     'SELECT source, call_id FROM calls WHERE missed_check_at <= ? ORDER BY missed_check_at LIMIT ?',
@@ -61,9 +67,17 @@ export function createCallQueries(db: Db) {
   const decideNotMissed = db.prepare(
     "UPDATE calls SET missed = 'not_missed', missed_check_at = NULL, updated_at = ? WHERE source = ? AND call_id = ?",
   );
+  const summariesDue = db.prepare<[number, number], { source: string; call_id: string }>(
+    'SELECT source, call_id FROM calls WHERE summary_check_at <= ? ORDER BY summary_check_at LIMIT ?',
+  );
+  const endSummaryCheck = db.prepare(
+    `UPDATE calls SET summary_check_at = NULL, summary_revision = MAX(COALESCE(summary_revision, 0), ?), updated_at = ?
+      WHERE source = ? AND call_id = ?`,
+  );
   const prune = db.prepare(
     `DELETE FROM calls WHERE rowid IN
-       (SELECT rowid FROM calls WHERE updated_at < ? AND missed_check_at IS NULL ORDER BY updated_at LIMIT ?)`,
+       (SELECT rowid FROM calls WHERE updated_at < ? AND missed_check_at IS NULL AND COALESCE(summary_check_at, 0) <= ?
+         ORDER BY updated_at LIMIT ?)`,
   );
 
   return {
@@ -89,6 +103,8 @@ export function createCallQueries(db: Db) {
         endReason: state.endReason ?? null,
         missedCheckAt: state.missedCheckAt ?? null,
         missed: state.missed ?? null,
+        summaryCheckAt: state.summaryCheckAt ?? null,
+        summaryRevision: state.summaryRevision ?? null,
         now,
       });
     },
@@ -99,9 +115,17 @@ export function createCallQueries(db: Db) {
     markNotMissed(source: string, callId: string, now: number): void {
       decideNotMissed.run(now, source, callId);
     },
-    /** Forgets up to `limit` calls untouched since `olderThan` whose missed-call decision is made. */
-    prune(olderThan: number, limit: number): number {
-      return prune.run(olderThan, limit).changes;
+    /** Calls whose summary is due. */
+    dueSummaries(now: number, limit: number): CallKey[] {
+      return summariesDue.all(now, limit).map((row) => ({ source: row.source, callId: row.call_id }));
+    },
+    /** Ends the call's summary check without a summary committed; `revision` is the one whose id was taken, or 0. */
+    endSummaryCheck(source: string, callId: string, revision: number, now: number): void {
+      endSummaryCheck.run(revision, now, source, callId);
+    },
+    /** Forgets up to `limit` calls untouched since `olderThan` whose missed-call decision is made and whose summary is not still ahead at `now`. */
+    prune(olderThan: number, now: number, limit: number): number {
+      return prune.run(olderThan, now, limit).changes;
     },
   };
 }

@@ -21,12 +21,16 @@ import type { Db } from './db.js';
 interface RecordRow {
   id: number; event_id: string; type: string; source: string; subject: string | null; route: string; connector: string;
   status: DeliveryStatus; attempts: number; next_attempt_at: number; last_error: string | null; created_at: number;
-  updated_at: number; replay: number;
+  updated_at: number; replay: number; skip_reason: string | null;
 }
 
-/** The columns a `RecordRow` reads, from deliveries `d` joined with events `e`. */
-const RECORD_COLUMNS = `d.id, e.id AS event_id, e.type, e.source, e.subject, d.route, d.connector, d.status, d.attempts,
-  d.next_attempt_at, d.last_error, d.created_at, d.updated_at, d.replay`;
+/**
+ * The columns a `RecordRow` reads, from deliveries `d` joined with events `e`. A skipped delivery is stored
+ * as delivered with its reason (migration 5) and read back as 'skipped'.
+ */
+const RECORD_COLUMNS = `d.id, e.id AS event_id, e.type, e.source, e.subject, d.route, d.connector,
+  CASE WHEN d.skip_reason IS NOT NULL THEN 'skipped' ELSE d.status END AS status, d.attempts,
+  d.next_attempt_at, d.last_error, d.created_at, d.updated_at, d.replay, d.skip_reason`;
 
 function toRecord(row: RecordRow): DeliveryRecord {
   return {
@@ -39,6 +43,7 @@ function toRecord(row: RecordRow): DeliveryRecord {
     attempts: row.attempts,
     nextAttemptAt: row.next_attempt_at,
     lastError: row.last_error,
+    ...(row.skip_reason !== null ? { skipReason: row.skip_reason } : {}),
     updatedAt: row.updated_at,
     createdAt: row.created_at,
     source: row.source,
@@ -94,6 +99,9 @@ export function createDeliveryQueries(db: Db) {
   const delivered = db.prepare(
     "UPDATE deliveries SET status = 'delivered', attempts = attempts + 1, last_error = NULL, updated_at = ? WHERE id = ?",
   );
+  const skipped = db.prepare(
+    "UPDATE deliveries SET status = 'delivered', skip_reason = ?, attempts = attempts + 1, last_error = NULL, updated_at = ? WHERE id = ?",
+  );
   const retry = db.prepare(
     'UPDATE deliveries SET attempts = attempts + 1, next_attempt_at = ?, last_error = ?, updated_at = ? WHERE id = ?',
   );
@@ -110,7 +118,10 @@ export function createDeliveryQueries(db: Db) {
   const list = db.prepare<[ListParams], RecordRow>(
     `SELECT ${RECORD_COLUMNS}
        FROM deliveries d JOIN events e ON e.seq = d.event_seq
-      WHERE (@status IS NULL OR d.status = @status) AND (@connector IS NULL OR d.connector = @connector)
+      WHERE (@status IS NULL
+             OR (@status = 'skipped' AND d.skip_reason IS NOT NULL)
+             OR (d.status = @status AND d.skip_reason IS NULL))
+        AND (@connector IS NULL OR d.connector = @connector)
         AND (@route IS NULL OR d.route = @route) AND (@event IS NULL OR e.id = @event)
         AND (@call IS NULL OR e.subject = @call) AND (@since IS NULL OR d.created_at >= @since)
         AND (@before IS NULL OR d.id < @before)
@@ -130,7 +141,7 @@ export function createDeliveryQueries(db: Db) {
   );
   const resend = db.prepare(
     `UPDATE deliveries SET status = 'pending', attempts = 0, replay = replay + 1, budget_from = @now, next_attempt_at = @now,
-            last_error = NULL, updated_at = @now
+            last_error = NULL, skip_reason = NULL, updated_at = @now
       WHERE id = @id AND status = 'delivered'`,
   );
   const statusOf = db.prepare<[number], { status: DeliveryStatus }>('SELECT status FROM deliveries WHERE id = ?');
@@ -206,10 +217,13 @@ export function createDeliveryQueries(db: Db) {
         continue;
       }
       if (outcome.outcome === 'delivered') delivered.run(now, outcome.id);
+      else if (outcome.outcome === 'skipped') skipped.run(outcome.reason, now, outcome.id);
       else if (outcome.outcome === 'retry') retry.run(outcome.at, outcome.error, now, outcome.id);
       else dead.run(outcome.error, now, outcome.id);
       const durationMs = outcome.durationMs === undefined ? null : Math.round(outcome.durationMs);
-      recordAttempt.run(outcome.id, now - (durationMs ?? 0), outcome.outcome, outcome.outcome === 'delivered' ? null : outcome.error, durationMs);
+      // A skipped attempt keeps its reason where a failed one keeps its error.
+      const note = outcome.outcome === 'delivered' ? null : outcome.outcome === 'skipped' ? outcome.reason : outcome.error;
+      recordAttempt.run(outcome.id, now - (durationMs ?? 0), outcome.outcome, note, durationMs);
       written += 1;
     }
     return { written, refused };

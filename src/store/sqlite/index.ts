@@ -2,7 +2,19 @@ import { statSync } from 'node:fs';
 import type { CanonicalEvent } from '../../dialects/index.js';
 import { BridgeError } from '../../errors.js';
 import { dedupeKeyOf } from '../dedupe.js';
-import type { Admission, CallKey, CommitRequest, CommitResult, EventTrace, MissedDecision, MissedVerdict, Store } from '../types.js';
+import type {
+  Admission,
+  CallKey,
+  CommitRequest,
+  CommitResult,
+  EventTrace,
+  MissedDecision,
+  MissedVerdict,
+  RouteTarget,
+  Store,
+  SummaryDecision,
+  SummaryVerdict,
+} from '../types.js';
 import { createCallQueries } from './calls.js';
 import { createConnectorStateQueries } from './connector-state.js';
 import { openDatabase, type Db } from './db.js';
@@ -59,12 +71,16 @@ export function createSqliteStore(path: string, options: SqliteStoreOptions = {}
      VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dedupe_key) DO NOTHING`,
   );
   const eventByKey = db.prepare<[string], { body: string }>('SELECT body FROM events WHERE dedupe_key = ?');
+  const eventsOfCall = db.prepare<[string, string], { body: string }>('SELECT body FROM events WHERE source = ? AND subject = ? ORDER BY seq');
   const pruneEvents = db.prepare(
     `DELETE FROM events WHERE seq IN
-       (SELECT seq FROM events WHERE received_at < ?
+       (SELECT seq FROM events WHERE received_at < @olderThan
            AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_seq = events.seq AND d.status IN ('pending', 'dead'))
            AND NOT EXISTS (SELECT 1 FROM calls c WHERE c.end_event_seq = events.seq AND c.missed_check_at IS NOT NULL)
-         ORDER BY received_at LIMIT ?)`,
+           -- A call's summary reads all its events: they stay until it falls due (the watcher takes it then).
+           AND NOT EXISTS (SELECT 1 FROM calls c WHERE c.source = events.source AND c.call_id = events.subject
+                             AND c.summary_check_at > @now)
+         ORDER BY received_at LIMIT @limit)`,
   );
   const eventsById = db.prepare<[string], { seq: number; body: string; received_at: number; source: string; subject: string | null }>(
     'SELECT seq, body, received_at, source, subject FROM events WHERE id = ? ORDER BY seq DESC',
@@ -133,6 +149,29 @@ export function createSqliteStore(path: string, options: SqliteStoreOptions = {}
     return derived ? { outcome: 'duplicate' } : { outcome: 'not_missed' };
   }
 
+  async function summarizeInOrder(key: CallKey, now: number, verdict: SummaryVerdict): Promise<SummaryDecision> {
+    const state = await guarded('read a call', () => calls.get(key.source, key.callId));
+    if (!state || state.summaryCheckAt === undefined || state.summaryCheckAt > now) return { outcome: 'not_due' };
+    const events = await guarded('read events', () => eventsOfCall.all(key.source, key.callId).map((row) => JSON.parse(row.body) as CanonicalEvent));
+    const derived = await verdict(state, events);
+    if (derived) {
+      const committed: CanonicalEvent[] = [];
+      const targets: RouteTarget[] = [];
+      // Companions first: if the process dies before the summary, the check is still due and they dedupe next time.
+      for (const request of [...derived.companions, derived.summary]) {
+        const result = await commitInOrder(request);
+        if (result.duplicate) continue;
+        committed.push(request.event);
+        targets.push(...result.targets);
+      }
+      if (committed.at(-1) === derived.summary.event) return { outcome: 'emitted', events: committed, targets };
+    }
+    // A taken summary id ends the check too, or it would stay due for ever.
+    const revision = derived ? Number(derived.summary.event.data.revision) || 0 : 0;
+    await write('end a summary check', () => calls.endSummaryCheck(key.source, key.callId, revision, now));
+    return derived ? { outcome: 'duplicate' } : { outcome: 'none' };
+  }
+
   function readEvent(dedupeKey: string): CanonicalEvent | undefined {
     const row = eventByKey.get(dedupeKey);
     return row ? (JSON.parse(row.body) as CanonicalEvent) : undefined;
@@ -180,6 +219,10 @@ export function createSqliteStore(path: string, options: SqliteStoreOptions = {}
     decideMissed(key: CallKey, now: number, verdict: MissedVerdict): Promise<MissedDecision> {
       return queue(callKeyOf(key.source, key.callId), () => decideInOrder(key, now, verdict));
     },
+    dueSummaries: (now, limit) => guarded('read calls', () => calls.dueSummaries(now, limit)),
+    decideSummary(key: CallKey, now: number, verdict: SummaryVerdict): Promise<SummaryDecision> {
+      return queue(callKeyOf(key.source, key.callId), () => summarizeInOrder(key, now, verdict));
+    },
     claim: (connector, now, options) => guarded('claim deliveries', () => deliveries.claim(connector, now, options)),
     settle: (outcomes, now) => write('record delivery outcomes', () => deliveries.settle(outcomes, now)),
     nextDueAt: (connector) => guarded('read deliveries', () => deliveries.nextDueAt(connector)),
@@ -198,8 +241,8 @@ export function createSqliteStore(path: string, options: SqliteStoreOptions = {}
     prune: (now, ttlMs, limit) =>
       write('prune', () =>
         db.transaction(() => {
-          const events = pruneEvents.run(now - ttlMs, limit).changes;
-          const removedCalls = calls.prune(now - ttlMs, limit);
+          const events = pruneEvents.run({ olderThan: now - ttlMs, now, limit }).changes;
+          const removedCalls = calls.prune(now - ttlMs, now, limit);
           return { events, calls: removedCalls, more: events === limit || removedCalls === limit };
         }).immediate(),
       ),

@@ -113,4 +113,33 @@ export const MIGRATIONS: readonly { readonly version: number; readonly sql: stri
       );
     `,
   },
+  {
+    version: 5,
+    sql: `
+      -- Call summaries: when the next revision is due, and the last one emitted.
+      ALTER TABLE calls ADD COLUMN summary_check_at INTEGER;
+      ALTER TABLE calls ADD COLUMN summary_revision INTEGER;
+      CREATE INDEX calls_summary_due ON calls (summary_check_at) WHERE summary_check_at IS NOT NULL;
+      -- A call's events, for its summary.
+      CREATE INDEX events_call ON events (source, subject, seq) WHERE subject IS NOT NULL;
+      -- A delivery the connector skipped (status stays 'delivered': the CHECK of version 1 allows no other final one):
+      -- the reason, read back as status 'skipped'.
+      ALTER TABLE deliveries ADD COLUMN skip_reason TEXT;
+
+      -- A skipped attempt is kept in the history as 'skipped': SQLite cannot widen a CHECK in place, so the
+      -- table of version 4 is rebuilt (nothing refers to it; its rows and its index are carried over).
+      CREATE TABLE delivery_attempts_v5 (
+        delivery_id INTEGER NOT NULL REFERENCES deliveries (id) ON DELETE CASCADE,
+        at          INTEGER NOT NULL,
+        outcome     TEXT    NOT NULL CHECK (outcome IN ('delivered', 'skipped', 'retry', 'dead')),
+        error       TEXT,
+        duration_ms INTEGER
+      );
+      INSERT INTO delivery_attempts_v5 (rowid, delivery_id, at, outcome, error, duration_ms)
+        SELECT rowid, delivery_id, at, outcome, error, duration_ms FROM delivery_attempts;
+      DROP TABLE delivery_attempts;
+      ALTER TABLE delivery_attempts_v5 RENAME TO delivery_attempts;
+      CREATE INDEX delivery_attempts_delivery ON delivery_attempts (delivery_id);
+    `,
+  },
 ];
