@@ -155,7 +155,12 @@ function closeServer(server: Server, graceMs: number): Promise<void> {
 export async function startService(config: BridgeConfig, deps: ServiceDeps = {}): Promise<RunningService> {
   const logger = deps.logger ?? pino({ level: config.log.level });
   const now = deps.now ?? Date.now;
-  const store = deps.store ?? openStore({ path: config.store.path, serving: true, maxPendingCommits: config.store.max_pending_commits });
+  const store = deps.store ?? openStore({
+      path: config.store.path,
+      serving: true,
+      synchronous: config.store.synchronous,
+      maxPendingCommits: config.store.max_pending_commits,
+    });
   let accepting = false;
   let closed = false;
   const metrics = createMetrics({ store: () => (closed ? undefined : store), connectors: Object.keys(config.connectors) });

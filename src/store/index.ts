@@ -6,6 +6,7 @@ export function openStore(options: StoreOptions): Store {
   return createSqliteStore(options.path, {
     exclusive: options.serving === true,
     ...(options.create === undefined ? {} : { create: options.create }),
+    ...(options.synchronous === undefined ? {} : { synchronous: options.synchronous }),
     ...(options.maxPendingCommits === undefined ? {} : { maxPendingCommits: options.maxPendingCommits }),
   });
 }

@@ -85,3 +85,21 @@ describe('sqlite: bounded wait for the store', () => {
     }
   });
 });
+
+describe('sqlite: durability modes', () => {
+  it.each([
+    [{}, 2],
+    [{ synchronous: 'full' as const }, 2],
+    [{ synchronous: 'normal' as const }, 1],
+  ])('%o opens the file with synchronous = %i (2 FULL, 1 NORMAL), in WAL', async (options, expected) => {
+    const dir = mkdtempSync(join(tmpdir(), 'audian-bridge-store-sync-'));
+    const store = createSqliteStore(join(dir, 'bridge.db'), options);
+    try {
+      expect(store.db.pragma('synchronous', { simple: true })).toBe(expected);
+      expect(store.db.pragma('journal_mode', { simple: true })).toBe('wal');
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

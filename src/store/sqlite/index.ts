@@ -5,7 +5,7 @@ import { dedupeKeyOf } from '../dedupe.js';
 import type { Admission, CallKey, CommitRequest, CommitResult, EventTrace, MissedDecision, MissedVerdict, Store } from '../types.js';
 import { createCallQueries } from './calls.js';
 import { createConnectorStateQueries } from './connector-state.js';
-import { openDatabase, type Db } from './db.js';
+import { openDatabase, type Db, type Synchronous } from './db.js';
 import { createDeliveryQueries } from './deliveries.js';
 import { failsEveryWrite, guarded, retryingContention, toStoreError } from './errors.js';
 import { createGroupCommit } from './group-commit.js';
@@ -36,6 +36,8 @@ export interface SqliteStoreOptions {
   readonly exclusive?: boolean;
   /** `false` opens an existing file only (the CLI's inspection commands): a missing one is `STORE_NOT_FOUND`. */
   readonly create?: boolean;
+  /** `full` (the default): an acknowledged event survives power loss; `normal`: a crash of the process only. */
+  readonly synchronous?: Synchronous;
   /** Commits waiting at once (for their call, their read, their write) beyond which `commit` answers OVERLOADED at once. */
   readonly maxPendingCommits?: number;
 }
