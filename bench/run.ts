@@ -1,169 +1,230 @@
 /**
- * `npm run bench`: throughput, latency, drain rate and memory of a real
- * bridge process under load. Machines are noisy, so every goal is a ratio
- * between measurements of the same run, never an absolute number.
+ * `npm run bench`: the bridge against a bare Koa server on the same POSTs,
+ * into a real Kafka broker, at half load and over time, in one run. Machines
+ * are noisy, so every goal is a ratio between measurements of this run, each
+ * the median of alternating rounds.
  *
- * Environment: BENCH_SECONDS (per phase, default 5), BENCH_CONNECTIONS (default 16).
+ *   npm run bench                      all phases (a few minutes)
+ *   npm run bench -- --smoke           a few seconds per phase, no Kafka, goals printed but not enforced
+ *   npm run bench -- --memory-minutes 5  the memory phase for 5 minutes (default 0.5)
+ *   npm run bench -- --no-kafka        skip the Kafka phases
+ *   npm run bench -- --only-kafka      only the Kafka phases
+ *   npm run bench -- --synchronous normal  the store at synchronous=NORMAL (the goals are stated at FULL, the default)
+ *   npm run bench -- --profile DIR     only the ingest load, the bridge under --cpu-prof; prints its top entries
+ *
+ * Environment: BENCH_SECONDS (per round, default 10), BENCH_CONNECTIONS (default 50).
  */
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { createInterface } from 'node:readline';
-import autocannon, { type Result } from 'autocannon';
-import Database from '../src/store/sqlite/driver.js';
-import YAML from 'yaml';
-import { signAudianRequest } from '../src/verify/index.js';
+import { parseArgs } from 'node:util';
+import { startBroker, TOOLS_MISSING, BrokerUnavailable, type Broker } from './broker.js';
+import { closedLoop, openLoop, type LoadResult } from './load.js';
+import { webhooks } from './payloads.js';
+import { drained, pendingDeliveries, startBaseline, startBridge, type Server } from './processes.js';
+import { topOfProfiles } from './profile.js';
 
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
-const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
-const SECRET = 'whsec_bench';
-const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+const { values: flags } = parseArgs({
+  options: {
+    smoke: { type: 'boolean', default: false },
+    'no-kafka': { type: 'boolean', default: false },
+    'only-kafka': { type: 'boolean', default: false },
+    'memory-minutes': { type: 'string', default: '0.5' },
+    profile: { type: 'string' },
+    synchronous: { type: 'string', default: 'full' },
+  },
+});
+const SMOKE = flags.smoke === true;
+const SECONDS = SMOKE ? 2 : Number(process.env.BENCH_SECONDS ?? 10);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
+const ROUNDS = SMOKE ? 1 : 3;
+const MEMORY_SECONDS = SMOKE ? 3 : Math.round(Number(flags['memory-minutes']) * 60);
+const BACKLOG = { deliveries: 100_000, calls: 500 };
+const TOPIC = 'audian.bench';
+const SYNCHRONOUS = flags.synchronous === 'normal' ? 'normal' : 'full';
 
 interface Goal {
   readonly name: string;
-  readonly ratio: number;
-  readonly atLeast: number;
+  readonly value: number;
+  readonly limit: number;
+  readonly atMost?: boolean;
+  readonly detail: string;
+}
+
+const median = (values: readonly number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
+const fileConnector = (dir: string) => ({ events: { type: 'file', path: join(dir, 'events.jsonl'), fsync: true } });
+
+function show(name: string, result: LoadResult): void {
+  console.log(
+    `  ${name.padEnd(34)} ${result.rate.toFixed(0).padStart(7)} req/s   p50 ${result.p50.toFixed(1).padStart(6)} ms   p99 ${result.p99.toFixed(1).padStart(6)} ms   max ${result.max.toFixed(0).padStart(5)} ms   ${result.failed ? `${result.failed} FAILED` : ''}`,
+  );
+  if (result.failed > 0) throw new Error(`${name}: ${result.failed} of ${result.total} requests failed`);
+}
+
+async function profileOnly(dir: string, profileDir: string): Promise<void> {
+  mkdirSync(profileDir, { recursive: true });
+  const bridge = await startBridge(dir, fileConnector(dir), { profileDir, synchronous: SYNCHRONOUS });
+  const next = webhooks('profile', 1000);
+  try {
+    show('warm-up', await closedLoop(bridge.url, next, { seconds: 2, connections: CONNECTIONS }));
+    show('bridge, full ingest (profiled)', await closedLoop(bridge.url, next, { seconds: SECONDS, connections: CONNECTIONS }));
+  } finally {
+    await bridge.stop();
+  }
+  for (const { file, top } of topOfProfiles(profileDir, 20)) {
+    console.log(`\ntop of ${file} (self time):`);
+    for (const entry of top) console.log(`  ${(entry.self * 100).toFixed(1).padStart(5)} %  ${entry.name}`);
+  }
 }
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'audian-bridge-bench-'));
-  const configPath = join(dir, 'config.yaml');
-  writeFileSync(
-    configPath,
-    YAML.stringify({
-      server: { host: '127.0.0.1', port: 0 },
-      store: { path: join(dir, 'bridge.db') },
-      log: { level: 'info' },
-      lifecycle: { missed_call_grace: '1s' },
-      dispatch: { poll_interval: '200ms' },
-      sources: [{ name: 'main', path: '/webhooks/audian', verify: { hmac: { secrets: [SECRET] } } }],
-      connectors: { events: { type: 'file', path: join(dir, 'events.jsonl'), fsync: true } },
-      routes: [{ name: 'all', to: 'events' }],
-    }),
-  );
-  const child = spawn(process.execPath, [CLI, 'serve', '--config', configPath], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const started = new Date();
+  console.log(`audian-bridge bench${SMOKE ? ' (smoke)' : ''}: ${SECONDS} s rounds, ${CONNECTIONS} connections, synchronous=${SYNCHRONOUS}, node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}\n`);
   try {
-    const url = await listeningUrl(child);
-    const pid = child.pid!;
-    let sequence = 0;
-    const webhook = {
-      method: 'POST',
-      path: '/webhooks/audian',
-      setupRequest: (request: Record<string, unknown>) => {
-        sequence++;
-        const body = JSON.stringify({
-          id: `evt_bench_${sequence}`,
-          timestamp: new Date().toISOString(),
-          event: sequence % 4 === 0 ? 'call.completed' : 'call.ringing',
-          data: { call_id: `call_bench_${sequence % 1000}`, direction: 'outbound', from: '+14155550100', to: '+14155550101' },
-        });
-        return { ...request, body, headers: { 'content-type': 'application/json', ...signAudianRequest(body, SECRET) } };
-      },
-    };
-    const duplicateBody = JSON.stringify({ id: 'evt_bench_dup', timestamp: new Date().toISOString(), event: 'call.ringing', data: { call_id: 'call_dup' } });
-    const duplicate = {
-      method: 'POST',
-      path: '/webhooks/audian',
-      setupRequest: (request: Record<string, unknown>) => ({ ...request, body: duplicateBody, headers: { 'content-type': 'application/json', ...signAudianRequest(duplicateBody, SECRET) } }),
-    };
+    if (flags.profile) return await profileOnly(dir, flags.profile);
+    const results: Record<string, unknown> = { date: started.toISOString(), node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model, seconds: SECONDS, connections: CONNECTIONS, smoke: SMOKE, synchronous: SYNCHRONOUS };
+    const goals: Goal[] = [];
 
-    const phase = async (name: string, requests: object[]): Promise<Result> => {
-      const result = await autocannon({ url, connections: CONNECTIONS, duration: SECONDS, requests: requests as never });
-      const failed = result.non2xx + result.errors + result.timeouts;
-      console.log(
-        `${name.padEnd(22)} ${result.requests.average.toFixed(0).padStart(7)} req/s   p50 ${String(result.latency.p50).padStart(4)} ms   p99 ${String(result.latency.p99).padStart(4)} ms   ${result.requests.total} requests, ${failed} failed`,
-      );
-      if (failed > 0) throw new Error(`${name}: ${failed} requests failed`);
-      return result;
-    };
+    if (!flags['only-kafka']) await ingestPhases(dir, results, goals);
 
-    console.log(`audian-bridge bench: ${SECONDS}s per phase, ${CONNECTIONS} connections, node ${process.version}\n`);
-    const health = await phase('GET /healthz', [{ method: 'GET', path: '/healthz' }]);
-    await phase('webhooks (warm-up)', [webhook]);
-    await drain(dir, 60_000);
-    const rssAfterWarmup = rssMb(pid);
-    const accepted = await phase('signed webhooks', [webhook]);
-    const drainStarted = Date.now();
-    const backlog = pending(dir);
-    await drain(dir, 120_000);
-    const drainSeconds = Math.max(0.001, (Date.now() - drainStarted) / 1000);
-    const dup = await phase('duplicate webhooks', [duplicate]);
-    await phase('signed webhooks (2)', [webhook]);
-    await drain(dir, 120_000);
-    const rssAfterLoad = rssMb(pid);
+    // 4. Kafka: end to end at the maximum intake rate, then a backlog built while the broker is down.
+    if (!SMOKE && !flags['no-kafka']) await kafkaPhases(results, goals, (results.maxRate as number | undefined) ?? 0);
 
-    const written = readFileSync(join(dir, 'events.jsonl'), 'utf8').split('\n').length - 1;
-    const drainRate = backlog / drainSeconds;
-    console.log(`\noutbox backlog after load: ${backlog}, drained in ${drainSeconds.toFixed(2)} s${backlog ? ` (${drainRate.toFixed(0)} events/s)` : ''}`);
-    console.log(`events written by the file connector: ${written}`);
-    console.log(`RSS: ${rssAfterWarmup.toFixed(1)} MB after warm-up, ${rssAfterLoad.toFixed(1)} MB after two more load phases`);
-
-    const goals: Goal[] = [
-      // Verifying, normalizing and durably committing a webhook costs at most ~20x a bare health probe.
-      { name: 'signed webhook throughput / healthz throughput', ratio: accepted.requests.average / health.requests.average, atLeast: 0.05 },
-      // A retry (duplicate) is cheaper than a new event: no routing, no outbox rows.
-      { name: 'duplicate throughput / new-event throughput', ratio: dup.requests.average / accepted.requests.average, atLeast: 0.9 },
-      // The dispatcher keeps up with intake: when a load phase ends, at most 5% of its events still wait.
-      { name: 'delivered during load / accepted during load', ratio: 1 - backlog / accepted.requests.total, atLeast: 0.95 },
-      // No leak: two more full load phases grow RSS by less than half.
-      { name: 'RSS after load / RSS after warm-up (inverse)', ratio: rssAfterWarmup / rssAfterLoad, atLeast: 1 / 1.5 },
-    ];
     console.log('\ngoals (ratios within this run):');
     let failed = 0;
     for (const goal of goals) {
-      const ok = goal.ratio >= goal.atLeast;
+      const ok = goal.atMost ? goal.value <= goal.limit : goal.value >= goal.limit;
       if (!ok) failed++;
-      console.log(`  ${ok ? 'ok  ' : 'FAIL'} ${goal.name}: ${goal.ratio.toFixed(3)} (>= ${goal.atLeast.toFixed(3)})`);
+      console.log(`  ${SMOKE ? '    ' : ok ? 'ok  ' : 'FAIL'} ${goal.name}: ${goal.value.toFixed(2)} (${goal.atMost ? '<=' : '>='} ${goal.limit}; ${goal.detail})`);
     }
-    if (failed > 0) process.exitCode = 1;
+    results.goals = goals.map((goal) => ({ ...goal, met: goal.atMost ? goal.value <= goal.limit : goal.value >= goal.limit }));
+    const out = new URL(`../../bench/results/${started.toISOString().replace(/[:.]/g, '-')}${SMOKE ? '-smoke' : ''}.json`, import.meta.url);
+    mkdirSync(new URL('.', out), { recursive: true });
+    writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
+    console.log(`\nwritten: ${out.pathname}`);
+    // A smoke run checks that every phase runs; its few seconds say nothing about the goals.
+    if (failed > 0 && !SMOKE) process.exitCode = 1;
   } finally {
-    child.kill('SIGTERM');
-    await new Promise((resolve) => child.once('exit', resolve));
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-function listeningUrl(child: ReturnType<typeof spawn>): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('the bridge did not start within 15 s')), 15_000);
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      try {
-        const entry = JSON.parse(line) as { msg?: string; url?: string };
-        if (entry.msg === 'audian-bridge listening' && entry.url) {
-          clearTimeout(timer);
-          resolve(entry.url);
-        }
-      } catch {
-        // not a log line
-      }
-    });
-    child.once('exit', (code) => reject(new Error(`the bridge exited (${String(code)})`)));
-  });
-}
-
-function pending(dir: string): number {
-  const db = new Database(join(dir, 'bridge.db'), { readonly: true, fileMustExist: true });
+/** Throughput, latency at half rate and memory: bare Koa and the bridge with one file connector. */
+async function ingestPhases(dir: string, results: Record<string, unknown>, goals: Goal[]): Promise<void> {
+  // 1. Throughput: bare Koa and the bridge in alternating rounds, both answering the same signed, unique POSTs.
+  console.log('throughput (closed loop):');
+  const baseline = await startBaseline();
+  const bridge = await startBridge(dir, fileConnector(dir), { synchronous: SYNCHRONOUS });
+  const next = webhooks('ingest', 1000);
+  const rounds: { baseline: LoadResult; bridge: LoadResult; backlog: number }[] = [];
   try {
-    return (db.prepare("SELECT count(*) AS n FROM deliveries WHERE status = 'pending'").get() as { n: number }).n;
+    await closedLoop(baseline.url, next, { seconds: 2, connections: CONNECTIONS });
+    await closedLoop(bridge.url, next, { seconds: 2, connections: CONNECTIONS });
+    await drained(dir, 120_000);
+    for (let round = 1; round <= ROUNDS; round++) {
+      const koa = await closedLoop(baseline.url, next, { seconds: SECONDS, connections: CONNECTIONS });
+      show(`round ${round}: bare Koa + koa-bodyparser`, koa);
+      const ours = await closedLoop(bridge.url, next, { seconds: SECONDS, connections: CONNECTIONS });
+      show(`round ${round}: bridge, full ingest`, ours);
+      const backlog = pendingDeliveries(dir);
+      rounds.push({ baseline: koa, bridge: ours, backlog });
+      await drained(dir, 120_000);
+    }
+    const maxRate = median(rounds.map((round) => round.bridge.rate));
+    const throughputRatio = median(rounds.map((round) => round.bridge.rate / round.baseline.rate));
+    results.throughput = { rounds, bridgeRate: maxRate, baselineRate: median(rounds.map((round) => round.baseline.rate)), ratio: throughputRatio };
+    goals.push({ name: 'full durable ingest / bare Koa (req/s)', value: throughputRatio, limit: 0.5, detail: `${maxRate.toFixed(0)} vs ${median(rounds.map((r) => r.baseline.rate)).toFixed(0)} req/s` });
+
+    // 2. Latency at half the bridge's maximum rate, requests spread evenly, both servers at that same rate.
+    const half = Math.max(50, Math.round(maxRate / 2));
+    console.log(`\nlatency at ${half} req/s (open loop, half the bridge's maximum):`);
+    const latency: { baseline: LoadResult; bridge: LoadResult }[] = [];
+    for (let round = 1; round <= ROUNDS; round++) {
+      const koa = await openLoop(baseline.url, next, { rate: half, seconds: SECONDS });
+      show(`round ${round}: bare Koa + koa-bodyparser`, koa);
+      const ours = await openLoop(bridge.url, next, { rate: half, seconds: SECONDS });
+      show(`round ${round}: bridge, full ingest`, ours);
+      latency.push({ baseline: koa, bridge: ours });
+    }
+    const p99Ratio = median(latency.map((round) => round.bridge.p99 / Math.max(5, round.baseline.p99)));
+    results.latency = { rate: half, rounds: latency, ratio: p99Ratio };
+    goals.push({
+      name: 'p99 at half rate / bare Koa p99 (floor 5 ms)',
+      value: p99Ratio,
+      limit: 3,
+      atMost: true,
+      detail: `${median(latency.map((r) => r.bridge.p99)).toFixed(1)} ms vs ${median(latency.map((r) => r.baseline.p99)).toFixed(1)} ms`,
+    });
+
+    // 3. Memory: half rate for a while; RSS sampled every second.
+    await baseline.stop();
+    console.log(`\nmemory at ${half} req/s for ${MEMORY_SECONDS} s:`);
+    const samples: number[] = [bridge.rssMb()];
+    const sampler = setInterval(() => samples.push(bridge.rssMb()), 1000);
+    const memory = await openLoop(bridge.url, next, { rate: half, seconds: MEMORY_SECONDS }).finally(() => clearInterval(sampler));
+    show('bridge, full ingest', memory);
+    const growth = Math.max(...samples.slice(-Math.max(1, Math.ceil(samples.length / 10)))) - (samples[0] as number);
+    console.log(`  RSS ${samples[0]!.toFixed(0)} MB at the start, ${Math.min(...samples).toFixed(0)}–${Math.max(...samples).toFixed(0)} MB during, growth ${growth.toFixed(1)} MB`);
+    results.memory = { rate: half, seconds: MEMORY_SECONDS, samples, growthMb: growth };
+    goals.push({ name: `RSS growth over ${MEMORY_SECONDS} s at half rate (MB)`, value: growth, limit: 50, atMost: true, detail: `${samples[0]!.toFixed(0)} → ${samples.at(-1)!.toFixed(0)} MB` });
+
+    results.maxRate = maxRate;
   } finally {
-    db.close();
+    await baseline.stop();
+    await bridge.stop();
   }
 }
 
-async function drain(dir: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (pending(dir) > 0) {
-    if (Date.now() > deadline) throw new Error(`the outbox did not drain within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
+async function kafkaPhases(results: Record<string, unknown>, goals: Goal[], maxRate: number): Promise<void> {
+  console.log(`\nkafka (a broker of its own, scripts/kafka.sh; topic ${TOPIC} of 6 partitions):`);
+  let broker: Broker;
+  try {
+    broker = await startBroker();
+  } catch (err) {
+    if (err instanceof BrokerUnavailable && err.exitCode === TOOLS_MISSING) {
+      console.log(`  NOT RUN: ${err.message}`);
+      goals.push({ name: 'kafka phases ran', value: 0, limit: 1, detail: 'java or maven missing' });
+      return;
+    }
+    throw err;
   }
-}
+  const dir = mkdtempSync(join(tmpdir(), 'audian-bridge-bench-kafka-store-'));
+  let bridge: Server | undefined;
+  try {
+    await broker.createTopic(TOPIC, 6);
+    // Retries never run out during the outage, and come often enough to notice the broker's return.
+    const dispatch = { retry_initial: '50ms', retry_max: '500ms', max_attempts: 1000 };
+    bridge = await startBridge(dir, { kafka: { type: 'kafka', brokers: broker.brokers, topic: TOPIC } }, { dispatch, synchronous: SYNCHRONOUS });
+    const next = webhooks('kafka', 1000);
+    await closedLoop(bridge.url, next, { seconds: 2, connections: CONNECTIONS });
+    await drained(dir, 60_000);
+    const intake = await closedLoop(bridge.url, next, { seconds: SECONDS, connections: CONNECTIONS });
+    show('bridge into kafka, maximum intake', intake);
+    const caughtUp = await drained(dir, 120_000);
+    console.log(`  kafka caught up ${caughtUp.toFixed(2)} s after the load stopped`);
+    goals.push({ name: 'kafka caught up after max intake (s)', value: caughtUp, limit: 2, atMost: true, detail: `at ${intake.rate.toFixed(0)} req/s` });
 
-function rssMb(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1]);
-  return kb / 1024;
+    await broker.stop();
+    const backlogNext = webhooks('backlog', BACKLOG.calls);
+    const building = performance.now();
+    // Every one must be acknowledged: a webhook the bridge refused would leave the backlog short.
+    const built = await closedLoop(bridge.url, backlogNext, { amount: BACKLOG.deliveries, connections: CONNECTIONS });
+    show('bridge into kafka, broker down', built);
+    const pending = pendingDeliveries(dir);
+    console.log(`  backlog of ${pending} deliveries over ${BACKLOG.calls} calls built in ${((performance.now() - building) / 1000).toFixed(1)} s while the broker was down`);
+    await broker.restart();
+    const drainSeconds = await drained(dir, 600_000);
+    const drainRate = pending / drainSeconds;
+    const intakeRate = Math.max(maxRate, intake.rate);
+    console.log(`  drained in ${drainSeconds.toFixed(1)} s once the broker was back: ${drainRate.toFixed(0)} deliveries/s`);
+    results.kafka = { intake, caughtUpSeconds: caughtUp, backlog: pending, drainSeconds, drainRate };
+    goals.push({ name: 'kafka backlog drain / maximum intake rate', value: drainRate / intakeRate, limit: 3, detail: `${drainRate.toFixed(0)} vs ${intakeRate.toFixed(0)} /s` });
+  } finally {
+    await bridge?.stop();
+    await broker.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 main().catch((err: unknown) => {

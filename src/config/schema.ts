@@ -186,6 +186,10 @@ export const createConfigSchema = (connectors: ConnectorSchemas) => z
         dedupe_ttl: duration().default(7 * 24 * 3600_000),
         /** How often delivered rows and expired dedupe keys are pruned, a bounded amount per pass. */
         prune_interval: duration().default(15 * 60_000),
+        /** full: an acknowledged event survives power loss; normal (WAL): a crash of the process only. */
+        synchronous: z.enum(['full', 'normal']).default('full'),
+        /** Webhooks waiting for the store at once; beyond it, 503 OVERLOADED at once instead of a growing queue. */
+        max_pending_commits: integer(1, 1_000_000).default(2048),
       })
       .prefault({}),
     log: z

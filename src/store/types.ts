@@ -126,6 +126,10 @@ export interface StoreOptions {
    * CLI's commands open it without and keep working beside it.
    */
   readonly serving?: boolean;
+  /** `full` (the default): an acknowledged event survives power loss; `normal`: a crash of the process only. */
+  readonly synchronous?: 'full' | 'normal';
+  /** Commits waiting at once beyond which `commit` rejects at once with OVERLOADED. */
+  readonly maxPendingCommits?: number;
 }
 
 /** One call as the bridge knows it (DESIGN.md, "Call lifecycle"): the lifecycle rules compute it, the store keeps it. */

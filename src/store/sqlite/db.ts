@@ -10,19 +10,30 @@ export type Db = BetterSqlite3.Database;
 const BUSY_TIMEOUT_MS = 10;
 
 /**
- * Opens (creating if needed) the SQLite file and brings its schema up to date.
- * WAL lets the dispatcher read while the receiver writes; synchronous=FULL makes
- * a commit durable against power loss, not just a process crash, because a 200
- * promises the event is kept.
+ * How hard a commit holds on before it resolves. In WAL mode `full` syncs the
+ * log on every commit: an acknowledged event survives power loss. `normal`
+ * syncs only at checkpoints: it survives a crash of the process, not of the
+ * machine. The default is `full`, because a 200 promises the event is kept.
  */
-export function openDatabase(path: string, options: { create?: boolean } = {}): Db {
+export type Synchronous = 'full' | 'normal';
+
+export interface OpenOptions {
+  readonly create?: boolean;
+  readonly synchronous?: Synchronous;
+}
+
+/**
+ * Opens (creating if needed) the SQLite file and brings its schema up to date.
+ * WAL lets the dispatcher read while the receiver writes.
+ */
+export function openDatabase(path: string, options: OpenOptions = {}): Db {
   if (options.create === false && path !== ':memory:' && !existsSync(path)) {
     throw new BridgeError('STORE_NOT_FOUND', `no database at ${path}: is store.path right, and has the bridge run here yet? (nothing was created)`);
   }
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   const db = new Database(path);
   db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = FULL');
+  db.pragma(`synchronous = ${options.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
   db.pragma('foreign_keys = ON');
   // Waiting for a lock blocks the event loop, so only briefly here; the store retries asynchronously.
   db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);

@@ -72,26 +72,26 @@ export function createDeliveryQueries(db: Db) {
     `INSERT INTO deliveries (event_seq, route, connector, order_key, status, next_attempt_at, created_at, updated_at, budget_from)
      VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?)`,
   );
-  // The earliest pending deliveries of each ordering key (one call's events, per
-  // connector), if due: at most `perCall` of them, none behind one that is not
-  // due, none of a key that is leased. So a retry never lets a later event of
-  // the call overtake an earlier one. The OFFSET probe bounds the look back.
-  const due = db.prepare<
-    [{ connector: string; now: number; leased: string; skip: number; limit: number }],
-    { id: number; route: string; connector: string; attempts: number; order_key: string; body: string; budget_from: number; replay: number }
+  // Only the earliest pending deliveries of an ordering key (one call's events,
+  // per connector) can be handed out, so a claim looks at each key's head, oldest
+  // first, and takes the run of due deliveries right behind it: at most
+  // `maxPerCall`, none behind one that is not due, none of a key that is leased.
+  // A retry thus never lets a later event of the call overtake an earlier one.
+  // Each run is an index seek (deliveries_pending), so a claim costs the same
+  // whether a call has two pending deliveries or two thousand; the former single
+  // query probed every pending delivery's predecessors, quadratic in a backlog.
+  const heads = db.prepare<[string], { order_key: string; head: number }>(
+    `SELECT order_key, MIN(id) AS head FROM deliveries WHERE connector = ? AND status = 'pending'
+      GROUP BY order_key ORDER BY head`,
+  );
+  const run = db.prepare<
+    [string, string, number],
+    { id: number; route: string; connector: string; attempts: number; order_key: string; next_attempt_at: number; body: string; budget_from: number; replay: number }
   >(
-    `SELECT d.id, d.route, d.connector, d.attempts, d.order_key, e.body, d.budget_from, d.replay
+    `SELECT d.id, d.route, d.connector, d.attempts, d.order_key, d.next_attempt_at, e.body, d.budget_from, d.replay
        FROM deliveries d JOIN events e ON e.seq = d.event_seq
-      WHERE d.connector = @connector AND d.status = 'pending' AND d.next_attempt_at <= @now
-        AND NOT EXISTS (SELECT 1 FROM deliveries p
-                         WHERE p.connector = d.connector AND p.order_key = d.order_key
-                           AND p.status = 'pending' AND p.id < d.id
-                         ORDER BY p.id LIMIT 1 OFFSET @skip)
-        AND NOT EXISTS (SELECT 1 FROM deliveries p
-                         WHERE p.connector = d.connector AND p.order_key = d.order_key
-                           AND p.status = 'pending' AND p.id < d.id AND p.next_attempt_at > @now)
-        AND d.order_key NOT IN (SELECT value FROM json_each(@leased))
-      ORDER BY d.id LIMIT @limit`,
+      WHERE d.connector = ? AND d.order_key = ? AND d.status = 'pending'
+      ORDER BY d.id LIMIT ?`,
   );
   const nextDue = db.prepare<[string], { at: number | null }>(
     "SELECT MIN(next_attempt_at) AS at FROM deliveries WHERE connector = ? AND status = 'pending'",
@@ -198,13 +198,13 @@ export function createDeliveryQueries(db: Db) {
     return true;
   });
 
-  function leasedKeys(connector: string, now: number): string[] {
+  function leasedKeys(connector: string, now: number): Set<string> {
     const keys = new Set<string>();
     for (const [id, lease] of leases) {
       if (lease.until <= now) leases.delete(id);
       else if (lease.connector === connector) keys.add(lease.orderKey);
     }
-    return [...keys];
+    return keys;
   }
 
   const settle = db.transaction((outcomes: readonly DeliveryOutcome[], now: number): SettleResult => {
@@ -236,13 +236,19 @@ export function createDeliveryQueries(db: Db) {
     },
     claim(connector: string, now: number, options: ClaimOptions): ClaimedDelivery[] {
       if (isPaused.get(connector)) return [];
-      const rows = due.all({
-        connector,
-        now,
-        leased: JSON.stringify(leasedKeys(connector, now)),
-        skip: Math.max(1, options.maxPerCall) - 1,
-        limit: options.limit,
-      });
+      const leased = leasedKeys(connector, now);
+      const perCall = Math.max(1, options.maxPerCall);
+      const rows: ReturnType<typeof run.all> = [];
+      for (const { order_key: key } of heads.iterate(connector)) {
+        if (rows.length >= options.limit) break;
+        if (leased.has(key)) continue;
+        // Lazily: a head that is not due ends its run after one row.
+        for (const row of run.iterate(connector, key, Math.min(perCall, options.limit - rows.length))) {
+          if (row.next_attempt_at > now) break;
+          rows.push(row);
+        }
+      }
+      rows.sort((a, b) => a.id - b.id);
       const token = randomUUID();
       return rows.map((row) => {
         leases.set(row.id, { token, until: now + options.leaseMs, connector, orderKey: row.order_key });

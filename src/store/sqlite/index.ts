@@ -17,7 +17,7 @@ import type {
 } from '../types.js';
 import { createCallQueries } from './calls.js';
 import { createConnectorStateQueries } from './connector-state.js';
-import { openDatabase, type Db } from './db.js';
+import { openDatabase, type Db, type Synchronous } from './db.js';
 import { createDeliveryQueries } from './deliveries.js';
 import { failsEveryWrite, guarded, retryingContention, toStoreError } from './errors.js';
 import { createGroupCommit } from './group-commit.js';
@@ -48,6 +48,10 @@ export interface SqliteStoreOptions {
   readonly exclusive?: boolean;
   /** `false` opens an existing file only (the CLI's inspection commands): a missing one is `STORE_NOT_FOUND`. */
   readonly create?: boolean;
+  /** `full` (the default): an acknowledged event survives power loss; `normal`: a crash of the process only. */
+  readonly synchronous?: Synchronous;
+  /** Commits waiting at once (for their call, their read, their write) beyond which `commit` answers OVERLOADED at once. */
+  readonly maxPendingCommits?: number;
 }
 
 export function createSqliteStore(path: string, options: SqliteStoreOptions = {}): SqliteStore {
@@ -64,6 +68,8 @@ export function createSqliteStore(path: string, options: SqliteStoreOptions = {}
   const connectorState = createConnectorStateQueries(db);
   // Every writer of a call lives in this process, so a keyed queue is the per-call serialization.
   const queue = createKeyedQueue();
+  const maxPending = options.maxPendingCommits ?? Number.POSITIVE_INFINITY;
+  let pending = 0;
 
   const exists = db.prepare<[string], { one: number }>('SELECT 1 AS one FROM events WHERE dedupe_key = ?');
   const insertEvent = db.prepare(
@@ -211,9 +217,12 @@ export function createSqliteStore(path: string, options: SqliteStoreOptions = {}
   return {
     db,
     commit(request: CommitRequest): Promise<CommitResult> {
+      // A bounded wait: past it the provider hears 503 at once and retries, instead of a queue that only grows.
+      if (pending >= maxPending) return Promise.reject(new BridgeError('OVERLOADED', 'too many webhooks are waiting for the store; retry shortly'));
+      pending++;
       const { event } = request;
-      if (event.subject === undefined) return commitInOrder(request);
-      return queue(callKeyOf(event.source, event.subject), () => commitInOrder(request));
+      const done = event.subject === undefined ? commitInOrder(request) : queue(callKeyOf(event.source, event.subject), () => commitInOrder(request));
+      return done.finally(() => pending--);
     },
     dueMissedChecks: (now, limit) => guarded('read calls', () => calls.dueMissedChecks(now, limit)),
     decideMissed(key: CallKey, now: number, verdict: MissedVerdict): Promise<MissedDecision> {

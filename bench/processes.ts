@@ -1,0 +1,114 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import Database from '../src/store/sqlite/driver.js';
+import YAML from 'yaml';
+import { SECRET, WEBHOOK_PATH } from './payloads.js';
+
+const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+const BASELINE = fileURLToPath(new URL('./baseline.js', import.meta.url));
+
+export interface Server {
+  readonly url: string;
+  readonly pid: number;
+  /** Resident set size now, MB. */
+  rssMb(): number;
+  stop(): Promise<void>;
+}
+
+/** Starts `args` with node and resolves once `found` picks the URL out of a stdout line. */
+function startProcess(args: string[], found: (line: string) => string | undefined, what: string): Promise<Server> {
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${what} did not start within 20 s`)), 20_000);
+    const onExit = (code: number | null) => reject(new Error(`${what} exited (${String(code)}) before listening`));
+    child.once('exit', onExit);
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      const url = found(line);
+      if (url === undefined) return;
+      clearTimeout(timer);
+      child.off('exit', onExit);
+      resolve(serverOf(child, url));
+    });
+  });
+}
+
+function serverOf(child: ChildProcess, url: string): Server {
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return {
+    url,
+    pid: child.pid!,
+    rssMb() {
+      const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
+      return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1]) / 1024;
+    },
+    async stop() {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+function jsonLine(line: string): Record<string, unknown> | undefined {
+  try {
+    return JSON.parse(line) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+}
+
+export function startBaseline(): Promise<Server> {
+  return startProcess([BASELINE], (line) => jsonLine(line)?.url as string | undefined, 'the Koa baseline');
+}
+
+/** The bridge as deployed: `serve` with the default durable store, one source, `connectors`, one route to all of them. */
+export function startBridge(
+  dir: string,
+  connectors: Record<string, unknown>,
+  options: { dispatch?: Record<string, unknown>; profileDir?: string; synchronous?: 'full' | 'normal' } = {},
+): Promise<Server> {
+  const configPath = join(dir, 'config.yaml');
+  writeFileSync(
+    configPath,
+    YAML.stringify({
+      server: { host: '127.0.0.1', port: 0 },
+      store: { path: join(dir, 'bridge.db'), synchronous: options.synchronous ?? 'full' },
+      log: { level: 'info' },
+      dispatch: { poll_interval: '200ms', ...options.dispatch },
+      sources: [{ name: 'main', path: WEBHOOK_PATH, verify: { hmac: { secrets: [SECRET] } } }],
+      connectors,
+      routes: [{ name: 'all', to: Object.keys(connectors) }],
+    }),
+  );
+  const profile = options.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`] : [];
+  return startProcess(
+    [...profile, CLI, 'serve', '--config', configPath],
+    (line) => {
+      const entry = jsonLine(line);
+      return entry?.msg === 'audian-bridge listening' ? (entry.url as string) : undefined;
+    },
+    'the bridge',
+  );
+}
+
+/** Deliveries still pending in the bridge's store under `dir`, read on a connection of the benchmark's own. */
+export function pendingDeliveries(dir: string): number {
+  const db = new Database(join(dir, 'bridge.db'), { readonly: true, fileMustExist: true });
+  try {
+    return (db.prepare("SELECT count(*) AS n FROM deliveries WHERE status = 'pending'").get() as { n: number }).n;
+  } finally {
+    db.close();
+  }
+}
+
+/** Resolves with the seconds it took until nothing is pending; fails after `timeoutMs`. */
+export async function drained(dir: string, timeoutMs: number): Promise<number> {
+  const started = performance.now();
+  while (pendingDeliveries(dir) > 0) {
+    if (performance.now() - started > timeoutMs) throw new Error(`the outbox did not drain within ${timeoutMs} ms (${pendingDeliveries(dir)} pending)`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return (performance.now() - started) / 1000;
+}
