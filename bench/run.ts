@@ -18,7 +18,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { startBroker, TOOLS_MISSING, BrokerUnavailable, type Broker } from './broker.js';
+import { KafkaScriptError, startBroker, TOOLS_MISSING, type Broker } from './broker.js';
 import { closedLoop, openLoop, type LoadResult } from './load.js';
 import { webhooks } from './payloads.js';
 import { drained, pendingDeliveries, startBaseline, startBridge, type Server } from './processes.js';
@@ -182,7 +182,7 @@ async function kafkaPhases(results: Record<string, unknown>, goals: Goal[], maxR
   try {
     broker = await startBroker();
   } catch (err) {
-    if (err instanceof BrokerUnavailable && err.exitCode === TOOLS_MISSING) {
+    if (err instanceof KafkaScriptError && err.code === TOOLS_MISSING) {
       console.log(`  NOT RUN: ${err.message}`);
       goals.push({ name: 'kafka phases ran', value: 0, limit: 1, detail: 'java or maven missing' });
       return;

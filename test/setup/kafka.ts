@@ -1,10 +1,7 @@
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { TestProject } from 'vitest/node';
+import { KafkaScriptError, runKafkaScript, startScriptBroker, TOOLS_MISSING, type ScriptBroker } from '../../scripts/kafka-broker.js';
+
+export { startScriptBroker, type ScriptBroker } from '../../scripts/kafka-broker.js';
 
 /**
  * vitest globalSetup: a real Kafka broker for the Kafka tests.
@@ -22,8 +19,6 @@ import type { TestProject } from 'vitest/node';
  * broker-outage test does).
  */
 
-export const KAFKA_SCRIPT = fileURLToPath(new URL('../../scripts/kafka.sh', import.meta.url));
-
 export interface KafkaTestEnv {
   /** `host:port[,host:port]`, or null when the Kafka tests are skipped. */
   readonly brokers: string | null;
@@ -37,93 +32,6 @@ declare module 'vitest' {
   export interface ProvidedContext {
     kafka: KafkaTestEnv;
   }
-}
-
-/** kafka.sh's exit code when java or mvn is missing. */
-export const TOOLS_MISSING = 3;
-
-const SCRIPT_TIMEOUT_MS = 5 * 60_000;
-
-/** Runs scripts/kafka.sh; bounded in time (the first fetch downloads the jars). */
-export function runKafkaScript(command: 'start' | 'stop' | 'fetch', env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('bash', [KAFKA_SCRIPT, command], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], timeout: SCRIPT_TIMEOUT_MS });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-export class KafkaScriptError extends Error {
-  constructor(
-    readonly code: number | null,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-export interface ScriptBroker {
-  readonly brokers: string;
-  /** Stops the broker process; its data stays. */
-  stop(): Promise<void>;
-  /** Starts it again on the same ports with the data it had. */
-  restart(): Promise<void>;
-  /** Stops it and removes its directory. */
-  destroy(): Promise<void>;
-}
-
-/** A broker started by scripts/kafka.sh in a fresh run directory on free ports. */
-export async function startScriptBroker(options: { autoCreate: boolean }): Promise<ScriptBroker> {
-  const runDir = mkdtempSync(join(tmpdir(), 'audian-bridge-kafka-'));
-  const env = {
-    KAFKA_RUN_DIR: runDir,
-    KAFKA_PORT: String(await freePort()),
-    KAFKA_CONTROLLER_PORT: String(await freePort()),
-    KAFKA_AUTO_CREATE: String(options.autoCreate),
-  };
-  const start = async (keepData: boolean) => {
-    const result = await runKafkaScript('start', { ...env, KAFKA_KEEP_DATA: keepData ? '1' : '0' });
-    const brokers = /^KAFKA_BROKERS=(\S+)$/m.exec(result.stdout)?.[1];
-    if (result.code !== 0 || !brokers) throw new KafkaScriptError(result.code, `scripts/kafka.sh start failed (exit ${result.code}):\n${result.stderr.trim()}`);
-    return brokers;
-  };
-  const stop = async () => {
-    const result = await runKafkaScript('stop', env);
-    if (result.code !== 0) throw new KafkaScriptError(result.code, `scripts/kafka.sh stop failed (exit ${result.code}):\n${result.stderr.trim()}`);
-  };
-  let brokers: string;
-  try {
-    brokers = await start(false);
-  } catch (err) {
-    rmSync(runDir, { recursive: true, force: true });
-    throw err;
-  }
-  return {
-    brokers,
-    stop,
-    async restart() {
-      await start(true);
-    },
-    async destroy() {
-      try {
-        await stop();
-      } finally {
-        rmSync(runDir, { recursive: true, force: true });
-      }
-    },
-  };
 }
 
 /** Under CI a missing broker is a failure; elsewhere the tests are skipped, loudly. */
