@@ -5,7 +5,7 @@ import type { LoadedConfig } from '../config/load.js';
 import type { BridgeConfig, RouteConfig } from '../config/load.js';
 import { normalizePayload, type CanonicalEvent, type DialectId } from '../dialects/index.js';
 import { BridgeError } from '../errors.js';
-import { parseJsonBody } from '../http/body.js';
+import { parseJsonBody, WEBHOOK_JSON_DEPTH } from '../http/body.js';
 import { compileMatch } from '../routing/match.js';
 import { createRouter } from '../routing/router.js';
 import type { Preview } from '../sdk/index.js';
@@ -24,9 +24,6 @@ and what each matched connector would send (secrets redacted).
   --source NAME  the configured source it arrives at (default: the first)
   --json         one JSON document instead of text`,
 };
-
-/** The webhook port takes no deeper JSON (src/http/app.ts). */
-const MAX_JSON_DEPTH = 32;
 
 /** Said in every answer: the one part of the pipeline explain cannot run without the store. */
 export const LIFECYCLE_NOTE =
@@ -95,7 +92,7 @@ async function explainRoute(route: RouteConfig, event: CanonicalEvent): Promise<
 export async function explain(config: BridgeConfig, raw: Buffer, sourceName: string | undefined, now: number): Promise<Explanation> {
   const source = sourceName === undefined ? config.sources[0] : config.sources.find((candidate) => candidate.name === sourceName);
   if (!source) throw new BridgeError('NOT_FOUND', `no source named "${sourceName}" (configured: ${config.sources.map((s) => s.name).join(', ')})`);
-  const event = normalizePayload(parseJsonBody(raw, MAX_JSON_DEPTH), {
+  const event = normalizePayload(parseJsonBody(raw, WEBHOOK_JSON_DEPTH), {
     rawBody: raw,
     source: `audian/${source.name}`,
     receivedAt: now,

@@ -6,11 +6,8 @@ import { normalizePayload, type DialectId } from '../dialects/index.js';
 import { BridgeError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import type { Verifier } from '../verify/index.js';
-import { checkBodyHead, createBodyBudget, parseJsonBody, readRawBody, type BodyBudget } from './body.js';
+import { checkBodyHead, createBodyBudget, parseJsonBody, readRawBody, WEBHOOK_JSON_DEPTH, type BodyBudget } from './body.js';
 import { errorHandler } from './error-handler.js';
-
-/** Nesting no Audian payload comes near (the seeds go four levels deep). */
-const MAX_JSON_DEPTH = 32;
 
 export interface HttpSource {
   readonly name: string;
@@ -87,7 +84,7 @@ export function createHttpApp(deps: HttpAppDeps): Koa {
           take: declared === undefined ? (bytes) => claim.take(bytes) : () => true,
         });
         source.verify.verify({ rawBody, headers: ctx.request.headers, now: receivedAt });
-        const body = parseJsonBody(rawBody, MAX_JSON_DEPTH);
+        const body = parseJsonBody(rawBody, WEBHOOK_JSON_DEPTH);
         const event = normalizePayload(body, {
           rawBody,
           source: cloudEventsSource,

@@ -164,6 +164,9 @@ function isKeyPosition(text: string, end: number): boolean {
   return text[i] === ':';
 }
 
+/** Nesting no Audian payload comes near (the seeds go four levels deep): the webhook port's bound, which explain applies too. */
+export const WEBHOOK_JSON_DEPTH = 32;
+
 /**
  * Parses JSON defensively: valid UTF-8 only, nesting bounded before the parser
  * runs (a deep document would otherwise cost stack and time), and `__proto__`
