@@ -333,6 +333,19 @@ describe.skipIf(!server.url)(title, () => {
       expect((err as BridgeError).code).toBe('STORE_UNAVAILABLE');
     });
 
+    it('tls options reach the connection and win over the URL: a server without a trusted certificate refuses, as STORE_UNAVAILABLE', async () => {
+      // The test servers speak no TLS (or only with a certificate nobody here trusts): connecting with TLS required
+      // must fail, and it does only if the options are used; sslmode=disable in the URL must not undo them.
+      const url = new URL(server.url as string);
+      url.searchParams.set('sslmode', 'disable');
+      const err = await createPostgresStore(url.toString(), { tls: { rejectUnauthorized: true } }).then(
+        async (store) => void (await store.close()),
+        (error: unknown) => error,
+      );
+      expect(err).toBeInstanceOf(BridgeError);
+      expect((err as BridgeError).code).toBe('STORE_UNAVAILABLE');
+    });
+
     it('past max pending commits a commit fails at once with OVERLOADED; the pending ones still commit', async () => {
       const schema = await freshSchema();
       const store = await createPostgresStore(schema.url, { maxPendingCommits: 2 });

@@ -23,7 +23,7 @@ const CONNECT_TIMEOUT_MS = 5_000;
  */
 export function createPool(url: string, options: PoolOptions): pg.Pool {
   const pool = new pg.Pool({
-    connectionString: url,
+    connectionString: options.tls ? withoutTlsParameters(url) : url,
     max: options.poolSize ?? 10,
     connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
     ...(options.tls ? { ssl: { ...options.tls } } : {}),
@@ -38,29 +38,56 @@ export function createPool(url: string, options: PoolOptions): pg.Pool {
   return pool;
 }
 
+/** node-postgres lets the URL's `sslmode`, `sslrootcert`, ... override `ssl`: with `tls` given, it alone decides. */
+function withoutTlsParameters(url: string): string {
+  const parsed = new URL(url);
+  for (const name of [...parsed.searchParams.keys()]) if (name.startsWith('ssl')) parsed.searchParams.delete(name);
+  return parsed.toString();
+}
+
+/** A connection lost between queries is reported on the client; the next query then fails and says so. */
+const ignoreClientError = () => undefined;
+
+/**
+ * A connection with a transaction begun. An idle connection the server ended
+ * before the pool heard of it fails at BEGIN, before anything was done: one
+ * more try on a new connection then answers instead of a needless
+ * STORE_UNAVAILABLE.
+ */
+async function begin(pool: pg.Pool): Promise<pg.PoolClient> {
+  for (let attempt = 0; ; attempt++) {
+    const client = await pool.connect();
+    client.on('error', ignoreClientError);
+    try {
+      await client.query('BEGIN');
+      return client;
+    } catch (err) {
+      client.removeListener('error', ignoreClientError);
+      client.release(err as Error);
+      if (attempt > 0 || !isUnavailable(err)) throw err;
+    }
+  }
+}
+
 /**
  * Runs `task` in one transaction on one connection: COMMIT when it resolves,
  * ROLLBACK when it throws. A connection that failed is discarded rather than
  * returned to the pool.
  */
 export async function inTransaction<T>(pool: pg.Pool, task: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
-  // A connection lost between queries is reported on the client; the next query then fails and says so.
-  const ignore = () => undefined;
-  client.on('error', ignore);
-  let broken: unknown;
+  const client = await begin(pool);
+  let broken: Error | undefined;
   try {
-    await client.query('BEGIN');
     const result = await task(client);
     await client.query('COMMIT');
     return result;
   } catch (err) {
-    if (isUnavailable(err)) broken = err;
-    else await client.query('ROLLBACK').catch((rollbackErr: unknown) => (broken = rollbackErr));
+    if (isUnavailable(err)) broken = err as Error;
+    else await client.query('ROLLBACK').catch((rollbackErr: unknown) => (broken = rollbackErr as Error));
     throw err;
   } finally {
-    client.removeListener('error', ignore);
-    client.release(broken === undefined ? undefined : (broken as Error));
+    client.removeListener('error', ignoreClientError);
+    client.release(broken);
   }
 }
 

@@ -10,18 +10,21 @@ function sqlState(err: unknown): string | undefined {
 /**
  * Failures that say the server cannot answer now, not that the request was
  * wrong: the connection is refused, reset or was terminated, the pool timed out,
- * the server is shutting down or starting (57P01-57P03), out of connections or
- * disk (class 53), a standby after a failover (25006), or a system error (class
- * 58). Constraint violations and syntax errors are bugs and are none of these.
+ * TLS or login failed (class 28, a database that does not exist: 3D000), the
+ * server is shutting down or starting (57P01-57P03), out of connections or disk
+ * (class 53), a standby after a failover (25006), or a system error (class 58).
+ * Constraint violations and syntax errors are bugs and are none of these.
  */
 export function isUnavailable(err: unknown): boolean {
   const state = sqlState(err);
-  if (state) return /^(08|53|57P0[123]|58)/.test(state) || state === '25006';
+  if (state) return /^(08|28|53|57P0[123]|58)/.test(state) || state === '25006' || state === '3D000';
   if (!(err instanceof Error)) return false;
   const nodeCode = (err as NodeJS.ErrnoException).code;
-  if (nodeCode && /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH)$/.test(nodeCode)) return true;
+  if (nodeCode && /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH)$|CERT|TLS|SSL/.test(nodeCode)) return true;
   // node-postgres reports its own connection failures by message only.
-  return /connection terminated|timeout exceeded when trying to connect|not queryable|cannot use a pool after calling end|connection error/i.test(err.message);
+  return /connection terminated|timeout exceeded when trying to connect|not queryable|cannot use a pool after calling end|connection error|does not support SSL/i.test(
+    err.message,
+  );
 }
 
 /** Two transactions locked each other (40P01) or a serializable one lost (40001): the same work may simply run again. */
