@@ -3,10 +3,10 @@ import pg from 'pg';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import type { CanonicalEvent } from '../../src/dialects/index.js';
 import { BridgeError } from '../../src/errors.js';
-import type { CallState, ClaimedDelivery, CommitRequest, RouteTarget } from '../../src/store/index.js';
+import type { CallState, ClaimedDelivery, CommitRequest } from '../../src/store/index.js';
 import { LOCKS } from '../../src/store/postgres/db.js';
 import { createPostgresStore, type PostgresStore } from '../../src/store/postgres/index.js';
-import { describeStoreContract } from '../contract/store.js';
+import { describeStoreContract, event, MANY_PER_CALL, SOURCE, T0, TO_SINK } from '../contract/store.js';
 import { waitFor } from '../helpers/wait.js';
 
 /**
@@ -67,26 +67,6 @@ afterAll(async () => {
   await created;
   await admin(server.url as string, (client) => client.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`));
 });
-
-const SOURCE = 'audian/pg';
-const T0 = Date.parse('2026-03-01T12:00:00Z');
-const TO_SINK: readonly RouteTarget[] = [{ route: 'all', connector: 'sink' }];
-const MANY_PER_CALL = { limit: 100, leaseMs: 60_000, maxPerCall: 100 };
-
-function event(id: string, subject: string | undefined, type = 'call.ringing'): CanonicalEvent {
-  return {
-    specversion: '1.0',
-    id,
-    source: SOURCE,
-    type,
-    ...(subject === undefined ? {} : { subject }),
-    time: new Date(T0).toISOString(),
-    datacontenttype: 'application/json',
-    dialect: 'audian.v2',
-    test: false,
-    data: {},
-  };
-}
 
 /** A commit that counts its call's events in the call's tags, and reports the count it saw. */
 function counting(ev: CanonicalEvent, seen?: (count: number) => void, delayMs = 0): CommitRequest {

@@ -1,43 +1,10 @@
+import { callFromRow, type CallRow } from '../rows.js';
 import type { CallKey, CallState } from '../types.js';
 import type { Sql } from './db.js';
 
-interface CallRow {
-  source: string;
-  call_id: string;
-  direction: string | null;
-  from_number: string | null;
-  to_number: string | null;
-  from_name: string | null;
-  status: string | null;
-  tags: string | null;
-  started_at: string | null;
-  answered: boolean;
-  ended_at: string | null;
-  end_reason: string | null;
-  missed_check_at: number | null;
-  missed: 'emitted' | 'not_missed' | null;
-  end_event_key: string | null;
-  summary_check_at: number | null;
-  summary_revision: number | null;
-}
-
+/** A call row as read here: its ending event's key as stored (see `toStoredKey`), decoded by `fromRow`. */
 function fromRow(row: CallRow): CallState {
-  const state: CallState = { source: row.source, callId: row.call_id, answered: row.answered };
-  if (row.direction !== null) state.direction = row.direction;
-  if (row.from_number !== null) state.from = row.from_number;
-  if (row.to_number !== null) state.to = row.to_number;
-  if (row.from_name !== null) state.fromName = row.from_name;
-  if (row.status !== null) state.status = row.status;
-  if (row.tags !== null) state.tags = JSON.parse(row.tags) as Record<string, unknown>;
-  if (row.started_at !== null) state.startedAt = row.started_at;
-  if (row.ended_at !== null) state.endedAt = row.ended_at;
-  if (row.end_event_key !== null) state.endEventKey = fromStoredKey(row.end_event_key);
-  if (row.end_reason !== null) state.endReason = row.end_reason;
-  if (row.missed_check_at !== null) state.missedCheckAt = row.missed_check_at;
-  if (row.missed !== null) state.missed = row.missed;
-  if (row.summary_check_at !== null) state.summaryCheckAt = row.summary_check_at;
-  if (row.summary_revision !== null) state.summaryRevision = row.summary_revision;
-  return state;
+  return callFromRow({ ...row, end_event_key: row.end_event_key === null ? null : fromStoredKey(row.end_event_key) });
 }
 
 const CALL_COLUMNS = 'c.*, e.dedupe_key AS end_event_key';

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import type { CanonicalEvent } from '../../dialects/index.js';
+import { recordFromRow, type RecordRow } from '../rows.js';
 import type {
   AttemptRecord,
   ClaimedDelivery,
@@ -19,35 +20,9 @@ import type {
 } from '../types.js';
 import { inTransaction, LOCKS, type Sql } from './db.js';
 
-interface RecordRow {
-  id: number; event_id: string; type: string; source: string; subject: string | null; route: string; connector: string;
-  status: DeliveryStatus; attempts: number; next_attempt_at: number; last_error: string | null; created_at: number;
-  updated_at: number; replay: number; skip_reason: string | null;
-}
-
 /** The columns a `RecordRow` reads, from deliveries `d` joined with events `e`. */
 const RECORD_COLUMNS = `d.id, e.id AS event_id, e.type, e.source, e.subject, d.route, d.connector, d.status, d.attempts,
   d.next_attempt_at, d.last_error, d.created_at, d.updated_at, d.replay, d.skip_reason`;
-
-function toRecord(row: RecordRow): DeliveryRecord {
-  return {
-    id: row.id,
-    eventId: row.event_id,
-    type: row.type,
-    route: row.route,
-    connector: row.connector,
-    status: row.status,
-    attempts: row.attempts,
-    nextAttemptAt: row.next_attempt_at,
-    lastError: row.last_error,
-    ...(row.skip_reason !== null ? { skipReason: row.skip_reason } : {}),
-    updatedAt: row.updated_at,
-    createdAt: row.created_at,
-    source: row.source,
-    callId: row.subject,
-    replay: row.replay,
-  };
-}
 
 interface RunRow {
   id: number; route: string; connector: string; attempts: number; next_attempt_at: number; body: string; budget_from: number; replay: number;
@@ -256,7 +231,7 @@ export function createDeliveryQueries(pool: pg.Pool) {
         filter.limit ?? 100,
       ],
     );
-    return rows.map(toRecord);
+    return rows.map(recordFromRow);
   }
 
   async function delivery(id: number): Promise<DeliveryDetail | undefined> {
@@ -267,7 +242,7 @@ export function createDeliveryQueries(pool: pg.Pool) {
       [id],
     );
     const attempts = history.rows.map((entry) => ({ at: entry.at, outcome: entry.outcome, error: entry.error, durationMs: entry.duration_ms }));
-    return { ...toRecord(rows[0]), history: attempts };
+    return { ...recordFromRow(rows[0]), history: attempts };
   }
 
   return {
@@ -307,7 +282,7 @@ export function createDeliveryQueries(pool: pg.Pool) {
         `SELECT ${RECORD_COLUMNS} FROM deliveries d JOIN events e ON e.seq = d.event_seq WHERE d.event_seq = $1 ORDER BY d.id`,
         [eventSeq],
       );
-      return rows.map(toRecord);
+      return rows.map(recordFromRow);
     },
     replay,
     requeue: (ids: readonly number[], now: number) => requeueDead(pool, ids, now),
