@@ -4,6 +4,7 @@ import { afterAll, describe, expect, inject, it } from 'vitest';
 import type { CanonicalEvent } from '../../src/dialects/index.js';
 import { BridgeError } from '../../src/errors.js';
 import type { CallState, ClaimedDelivery, CommitRequest } from '../../src/store/index.js';
+import { openStore } from '../../src/store/index.js';
 import { LOCKS } from '../../src/store/postgres/db.js';
 import { createPostgresStore, type PostgresStore } from '../../src/store/postgres/index.js';
 import { describeStoreContract, event, MANY_PER_CALL, SOURCE, T0, TO_SINK } from '../contract/store.js';
@@ -248,6 +249,29 @@ describe.skipIf(!server.url)(title, () => {
         expect(await stores[1]!.prune(T0 + 2 * DAY, DAY, 100)).toMatchObject({ events: 1 });
       } finally {
         await dispose();
+      }
+    });
+  });
+
+  describe('postgres: opening', () => {
+    it('openStore picks PostgreSQL for a postgres:// or postgresql:// url, whatever path says', async () => {
+      const schema = await freshSchema();
+      try {
+        const urls = { postgres: schema.url, postgresql: schema.url.replace(/^postgres:/, 'postgresql:') };
+        for (const [scheme, url] of Object.entries(urls)) {
+          const store = await openStore({ path: '/nonexistent/dir/bridge.db', url, serving: true });
+          try {
+            expect('pool' in store).toBe(true);
+            await store.commit(counting(event(`evt-open-${scheme}`, 'call-open')));
+          } finally {
+            await store.close();
+          }
+        }
+        const store = await createPostgresStore(schema.url, { create: false });
+        expect((await store.list({})).map((record) => record.eventId).sort()).toEqual(['evt-open-postgres', 'evt-open-postgresql']);
+        await store.close();
+      } finally {
+        await schema.drop();
       }
     });
   });
