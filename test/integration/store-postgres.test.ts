@@ -24,6 +24,7 @@ function findServer(): { url: string | null; skipReason: string | null } {
 }
 const server = findServer();
 if (!server.url && process.env.CI === 'true') throw new Error(`the PostgreSQL store tests cannot run under CI=true: ${server.skipReason}`);
+if (!server.url) process.stderr.write(`\n${'='.repeat(78)}\nPOSTGRESQL STORE TESTS SKIPPED: ${server.skipReason}\n${'='.repeat(78)}\n\n`);
 
 const database = `audian_store_${randomUUID().replaceAll('-', '').slice(0, 12)}`;
 let created: Promise<string> | undefined;
