@@ -246,14 +246,6 @@ export function createDeliveryQueries(pool: pg.Pool) {
   }
 
   return {
-    /** Must run inside the transaction that stored event `eventSeq`, holding its call's lock (if it has one). */
-    async insert(sql: Sql, eventSeq: number, route: string, connector: string, orderKey: string, now: number): Promise<void> {
-      await sql.query(
-        `INSERT INTO deliveries (event_seq, route, connector, order_key, status, next_attempt_at, created_at, updated_at, budget_from)
-         VALUES ($1, $2, $3, $4, 'pending', $5, $5, $5, $5)`,
-        [eventSeq, route, connector, orderKey, now],
-      );
-    },
     claim,
     settle,
     async nextDueAt(connector: string): Promise<number | undefined> {

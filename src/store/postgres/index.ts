@@ -100,32 +100,56 @@ function openOn(pool: pg.Pool, options: PostgresStoreOptions): PostgresStore {
 
   /**
    * Stores one event inside a transaction that holds its call's lock (`calls` has the call as this
-   * transaction leaves it): the dedupe check, `advance`, the event, the call row and the deliveries.
+   * transaction leaves it): `advance`, the event, its deliveries and the call row. `stored` holds the
+   * dedupe keys this transaction knows to be taken (see `storedKeysOf`); the event's joins them.
    */
-  async function admit(client: pg.PoolClient, request: CommitRequest, calls: LockedCalls): Promise<CommitResult> {
+  async function admit(client: pg.PoolClient, request: CommitRequest, calls: LockedCalls, stored: Set<string>): Promise<CommitResult> {
     const dedupeKey = toStoredKey(dedupeKeyOf(request.event));
-    // Cheap early answer for retries; the unique key below is what actually decides, also against other replicas.
-    if ((await client.query('SELECT 1 FROM events WHERE dedupe_key = $1', [dedupeKey])).rowCount) return DUPLICATE;
+    if (stored.has(dedupeKey)) return DUPLICATE;
     const { subject, source } = request.event;
     const key = subject === undefined ? undefined : callKeyOf(source, subject);
     const { event, call, targets } = await request.advance(key === undefined ? undefined : calls.get(key));
-    // Another replica storing the same event right now makes this insert wait for its COMMIT, then do nothing.
+    // The unique key decides: another replica storing the same event right now makes this insert wait for its
+    // COMMIT, then do nothing. Deliveries of one call share an ordering key so they leave in the order accepted;
+    // their ids come from the sequence while the call's lock is held: the order in which the lock was taken.
     const inserted = await client.query<{ seq: number }>(
-      `INSERT INTO events (dedupe_key, id, source, type, subject, received_at, body)
-       VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (dedupe_key) DO NOTHING RETURNING seq`,
-      [dedupeKey, event.id, event.source, event.type, event.subject ?? null, request.receivedAt, JSON.stringify(event)],
+      `WITH event AS (
+         INSERT INTO events (dedupe_key, id, source, type, subject, received_at, body)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (dedupe_key) DO NOTHING RETURNING seq
+       ), outbox AS (
+         INSERT INTO deliveries (event_seq, route, connector, order_key, status, next_attempt_at, created_at, updated_at, budget_from)
+         SELECT event.seq, t.route, t.connector, COALESCE($8, '#' || event.seq), 'pending', $6, $6, $6, $6
+           FROM event, unnest($9::text[], $10::text[]) WITH ORDINALITY AS t (route, connector, n)
+          ORDER BY t.n
+       )
+       SELECT seq FROM event`,
+      [
+        dedupeKey,
+        event.id,
+        event.source,
+        event.type,
+        event.subject ?? null,
+        request.receivedAt,
+        JSON.stringify(event),
+        key ?? null,
+        targets.map((target) => target.route),
+        targets.map((target) => target.connector),
+      ],
     );
-    const seq = inserted.rows[0]?.seq;
-    if (seq === undefined) return DUPLICATE;
+    stored.add(dedupeKey);
+    if (inserted.rows[0] === undefined) return DUPLICATE;
     if (call) {
       await callQueries.save(client, call, request.receivedAt);
       calls.set(callKeyOf(call.source, call.callId), call);
     }
-    // Deliveries of one call share an ordering key so they leave in the order accepted; their ids come from
-    // the sequence while the call's lock is held, so that order is the order in which the lock was taken.
-    const orderKey = key ?? `#${seq}`;
-    for (const target of targets) await deliveries.insert(client, seq, target.route, target.connector, orderKey, request.receivedAt);
     return { duplicate: false, targets };
+  }
+
+  /** Which of the requests' events are stored already, in one query: a cheap early answer for retries, before `advance`. */
+  async function storedKeysOf(client: pg.PoolClient, requests: readonly CommitRequest[]): Promise<Set<string>> {
+    const keys = requests.map((request) => toStoredKey(dedupeKeyOf(request.event)));
+    const { rows } = await client.query<{ dedupe_key: string }>('SELECT dedupe_key FROM events WHERE dedupe_key = ANY($1::text[])', [keys]);
+    return new Set(rows.map((row) => row.dedupe_key));
   }
 
   /** Locks the calls the requests belong to (in one sorted order: see `callQueries.lock`). */
@@ -145,10 +169,11 @@ function openOn(pool: pg.Pool, options: PostgresStoreOptions): PostgresStore {
     return retryingContention(() =>
       inTransaction(pool, async (client) => {
         const calls = await lockCallsOf(client, requests, Math.max(...requests.map((request) => request.receivedAt)));
+        const stored = await storedKeysOf(client, requests);
         const results: CommitResult[] = [];
         for (const [index, request] of requests.entries()) {
           try {
-            results.push(await admit(client, request, calls));
+            results.push(await admit(client, request, calls, stored));
           } catch (err) {
             if (isUnavailable(err) || isContention(err)) throw err;
             throw new InputFailure(index, err);
@@ -181,7 +206,7 @@ function openOn(pool: pg.Pool, options: PostgresStoreOptions): PostgresStore {
         if (derived) {
           // Committing `call.missed` advances the call to "emitted" through the same path as any event.
           const calls = await lockedWith(client, key, state, [derived], now);
-          const result = await admit(client, derived, calls);
+          const result = await admit(client, derived, calls, await storedKeysOf(client, [derived]));
           if (!result.duplicate) return { outcome: 'emitted', event: derived.event, targets: result.targets };
         }
         // A duplicate derived id is recorded as not missed too, or the check would stay due for ever.
@@ -214,11 +239,12 @@ function openOn(pool: pg.Pool, options: PostgresStoreOptions): PostgresStore {
         if (derived) {
           const requests = [...derived.companions, derived.summary];
           const calls = await lockedWith(client, key, state, requests, now);
+          const stored = await storedKeysOf(client, requests);
           const committed: CanonicalEvent[] = [];
           const targets: RouteTarget[] = [];
           // Companions first, each seeing the call as the one before left it; the summary's commit ends the check.
           for (const request of requests) {
-            const result = await admit(client, request, calls);
+            const result = await admit(client, request, calls, stored);
             if (result.duplicate) continue;
             committed.push(request.event);
             targets.push(...result.targets);
