@@ -56,14 +56,26 @@ export const callQueries = {
     return locked;
   },
 
-  /** Must run inside the transaction that stored the event named by `endEventKey`, holding the call's lock. */
-  async save(sql: Sql, state: CallState, now: number): Promise<void> {
+  /**
+   * Writes the rows of several calls in one statement, each as `now` of its own. Must run inside the
+   * transaction that stored the events named by their `endEventKey`, holding the calls' locks; one entry per call.
+   */
+  async saveAll(sql: Sql, saves: readonly { readonly state: CallState; readonly now: number }[]): Promise<void> {
+    if (saves.length === 0) return;
+    const column = <T>(pick: (state: CallState) => T | undefined) => saves.map(({ state }) => pick(state) ?? null);
     await sql.query(
       `INSERT INTO calls (source, call_id, saved, direction, from_number, to_number, from_name, status, tags, started_at,
                           answered, ended_at, end_event_seq, end_reason, missed_check_at, missed, updated_at,
                           summary_check_at, summary_revision)
-       VALUES ($1, $2, true, $3, $4, $5, $6, $7, $8, $9, $10, $11, (SELECT seq FROM events WHERE dedupe_key = $12), $13,
-               $14, $15, $16, $17, $18)
+       SELECT c.source, c.call_id, true, c.direction, c.from_number, c.to_number, c.from_name, c.status, c.tags, c.started_at,
+              c.answered, c.ended_at, (SELECT seq FROM events WHERE dedupe_key = c.end_event_key), c.end_reason,
+              c.missed_check_at, c.missed, c.updated_at, c.summary_check_at, c.summary_revision
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[],
+                     $10::boolean[], $11::text[], $12::text[], $13::text[], $14::bigint[], $15::text[], $16::bigint[],
+                     $17::bigint[], $18::integer[])
+           AS c (source, call_id, direction, from_number, to_number, from_name, status, tags, started_at,
+                 answered, ended_at, end_event_key, end_reason, missed_check_at, missed, updated_at,
+                 summary_check_at, summary_revision)
        ON CONFLICT (source, call_id) DO UPDATE SET
          saved = true, direction = excluded.direction, from_number = excluded.from_number, to_number = excluded.to_number,
          from_name = excluded.from_name, status = excluded.status, tags = excluded.tags,
@@ -72,24 +84,24 @@ export const callQueries = {
          missed_check_at = excluded.missed_check_at, missed = excluded.missed, updated_at = excluded.updated_at,
          summary_check_at = excluded.summary_check_at, summary_revision = excluded.summary_revision`,
       [
-        state.source,
-        state.callId,
-        state.direction ?? null,
-        state.from ?? null,
-        state.to ?? null,
-        state.fromName ?? null,
-        state.status ?? null,
-        state.tags === undefined ? null : JSON.stringify(state.tags),
-        state.startedAt ?? null,
-        state.answered,
-        state.endedAt ?? null,
-        state.endEventKey === undefined ? null : toStoredKey(state.endEventKey),
-        state.endReason ?? null,
-        state.missedCheckAt ?? null,
-        state.missed ?? null,
-        now,
-        state.summaryCheckAt ?? null,
-        state.summaryRevision ?? null,
+        column((state) => state.source),
+        column((state) => state.callId),
+        column((state) => state.direction),
+        column((state) => state.from),
+        column((state) => state.to),
+        column((state) => state.fromName),
+        column((state) => state.status),
+        column((state) => (state.tags === undefined ? undefined : JSON.stringify(state.tags))),
+        column((state) => state.startedAt),
+        column((state) => state.answered),
+        column((state) => state.endedAt),
+        column((state) => (state.endEventKey === undefined ? undefined : toStoredKey(state.endEventKey))),
+        column((state) => state.endReason),
+        column((state) => state.missedCheckAt),
+        column((state) => state.missed),
+        saves.map(({ now }) => now),
+        column((state) => state.summaryCheckAt),
+        column((state) => state.summaryRevision),
       ],
     );
   },

@@ -42,6 +42,11 @@ export function toStoreError(err: unknown, doing: string): unknown {
   return new BridgeError('STORE_UNAVAILABLE', `the PostgreSQL store cannot ${doing}${detail}: ${(err as Error).message}; is the server up and store.url right?`, { cause: err });
 }
 
+/** A failure of the store's own making that is retried like PostgreSQL's serialization failure (40001). */
+export function contention(message: string): Error {
+  return Object.assign(new Error(message), { code: '40001' });
+}
+
 /** Runs one of the store's operations and settles with its answer, the driver's errors mapped (`toStoreError`). */
 export type Guard = <T>(doing: string, task: () => Promise<T>) => Promise<T>;
 

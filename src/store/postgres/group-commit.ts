@@ -18,9 +18,10 @@ export class InputFailure extends Error {
  * One group is written at a time: a call's events thus take its row lock in
  * the order they arrived here. If `writeAll` reports one input's own failure
  * (`InputFailure`), that caller is told and the rest are written again without
- * it; any other failure (the server is unreachable) is every caller's answer.
+ * it; a failure `failsAll` says would fail every write alike (the server is
+ * unreachable) is every caller's answer; any other is retried input by input.
  */
-export function createGroupCommit<Input, Result>(writeAll: (inputs: readonly Input[]) => Promise<Result[]>) {
+export function createGroupCommit<Input, Result>(writeAll: (inputs: readonly Input[]) => Promise<Result[]>, failsAll: (err: unknown) => boolean) {
   interface Pending {
     readonly input: Input;
     readonly resolve: (result: Result) => void;
@@ -37,12 +38,18 @@ export function createGroupCommit<Input, Result>(writeAll: (inputs: readonly Inp
         rest.forEach((pending, index) => pending.resolve(results[index] as Result));
         return;
       } catch (err) {
-        if (!(err instanceof InputFailure)) {
+        if (err instanceof InputFailure) {
+          rest[err.index]?.reject(err.cause);
+          rest = rest.filter((_, index) => index !== err.index);
+          continue;
+        }
+        if (rest.length === 1 || failsAll(err)) {
           for (const pending of rest) pending.reject(err);
           return;
         }
-        rest[err.index]?.reject(err.cause);
-        rest = rest.filter((_, index) => index !== err.index);
+        // A failure no input owns (a write the database refused): each one on its own, so one bad write cannot fail the others.
+        for (const pending of rest) await write([pending]);
+        return;
       }
     }
   }

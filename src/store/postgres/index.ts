@@ -3,6 +3,7 @@ import type { CanonicalEvent } from '../../dialects/index.js';
 import { BridgeError } from '../../errors.js';
 import { dedupeKeyOf } from '../dedupe.js';
 import type {
+  Admission,
   CallKey,
   CallState,
   CommitRequest,
@@ -19,7 +20,7 @@ import { callKeyOf, callQueries, toStoredKey } from './calls.js';
 import { createConnectorStateQueries } from './connector-state.js';
 import { createPool, inTransaction, LOCKS, migrate, type PoolOptions, type Sql } from './db.js';
 import { createDeliveryQueries } from './deliveries.js';
-import { isContention, isUnavailable, retryingContention, toStoreError, type Guard } from './errors.js';
+import { contention, isContention, isUnavailable, retryingContention, toStoreError, type Guard } from './errors.js';
 import { createGroupCommit, InputFailure } from './group-commit.js';
 
 /** The store on one PostgreSQL database, for any number of processes (replicas) at once. */
@@ -99,53 +100,92 @@ function openOn(pool: pg.Pool, options: PostgresStoreOptions): PostgresStore {
   }
 
   /**
-   * Stores one event inside a transaction that holds its call's lock (`calls` has the call as this
-   * transaction leaves it): `advance`, the event, its deliveries and the call row. `stored` holds the
-   * dedupe keys this transaction knows to be taken (see `storedKeysOf`); the event's joins them.
+   * Stores events inside a transaction that holds their calls' locks (`calls` has each call as this
+   * transaction leaves it). Each request is advanced in turn from where the one before left its call, in
+   * memory; then all are written in three statements: events, deliveries, call rows. A request whose
+   * `advance` throws is reported as an `InputFailure` before anything is written.
    */
-  async function admit(client: pg.PoolClient, request: CommitRequest, calls: LockedCalls, stored: Set<string>): Promise<CommitResult> {
-    const dedupeKey = toStoredKey(dedupeKeyOf(request.event));
-    if (stored.has(dedupeKey)) return DUPLICATE;
-    const { subject, source } = request.event;
-    const key = subject === undefined ? undefined : callKeyOf(source, subject);
-    const { event, call, targets } = await request.advance(key === undefined ? undefined : calls.get(key));
-    // The unique key decides: another replica storing the same event right now makes this insert wait for its
-    // COMMIT, then do nothing. Deliveries of one call share an ordering key so they leave in the order accepted;
-    // their ids come from the sequence while the call's lock is held: the order in which the lock was taken.
-    const inserted = await client.query<{ seq: number }>(
-      `WITH event AS (
-         INSERT INTO events (dedupe_key, id, source, type, subject, received_at, body)
-         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (dedupe_key) DO NOTHING RETURNING seq
-       ), outbox AS (
-         INSERT INTO deliveries (event_seq, route, connector, order_key, status, next_attempt_at, created_at, updated_at, budget_from)
-         SELECT event.seq, t.route, t.connector, COALESCE($8, '#' || event.seq), 'pending', $6, $6, $6, $6
-           FROM event, unnest($9::text[], $10::text[]) WITH ORDINALITY AS t (route, connector, n)
-          ORDER BY t.n
-       )
-       SELECT seq FROM event`,
+  async function admitAll(client: pg.PoolClient, requests: readonly CommitRequest[], calls: LockedCalls): Promise<CommitResult[]> {
+    // Under the calls' locks this check is final for an event of a call: another writer of the call has committed.
+    const stored = await storedKeysOf(client, requests);
+    const results: CommitResult[] = requests.map(() => DUPLICATE);
+    const admitted: { index: number; dedupeKey: string; orderKey: string | null; admission: Admission; receivedAt: number }[] = [];
+    for (const [index, request] of requests.entries()) {
+      const dedupeKey = toStoredKey(dedupeKeyOf(request.event));
+      if (stored.has(dedupeKey)) continue;
+      stored.add(dedupeKey);
+      const { subject, source } = request.event;
+      const key = subject === undefined ? undefined : callKeyOf(source, subject);
+      let admission: Admission;
+      try {
+        admission = await request.advance(key === undefined ? undefined : calls.get(key));
+      } catch (err) {
+        throw new InputFailure(index, err);
+      }
+      if (admission.call) calls.set(callKeyOf(admission.call.source, admission.call.callId), admission.call);
+      admitted.push({ index, dedupeKey, orderKey: key ?? null, admission, receivedAt: request.receivedAt });
+    }
+    if (admitted.length === 0) return results;
+
+    // The unique key decides: another transaction storing one of these events right now makes this insert wait
+    // for its COMMIT, then skip that row.
+    const inserted = await client.query<{ seq: number; dedupe_key: string }>(
+      `INSERT INTO events (dedupe_key, id, source, type, subject, received_at, body)
+       SELECT dedupe_key, id, source, type, subject, received_at, body
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[])
+              WITH ORDINALITY AS e (dedupe_key, id, source, type, subject, received_at, body, n)
+        ORDER BY n
+       ON CONFLICT (dedupe_key) DO NOTHING RETURNING seq, dedupe_key`,
       [
-        dedupeKey,
-        event.id,
-        event.source,
-        event.type,
-        event.subject ?? null,
-        request.receivedAt,
-        JSON.stringify(event),
-        key ?? null,
-        targets.map((target) => target.route),
-        targets.map((target) => target.connector),
+        admitted.map((entry) => entry.dedupeKey),
+        admitted.map((entry) => entry.admission.event.id),
+        admitted.map((entry) => entry.admission.event.source),
+        admitted.map((entry) => entry.admission.event.type),
+        admitted.map((entry) => entry.admission.event.subject ?? null),
+        admitted.map((entry) => entry.receivedAt),
+        admitted.map((entry) => JSON.stringify(entry.admission.event)),
       ],
     );
-    stored.add(dedupeKey);
-    if (inserted.rows[0] === undefined) return DUPLICATE;
-    if (call) {
-      await callQueries.save(client, call, request.receivedAt);
-      calls.set(callKeyOf(call.source, call.callId), call);
+    const seqOf = new Map(inserted.rows.map((row) => [row.dedupe_key, row.seq]));
+    // Taken since the check only by a writer that did not hold the call's lock (the same id and type under another
+    // call): this group's call rows would then hold an advance of an event it did not store. Run it again whole.
+    if (admitted.some((entry) => !seqOf.has(entry.dedupeKey) && entry.admission.call)) {
+      throw contention('an event of this group was stored meanwhile by a writer of another call');
     }
-    return { duplicate: false, targets };
+
+    // Deliveries of one call share an ordering key so they leave in the order accepted; their ids come from the
+    // sequence while the call's lock is held, in arrival order here: the order in which the lock was taken.
+    const outbox = admitted.flatMap((entry) => {
+      const seq = seqOf.get(entry.dedupeKey);
+      if (seq === undefined) return [];
+      results[entry.index] = { duplicate: false, targets: entry.admission.targets };
+      return entry.admission.targets.map((target) => ({ seq, target, orderKey: entry.orderKey ?? `#${seq}`, at: entry.receivedAt }));
+    });
+    await client.query(
+      `INSERT INTO deliveries (event_seq, route, connector, order_key, status, next_attempt_at, created_at, updated_at, budget_from)
+       SELECT seq, route, connector, order_key, 'pending', at, at, at, at
+         FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[]) WITH ORDINALITY AS d (seq, route, connector, order_key, at, n)
+        ORDER BY n`,
+      [
+        outbox.map((row) => row.seq),
+        outbox.map((row) => row.target.route),
+        outbox.map((row) => row.target.connector),
+        outbox.map((row) => row.orderKey),
+        outbox.map((row) => row.at),
+      ],
+    );
+
+    // Each call once, as the last of its events left it.
+    const saves = new Map<string, { state: CallState; now: number }>();
+    for (const entry of admitted) {
+      const { call } = entry.admission;
+      if (call && seqOf.has(entry.dedupeKey)) saves.set(callKeyOf(call.source, call.callId), { state: call, now: entry.receivedAt });
+    }
+    await callQueries.saveAll(client, [...saves.values()]);
+    return results;
   }
 
-  /** Which of the requests' events are stored already, in one query: a cheap early answer for retries, before `advance`. */
+  /** Which of the requests' events are stored already, in one query. */
   async function storedKeysOf(client: pg.PoolClient, requests: readonly CommitRequest[]): Promise<Set<string>> {
     const keys = requests.map((request) => toStoredKey(dedupeKeyOf(request.event)));
     const { rows } = await client.query<{ dedupe_key: string }>('SELECT dedupe_key FROM events WHERE dedupe_key = ANY($1::text[])', [keys]);
@@ -169,22 +209,12 @@ function openOn(pool: pg.Pool, options: PostgresStoreOptions): PostgresStore {
     return retryingContention(() =>
       inTransaction(pool, async (client) => {
         const calls = await lockCallsOf(client, requests, Math.max(...requests.map((request) => request.receivedAt)));
-        const stored = await storedKeysOf(client, requests);
-        const results: CommitResult[] = [];
-        for (const [index, request] of requests.entries()) {
-          try {
-            results.push(await admit(client, request, calls, stored));
-          } catch (err) {
-            if (isUnavailable(err) || isContention(err)) throw err;
-            throw new InputFailure(index, err);
-          }
-        }
-        return results;
+        return admitAll(client, requests, calls);
       }),
     );
   }
   // Concurrent webhooks share one transaction and one COMMIT; each still resolves only after it.
-  const group = createGroupCommit(writeGroup);
+  const group = createGroupCommit(writeGroup, (err) => isUnavailable(err) || isContention(err));
 
   /** Reads the event stored under `storedKey` (see `toStoredKey`), if it still is. */
   async function readEvent(sql: Sql, storedKey: string): Promise<CanonicalEvent | undefined> {
@@ -206,8 +236,8 @@ function openOn(pool: pg.Pool, options: PostgresStoreOptions): PostgresStore {
         if (derived) {
           // Committing `call.missed` advances the call to "emitted" through the same path as any event.
           const calls = await lockedWith(client, key, state, [derived], now);
-          const result = await admit(client, derived, calls, await storedKeysOf(client, [derived]));
-          if (!result.duplicate) return { outcome: 'emitted', event: derived.event, targets: result.targets };
+          const [result] = await admitAll(client, [derived], calls);
+          if (result && !result.duplicate) return { outcome: 'emitted', event: derived.event, targets: result.targets };
         }
         // A duplicate derived id is recorded as not missed too, or the check would stay due for ever.
         await callQueries.markNotMissed(client, key, now);
@@ -239,16 +269,15 @@ function openOn(pool: pg.Pool, options: PostgresStoreOptions): PostgresStore {
         if (derived) {
           const requests = [...derived.companions, derived.summary];
           const calls = await lockedWith(client, key, state, requests, now);
-          const stored = await storedKeysOf(client, requests);
+          // Companions first, each seeing the call as the one before left it; the summary's commit ends the check.
+          const results = await admitAll(client, requests, calls);
           const committed: CanonicalEvent[] = [];
           const targets: RouteTarget[] = [];
-          // Companions first, each seeing the call as the one before left it; the summary's commit ends the check.
-          for (const request of requests) {
-            const result = await admit(client, request, calls, stored);
-            if (result.duplicate) continue;
-            committed.push(request.event);
+          results.forEach((result, index) => {
+            if (result.duplicate) return;
+            committed.push((requests[index] as CommitRequest).event);
             targets.push(...result.targets);
-          }
+          });
           if (committed.at(-1) === derived.summary.event) return { outcome: 'emitted', events: committed, targets };
         }
         // A taken summary id ends the check too, or it would stay due for ever.
