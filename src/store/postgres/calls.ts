@@ -28,9 +28,11 @@ export const callQueries = {
 
   /**
    * Locks the rows of `keys` (inside a transaction) until it ends, and reads them.
-   * A row lock needs a row: a call not seen before gets an unsaved one first.
-   * `ORDER BY ... FOR UPDATE` locks in that order; the keys' order in the array
-   * does not matter. The loop covers a row pruned between the insert and the lock.
+   * A row lock needs a row: a call not seen before gets an unsaved one first
+   * (a new row is locked by its insert). Both statements go in one order, the
+   * database's for the key (`ORDER BY ... FOR UPDATE` locks in the order it
+   * returns rows), so the keys' order in the array does not matter. The loop
+   * covers a row pruned between the insert and the lock.
    */
   async lock(sql: Sql, keys: readonly CallKey[], now: number): Promise<Map<string, CallState | undefined>> {
     const locked = new Map<string, CallState | undefined>();
@@ -41,6 +43,7 @@ export const callQueries = {
       await sql.query(
         `INSERT INTO calls (source, call_id, saved, updated_at)
          SELECT source, call_id, false, $3 FROM unnest($1::text[], $2::text[]) AS k (source, call_id)
+          ORDER BY source, call_id
          ON CONFLICT (source, call_id) DO NOTHING`,
         [sources, callIds, now],
       );
