@@ -1,4 +1,3 @@
-import { createPostgresStore } from './postgres/index.js';
 import { createSqliteStore } from './sqlite/index.js';
 import type { Store, StoreOptions } from './types.js';
 
@@ -18,6 +17,8 @@ export async function openStore(options: StoreOptions): Promise<Store> {
     ...(options.maxPendingCommits === undefined ? {} : { maxPendingCommits: options.maxPendingCommits }),
   };
   if (isPostgresUrl(options.url)) {
+    // Loaded only when used: a SQLite deployment never loads the PostgreSQL client.
+    const { createPostgresStore } = await import('./postgres/index.js');
     return createPostgresStore(options.url, {
       ...shared,
       ...(options.tls === undefined ? {} : { tls: options.tls }),
