@@ -376,37 +376,18 @@ describe.skipIf(!server.url)(title, () => {
       }
     });
 
-    it('a write the database refuses fails that commit alone; the others of its group are stored', async () => {
+    const failures: [string, CommitRequest][] = [
+      // The group's statement fails (PostgreSQL text cannot hold NUL), and each commit is then written on its own.
+      ['a write the database refuses', { event: event('evt-bad', 'call-x'), receivedAt: T0, advance: () => ({ event: event('evt-bad', 'call-x'), targets: [{ route: 'all', connector: 'bad\u0000name' }] }) }],
+      // Nothing was written yet: the others are written again without it.
+      ['an advance that throws', { event: event('evt-bad', 'call-x'), receivedAt: T0, advance: () => {
+        throw new Error('routing failed');
+      } }],
+    ];
+    it.each(failures)('%s fails that commit alone; the others of its group are stored', async (_, failing) => {
       const schema = await freshSchema();
       const store = await createPostgresStore(schema.url);
       try {
-        // PostgreSQL text cannot hold NUL: the group's statement fails, and each commit is then written on its own.
-        const refused: CommitRequest = {
-          event: event('evt-nul', 'call-y'),
-          receivedAt: T0,
-          advance: () => ({ event: event('evt-nul', 'call-y'), targets: [{ route: 'all', connector: 'bad\u0000name' }] }),
-        };
-        const results = await Promise.allSettled([store.commit(counting(event('evt-1', 'call-y'))), store.commit(refused), store.commit(counting(event('evt-2', 'call-y')))]);
-        expect(results.map((result) => result.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
-        expect((await store.list({})).map((record) => record.eventId)).toEqual(['evt-2', 'evt-1']);
-        expect((await store.trace('evt-2'))[0]?.call?.tags).toEqual({ count: 2 });
-      } finally {
-        await store.close();
-        await schema.drop();
-      }
-    });
-
-    it('a commit whose advance throws fails alone; the others of its group are stored', async () => {
-      const schema = await freshSchema();
-      const store = await createPostgresStore(schema.url);
-      try {
-        const failing: CommitRequest = {
-          event: event('evt-bad', 'call-x'),
-          receivedAt: T0,
-          advance: () => {
-            throw new Error('routing failed');
-          },
-        };
         const results = await Promise.allSettled([store.commit(counting(event('evt-1', 'call-x'))), store.commit(failing), store.commit(counting(event('evt-2', 'call-x')))]);
         expect(results.map((result) => result.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
         expect((await store.list({})).map((record) => record.eventId)).toEqual(['evt-2', 'evt-1']);
