@@ -162,7 +162,7 @@ function closeServer(server: Server, graceMs: number): Promise<void> {
 export async function startService(config: BridgeConfig, deps: ServiceDeps = {}): Promise<RunningService> {
   const logger = deps.logger ?? pino({ level: config.log.level });
   const now = deps.now ?? Date.now;
-  const store = deps.store ?? openStore({
+  const store = deps.store ?? await openStore({
       path: config.store.path,
       serving: true,
       synchronous: config.store.synchronous,

@@ -134,7 +134,7 @@ function remoteBackend(base: string, token: string | undefined): Backend {
 async function localBackend(loaded: LoadedConfig): Promise<Backend> {
   const [{ openStore }, { createOperations }] = await Promise.all([import('../store/index.js'), import('../ops/operations.js')]);
   const { config } = loaded;
-  const store = openStore({ path: config.store.path, create: false });
+  const store = await openStore({ path: config.store.path, create: false });
   const operations = createOperations({ store, connectors: new Set(Object.keys(config.connectors)) });
   return { ...operations, close: () => store.close() };
 }
