@@ -264,12 +264,14 @@ export function createDeliveryQueries(db: Db) {
         };
       });
     },
+    /** Writes the outcomes; `release` them once the write is durable. */
     settle(outcomes: readonly DeliveryOutcome[], now: number): SettleResult {
-      const result = settle.immediate(outcomes, now);
-      // Only once the write is durable does the call's next delivery become claimable.
+      return settle.immediate(outcomes, now);
+    },
+    /** Only once the outcomes are durable does the call's next delivery become claimable. */
+    release(outcomes: readonly DeliveryOutcome[], result: SettleResult): void {
       const refused = new Set(result.refused);
       for (const outcome of outcomes) if (!refused.has(outcome.id)) leases.delete(outcome.id);
-      return result;
     },
     nextDueAt(connector: string): number | undefined {
       if (isPaused.get(connector)) return undefined;
