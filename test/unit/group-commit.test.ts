@@ -54,3 +54,25 @@ it('a failure that fails every write (a full disk) rejects the whole group at on
   expect(tries).toBe(1);
   expect((db.prepare('SELECT count(*) AS n FROM t').get() as { n: number }).n).toBe(0);
 });
+
+it('answers the group only once `durable` resolves, and with its error when it fails', async () => {
+  db = new Database(':memory:');
+  db.exec('CREATE TABLE t (k TEXT PRIMARY KEY)');
+  const insert = db.prepare('INSERT INTO t (k) VALUES (?)');
+  const syncs: { resolve: () => void; reject: (err: Error) => void }[] = [];
+  const durable = () => new Promise<void>((resolve, reject) => syncs.push({ resolve, reject }));
+  const commit = createGroupCommit(db, (k: string) => insert.run(k).changes, undefined, durable);
+  let answered = 0;
+  const group = [commit('a'), commit('b')].map((promise) => promise.then((changes) => ((answered += 1), changes)));
+  await new Promise((resolve) => setImmediate(resolve));
+  expect(syncs).toHaveLength(1); // one sync for the whole group
+  expect((db.prepare('SELECT count(*) AS n FROM t').get() as { n: number }).n).toBe(2);
+  expect(answered).toBe(0);
+  syncs[0]!.resolve();
+  expect(await Promise.all(group)).toEqual([1, 1]);
+
+  const failing = commit('c');
+  await new Promise((resolve) => setImmediate(resolve));
+  syncs[1]!.reject(new Error('EIO'));
+  await expect(failing).rejects.toThrow('EIO');
+});

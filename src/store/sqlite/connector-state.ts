@@ -3,7 +3,8 @@ import type { Db } from './db.js';
 import { guarded } from './errors.js';
 
 /** The `connector_state` table: per-connector keys with an expiry; expired rows read as absent. */
-export function createConnectorStateQueries(db: Db) {
+/** `durable` resolves once what was written is as durable as `store.synchronous` promises. */
+export function createConnectorStateQueries(db: Db, durable: () => Promise<void>) {
   const select = db.prepare<[string, string, number], { value: string }>(
     'SELECT value FROM connector_state WHERE connector = ? AND key = ? AND expires_at > ?',
   );
@@ -22,6 +23,7 @@ export function createConnectorStateQueries(db: Db) {
           guarded('write connector state', () => {
             expire.run(now());
             upsert.run(connector, key, value, expiresAt);
+            return durable();
           }),
       };
     },

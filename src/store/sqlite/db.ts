@@ -17,6 +17,14 @@ const BUSY_TIMEOUT_MS = 10;
  */
 export type Synchronous = 'full' | 'normal';
 
+/**
+ * Whether the store keeps `full` itself, syncing the WAL off the event loop
+ * before each answer (wal-sync.ts), over SQLite's NORMAL: on a file, at `full`.
+ */
+export function syncsWalItself(path: string, synchronous: Synchronous | undefined): boolean {
+  return path !== ':memory:' && synchronous !== 'normal';
+}
+
 export interface OpenOptions {
   readonly create?: boolean;
   readonly synchronous?: Synchronous;
@@ -33,7 +41,7 @@ export function openDatabase(path: string, options: OpenOptions = {}): Db {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   const db = new Database(path);
   db.pragma('journal_mode = WAL');
-  db.pragma(`synchronous = ${options.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
+  db.pragma(`synchronous = ${options.synchronous === 'normal' || syncsWalItself(path, options.synchronous) ? 'NORMAL' : 'FULL'}`);
   db.pragma('foreign_keys = ON');
   // Waiting for a lock blocks the event loop, so only briefly here; the store retries asynchronously.
   db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);

@@ -52,6 +52,11 @@ function toRecord(row: RecordRow): DeliveryRecord {
   };
 }
 
+/** A pending delivery as a claim reads it. */
+interface ClaimRow {
+  id: number; route: string; connector: string; attempts: number; order_key: string; next_attempt_at: number; body: string; budget_from: number; replay: number;
+}
+
 interface Lease {
   readonly token: string;
   readonly until: number;
@@ -80,14 +85,30 @@ export function createDeliveryQueries(db: Db) {
   // Each run is an index seek (deliveries_pending), so a claim costs the same
   // whether a call has two pending deliveries or two thousand; the former single
   // query probed every pending delivery's predecessors, quadratic in a backlog.
-  const heads = db.prepare<[string], { order_key: string; head: number }>(
-    `SELECT order_key, MIN(id) AS head FROM deliveries WHERE connector = ? AND status = 'pending'
-      GROUP BY order_key ORDER BY head`,
+  // The heads come with their rows, and a run is only sought behind a head that
+  // has pending deliveries after it: under ingest most calls have one pending
+  // delivery, and a claim is then one statement instead of one per call. The
+  // calls are found by seeking from one ordering key to the next in the index
+  // (SQLite has no loose index scan of its own), so a backlog of 100,000 over
+  // 500 calls costs 500 seeks, not a pass over 100,000 entries per claim.
+  const heads = db.prepare<{ connector: string }, ClaimRow & { pending: number }>(
+    `WITH RECURSIVE keys (key) AS (
+       SELECT MIN(order_key) FROM deliveries WHERE connector = @connector AND status = 'pending'
+       UNION ALL
+       SELECT (SELECT MIN(order_key) FROM deliveries WHERE connector = @connector AND status = 'pending' AND order_key > keys.key)
+         FROM keys WHERE keys.key IS NOT NULL
+     ),
+     h (head, pending) AS (
+       -- pending: counted up to 2, all a claim needs to know
+       SELECT (SELECT MIN(id) FROM deliveries WHERE connector = @connector AND status = 'pending' AND order_key = keys.key),
+              (SELECT COUNT(*) FROM (SELECT 1 FROM deliveries WHERE connector = @connector AND status = 'pending' AND order_key = keys.key LIMIT 2))
+         FROM keys WHERE keys.key IS NOT NULL
+     )
+     SELECT d.id, d.route, d.connector, d.attempts, d.order_key, d.next_attempt_at, e.body, d.budget_from, d.replay, h.pending
+       FROM h JOIN deliveries d ON d.id = h.head JOIN events e ON e.seq = d.event_seq
+      ORDER BY h.head`,
   );
-  const run = db.prepare<
-    [string, string, number],
-    { id: number; route: string; connector: string; attempts: number; order_key: string; next_attempt_at: number; body: string; budget_from: number; replay: number }
-  >(
+  const run = db.prepare<[string, string, number], ClaimRow>(
     `SELECT d.id, d.route, d.connector, d.attempts, d.order_key, d.next_attempt_at, e.body, d.budget_from, d.replay
        FROM deliveries d JOIN events e ON e.seq = d.event_seq
       WHERE d.connector = ? AND d.order_key = ? AND d.status = 'pending'
@@ -207,6 +228,42 @@ export function createDeliveryQueries(db: Db) {
     return keys;
   }
 
+  // One read transaction for the whole claim: its statements share one snapshot and one read lock.
+  const claimDue = db.transaction((connector: string, now: number, options: ClaimOptions): ClaimedDelivery[] => {
+    const leased = leasedKeys(connector, now);
+    const perCall = Math.max(1, options.maxPerCall);
+    const rows: ClaimRow[] = [];
+    for (const head of heads.iterate({ connector })) {
+      if (rows.length >= options.limit) break;
+      if (leased.has(head.order_key) || head.next_attempt_at > now) continue;
+      const room = Math.min(perCall, options.limit - rows.length);
+      if (head.pending === 1 || room === 1) {
+        rows.push(head);
+        continue;
+      }
+      // Lazily: the first one behind the head that is not due ends the run.
+      for (const row of run.iterate(connector, head.order_key, room)) {
+        if (row.next_attempt_at > now) break;
+        rows.push(row);
+      }
+    }
+    rows.sort((a, b) => a.id - b.id);
+    const token = randomUUID();
+    return rows.map((row) => {
+      leases.set(row.id, { token, until: now + options.leaseMs, connector, orderKey: row.order_key });
+      return {
+        id: row.id,
+        route: row.route,
+        connector: row.connector,
+        attempts: row.attempts,
+        since: row.budget_from,
+        replay: row.replay,
+        event: JSON.parse(row.body) as CanonicalEvent,
+        lease: token,
+      };
+    });
+  });
+
   const settle = db.transaction((outcomes: readonly DeliveryOutcome[], now: number): SettleResult => {
     const refused: number[] = [];
     let written = 0;
@@ -236,40 +293,16 @@ export function createDeliveryQueries(db: Db) {
     },
     claim(connector: string, now: number, options: ClaimOptions): ClaimedDelivery[] {
       if (isPaused.get(connector)) return [];
-      const leased = leasedKeys(connector, now);
-      const perCall = Math.max(1, options.maxPerCall);
-      const rows: ReturnType<typeof run.all> = [];
-      for (const { order_key: key } of heads.iterate(connector)) {
-        if (rows.length >= options.limit) break;
-        if (leased.has(key)) continue;
-        // Lazily: a head that is not due ends its run after one row.
-        for (const row of run.iterate(connector, key, Math.min(perCall, options.limit - rows.length))) {
-          if (row.next_attempt_at > now) break;
-          rows.push(row);
-        }
-      }
-      rows.sort((a, b) => a.id - b.id);
-      const token = randomUUID();
-      return rows.map((row) => {
-        leases.set(row.id, { token, until: now + options.leaseMs, connector, orderKey: row.order_key });
-        return {
-          id: row.id,
-          route: row.route,
-          connector: row.connector,
-          attempts: row.attempts,
-          since: row.budget_from,
-          replay: row.replay,
-          event: JSON.parse(row.body) as CanonicalEvent,
-          lease: token,
-        };
-      });
+      return claimDue(connector, now, options);
     },
+    /** Writes the outcomes; `release` them once the write is durable. */
     settle(outcomes: readonly DeliveryOutcome[], now: number): SettleResult {
-      const result = settle.immediate(outcomes, now);
-      // Only once the write is durable does the call's next delivery become claimable.
+      return settle.immediate(outcomes, now);
+    },
+    /** Only once the outcomes are durable does the call's next delivery become claimable. */
+    release(outcomes: readonly DeliveryOutcome[], result: SettleResult): void {
       const refused = new Set(result.refused);
       for (const outcome of outcomes) if (!refused.has(outcome.id)) leases.delete(outcome.id);
-      return result;
     },
     nextDueAt(connector: string): number | undefined {
       if (isPaused.get(connector)) return undefined;

@@ -17,17 +17,20 @@ import type {
 } from '../types.js';
 import { createCallQueries } from './calls.js';
 import { createConnectorStateQueries } from './connector-state.js';
-import { openDatabase, type Db, type Synchronous } from './db.js';
+import { openDatabase, syncsWalItself, type Db, type Synchronous } from './db.js';
 import { createDeliveryQueries } from './deliveries.js';
 import { failsEveryWrite, guarded, retryingContention, toStoreError } from './errors.js';
 import { createGroupCommit } from './group-commit.js';
 import { createKeyedQueue } from './keyed-queue.js';
 import { lockForServing } from './process-lock.js';
+import { createWalSync } from './wal-sync.js';
 
 /** The store on one SQLite file, for one process. */
 export interface SqliteStore extends Store {
   /** The connection itself, for tests and maintenance only: code above the store uses `Store`. */
   readonly db: Db;
+  /** At `full` on a file: the store syncs the WAL itself before each answer (SQLite itself then runs at NORMAL). */
+  readonly syncsWal: boolean;
 }
 
 /** What one accepted event writes, all in one transaction. */
@@ -63,9 +66,12 @@ export function createSqliteStore(path: string, options: SqliteStoreOptions = {}
     lock?.release();
     throw toStoreError(err, `open ${path}`);
   }
+  // At `full`, nothing is answered before the WAL holding it is synced; the sync runs off the event loop.
+  const walSync = syncsWalItself(path, options.synchronous) ? createWalSync(path) : undefined;
+  const durable = () => walSync?.durable() ?? Promise.resolve();
   const deliveries = createDeliveryQueries(db);
   const calls = createCallQueries(db);
-  const connectorState = createConnectorStateQueries(db);
+  const connectorState = createConnectorStateQueries(db, durable);
   // Every writer of a call lives in this process, so a keyed queue is the per-call serialization.
   const queue = createKeyedQueue();
   const maxPending = options.maxPendingCommits ?? Number.POSITIVE_INFINITY;
@@ -107,7 +113,16 @@ export function createSqliteStore(path: string, options: SqliteStoreOptions = {}
     }
   }
 
-  const writeEvent = db.transaction((input: EventWrite): CommitResult => {
+  /** A write of its own (a webhook's commit is the group commit's): answered once it is durable. */
+  function writeAlone<T>(doing: string, task: () => T): Promise<T> {
+    return write(doing, () => {
+      const result = task();
+      return durable().then(() => result);
+    });
+  }
+
+  /** One event's rows; the group commit runs it inside its transaction. */
+  const writeEvent = (input: EventWrite): CommitResult => {
     const { event, call, targets } = input.admission;
     const inserted = insertEvent.run(
       input.dedupeKey,
@@ -125,9 +140,9 @@ export function createSqliteStore(path: string, options: SqliteStoreOptions = {}
     const orderKey = event.subject === undefined ? `#${seq}` : callKeyOf(event.source, event.subject);
     for (const target of targets) deliveries.insert(seq, target.route, target.connector, orderKey, input.receivedAt);
     return { duplicate: false, targets };
-  });
+  };
   // Concurrent webhooks share one transaction and one fsync; each still resolves only after it.
-  const groupCommit = createGroupCommit(db, writeEvent, failsEveryWrite);
+  const groupCommit = createGroupCommit(db, writeEvent, failsEveryWrite, durable);
 
   /** The commit path; the caller holds the event's call in `queue` when it has one. */
   async function commitInOrder(request: CommitRequest): Promise<CommitResult> {
@@ -151,7 +166,7 @@ export function createSqliteStore(path: string, options: SqliteStoreOptions = {}
       if (!result.duplicate) return { outcome: 'emitted', event: derived.event, targets: result.targets };
     }
     // A duplicate derived id is recorded as not missed too, or the check would stay due for ever.
-    await write('record a missed-call decision', () => calls.markNotMissed(key.source, key.callId, now));
+    await writeAlone('record a missed-call decision', () => calls.markNotMissed(key.source, key.callId, now));
     return derived ? { outcome: 'duplicate' } : { outcome: 'not_missed' };
   }
 
@@ -174,7 +189,7 @@ export function createSqliteStore(path: string, options: SqliteStoreOptions = {}
     }
     // A taken summary id ends the check too, or it would stay due for ever.
     const revision = derived ? Number(derived.summary.event.data.revision) || 0 : 0;
-    await write('end a summary check', () => calls.endSummaryCheck(key.source, key.callId, revision, now));
+    await writeAlone('end a summary check', () => calls.endSummaryCheck(key.source, key.callId, revision, now));
     return derived ? { outcome: 'duplicate' } : { outcome: 'none' };
   }
 
@@ -210,12 +225,14 @@ export function createSqliteStore(path: string, options: SqliteStoreOptions = {}
   async function close(): Promise<void> {
     // Commits already queued for the group finish first: their callers were promised an answer.
     await new Promise((resolve) => setImmediate(resolve));
+    await walSync?.close();
     if (db.open) db.close();
     lock?.release();
   }
 
   return {
     db,
+    syncsWal: walSync !== undefined,
     commit(request: CommitRequest): Promise<CommitResult> {
       // A bounded wait: past it the provider hears 503 at once and retries, instead of a queue that only grows.
       if (pending >= maxPending) return Promise.reject(new BridgeError('OVERLOADED', 'too many webhooks are waiting for the store; retry shortly'));
@@ -233,22 +250,26 @@ export function createSqliteStore(path: string, options: SqliteStoreOptions = {}
       return queue(callKeyOf(key.source, key.callId), () => summarizeInOrder(key, now, verdict));
     },
     claim: (connector, now, options) => guarded('claim deliveries', () => deliveries.claim(connector, now, options)),
-    settle: (outcomes, now) => write('record delivery outcomes', () => deliveries.settle(outcomes, now)),
+    async settle(outcomes, now) {
+      const result = await writeAlone('record delivery outcomes', () => deliveries.settle(outcomes, now));
+      deliveries.release(outcomes, result);
+      return result;
+    },
     nextDueAt: (connector) => guarded('read deliveries', () => deliveries.nextDueAt(connector)),
     pendingStats: () => guarded('read deliveries', () => deliveries.pendingStats()),
     list: (filter) => guarded('read deliveries', () => deliveries.list(filter)),
     deadStats: () => guarded('read deliveries', () => deliveries.deadStats()),
     delivery: (id) => guarded('read a delivery', () => deliveries.delivery(id)),
-    requeue: (ids, now) => write('requeue deliveries', () => deliveries.requeue(ids, now)),
-    replay: (selection, now) => write('replay deliveries', () => deliveries.replay(selection, now)),
-    purgeDead: (before, filter) => write('purge deliveries', () => deliveries.purgeDead(before, filter.connector)),
+    requeue: (ids, now) => writeAlone('requeue deliveries', () => deliveries.requeue(ids, now)),
+    replay: (selection, now) => writeAlone('replay deliveries', () => deliveries.replay(selection, now)),
+    purgeDead: (before, filter) => writeAlone('purge deliveries', () => deliveries.purgeDead(before, filter.connector)),
     trace: (eventId) => guarded('read an event', () => trace(eventId)),
-    pause: (connector, now) => write('pause a connector', () => deliveries.pause(connector, now)),
-    resume: (connector, now) => write('resume a connector', () => deliveries.resume(connector, now)),
+    pause: (connector, now) => writeAlone('pause a connector', () => deliveries.pause(connector, now)),
+    resume: (connector, now) => writeAlone('resume a connector', () => deliveries.resume(connector, now)),
     paused: () => guarded('read pauses', () => deliveries.paused()),
     sizeBytes: () => guarded('read its size', () => sizeBytes()),
     prune: (now, ttlMs, limit) =>
-      write('prune', () =>
+      writeAlone('prune', () =>
         db.transaction(() => {
           const events = pruneEvents.run({ olderThan: now - ttlMs, now, limit }).changes;
           const removedCalls = calls.prune(now - ttlMs, now, limit);
@@ -259,7 +280,7 @@ export function createSqliteStore(path: string, options: SqliteStoreOptions = {}
     async ping() {
       await guarded('answer', () => void ping.get());
       // Reads work while another connection holds the write lock or the disk is full: try a write.
-      if (writesFailing) await write('write', () => void probe.run(Date.now()));
+      if (writesFailing) await writeAlone('write', () => void probe.run(Date.now()));
     },
     close: () => (closing ??= close()),
   };
