@@ -201,8 +201,12 @@ export function createDispatcher(deps: DispatcherDeps) {
             inFlight.add(sending);
             continue;
           }
+          // Something due that the claim did not hand out is held: by a lease (a batch of ours in flight wakes this
+          // worker when it ends; another replica's ends on its own) or behind an earlier delivery of its call that
+          // waits for a retry. Looking again before the poll interval would only spin.
           const nextDue = await store.nextDueAt(name);
-          await sleep(nextDue === undefined ? options.pollIntervalMs : Math.min(options.pollIntervalMs, Math.max(5, nextDue - now())));
+          const wait = nextDue === undefined ? options.pollIntervalMs : nextDue - now();
+          await sleep(wait <= 0 ? options.pollIntervalMs : Math.min(options.pollIntervalMs, Math.max(5, wait)));
         } catch (err) {
           log.error({ err }, 'cannot read the outbox; trying again shortly');
           await sleep(options.pollIntervalMs);

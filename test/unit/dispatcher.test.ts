@@ -421,3 +421,45 @@ describe('batches in flight', () => {
     expect(fake.sends().map((delivery) => delivery.event.id)).toEqual(['evt-stuck']);
   });
 });
+
+describe('an idle worker', () => {
+  /** Counts the claims the worker makes from now on. */
+  function countClaims(): () => number {
+    let claims = 0;
+    const claim = store.claim.bind(store);
+    store.claim = (...args) => {
+      claims++;
+      return claim(...args);
+    };
+    return () => claims;
+  }
+
+  it('does not spin while the only due delivery waits behind its call\'s retry', async () => {
+    // The first delivery fails and waits for its retry (the injected clock never reaches it); the second one is due
+    // but must not overtake it. The worker looks again once per poll interval, not every few milliseconds.
+    const fake = fakeConnector((batch) => batch.map(() => retriable('down', 60_000)));
+    await accept(event('evt-1', 'c-held'), event('evt-2', 'c-held'));
+    start(fake.connector, { pollIntervalMs: 200 });
+    await waitFor(async () => (await record('evt-1')).attempts === 1, { what: 'the first attempt recorded' });
+    const claims = countClaims();
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    expect(fake.sends().map((delivery) => delivery.event.id)).toEqual(['evt-1']);
+    // Five poll intervals: a few looks at most (5 ms apart it would be about 100).
+    expect(claims()).toBeLessThanOrEqual(8);
+  });
+
+  it('a batch of its own in flight wakes it when it ends, without the poll interval', async () => {
+    let release: (() => void) | undefined;
+    const fake = fakeConnector(async (batch) => {
+      if (batch.some((delivery) => delivery.event.id === 'evt-1')) await new Promise<void>((resolve) => (release = resolve));
+      return batch.map(() => sent);
+    });
+    Object.assign(fake.connector, { concurrency: 2 });
+    await accept(event('evt-1', 'c-one'), event('evt-2', 'c-one'));
+    start(fake.connector, { pollIntervalMs: 60_000 }, { batchSize: 1 });
+    await waitFor(() => release !== undefined, { what: 'the first send in flight' });
+    release?.();
+    await waitFor(async () => (await store.list({ status: 'delivered' })).length === 2, { what: 'both delivered', timeoutMs: 5_000 });
+    expect(fake.sends().map((delivery) => delivery.event.id)).toEqual(['evt-1', 'evt-2']);
+  });
+});
