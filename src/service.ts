@@ -6,6 +6,7 @@ import { createAcceptor } from './accept/acceptor.js';
 import { createMissedCallWatcher } from './accept/missed-call-watcher.js';
 import { createSummaryWatcher } from './accept/summary-watcher.js';
 import type { BridgeConfig } from './config/load.js';
+import { storeOptionsOf } from './config/store.js';
 import type { DialectId } from './dialects/index.js';
 import { createDispatcher, type DispatchTarget } from './dispatch/dispatcher.js';
 import type { RetryPolicy } from './dispatch/retry.js';
@@ -162,12 +163,7 @@ function closeServer(server: Server, graceMs: number): Promise<void> {
 export async function startService(config: BridgeConfig, deps: ServiceDeps = {}): Promise<RunningService> {
   const logger = deps.logger ?? pino({ level: config.log.level });
   const now = deps.now ?? Date.now;
-  const store = deps.store ?? openStore({
-      path: config.store.path,
-      serving: true,
-      synchronous: config.store.synchronous,
-      maxPendingCommits: config.store.max_pending_commits,
-    });
+  const store = deps.store ?? openStore({ ...storeOptionsOf(config.store), serving: true });
   let accepting = false;
   let closed = false;
   // Both are changed in place by a reload: metrics and operations read them on each use.
