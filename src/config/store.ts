@@ -40,3 +40,19 @@ export function storeOptionsOf(store: BridgeConfig['store']): StoreConnection {
     maxPendingCommits: store.max_pending_commits,
   };
 }
+
+/** One line naming the store for people (`check`, the start log): the database without its password, or the file. */
+export function describeStore(store: BridgeConfig['store']): string {
+  if (store.url === undefined) return `SQLite ${store.path} (synchronous ${store.synchronous})`;
+  let where: string;
+  try {
+    const url = new URL(store.url);
+    if (url.password) url.password = '***';
+    url.search = '';
+    where = url.toString();
+  } catch {
+    where = 'postgres://(unparsed URL)';
+  }
+  const tls = store.tls === undefined ? 'no TLS' : store.tls.reject_unauthorized ? 'TLS, verified' : 'TLS, NOT verified';
+  return `PostgreSQL ${where} (pool ${store.pool_size}, ${tls})`;
+}

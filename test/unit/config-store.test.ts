@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { CONNECTORS } from '../../connectors/index.js';
 import { parseConfig } from '../../src/config/load.js';
 import { ConfigError, type ConfigIssue } from '../../src/errors.js';
-import { storeOptionsOf } from '../../src/config/store.js';
+import { describeStore, storeOptionsOf } from '../../src/config/store.js';
 
 /** The store keys: `url` selects PostgreSQL, `tls` and `pool_size` configure its connections. */
 
@@ -118,5 +118,21 @@ describe('storeOptionsOf', () => {
       synchronous: 'full',
       maxPendingCommits: 2048,
     });
+  });
+});
+
+describe('describeStore', () => {
+  it('names the database without its password or parameters, the pool and the TLS mode', () => {
+    const { store } = parse('{ url: "postgres://audian:hunter2@db.internal:5432/audian?sslmode=disable", pool_size: 4, tls: { reject_unauthorized: false } }');
+    const line = describeStore(store);
+    expect(line).not.toContain('hunter2');
+    expect(line).not.toContain('sslmode');
+    expect(line).toContain('db.internal:5432/audian');
+    expect(line).toContain('pool 4');
+    expect(line).toContain('NOT verified');
+  });
+
+  it('names the SQLite file', () => {
+    expect(describeStore(parse('{ path: ./b.db }').store)).toContain('./b.db');
   });
 });
