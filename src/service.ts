@@ -163,7 +163,7 @@ function closeServer(server: Server, graceMs: number): Promise<void> {
 export async function startService(config: BridgeConfig, deps: ServiceDeps = {}): Promise<RunningService> {
   const logger = deps.logger ?? pino({ level: config.log.level });
   const now = deps.now ?? Date.now;
-  const store = deps.store ?? openStore({ ...storeOptionsOf(config.store), serving: true });
+  const store = deps.store ?? await openStore({ ...storeOptionsOf(config.store), serving: true });
   let accepting = false;
   let closed = false;
   // Both are changed in place by a reload: metrics and operations read them on each use.

@@ -137,7 +137,7 @@ function remoteBackend(base: string, token: string | undefined): Backend {
 async function localBackend(loaded: LoadedConfig): Promise<Backend> {
   const [{ openStore }, { createOperations }] = await Promise.all([import('../store/index.js'), import('../ops/operations.js')]);
   const { config } = loaded;
-  const store = openStore({ ...storeOptionsOf(config.store), create: false });
+  const store = await openStore({ ...storeOptionsOf(config.store), create: false });
   const operations = createOperations({ store, connectors: new Set(Object.keys(config.connectors)) });
   return { ...operations, close: () => store.close() };
 }

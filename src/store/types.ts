@@ -115,9 +115,15 @@ export interface Store {
   close(): Promise<void>;
 }
 
-/** Where a store lives; SQLite takes a file path (`:memory:` for a throwaway one). */
+/** Where a store lives: SQLite takes a file path (`:memory:` for a throwaway one), PostgreSQL a URL. */
 export interface StoreOptions {
   readonly path: string;
+  /** A `postgres://` or `postgresql://` URL: the store is that database (any number of replicas), and `path` and `synchronous` are ignored. */
+  readonly url?: string;
+  /** TLS for the PostgreSQL connection (PEM text); without it, what the URL says (`sslmode`). */
+  readonly tls?: { readonly ca?: string; readonly cert?: string; readonly key?: string; readonly rejectUnauthorized?: boolean };
+  /** Most connections to PostgreSQL this process opens (default 10). */
+  readonly poolSize?: number;
   /** False for tools that inspect an existing store: a missing one is `STORE_NOT_FOUND`, never a new empty one. */
   readonly create?: boolean;
   /**

@@ -7,13 +7,14 @@ import type { Admission, CallState, ClaimedDelivery, CommitRequest, RouteTarget,
 /** A fresh, empty store and how to throw it away. */
 export type StoreFactory = () => Promise<{ readonly store: Store; dispose(): Promise<void> }>;
 
-const SOURCE = 'audian/contract';
-const T0 = Date.parse('2026-03-01T12:00:00Z');
-const TO_SINK: readonly RouteTarget[] = [{ route: 'all', connector: 'sink' }];
+// Exported with `event` for the tests one implementation adds beside the contract.
+export const SOURCE = 'audian/contract';
+export const T0 = Date.parse('2026-03-01T12:00:00Z');
+export const TO_SINK: readonly RouteTarget[] = [{ route: 'all', connector: 'sink' }];
 const ONE_PER_CALL = { limit: 100, leaseMs: 60_000, maxPerCall: 1 };
-const MANY_PER_CALL = { limit: 100, leaseMs: 60_000, maxPerCall: 100 };
+export const MANY_PER_CALL = { limit: 100, leaseMs: 60_000, maxPerCall: 100 };
 
-function event(id: string, subject: string | undefined, type = 'call.ringing'): CanonicalEvent {
+export function event(id: string, subject: string | undefined, type = 'call.ringing'): CanonicalEvent {
   return {
     specversion: '1.0',
     id,

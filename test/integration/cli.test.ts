@@ -86,7 +86,7 @@ describe('audian-bridge deliveries and retry', () => {
       expect(retried.stdout).toContain('1 of 1 deliveries queued again');
       await waitFor(() => crm.requests.length === 2, { what: 'the retried request' });
       await stopChildBridge(bridge);
-      const store = openStore({ path: join(dir, 'retry', 'bridge.db') });
+      const store = await openStore({ path: join(dir, 'retry', 'bridge.db') });
       try {
         expect((await store.list({ status: 'delivered', limit: 10 })).map((row) => row.eventId)).toEqual(['evt_retry']);
       } finally {

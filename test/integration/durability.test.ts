@@ -94,7 +94,7 @@ it('SIGTERM lets the send in flight finish and records it before exiting', async
   expect(await stopChildBridge(bridge)).toBe(0);
   bridge = undefined;
 
-  const store = openStore({ path: join(dir, 'bridge.db') });
+  const store = await openStore({ path: join(dir, 'bridge.db') });
   try {
     const rows = (await store.list({ connector: 'crm', limit: 500 })).filter((row) => row.eventId === 'evt_in_flight');
     expect(rows.map((row) => row.status)).toEqual(['delivered']);

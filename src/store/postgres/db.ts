@@ -1,0 +1,121 @@
+import pg from 'pg';
+import { isUnavailable } from './errors.js';
+import { MIGRATIONS } from './migrations.js';
+
+/** What a query needs: the pool (one statement, its own transaction) or a client inside a transaction. */
+export interface Sql {
+  query<Row extends pg.QueryResultRow = Record<string, unknown>>(text: string, values?: unknown[]): Promise<pg.QueryResult<Row>>;
+}
+
+export interface PoolOptions {
+  readonly tls?: { readonly ca?: string; readonly cert?: string; readonly key?: string; readonly rejectUnauthorized?: boolean };
+  readonly poolSize?: number;
+}
+
+const INT8_OID = 20;
+/** How long a query waits for a free connection (or a new one) before the store is reported unavailable. */
+const CONNECT_TIMEOUT_MS = 5_000;
+
+/**
+ * A pool of connections to `url`. bigint columns (times in ms, ids) come back as
+ * numbers, as the SQLite store returns them: node-postgres gives int8 as a
+ * string by default, because it can exceed 2^53; these never do.
+ */
+export function createPool(url: string, options: PoolOptions): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString: options.tls ? withoutTlsParameters(url) : url,
+    max: options.poolSize ?? 10,
+    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+    ...(options.tls ? { ssl: { ...options.tls } } : {}),
+    types: {
+      getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+        oid === INT8_OID ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+    },
+  });
+  // An idle connection the server ended (a restart, pg_terminate_backend) is dropped by the pool, which
+  // opens a new one when next needed; without a listener the event would end the process.
+  pool.on('error', () => undefined);
+  return pool;
+}
+
+/** node-postgres lets the URL's `sslmode`, `sslrootcert`, ... override `ssl`: with `tls` given, it alone decides. */
+function withoutTlsParameters(url: string): string {
+  const parsed = new URL(url);
+  for (const name of [...parsed.searchParams.keys()]) if (name.startsWith('ssl')) parsed.searchParams.delete(name);
+  return parsed.toString();
+}
+
+/** A connection lost between queries is reported on the client; the next query then fails and says so. */
+const ignoreClientError = () => undefined;
+
+/**
+ * A connection with a transaction begun. An idle connection the server ended
+ * before the pool heard of it fails at BEGIN, before anything was done: one
+ * more try on a new connection then answers instead of a needless
+ * STORE_UNAVAILABLE.
+ */
+async function begin(pool: pg.Pool): Promise<pg.PoolClient> {
+  for (let attempt = 0; ; attempt++) {
+    const client = await pool.connect();
+    client.on('error', ignoreClientError);
+    try {
+      await client.query('BEGIN');
+      return client;
+    } catch (err) {
+      client.removeListener('error', ignoreClientError);
+      client.release(err as Error);
+      if (attempt > 0 || !isUnavailable(err)) throw err;
+    }
+  }
+}
+
+/**
+ * Runs `task` in one transaction on one connection: COMMIT when it resolves,
+ * ROLLBACK when it throws. A connection that failed is discarded rather than
+ * returned to the pool.
+ */
+export async function inTransaction<T>(pool: pg.Pool, task: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await begin(pool);
+  let broken: Error | undefined;
+  try {
+    const result = await task(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (err) {
+    if (isUnavailable(err)) broken = err as Error;
+    else await client.query('ROLLBACK').catch((rollbackErr: unknown) => (broken = rollbackErr as Error));
+    throw err;
+  } finally {
+    client.removeListener('error', ignoreClientError);
+    client.release(broken);
+  }
+}
+
+/** Advisory lock keys of this store (one database, any number of replicas). */
+export const LOCKS = {
+  migrate: 0x6175_6d00,
+  prune: 0x6175_6d01,
+  missedSweep: 0x6175_6d02,
+  summarySweep: 0x6175_6d03,
+  /** With a key's hash as the second half (the two-key form, a space of its own): one claimer of an ordering key at a time. */
+  claimClass: 0x6175_6d04,
+} as const;
+
+/**
+ * Brings the schema up to date. Each migration runs in its own transaction
+ * holding a transaction-level advisory lock, and checks again under it whether
+ * it was applied: replicas starting at once wait for each other, and the
+ * migration runs once.
+ */
+export async function migrate(pool: pg.Pool): Promise<void> {
+  for (const migration of MIGRATIONS) {
+    await inTransaction(pool, async (client) => {
+      await client.query('SELECT pg_advisory_xact_lock($1)', [LOCKS.migrate]);
+      await client.query('CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, applied_at bigint NOT NULL)');
+      const applied = await client.query('SELECT 1 FROM schema_migrations WHERE version = $1', [migration.version]);
+      if (applied.rowCount) return;
+      await client.query(migration.sql);
+      await client.query('INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)', [migration.version, Date.now()]);
+    });
+  }
+}

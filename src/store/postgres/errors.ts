@@ -1,0 +1,67 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { BridgeError } from '../../errors.js';
+
+/** The SQLSTATE of a server error, when `err` is one. */
+function sqlState(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
+}
+
+/**
+ * Failures that say the server cannot answer now, not that the request was
+ * wrong: the connection is refused, reset or was terminated, the pool timed out,
+ * TLS or login failed (class 28, a database that does not exist: 3D000), the
+ * server is shutting down or starting (57P01-57P03), out of connections or disk
+ * (class 53), a standby after a failover (25006), or a system error (class 58).
+ * Constraint violations and syntax errors are bugs and are none of these.
+ */
+export function isUnavailable(err: unknown): boolean {
+  const state = sqlState(err);
+  if (state) return /^(08|28|53|57P0[123]|58)/.test(state) || state === '25006' || state === '3D000';
+  if (!(err instanceof Error)) return false;
+  const nodeCode = (err as NodeJS.ErrnoException).code;
+  if (nodeCode && /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH)$|CERT|TLS|SSL/.test(nodeCode)) return true;
+  // node-postgres reports its own connection failures by message only.
+  return /connection terminated|timeout exceeded when trying to connect|not queryable|cannot use a pool after calling end|connection error|does not support SSL/i.test(
+    err.message,
+  );
+}
+
+/** Two transactions locked each other (40P01) or a serializable one lost (40001): the same work may simply run again. */
+export function isContention(err: unknown): boolean {
+  const state = sqlState(err);
+  return state === '40P01' || state === '40001';
+}
+
+/** The driver's failures as the project's own error; anything else passes unchanged. */
+export function toStoreError(err: unknown, doing: string): unknown {
+  if (err instanceof BridgeError) return err;
+  if (!isUnavailable(err) && !isContention(err)) return err;
+  const state = sqlState(err);
+  const detail = state ? ` (${state})` : '';
+  return new BridgeError('STORE_UNAVAILABLE', `the PostgreSQL store cannot ${doing}${detail}: ${(err as Error).message}; is the server up and store.url right?`, { cause: err });
+}
+
+/** A failure of the store's own making that is retried like PostgreSQL's serialization failure (40001). */
+export function contention(message: string): Error {
+  return Object.assign(new Error(message), { code: '40001' });
+}
+
+/** Runs one of the store's operations and settles with its answer, the driver's errors mapped (`toStoreError`). */
+export type Guard = <T>(doing: string, task: () => Promise<T>) => Promise<T>;
+
+/** Short waits before running a deadlocked or serialization-failed transaction again; then the caller hears STORE_UNAVAILABLE. */
+const CONTENTION_WAITS_MS = [0, 5, 10, 20, 40, 80, 160];
+
+export async function retryingContention<T>(task: () => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await task();
+    } catch (err) {
+      const wait = CONTENTION_WAITS_MS[attempt];
+      if (wait === undefined || !isContention(err)) throw err;
+      // A little jitter so two replicas that deadlocked do not meet again in step.
+      await sleep(wait + Math.random() * wait);
+    }
+  }
+}
