@@ -63,18 +63,18 @@ export function startBaseline(): Promise<Server> {
   return startProcess([BASELINE], (line) => jsonLine(line)?.url as string | undefined, 'the Koa baseline');
 }
 
-/** The bridge as deployed: `serve` with the default durable store, one source, `connectors`, one route to all of them. */
+/** The bridge as deployed: `serve` with the default durable store (or the `store` keys given), one source, `connectors`, one route to all of them. */
 export function startBridge(
   dir: string,
   connectors: Record<string, unknown>,
-  options: { dispatch?: Record<string, unknown>; profileDir?: string; synchronous?: 'full' | 'normal' } = {},
+  options: { dispatch?: Record<string, unknown>; profileDir?: string; synchronous?: 'full' | 'normal'; store?: Record<string, unknown> } = {},
 ): Promise<Server> {
   const configPath = join(dir, 'config.yaml');
   writeFileSync(
     configPath,
     YAML.stringify({
       server: { host: '127.0.0.1', port: 0 },
-      store: { path: join(dir, 'bridge.db'), synchronous: options.synchronous ?? 'full' },
+      store: { path: join(dir, 'bridge.db'), synchronous: options.synchronous ?? 'full', ...options.store },
       log: { level: 'info' },
       dispatch: { poll_interval: '200ms', ...options.dispatch },
       sources: [{ name: 'main', path: WEBHOOK_PATH, verify: { hmac: { secrets: [SECRET] } } }],

@@ -14,7 +14,8 @@ import { fileURLToPath } from 'node:url';
 /** scripts/kafka.sh, found from wherever this module runs (its source, or its build under dist/). */
 export const KAFKA_SCRIPT = findUp(join('scripts', 'kafka.sh'));
 
-function findUp(relative: string): string {
+/** `relative` in the nearest folder above this module that has it. */
+export function findUp(relative: string): string {
   for (let dir = dirname(fileURLToPath(import.meta.url)); ; dir = dirname(dir)) {
     const candidate = join(dir, relative);
     if (existsSync(candidate)) return candidate;
@@ -28,9 +29,20 @@ export const TOOLS_MISSING = 3;
 const SCRIPT_TIMEOUT_MS = 5 * 60_000;
 
 /** Runs scripts/kafka.sh; bounded in time (the first fetch downloads the jars). */
-export function runKafkaScript(command: 'start' | 'stop' | 'fetch', env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export function runKafkaScript(command: 'start' | 'stop' | 'fetch', env: Record<string, string> = {}): Promise<ScriptResult> {
+  return runScript(KAFKA_SCRIPT, command, env, SCRIPT_TIMEOUT_MS);
+}
+
+export interface ScriptResult {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs one of the scripts here with `bash`, the caller's environment plus `env`, killed after `timeoutMs`. */
+export function runScript(script: string, command: string, env: Record<string, string>, timeoutMs: number): Promise<ScriptResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn('bash', [KAFKA_SCRIPT, command], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], timeout: SCRIPT_TIMEOUT_MS });
+    const child = spawn('bash', [script, command], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], timeout: timeoutMs });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));

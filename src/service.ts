@@ -6,6 +6,7 @@ import { createAcceptor } from './accept/acceptor.js';
 import { createMissedCallWatcher } from './accept/missed-call-watcher.js';
 import { createSummaryWatcher } from './accept/summary-watcher.js';
 import type { BridgeConfig } from './config/load.js';
+import { describeStore, storeOptionsOf } from './config/store.js';
 import type { DialectId } from './dialects/index.js';
 import { createDispatcher, type DispatchTarget } from './dispatch/dispatcher.js';
 import type { RetryPolicy } from './dispatch/retry.js';
@@ -162,12 +163,7 @@ function closeServer(server: Server, graceMs: number): Promise<void> {
 export async function startService(config: BridgeConfig, deps: ServiceDeps = {}): Promise<RunningService> {
   const logger = deps.logger ?? pino({ level: config.log.level });
   const now = deps.now ?? Date.now;
-  const store = deps.store ?? await openStore({
-      path: config.store.path,
-      serving: true,
-      synchronous: config.store.synchronous,
-      maxPendingCommits: config.store.max_pending_commits,
-    });
+  const store = deps.store ?? await openStore({ ...storeOptionsOf(config.store), serving: true });
   let accepting = false;
   let closed = false;
   // Both are changed in place by a reload: metrics and operations read them on each use.
@@ -270,7 +266,7 @@ export async function startService(config: BridgeConfig, deps: ServiceDeps = {})
   });
   const admin = config.admin.token ? await startAdmin(config, config.admin.token) : undefined;
   accepting = true;
-  logger.info({ url, sources: sources.map((source) => source.path), connectors: [...connectors.keys()] }, 'audian-bridge listening');
+  logger.info({ url, store: describeStore(config.store), sources: sources.map((source) => source.path), connectors: [...connectors.keys()] }, 'audian-bridge listening');
 
   /** The admin API on its own listener (`admin.host`, 127.0.0.1 unless exposed on purpose). */
   async function startAdmin(bridge: BridgeConfig, token: string) {

@@ -1,6 +1,5 @@
-import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { boolean, byteSize, duration, integer, nonEmpty, template } from '../../src/sdk/index.js';
+import { boolean, byteSize, duration, integer, nonEmpty, pem, template } from '../../src/sdk/index.js';
 
 /** `host:port`, or `[v6 address]:port`. */
 const BROKER = /^(\[[0-9A-Fa-f:.]+\]|[^\s:[\]/]+):(\d{1,5})$/;
@@ -25,19 +24,6 @@ function brokerList() {
       }
       return list;
     });
-}
-
-/** PEM text given inline (e.g. from `${KAFKA_CA}`), or the path of a PEM file, read at load. */
-function pem() {
-  return nonEmpty().transform((value, ctx): string => {
-    if (value.includes('-----BEGIN ')) return value;
-    try {
-      return readFileSync(value, 'utf8');
-    } catch (err) {
-      ctx.addIssue({ code: 'custom', message: `cannot read PEM file ${value}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` });
-      return z.NEVER;
-    }
-  });
 }
 
 /** Node's TLS options for the broker connections; `tls: true` is `tls: {}`: the system's CAs. */

@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { loadConfig, type LoadedConfig } from '../config/load.js';
+import { describeStore } from '../config/store.js';
 import { EXPLAIN_HELP, EXPLAIN_OPTIONS, runExplain } from './explain.js';
 import { BridgeError, ConfigError } from '../errors.js';
 import { signAudianRequest } from '../verify/index.js';
@@ -91,7 +92,7 @@ async function serve(flag: string | undefined): Promise<void> {
 
 async function check(flag: string | undefined): Promise<void> {
   const { config, origin, warnings } = await load(flag);
-  const lines = [`config: ${origin} (valid)`, ...warnings.map((warning) => `warning: ${warning}`), '', 'sources:'];
+  const lines = [`config: ${origin} (valid)`, ...warnings.map((warning) => `warning: ${warning}`), '', `store: ${describeStore(config.store)}`, '', 'sources:'];
   for (const source of config.sources) {
     const scheme = source.verify.hmac ? `hmac (${source.verify.hmac.secrets.length} secret(s))` : source.verify.header ? `header ${source.verify.header.name}` : 'NONE (unsigned)';
     lines.push(`  ${source.name}  POST ${source.path}  verify: ${scheme}${source.dialects ? `  dialects: ${source.dialects.join(', ')}` : ''}`);

@@ -1,13 +1,15 @@
 import { ConfigError, BridgeError } from '../errors.js';
 import type { LoadedConfig } from '../config/load.js';
+import { storeOptionsOf } from '../config/store.js';
 import type { Operations, Query } from '../ops/operations.js';
 
 /**
  * The operator's commands: `deliveries` (list, `show ID`, `purge`), `replay`
  * (`retry` is its old name), `events show ID`, `pause NAME`, `resume NAME`.
  * With `--admin URL` (or AUDIAN_BRIDGE_ADMIN_URL) they go through the admin
- * API, so they work from outside the container; else they run on the local
- * SQLite file named by the config, which must exist already.
+ * API, so they work from outside the container; else they run on the store
+ * named by the config: its PostgreSQL database (`store.url`), or its SQLite
+ * file, which must exist already.
  */
 
 /** The flags these commands take, for the one `parseArgs` in main.ts. */
@@ -22,7 +24,8 @@ export const OPS_OPTIONS = {
   'token-env': { type: 'string' },
 } as const;
 
-const WHERE = `Runs on the local database (store.path of --config FILE), which must exist already, or
+const WHERE = `Runs on the store of --config FILE (the PostgreSQL database at store.url, else the SQLite
+file at store.path, which must exist already), or
 through the admin API with --admin URL or $AUDIAN_BRIDGE_ADMIN_URL (the token from
 $AUDIAN_BRIDGE_ADMIN_TOKEN, or the variable --token-env NAME names).`;
 const TIME = 'TIME is ISO 8601 (2026-03-01T12:00:00Z) or a duration ago (30d, 2h).';
@@ -130,11 +133,11 @@ function remoteBackend(base: string, token: string | undefined): Backend {
   };
 }
 
-/** The local database named by the config, opened only if it exists. */
+/** The store named by the config: its PostgreSQL database, or its SQLite file, opened only if it exists. */
 async function localBackend(loaded: LoadedConfig): Promise<Backend> {
   const [{ openStore }, { createOperations }] = await Promise.all([import('../store/index.js'), import('../ops/operations.js')]);
   const { config } = loaded;
-  const store = await openStore({ path: config.store.path, create: false });
+  const store = await openStore({ ...storeOptionsOf(config.store), create: false });
   const operations = createOperations({ store, connectors: new Set(Object.keys(config.connectors)) });
   return { ...operations, close: () => store.close() };
 }

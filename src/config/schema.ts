@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { DIALECT_IDS } from '../dialects/index.js';
 import { issueCode, issueMessage, unknownKeyMessage, keysAt } from './issues.js';
-import { boolean, byteSize, duration, integer, jsonataExpression, nonEmpty, oneOrMany } from './values.js';
+import { boolean, byteSize, duration, integer, jsonataExpression, nonEmpty, oneOrMany, pem } from './values.js';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
 const name = () => z.string().regex(NAME, 'use letters, digits, "-" and "_"');
@@ -51,6 +51,51 @@ const routeSchema = z.strictObject({
   when: jsonataExpression().optional(),
   to: oneOrMany(name()),
 });
+
+/**
+ * `store.url`: a `postgres://` or `postgresql://` URL selects PostgreSQL. An
+ * empty value (an unset `${DATABASE_URL:-}`) is no URL: SQLite at `store.path`,
+ * so one file serves both. A message never repeats the URL: it may hold a password.
+ */
+const storeUrl = () => z.string().transform((value, ctx): string | undefined => {
+  const text = value.trim();
+  if (text === '') return undefined;
+  let scheme: string | undefined;
+  try {
+    scheme = new URL(text).protocol;
+  } catch {
+    scheme = undefined;
+  }
+  if (scheme !== 'postgres:' && scheme !== 'postgresql:') {
+    ctx.addIssue({
+      code: 'custom',
+      message: `${scheme ? `a ${scheme} URL` : 'not a URL'}: write a PostgreSQL URL, postgres://user:password@host:5432/database (or leave store.url out for SQLite at store.path)`,
+      params: { code: 'CONFIG_BAD_VALUE' },
+    });
+    return z.NEVER;
+  }
+  return text;
+});
+
+/** TLS for the PostgreSQL connections; `tls: true` is `tls: {}`: verified against the system's CAs. */
+const storeTlsSchema = z.preprocess(
+  (value) => (value === true || value === 'true' ? {} : value),
+  z
+    .strictObject({
+      /** CA certificate(s) that signed the server's certificate. */
+      ca: pem().optional(),
+      /** Client certificate and key, for servers that authenticate clients by certificate. */
+      cert: pem().optional(),
+      key: pem().optional(),
+      /** Only ever false against a test server: it accepts any certificate. */
+      reject_unauthorized: boolean().default(true),
+    })
+    .superRefine((value, ctx) => {
+      if ((value.cert === undefined) !== (value.key === undefined)) {
+        ctx.addIssue({ code: 'custom', path: [value.cert === undefined ? 'cert' : 'key'], message: 'give both cert and key, or neither', params: { code: 'CONFIG_MISSING_KEY' } });
+      }
+    }),
+);
 
 /** 5s, 30s, 2m, 10m, 30m, 1h, 4h: the last step repeats until `max_age`. */
 const DEFAULT_RETRY_SCHEDULE: readonly number[] = [5_000, 30_000, 120_000, 600_000, 1_800_000, 3_600_000, 14_400_000];
@@ -182,7 +227,13 @@ export const createConfigSchema = (connectors: ConnectorSchemas) => z
       .prefault({}),
     store: z
       .strictObject({
+        /** SQLite's file; ignored (with `synchronous`) when `url` selects PostgreSQL. */
         path: nonEmpty().default('./data/bridge.db'),
+        /** PostgreSQL: any number of replicas on one database. */
+        url: storeUrl().optional(),
+        tls: storeTlsSchema.optional(),
+        /** Connections to PostgreSQL per process. */
+        pool_size: integer(1, 1000).default(10),
         dedupe_ttl: duration().default(7 * 24 * 3600_000),
         /** How often delivered rows and expired dedupe keys are pruned, a bounded amount per pass. */
         prune_interval: duration().default(15 * 60_000),
@@ -240,6 +291,10 @@ function crossChecks(config: unknown, ctx: z.RefinementCtx): void {
   const issue = (path: PropertyKey[], code: 'CONFIG_DUPLICATE' | 'CONFIG_UNKNOWN_REFERENCE' | 'CONFIG_BAD_VALUE', message: string) =>
     ctx.addIssue({ code: 'custom', path, message, params: { code } });
   if (!isRecord(config)) return;
+  // TLS settings without a database to use them on would be silently unused.
+  if (isRecord(config.store) && config.store.tls !== undefined && (typeof config.store.url !== 'string' || config.store.url.trim() === '')) {
+    issue(['store', 'tls'], 'CONFIG_BAD_VALUE', 'applies to PostgreSQL only: set store.url too, or remove store.tls (SQLite is a local file)');
+  }
   const seenSources = new Map<unknown, number>();
   const seenPaths = new Map<unknown, number>();
   listOf(config.sources).forEach((source, index) => {

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import jsonata from 'jsonata';
 import bytes from 'bytes';
 import ms from 'ms';
@@ -62,6 +63,22 @@ export function boolean() {
 
 export function nonEmpty() {
   return z.string().min(1, 'must not be empty');
+}
+
+/**
+ * PEM text given inline (e.g. from `${KAFKA_CA}` or `${file:/run/secrets/ca.pem}`),
+ * or the path of a PEM file, read at load.
+ */
+export function pem() {
+  return nonEmpty().transform((value, ctx): string => {
+    if (value.includes('-----BEGIN ')) return value;
+    try {
+      return readFileSync(value, 'utf8');
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: `cannot read PEM file ${value}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` });
+      return z.NEVER;
+    }
+  });
 }
 
 /** A `{placeholder}` template over the canonical event, checked at load. */
