@@ -186,6 +186,8 @@ export function parseJsonBody(raw: Buffer, maxDepth: number): unknown {
   } catch {
     throw new BridgeError('INVALID_JSON', 'the body is not valid UTF-8');
   }
+  // A NUL can only arrive escaped (JSON refuses raw control characters in strings): look closer only then.
+  const mayHoldNul = text.includes('\\u0000');
   const scan = scanJson(text, maxDepth);
   if (scan.tooDeep) throw new BridgeError('JSON_TOO_DEEP', `the JSON nests deeper than ${maxDepth} levels`);
   let reviver: ((key: string, value: unknown) => unknown) | undefined;
@@ -214,5 +216,19 @@ export function parseJsonBody(raw: Buffer, maxDepth: number): unknown {
   if (scan.outOfRange) {
     throw new BridgeError('NUMBER_OUT_OF_RANGE', 'the JSON holds a number beyond the range of a double (e.g. 1e400); send it as a string');
   }
+  if (mayHoldNul && holdsNul(parsed)) {
+    // PostgreSQL text cannot hold it, CloudEvents forbids it in attributes, and no telephony field has one.
+    throw new BridgeError('NUL_CHARACTER', 'the JSON holds a NUL character (\\u0000) in a string or key; no field of a webhook may contain one');
+  }
   return parsed;
+}
+
+/** Whether a string or key anywhere in `value` holds U+0000 (the exact integers' internal markers are gone by now). */
+function holdsNul(value: unknown): boolean {
+  if (typeof value === 'string') return value.includes('\u0000');
+  if (Array.isArray(value)) return value.some(holdsNul);
+  if (value !== null && typeof value === 'object') {
+    return Object.entries(value).some(([key, item]) => key.includes('\u0000') || holdsNul(item));
+  }
+  return false;
 }

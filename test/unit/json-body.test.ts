@@ -16,10 +16,17 @@ describe('parseJsonBody', () => {
     expect(value.e).toBe(1.5e300);
   });
 
-  it('a string that looks like the internal marker stays a string', () => {
-    const value = parse('{"a": 9007199254740993, "b": "\\u0000x:1", "c": "\\u00001:9"}') as Record<string, unknown>;
-    expect(value.b).toBe('\u0000x:1');
-    expect(value.c).toBe('\u00001:9');
+  it('a string that looks like the internal marker is refused with NUL_CHARACTER, never taken for an integer', () => {
+    expect(codeOf('{"a": 9007199254740993, "b": "\\u0000x:1"}')).toBe('NUL_CHARACTER');
+    expect(codeOf('{"a": 9007199254740993, "c": "\\u00001:9"}')).toBe('NUL_CHARACTER');
+  });
+
+  it('refuses a NUL anywhere, in a value or a key, and takes an escaped backslash before u0000 for what it is', () => {
+    expect(codeOf('{"id": "evt\\u0000x", "data": {}}')).toBe('NUL_CHARACTER');
+    expect(codeOf('{"data": {"tags": ["a", {"deep": "b\\u0000"}]}}')).toBe('NUL_CHARACTER');
+    expect(codeOf('{"data": {"k\\u0000": 1}}')).toBe('NUL_CHARACTER');
+    expect(parse('{"note": "C:\\\\u0000 is text"}')).toEqual({ note: 'C:\\u0000 is text' });
+    expect(parse('{"note": "tab\\tand newline\\n stay"}')).toEqual({ note: 'tab\tand newline\n stay' });
   });
 
   it('refuses a number beyond a double with NUMBER_OUT_OF_RANGE instead of storing null', () => {
