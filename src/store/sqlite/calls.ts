@@ -1,45 +1,6 @@
 import type { CallKey, CallState } from '../types.js';
+import { callFromRow, type CallRow } from '../rows.js';
 import type { Db } from './db.js';
-
-interface CallRow {
-  source: string;
-  call_id: string;
-  direction: string | null;
-  from_number: string | null;
-  to_number: string | null;
-  from_name: string | null;
-  status: string | null;
-  tags: string | null;
-  started_at: string | null;
-  answered: number;
-  ended_at: string | null;
-  end_event_seq: number | null;
-  end_reason: string | null;
-  missed_check_at: number | null;
-  missed: 'emitted' | 'not_missed' | null;
-  end_event_key: string | null;
-  summary_check_at: number | null;
-  summary_revision: number | null;
-}
-
-function fromRow(row: CallRow): CallState {
-  const state: CallState = { source: row.source, callId: row.call_id, answered: row.answered === 1 };
-  if (row.direction !== null) state.direction = row.direction;
-  if (row.from_number !== null) state.from = row.from_number;
-  if (row.to_number !== null) state.to = row.to_number;
-  if (row.from_name !== null) state.fromName = row.from_name;
-  if (row.status !== null) state.status = row.status;
-  if (row.tags !== null) state.tags = JSON.parse(row.tags) as Record<string, unknown>;
-  if (row.started_at !== null) state.startedAt = row.started_at;
-  if (row.ended_at !== null) state.endedAt = row.ended_at;
-  if (row.end_event_key !== null) state.endEventKey = row.end_event_key;
-  if (row.end_reason !== null) state.endReason = row.end_reason;
-  if (row.missed_check_at !== null) state.missedCheckAt = row.missed_check_at;
-  if (row.missed !== null) state.missed = row.missed;
-  if (row.summary_check_at !== null) state.summaryCheckAt = row.summary_check_at;
-  if (row.summary_revision !== null) state.summaryRevision = row.summary_revision;
-  return state;
-}
 
 export function createCallQueries(db: Db) {
   const select = db.prepare<[string, string], CallRow>(
@@ -83,7 +44,7 @@ export function createCallQueries(db: Db) {
   return {
     get(source: string, callId: string): CallState | undefined {
       const row = select.get(source, callId);
-      return row ? fromRow(row) : undefined;
+      return row ? callFromRow(row) : undefined;
     },
     /** Must run inside the transaction that stored the event named by `endEventKey`. */
     save(state: CallState, now: number): void {

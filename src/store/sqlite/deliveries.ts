@@ -16,13 +16,8 @@ import type {
   ReplaySelection,
   SettleResult,
 } from '../types.js';
+import { recordFromRow, type RecordRow } from '../rows.js';
 import type { Db } from './db.js';
-
-interface RecordRow {
-  id: number; event_id: string; type: string; source: string; subject: string | null; route: string; connector: string;
-  status: DeliveryStatus; attempts: number; next_attempt_at: number; last_error: string | null; created_at: number;
-  updated_at: number; replay: number; skip_reason: string | null;
-}
 
 /**
  * The columns a `RecordRow` reads, from deliveries `d` joined with events `e`. A skipped delivery is stored
@@ -31,26 +26,6 @@ interface RecordRow {
 const RECORD_COLUMNS = `d.id, e.id AS event_id, e.type, e.source, e.subject, d.route, d.connector,
   CASE WHEN d.skip_reason IS NOT NULL THEN 'skipped' ELSE d.status END AS status, d.attempts,
   d.next_attempt_at, d.last_error, d.created_at, d.updated_at, d.replay, d.skip_reason`;
-
-function toRecord(row: RecordRow): DeliveryRecord {
-  return {
-    id: row.id,
-    eventId: row.event_id,
-    type: row.type,
-    route: row.route,
-    connector: row.connector,
-    status: row.status,
-    attempts: row.attempts,
-    nextAttemptAt: row.next_attempt_at,
-    lastError: row.last_error,
-    ...(row.skip_reason !== null ? { skipReason: row.skip_reason } : {}),
-    updatedAt: row.updated_at,
-    createdAt: row.created_at,
-    source: row.source,
-    callId: row.subject,
-    replay: row.replay,
-  };
-}
 
 /** A pending delivery as a claim reads it. */
 interface ClaimRow {
@@ -326,17 +301,17 @@ export function createDeliveryQueries(db: Db) {
           before: filter.before ?? null,
           limit: filter.limit ?? 100,
         })
-        .map(toRecord);
+        .map(recordFromRow);
     },
     delivery(id: number): DeliveryDetail | undefined {
       const row = one.get(id);
       if (!row) return undefined;
       const attempts = history.all(id).map((entry) => ({ at: entry.at, outcome: entry.outcome, error: entry.error, durationMs: entry.duration_ms }));
-      return { ...toRecord(row), history: attempts };
+      return { ...recordFromRow(row), history: attempts };
     },
     /** The deliveries of one stored event (by its sequence number), in creation order. */
     ofEvent(eventSeq: number): DeliveryRecord[] {
-      return ofEvent.all(eventSeq).map(toRecord);
+      return ofEvent.all(eventSeq).map(recordFromRow);
     },
     replay(selection: ReplaySelection, now: number): ReplayResult {
       return replayAll.immediate(selection, now);
