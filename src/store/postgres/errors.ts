@@ -1,5 +1,5 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { BridgeError } from '../../errors.js';
+import { retrying, type ContentionPolicy } from '../retry.js';
 
 /** The SQLSTATE of a server error, when `err` is one. */
 function sqlState(err: unknown): string | undefined {
@@ -51,17 +51,11 @@ export function contention(message: string): Error {
 export type Guard = <T>(doing: string, task: () => Promise<T>) => Promise<T>;
 
 /** Short waits before running a deadlocked or serialization-failed transaction again; then the caller hears STORE_UNAVAILABLE. */
-const CONTENTION_WAITS_MS = [0, 5, 10, 20, 40, 80, 160];
+const CONTENTION: ContentionPolicy = {
+  waitsMs: [0, 5, 10, 20, 40, 80, 160],
+  retriable: isContention,
+  // Two replicas that deadlocked should not meet again in step.
+  jitter: 1,
+};
 
-export async function retryingContention<T>(task: () => Promise<T>): Promise<T> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await task();
-    } catch (err) {
-      const wait = CONTENTION_WAITS_MS[attempt];
-      if (wait === undefined || !isContention(err)) throw err;
-      // A little jitter so two replicas that deadlocked do not meet again in step.
-      await sleep(wait + Math.random() * wait);
-    }
-  }
-}
+export const retryingContention = <T>(task: () => Promise<T>): Promise<T> => retrying(CONTENTION, task);

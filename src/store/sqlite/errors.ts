@@ -1,6 +1,6 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import Database from './driver.js';
 import { BridgeError } from '../../errors.js';
+import { retrying, type ContentionPolicy } from '../retry.js';
 
 /**
  * The driver's failures (SQLITE_BUSY, SQLITE_FULL, SQLITE_IOERR, a closed
@@ -41,16 +41,6 @@ export async function guarded<T>(doing: string, task: () => T | Promise<T>): Pro
  * freezing the event loop; these waits are asynchronous. About half a second in
  * all, then the caller hears STORE_UNAVAILABLE (a webhook answers 503).
  */
-const CONTENTION_WAITS_MS = [5, 10, 20, 40, 80, 160, 240];
+const CONTENTION: ContentionPolicy = { waitsMs: [5, 10, 20, 40, 80, 160, 240], retriable: isLockContention };
 
-export async function retryingContention<T>(task: () => Promise<T>): Promise<T> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await task();
-    } catch (err) {
-      const wait = CONTENTION_WAITS_MS[attempt];
-      if (wait === undefined || !isLockContention(err)) throw err;
-      await sleep(wait);
-    }
-  }
-}
+export const retryingContention = <T>(task: () => Promise<T>): Promise<T> => retrying(CONTENTION, task);
