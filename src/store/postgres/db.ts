@@ -35,6 +35,10 @@ export function createPool(url: string, options: PoolOptions): pg.Pool {
   // An idle connection the server ended (a restart, pg_terminate_backend) is dropped by the pool, which
   // opens a new one when next needed; without a listener the event would end the process.
   pool.on('error', () => undefined);
+  // A connection can also report its end while checked out, or again after the pool let it go (a server
+  // shutting down sends 57P01, then the socket closes): the pool listens only while it is idle, so every
+  // connection carries a listener of its own for its whole life. The query that was running fails and says so.
+  pool.on('connect', (client) => client.on('error', ignoreClientError));
   return pool;
 }
 
@@ -46,7 +50,7 @@ function withoutTlsParameters(url: string): string {
 }
 
 /** A connection lost between queries is reported on the client; the next query then fails and says so. */
-const ignoreClientError = () => undefined;
+function ignoreClientError(): void {}
 
 /**
  * A connection with a transaction begun. An idle connection the server ended
@@ -57,12 +61,10 @@ const ignoreClientError = () => undefined;
 async function begin(pool: pg.Pool): Promise<pg.PoolClient> {
   for (let attempt = 0; ; attempt++) {
     const client = await pool.connect();
-    client.on('error', ignoreClientError);
     try {
       await client.query('BEGIN');
       return client;
     } catch (err) {
-      client.removeListener('error', ignoreClientError);
       client.release(err as Error);
       if (attempt > 0 || !isUnavailable(err)) throw err;
     }
@@ -86,7 +88,6 @@ export async function inTransaction<T>(pool: pg.Pool, task: (client: pg.PoolClie
     else await client.query('ROLLBACK').catch((rollbackErr: unknown) => (broken = rollbackErr as Error));
     throw err;
   } finally {
-    client.removeListener('error', ignoreClientError);
     client.release(broken);
   }
 }
