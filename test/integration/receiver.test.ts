@@ -3,6 +3,7 @@ import { gzipSync } from 'node:zlib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { baseConfig, postWebhook, readEvents, startBridge, TEST_SECRET, type TestBridge } from '../helpers/bridge.js';
 import { waitFor } from '../helpers/wait.js';
+import Database from '../../src/store/sqlite/driver.js';
 import { signAudianRequest } from '../../src/verify/index.js';
 
 const PATH = '/webhooks/audian';
@@ -204,12 +205,15 @@ describe('HTTP surface', () => {
 
   it('answers 503 STORE_UNAVAILABLE when the store refuses the write, and stores nothing', async () => {
     const before = storedEvents();
-    bridge.db.pragma('query_only = ON');
+    // Another connection holds the file's write lock for longer than the store waits.
+    const holder = new Database(bridge.db.name);
+    holder.exec('BEGIN IMMEDIATE');
     try {
       const answer = await bridge.post(PATH, v2Event());
       expect(answer).toMatchObject({ status: 503, body: { error: { code: 'STORE_UNAVAILABLE' } } });
     } finally {
-      bridge.db.pragma('query_only = OFF');
+      holder.exec('ROLLBACK');
+      holder.close();
     }
     expect(storedEvents()).toBe(before);
   });

@@ -2,12 +2,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from '../../src/store/sqlite/driver.js';
-import { describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { CanonicalEvent } from '../../src/dialects/index.js';
 import type { CommitRequest } from '../../src/store/index.js';
 import { MIGRATIONS } from '../../src/store/sqlite/migrations.js';
-import { createSqliteStore } from '../../src/store/sqlite/index.js';
-import { describeStoreContract } from '../contract/store.js';
+import { createSqliteStore, type SqliteStore } from '../../src/store/sqlite/index.js';
+import { describeStoreContract, event, MANY_PER_CALL, SOURCE, T0, TO_SINK } from '../contract/store.js';
 
 // On a real file (WAL, synchronous=FULL), as the bridge runs it.
 describeStoreContract('sqlite', async () => {
@@ -20,6 +20,106 @@ describeStoreContract('sqlite', async () => {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+});
+
+// The same with the writes on the writer thread, as the serving process runs them.
+describeStoreContract('sqlite, writer thread', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'audian-bridge-store-thread-'));
+  const store = createSqliteStore(join(dir, 'bridge.db'), { writerThread: true });
+  return {
+    store,
+    async dispose() {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+});
+
+describe('sqlite: the writer thread', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'audian-bridge-store-writer-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  const commitOf = (id: string, subject: string): CommitRequest => ({
+    event: event(id, subject),
+    receivedAt: T0,
+    advance: (stored) => ({ event: event(id, subject), call: { ...(stored ?? { source: SOURCE, callId: subject, answered: false }) }, targets: TO_SINK }),
+  });
+  /** Rows this connection itself inserted, updated or deleted since it opened. */
+  const changesBy = (store: SqliteStore) => (store.db.prepare('SELECT total_changes() AS n').get() as { n: number }).n;
+
+  it('the serving store writes from its thread, on a connection of its own: the caller\'s connection only reads', async () => {
+    const serving = createSqliteStore(join(dir, 'bridge.db'), { exclusive: true });
+    const inline = createSqliteStore(join(dir, 'other.db'));
+    // Opening a new file migrates it, on the caller's connection.
+    const opened = { serving: changesBy(serving), inline: changesBy(inline) };
+    try {
+      for (const store of [serving, inline]) {
+        await store.commit(commitOf('evt-1', 'call-1'));
+        const [claimed] = await store.claim('sink', T0, MANY_PER_CALL);
+        await store.settle([{ id: claimed!.id, lease: claimed!.lease, outcome: 'delivered' }], T0);
+        expect(await store.list({})).toMatchObject([{ eventId: 'evt-1', status: 'delivered' }]);
+      }
+      expect(serving.writer.thread?.()).toBeDefined();
+      expect(changesBy(serving)).toBe(opened.serving);
+      expect(inline.writer.thread).toBeUndefined();
+      expect(changesBy(inline)).toBeGreaterThan(opened.inline);
+    } finally {
+      await serving.close();
+      await inline.close();
+    }
+  });
+
+  it('a thread that stops fails its writes in flight with STORE_UNAVAILABLE, and the next write starts another', async () => {
+    const store = createSqliteStore(join(dir, 'bridge.db'), { writerThread: true });
+    try {
+      await store.commit(commitOf('evt-1', 'call-1'));
+      const thread = store.writer.thread?.();
+      expect(thread).toBeDefined();
+      const inFlight = store.writer.write('write', 'probe', T0);
+      await thread!.terminate();
+      await expect(inFlight).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' });
+      await expect(store.commit(commitOf('evt-2', 'call-1'))).resolves.toMatchObject({ duplicate: false });
+      expect(store.writer.thread?.()).not.toBe(thread);
+      expect((await store.list({})).map((record) => record.eventId)).toEqual(['evt-2', 'evt-1']);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('close answers the writes already asked for before the thread lets go of the file', async () => {
+    const path = join(dir, 'bridge.db');
+    const store = createSqliteStore(path, { writerThread: true });
+    const commits = ['a', 'b', 'c'].map((id) => store.commit(commitOf(id, `call-${id}`)));
+    await new Promise((resolve) => setImmediate(resolve));
+    const closed = store.close();
+    expect(await Promise.all(commits)).toEqual([1, 2, 3].map(() => ({ duplicate: false, targets: TO_SINK })));
+    await closed;
+    await expect(store.commit(commitOf('d', 'call-d'))).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' });
+    const reopened = createSqliteStore(path);
+    try {
+      expect((await reopened.list({})).map((record) => record.eventId).sort()).toEqual(['a', 'b', 'c']);
+    } finally {
+      await reopened.close();
+    }
+  });
+
+  it.each([false, true])('an outcome on its way to the file keeps its lease: nobody claims the delivery meanwhile (writer thread: %s)', async (writerThread) => {
+    const store = createSqliteStore(join(dir, 'bridge.db'), { writerThread });
+    try {
+      await store.commit(commitOf('evt-1', 'call-1'));
+      const [claimed] = await store.claim('sink', T0, { limit: 10, leaseMs: 1, maxPerCall: 1 });
+      const settling = store.settle([{ id: claimed!.id, lease: claimed!.lease, outcome: 'retry', at: T0, error: 'busy' }], T0 + 5);
+      // The lease has lapsed by the clock, but its outcome is being written.
+      expect(await store.claim('sink', T0 + 10, { limit: 10, leaseMs: 60_000, maxPerCall: 1 })).toEqual([]);
+      expect(await settling).toEqual({ written: 1, refused: [] });
+      expect((await store.claim('sink', T0 + 10, { limit: 10, leaseMs: 60_000, maxPerCall: 1 })).map((d) => d.attempts)).toEqual([1]);
+    } finally {
+      await store.close();
+    }
+  });
 });
 
 describe('sqlite: one serving process per file', () => {

@@ -14,7 +14,6 @@ import type {
   PendingStats,
   ReplayResult,
   ReplaySelection,
-  SettleResult,
 } from '../types.js';
 import { recordFromRow, type RecordRow } from '../rows.js';
 import type { Db } from './db.js';
@@ -37,6 +36,8 @@ interface Lease {
   readonly until: number;
   readonly connector: string;
   readonly orderKey: string;
+  /** While its outcome is being written: when the lease would have lapsed. */
+  readonly lapsesAt?: number;
 }
 
 /**
@@ -239,15 +240,8 @@ export function createDeliveryQueries(db: Db) {
     });
   });
 
-  const settle = db.transaction((outcomes: readonly DeliveryOutcome[], now: number): SettleResult => {
-    const refused: number[] = [];
-    let written = 0;
+  const writeOutcomes = db.transaction((outcomes: readonly DeliveryOutcome[], now: number): number => {
     for (const outcome of outcomes) {
-      // A lapsed lease nobody took over still counts: the send it reports was the only one.
-      if (leases.get(outcome.id)?.token !== outcome.lease) {
-        refused.push(outcome.id);
-        continue;
-      }
       if (outcome.outcome === 'delivered') delivered.run(now, outcome.id);
       else if (outcome.outcome === 'skipped') skipped.run(outcome.reason, now, outcome.id);
       else if (outcome.outcome === 'retry') retry.run(outcome.at, outcome.error, now, outcome.id);
@@ -256,9 +250,8 @@ export function createDeliveryQueries(db: Db) {
       // A skipped attempt keeps its reason where a failed one keeps its error.
       const note = outcome.outcome === 'delivered' ? null : outcome.outcome === 'skipped' ? outcome.reason : outcome.error;
       recordAttempt.run(outcome.id, now - (durationMs ?? 0), outcome.outcome, note, durationMs);
-      written += 1;
     }
-    return { written, refused };
+    return outcomes.length;
   });
 
   return {
@@ -270,14 +263,39 @@ export function createDeliveryQueries(db: Db) {
       if (isPaused.get(connector)) return [];
       return claimDue(connector, now, options);
     },
-    /** Writes the outcomes; `release` them once the write is durable. */
-    settle(outcomes: readonly DeliveryOutcome[], now: number): SettleResult {
-      return settle.immediate(outcomes, now);
+    /**
+     * Splits outcomes into those whose lease this process still holds and those
+     * refused (claimed again after it lapsed). The accepted ones' leases are held
+     * until `release`, however long their write takes, so nobody claims a delivery
+     * whose outcome is on its way to the file.
+     */
+    acceptOutcomes(outcomes: readonly DeliveryOutcome[]): { accepted: DeliveryOutcome[]; refused: number[] } {
+      const accepted: DeliveryOutcome[] = [];
+      const refused: number[] = [];
+      for (const outcome of outcomes) {
+        const lease = leases.get(outcome.id);
+        // A lapsed lease nobody took over still counts: the send it reports was the only one.
+        if (lease?.token !== outcome.lease) {
+          refused.push(outcome.id);
+          continue;
+        }
+        leases.set(outcome.id, { ...lease, until: Number.POSITIVE_INFINITY, lapsesAt: lease.until });
+        accepted.push(outcome);
+      }
+      return { accepted, refused };
     },
-    /** Only once the outcomes are durable does the call's next delivery become claimable. */
-    release(outcomes: readonly DeliveryOutcome[], result: SettleResult): void {
-      const refused = new Set(result.refused);
-      for (const outcome of outcomes) if (!refused.has(outcome.id)) leases.delete(outcome.id);
+    /** Writes outcomes `acceptOutcomes` accepted: the writer's part. */
+    writeOutcomes(outcomes: readonly DeliveryOutcome[], now: number): number {
+      return writeOutcomes.immediate(outcomes, now);
+    },
+    /** Once the outcomes are durable the call's next delivery becomes claimable; after a failed write, their leases lapse as they would have. */
+    release(outcomes: readonly DeliveryOutcome[], written: boolean): void {
+      for (const outcome of outcomes) {
+        const lease = leases.get(outcome.id);
+        if (lease?.token !== outcome.lease) continue;
+        if (written) leases.delete(outcome.id);
+        else leases.set(outcome.id, { ...lease, until: lease.lapsesAt ?? lease.until });
+      }
     },
     nextDueAt(connector: string): number | undefined {
       if (isPaused.get(connector)) return undefined;

@@ -5,6 +5,7 @@ import { dedupeKeyOf } from '../dedupe.js';
 import type {
   Admission,
   CallKey,
+  CallState,
   CommitRequest,
   CommitResult,
   EventTrace,
@@ -19,11 +20,12 @@ import { createCallQueries } from './calls.js';
 import { createConnectorStateQueries } from './connector-state.js';
 import { openDatabase, syncsWalItself, type Db, type Synchronous } from './db.js';
 import { createDeliveryQueries } from './deliveries.js';
-import { failsEveryWrite, guarded, retryingContention, toStoreError } from './errors.js';
-import { createGroupCommit } from './group-commit.js';
+import { guarded, toStoreError } from './errors.js';
 import { createKeyedQueue } from './keyed-queue.js';
 import { lockForServing } from './process-lock.js';
-import { createWalSync } from './wal-sync.js';
+import { createWriter, type Writer } from './writer.js';
+import { startWriterThread } from './writer-thread.js';
+import { callKeyOf, type WriteName, type WriteResult, type Writes } from './writes.js';
 
 /** The store on one SQLite file, for one process. */
 export interface SqliteStore extends Store {
@@ -31,20 +33,14 @@ export interface SqliteStore extends Store {
   readonly db: Db;
   /** At `full` on a file: the store syncs the WAL itself before each answer (SQLite itself then runs at NORMAL). */
   readonly syncsWal: boolean;
-}
-
-/** What one accepted event writes, all in one transaction. */
-interface EventWrite {
-  readonly admission: Admission;
-  readonly dedupeKey: string;
-  readonly receivedAt: number;
+  /** Where the writes run: on the writer thread (writer-thread.ts, `writer.thread` is set) or on this connection. For tests. */
+  readonly writer: Writer;
 }
 
 const DUPLICATE: CommitResult = { duplicate: true };
 
-function callKeyOf(source: string, callId: string): string {
-  return `${source}\u0000${callId}`;
-}
+/** How many calls the commit path keeps in memory as last committed (`recentCalls`). */
+const RECENT_CALLS = 10_000;
 
 export interface SqliteStoreOptions {
   /** For the process that serves from the file: refuse to open while another one does (STORE_LOCKED). */
@@ -55,6 +51,12 @@ export interface SqliteStoreOptions {
   readonly synchronous?: Synchronous;
   /** Commits waiting at once (for their call, their read, their write) beyond which `commit` answers OVERLOADED at once. */
   readonly maxPendingCommits?: number;
+  /**
+   * Writes from a thread of their own, on a connection of their own, so the
+   * caller's event loop never runs a commit (default: for the serving process,
+   * on a file). Without it they run on the caller's connection.
+   */
+  readonly writerThread?: boolean;
 }
 
 export function createSqliteStore(path: string, options: SqliteStoreOptions = {}): SqliteStore {
@@ -66,45 +68,40 @@ export function createSqliteStore(path: string, options: SqliteStoreOptions = {}
     lock?.release();
     throw toStoreError(err, `open ${path}`);
   }
+  const threaded = (options.writerThread ?? options.exclusive === true) && path !== ':memory:';
+  const writerOptions = { path, ...(options.synchronous === undefined ? {} : { synchronous: options.synchronous }) };
   // At `full`, nothing is answered before the WAL holding it is synced; the sync runs off the event loop.
-  const walSync = syncsWalItself(path, options.synchronous) ? createWalSync(path) : undefined;
-  const durable = () => walSync?.durable() ?? Promise.resolve();
+  const writer: Writer = threaded ? startWriterThread(writerOptions) : createWriter(db, writerOptions);
   const deliveries = createDeliveryQueries(db);
   const calls = createCallQueries(db);
-  const connectorState = createConnectorStateQueries(db, durable);
   // Every writer of a call lives in this process, so a keyed queue is the per-call serialization.
   const queue = createKeyedQueue();
+  // The rows of the calls committed lately, as committed, so a call's next event needs no read. Every
+  // writer of a call is in this process and under `queue`; a write that changes a row otherwise (a
+  // decision, pruning) forgets it. Oldest first: the least recently committed goes when it is full.
+  const recentCalls = new Map<string, CallState>();
+  function remember(key: string, state: CallState): void {
+    recentCalls.delete(key);
+    recentCalls.set(key, state);
+    if (recentCalls.size > RECENT_CALLS) recentCalls.delete(recentCalls.keys().next().value as string);
+  }
   const maxPending = options.maxPendingCommits ?? Number.POSITIVE_INFINITY;
   let pending = 0;
 
   const exists = db.prepare<[string], { one: number }>('SELECT 1 AS one FROM events WHERE dedupe_key = ?');
-  const insertEvent = db.prepare(
-    `INSERT INTO events (dedupe_key, id, source, type, subject, received_at, body)
-     VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dedupe_key) DO NOTHING`,
-  );
   const eventByKey = db.prepare<[string], { body: string }>('SELECT body FROM events WHERE dedupe_key = ?');
   const eventsOfCall = db.prepare<[string, string], { body: string }>('SELECT body FROM events WHERE source = ? AND subject = ? ORDER BY seq');
-  const pruneEvents = db.prepare(
-    `DELETE FROM events WHERE seq IN
-       (SELECT seq FROM events WHERE received_at < @olderThan
-           AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_seq = events.seq AND d.status IN ('pending', 'dead'))
-           AND NOT EXISTS (SELECT 1 FROM calls c WHERE c.end_event_seq = events.seq AND c.missed_check_at IS NOT NULL)
-           -- A call's summary reads all its events: they stay until it falls due (the watcher takes it then).
-           AND NOT EXISTS (SELECT 1 FROM calls c WHERE c.source = events.source AND c.call_id = events.subject
-                             AND c.summary_check_at > @now)
-         ORDER BY received_at LIMIT @limit)`,
-  );
   const eventsById = db.prepare<[string], { seq: number; body: string; received_at: number; source: string; subject: string | null }>(
     'SELECT seq, body, received_at, source, subject FROM events WHERE id = ? ORDER BY seq DESC',
   );
   const ping = db.prepare('SELECT 1');
-  const probe = db.prepare('INSERT INTO store_probe (id, at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET at = excluded.at');
 
   /** The last write's failure, until a write succeeds again: readiness reports it. */
   let writesFailing: BridgeError | undefined;
-  async function write<T>(doing: string, task: () => T | Promise<T>): Promise<T> {
+  /** One write (writes.ts), answered once it is durable; every write of a turn shares one transaction and one sync. */
+  async function write<K extends WriteName>(doing: string, name: K, ...args: Parameters<Writes[K]>): Promise<WriteResult<K>> {
     try {
-      const result = await retryingContention(() => guarded(doing, task));
+      const result = await writer.write(doing, name, ...args);
       writesFailing = undefined;
       return result;
     } catch (err) {
@@ -112,47 +109,44 @@ export function createSqliteStore(path: string, options: SqliteStoreOptions = {}
       throw err;
     }
   }
+  const connectorState = createConnectorStateQueries(db, (connector, key, value, expiresAt, now) =>
+    write('write connector state', 'connectorState', connector, key, value, expiresAt, now),
+  );
 
-  /** A write of its own (a webhook's commit is the group commit's): answered once it is durable. */
-  function writeAlone<T>(doing: string, task: () => T): Promise<T> {
-    return write(doing, () => {
-      const result = task();
-      return durable().then(() => result);
+  function commitAdmission(admission: Admission, dedupeKey: string, receivedAt: number): Promise<CommitResult> {
+    const { event, call, targets } = admission;
+    return write('commit an event', 'event', {
+      dedupeKey,
+      id: event.id,
+      source: event.source,
+      type: event.type,
+      subject: event.subject,
+      body: JSON.stringify(event),
+      call,
+      targets,
+      receivedAt,
     });
   }
-
-  /** One event's rows; the group commit runs it inside its transaction. */
-  const writeEvent = (input: EventWrite): CommitResult => {
-    const { event, call, targets } = input.admission;
-    const inserted = insertEvent.run(
-      input.dedupeKey,
-      event.id,
-      event.source,
-      event.type,
-      event.subject ?? null,
-      input.receivedAt,
-      JSON.stringify(event),
-    );
-    if (inserted.changes === 0) return DUPLICATE;
-    const seq = Number(inserted.lastInsertRowid);
-    if (call) calls.save(call, input.receivedAt);
-    // Deliveries of one call share an ordering key so they leave in the order accepted.
-    const orderKey = event.subject === undefined ? `#${seq}` : callKeyOf(event.source, event.subject);
-    for (const target of targets) deliveries.insert(seq, target.route, target.connector, orderKey, input.receivedAt);
-    return { duplicate: false, targets };
-  };
-  // Concurrent webhooks share one transaction and one fsync; each still resolves only after it.
-  const groupCommit = createGroupCommit(db, writeEvent, failsEveryWrite, durable);
 
   /** The commit path; the caller holds the event's call in `queue` when it has one. */
   async function commitInOrder(request: CommitRequest): Promise<CommitResult> {
     const { event } = request;
     const dedupeKey = dedupeKeyOf(event);
-    // Cheap early answer for retries; the unique key in `writeEvent` is what actually decides.
+    // Cheap early answer for retries; the unique key (writes.ts `event`) is what actually decides.
     if (await guarded('read events', () => exists.get(dedupeKey) !== undefined)) return DUPLICATE;
-    const stored = event.subject === undefined ? undefined : await guarded('read a call', () => calls.get(event.source, event.subject as string));
+    const key = event.subject === undefined ? undefined : callKeyOf(event.source, event.subject);
+    const stored = key === undefined ? undefined : (recentCalls.get(key) ?? (await guarded('read a call', () => calls.get(event.source, event.subject as string))));
     const admission = await request.advance(stored);
-    return write('commit an event', () => groupCommit({ admission, dedupeKey, receivedAt: request.receivedAt }));
+    try {
+      const result = await commitAdmission(admission, dedupeKey, request.receivedAt);
+      const committed = admission.call ?? stored;
+      if (key !== undefined && !result.duplicate && committed) remember(key, committed);
+      return result;
+    } catch (err) {
+      // Whether it was written is not known: the next event of the call reads it.
+      if (key !== undefined) recentCalls.delete(key);
+      throw err;
+    }
   }
 
   async function decideInOrder(key: CallKey, now: number, verdict: MissedVerdict): Promise<MissedDecision> {
@@ -166,7 +160,8 @@ export function createSqliteStore(path: string, options: SqliteStoreOptions = {}
       if (!result.duplicate) return { outcome: 'emitted', event: derived.event, targets: result.targets };
     }
     // A duplicate derived id is recorded as not missed too, or the check would stay due for ever.
-    await writeAlone('record a missed-call decision', () => calls.markNotMissed(key.source, key.callId, now));
+    recentCalls.delete(callKeyOf(key.source, key.callId));
+    await write('record a missed-call decision', 'markNotMissed', key.source, key.callId, now);
     return derived ? { outcome: 'duplicate' } : { outcome: 'not_missed' };
   }
 
@@ -189,7 +184,8 @@ export function createSqliteStore(path: string, options: SqliteStoreOptions = {}
     }
     // A taken summary id ends the check too, or it would stay due for ever.
     const revision = derived ? Number(derived.summary.event.data.revision) || 0 : 0;
-    await writeAlone('end a summary check', () => calls.endSummaryCheck(key.source, key.callId, revision, now));
+    recentCalls.delete(callKeyOf(key.source, key.callId));
+    await write('end a summary check', 'endSummaryCheck', key.source, key.callId, revision, now);
     return derived ? { outcome: 'duplicate' } : { outcome: 'none' };
   }
 
@@ -224,15 +220,15 @@ export function createSqliteStore(path: string, options: SqliteStoreOptions = {}
   let closing: Promise<void> | undefined;
   async function close(): Promise<void> {
     // Commits already queued for the group finish first: their callers were promised an answer.
-    await new Promise((resolve) => setImmediate(resolve));
-    await walSync?.close();
+    await writer.close();
     if (db.open) db.close();
     lock?.release();
   }
 
   return {
     db,
-    syncsWal: walSync !== undefined,
+    syncsWal: syncsWalItself(path, options.synchronous),
+    writer,
     commit(request: CommitRequest): Promise<CommitResult> {
       // A bounded wait: past it the provider hears 503 at once and retries, instead of a queue that only grows.
       if (pending >= maxPending) return Promise.reject(new BridgeError('OVERLOADED', 'too many webhooks are waiting for the store; retry shortly'));
@@ -251,36 +247,39 @@ export function createSqliteStore(path: string, options: SqliteStoreOptions = {}
     },
     claim: (connector, now, options) => guarded('claim deliveries', () => deliveries.claim(connector, now, options)),
     async settle(outcomes, now) {
-      const result = await writeAlone('record delivery outcomes', () => deliveries.settle(outcomes, now));
-      deliveries.release(outcomes, result);
-      return result;
+      const { accepted, refused } = deliveries.acceptOutcomes(outcomes);
+      let written = 0;
+      try {
+        if (accepted.length > 0) written = await write('record delivery outcomes', 'outcomes', accepted, now);
+      } finally {
+        deliveries.release(accepted, written === accepted.length);
+      }
+      return { written, refused };
     },
     nextDueAt: (connector) => guarded('read deliveries', () => deliveries.nextDueAt(connector)),
     pendingStats: () => guarded('read deliveries', () => deliveries.pendingStats()),
     list: (filter) => guarded('read deliveries', () => deliveries.list(filter)),
     deadStats: () => guarded('read deliveries', () => deliveries.deadStats()),
     delivery: (id) => guarded('read a delivery', () => deliveries.delivery(id)),
-    requeue: (ids, now) => writeAlone('requeue deliveries', () => deliveries.requeue(ids, now)),
-    replay: (selection, now) => writeAlone('replay deliveries', () => deliveries.replay(selection, now)),
-    purgeDead: (before, filter) => writeAlone('purge deliveries', () => deliveries.purgeDead(before, filter.connector)),
+    requeue: (ids, now) => write('requeue deliveries', 'requeue', ids, now),
+    replay: (selection, now) => write('replay deliveries', 'replay', selection, now),
+    purgeDead: (before, filter) => write('purge deliveries', 'purgeDead', before, filter.connector),
     trace: (eventId) => guarded('read an event', () => trace(eventId)),
-    pause: (connector, now) => writeAlone('pause a connector', () => deliveries.pause(connector, now)),
-    resume: (connector, now) => writeAlone('resume a connector', () => deliveries.resume(connector, now)),
+    pause: (connector, now) => write('pause a connector', 'pause', connector, now),
+    resume: (connector, now) => write('resume a connector', 'resume', connector, now),
     paused: () => guarded('read pauses', () => deliveries.paused()),
     sizeBytes: () => guarded('read its size', () => sizeBytes()),
-    prune: (now, ttlMs, limit) =>
-      writeAlone('prune', () =>
-        db.transaction(() => {
-          const events = pruneEvents.run({ olderThan: now - ttlMs, now, limit }).changes;
-          const removedCalls = calls.prune(now - ttlMs, now, limit);
-          return { events, calls: removedCalls, more: events === limit || removedCalls === limit };
-        }).immediate(),
-      ),
+    async prune(now, ttlMs, limit) {
+      const result = await write('prune', 'prune', now, ttlMs, limit);
+      // Which calls went is not told; the calls of the next events are read again.
+      if (result.calls > 0) recentCalls.clear();
+      return result;
+    },
     connectorState: (connector, now) => connectorState.scope(connector, now),
     async ping() {
       await guarded('answer', () => void ping.get());
       // Reads work while another connection holds the write lock or the disk is full: try a write.
-      if (writesFailing) await writeAlone('write', () => void probe.run(Date.now()));
+      if (writesFailing) await write('write', 'probe', Date.now());
     },
     close: () => (closing ??= close()),
   };

@@ -1,0 +1,163 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Worker, type MessagePort } from 'node:worker_threads';
+import { BridgeError, ERRORS, type ErrorCode } from '../../errors.js';
+import type { Writer, WriterOptions } from './writer.js';
+import type { WriteName, WriteRequest, WriteResult, Writes } from './writes.js';
+
+/**
+ * The writer in a thread of its own, on its own connection to the file: the
+ * serving process's event loop never runs a commit's statements, its WAL
+ * writes or SQLite's checkpoints, and goes on parsing and verifying webhooks
+ * meanwhile. Writes asked for during one turn travel as one message and their
+ * answers come back the same way, so the group commit on the far side still
+ * sees every concurrent webhook of the turn.
+ */
+
+interface Call {
+  readonly id: number;
+  readonly doing: string;
+  readonly request: WriteRequest;
+}
+/** An error as it crosses the thread: a store error keeps its code. */
+interface WireError {
+  readonly message: string;
+  readonly code?: ErrorCode;
+}
+type Answer = { readonly id: number; readonly value: unknown } | { readonly id: number; readonly error: WireError };
+
+function toWire(err: unknown): WireError {
+  const message = err instanceof Error ? err.message : String(err);
+  return err instanceof BridgeError ? { message, code: err.code } : { message };
+}
+
+function fromWire(wire: WireError): Error {
+  if (wire.code === undefined || !(wire.code in ERRORS)) return new Error(wire.message);
+  return new BridgeError(wire.code, wire.message);
+}
+
+/** Gathers what it is given during one turn of the event loop and posts it as one message. */
+function batcher<T>(post: (batch: T[]) => void): (item: T) => void {
+  let batch: T[] = [];
+  return (item) => {
+    if (batch.length === 0) {
+      setImmediate(() => {
+        const sent = batch;
+        batch = [];
+        post(sent);
+      });
+    }
+    batch.push(item);
+  };
+}
+
+/** The thread's side: answers the calls arriving on `port` with `writer`; `close` is the last call. */
+export function serveWriter(port: MessagePort, writer: Writer, close: () => Promise<void>): void {
+  const answer = batcher<Answer>((batch) => port.postMessage(batch));
+  const inFlight = new Set<Promise<unknown>>();
+  port.on('message', (calls: Call[] | 'close') => {
+    if (calls === 'close') {
+      // Every call received is answered (its batch posted) before the thread lets go of the file.
+      void Promise.allSettled(inFlight)
+        .then(() => new Promise((resolve) => setImmediate(resolve)))
+        .then(close)
+        .finally(() => port.postMessage('closed'));
+      return;
+    }
+    for (const call of calls) {
+      const { name, args } = call.request;
+      const done = (writer.write as (doing: string, name: WriteName, ...args: readonly unknown[]) => Promise<unknown>)(call.doing, name, ...args).then(
+        (value) => answer({ id: call.id, value }),
+        (err: unknown) => answer({ id: call.id, error: toWire(err) }),
+      );
+      inFlight.add(done);
+      void done.finally(() => inFlight.delete(done));
+    }
+  });
+}
+
+/**
+ * The thread's script, compiled beside this module. Run from the sources (the
+ * test suite), this module has no compiled neighbour: the build's copy is used
+ * (`npm test` builds first).
+ */
+function threadScript(): URL {
+  const here = new URL('./writer-worker.js', import.meta.url);
+  if (existsSync(fileURLToPath(here))) return here;
+  return new URL('../../../dist/src/store/sqlite/writer-worker.js', import.meta.url);
+}
+
+/**
+ * Starts the writer thread on the file and answers with its writer. A thread
+ * that stops unexpectedly fails its writes in flight with STORE_UNAVAILABLE;
+ * the next write starts a new one.
+ */
+export function startWriterThread(options: WriterOptions): Writer {
+  const waiting = new Map<number, { resolve(value: unknown): void; reject(err: unknown): void }>();
+  let nextId = 0;
+  let worker: Worker | undefined;
+  let send: ((call: Call) => void) | undefined;
+  let closed: Promise<void> | undefined;
+
+  function start(): { worker: Worker; send: (call: Call) => void } {
+    const thread = new Worker(threadScript(), { workerData: options });
+    const post = batcher<Call>((batch) => thread.postMessage(batch));
+    // Only writes in flight keep the process alive, as a writer in the caller's thread would.
+    thread.unref();
+    thread.on('message', (answers: Answer[] | 'closed') => {
+      if (answers === 'closed') return;
+      for (const answer of answers) {
+        const call = waiting.get(answer.id);
+        if (!call) continue;
+        waiting.delete(answer.id);
+        if ('error' in answer) call.reject(fromWire(answer.error));
+        else call.resolve(answer.value);
+      }
+      if (waiting.size === 0) thread.unref();
+    });
+    const stopped = (reason: string) => {
+      if (worker !== thread) return;
+      worker = undefined;
+      send = undefined;
+      const err = new BridgeError('STORE_UNAVAILABLE', `the SQLite writer thread stopped (${reason}); the next write starts it again`);
+      for (const call of waiting.values()) call.reject(err);
+      waiting.clear();
+    };
+    thread.on('error', (err) => stopped(err.message));
+    thread.on('exit', (code) => stopped(`exit code ${code}`));
+    worker = thread;
+    send = post;
+    return { worker: thread, send: post };
+  }
+
+  return {
+    thread: () => worker,
+    write<K extends WriteName>(doing: string, name: K, ...args: Parameters<Writes[K]>): Promise<WriteResult<K>> {
+      if (closed) return Promise.reject(new BridgeError('STORE_UNAVAILABLE', 'the SQLite store is closed'));
+      const thread = worker && send ? { worker, send } : start();
+      const id = nextId++;
+      if (waiting.size === 0) thread.worker.ref();
+      return new Promise<WriteResult<K>>((resolve, reject) => {
+        waiting.set(id, { resolve: resolve as (value: unknown) => void, reject });
+        thread.send({ id, doing, request: { name, args } as WriteRequest });
+      });
+    },
+    close() {
+      closed ??= (async () => {
+        const thread = worker;
+        if (!thread) return;
+        // Writes already sent (or about to be, this turn) are answered before the thread lets go of the file.
+        await new Promise((resolve) => setImmediate(resolve));
+        thread.ref();
+        await new Promise<void>((resolve) => {
+          thread.on('message', (message: unknown) => message === 'closed' && resolve());
+          thread.on('exit', () => resolve());
+          thread.postMessage('close');
+        });
+        worker = undefined;
+        await thread.terminate();
+      })();
+      return closed;
+    },
+  };
+}
