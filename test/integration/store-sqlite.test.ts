@@ -142,6 +142,18 @@ describe('sqlite: one serving process per file', () => {
 });
 
 describe('sqlite: migrations', () => {
+  it('version 6 drops the index no query used; a call\'s events are still read through events_call', async () => {
+    const store = createSqliteStore(':memory:');
+    try {
+      const indexes = store.db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events' AND sql IS NOT NULL ORDER BY name").pluck().all();
+      expect(indexes).toEqual(['events_call', 'events_id', 'events_received_at']);
+      const plan = store.db.prepare('EXPLAIN QUERY PLAN SELECT body FROM events WHERE source = ? AND subject = ? ORDER BY seq').all('s', 'c') as { detail: string }[];
+      expect(plan.map((step) => step.detail).join('; ')).toMatch(/USING INDEX events_call/);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('a file at version 4 keeps its attempt history through version 5, which also admits skipped attempts', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'audian-bridge-store-migrate-'));
     const path = join(dir, 'bridge.db');
@@ -168,7 +180,7 @@ describe('sqlite: migrations', () => {
         ]);
         store.db.prepare("INSERT INTO delivery_attempts (delivery_id, at, outcome, error) VALUES (1, 30, 'skipped', 'stale')").run();
         expect(() => store.db.prepare("INSERT INTO delivery_attempts (delivery_id, at, outcome) VALUES (1, 40, 'bogus')").run()).toThrow(/CHECK/);
-        expect(store.db.prepare('SELECT MAX(version) AS v FROM schema_migrations').get()).toEqual({ v: 5 });
+        expect(store.db.prepare('SELECT MAX(version) AS v FROM schema_migrations').get()).toEqual({ v: MIGRATIONS.at(-1)!.version });
         // Still gone with its delivery.
         store.db.prepare('DELETE FROM deliveries WHERE id = 1').run();
         expect(store.db.prepare('SELECT COUNT(*) AS n FROM delivery_attempts').get()).toEqual({ n: 0 });
