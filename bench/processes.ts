@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -15,6 +15,8 @@ export interface Server {
   readonly pid: number;
   /** Resident set size now, MB. */
   rssMb(): number;
+  /** CPU time used so far (user + system), ms: by the main thread (the event loop), and by the whole process. */
+  cpuMs(): { readonly main: number; readonly total: number };
   stop(): Promise<void>;
 }
 
@@ -44,11 +46,32 @@ function serverOf(child: ChildProcess, url: string): Server {
       const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
       return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1]) / 1024;
     },
+    cpuMs() {
+      let main = 0;
+      let total = 0;
+      for (const tid of readdirSync(`/proc/${child.pid}/task`)) {
+        const ms = threadCpuMs(`/proc/${child.pid}/task/${tid}/stat`);
+        total += ms;
+        if (Number(tid) === child.pid) main = ms;
+      }
+      return { main, total };
+    },
     async stop() {
       if (child.exitCode === null) child.kill('SIGTERM');
       await exited;
     },
   };
+}
+
+/** utime + stime of one thread (fields 14 and 15 of its stat, after the command's parenthesis), in clock ticks of 10 ms. */
+function threadCpuMs(statPath: string): number {
+  try {
+    const stat = readFileSync(statPath, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return 0; // the thread ended between the listing and the read
+  }
 }
 
 function jsonLine(line: string): Record<string, unknown> | undefined {

@@ -54,9 +54,25 @@ interface Goal {
 const median = (values: readonly number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
 const fileConnector = (dir: string) => ({ events: { type: 'file', path: join(dir, 'events.jsonl'), fsync: true } });
 
-function show(name: string, result: LoadResult): void {
+/** CPU time per request of one round, µs: on the server's main thread (its event loop) and in the whole process. */
+interface CpuPerRequest {
+  readonly main: number;
+  readonly total: number;
+}
+
+/** Runs a load against `server` and says what CPU it took per request (Linux: from /proc). */
+async function measured(server: Server, load: () => Promise<LoadResult>): Promise<{ load: LoadResult; cpu: CpuPerRequest }> {
+  const before = server.cpuMs();
+  const result = await load();
+  const after = server.cpuMs();
+  const perRequest = (ms: number) => (ms * 1000) / Math.max(1, result.total);
+  return { load: result, cpu: { main: perRequest(after.main - before.main), total: perRequest(after.total - before.total) } };
+}
+
+function show(name: string, result: LoadResult, cpu?: CpuPerRequest): void {
+  const perRequest = cpu ? `CPU/req: main thread ${cpu.main.toFixed(0).padStart(4)} µs, process ${cpu.total.toFixed(0).padStart(4)} µs   ` : '';
   console.log(
-    `  ${name.padEnd(34)} ${result.rate.toFixed(0).padStart(7)} req/s   p50 ${result.p50.toFixed(1).padStart(6)} ms   p99 ${result.p99.toFixed(1).padStart(6)} ms   max ${result.max.toFixed(0).padStart(5)} ms   ${result.failed ? `${result.failed} FAILED` : ''}`,
+    `  ${name.padEnd(34)} ${result.rate.toFixed(0).padStart(7)} req/s   p50 ${result.p50.toFixed(1).padStart(6)} ms   p99 ${result.p99.toFixed(1).padStart(6)} ms   max ${result.max.toFixed(0).padStart(5)} ms   ${perRequest}${result.failed ? `${result.failed} FAILED` : ''}`,
   );
   if (result.failed > 0) throw new Error(`${name}: ${result.failed} of ${result.total} requests failed`);
 }
@@ -117,23 +133,25 @@ async function ingestPhases(dir: string, results: Record<string, unknown>, goals
   const baseline = await startBaseline();
   const bridge = await startBridge(dir, fileConnector(dir), { synchronous: SYNCHRONOUS });
   const next = webhooks('ingest', 1000);
-  const rounds: { baseline: LoadResult; bridge: LoadResult; backlog: number }[] = [];
+  const rounds: { baseline: LoadResult; bridge: LoadResult; backlog: number; cpu: { baseline: CpuPerRequest; bridge: CpuPerRequest } }[] = [];
   try {
     await closedLoop(baseline.url, next, { seconds: 2, connections: CONNECTIONS });
     await closedLoop(bridge.url, next, { seconds: 2, connections: CONNECTIONS });
     await drained(dir, 120_000);
     for (let round = 1; round <= ROUNDS; round++) {
-      const koa = await closedLoop(baseline.url, next, { seconds: SECONDS, connections: CONNECTIONS });
-      show(`round ${round}: bare Koa + koa-bodyparser`, koa);
-      const ours = await closedLoop(bridge.url, next, { seconds: SECONDS, connections: CONNECTIONS });
-      show(`round ${round}: bridge, full ingest`, ours);
+      const koa = await measured(baseline, () => closedLoop(baseline.url, next, { seconds: SECONDS, connections: CONNECTIONS }));
+      show(`round ${round}: bare Koa + koa-bodyparser`, koa.load, koa.cpu);
+      const ours = await measured(bridge, () => closedLoop(bridge.url, next, { seconds: SECONDS, connections: CONNECTIONS }));
+      show(`round ${round}: bridge, full ingest`, ours.load, ours.cpu);
       const backlog = pendingDeliveries(dir);
-      rounds.push({ baseline: koa, bridge: ours, backlog });
+      rounds.push({ baseline: koa.load, bridge: ours.load, backlog, cpu: { baseline: koa.cpu, bridge: ours.cpu } });
       await drained(dir, 120_000);
     }
     const maxRate = median(rounds.map((round) => round.bridge.rate));
     const throughputRatio = median(rounds.map((round) => round.bridge.rate / round.baseline.rate));
-    results.throughput = { rounds, bridgeRate: maxRate, baselineRate: median(rounds.map((round) => round.baseline.rate)), ratio: throughputRatio };
+    const bridgeCpu = { main: median(rounds.map((round) => round.cpu.bridge.main)), total: median(rounds.map((round) => round.cpu.bridge.total)) };
+    console.log(`  CPU per webhook (medians): the bridge's main thread ${bridgeCpu.main.toFixed(0)} µs, its whole process ${bridgeCpu.total.toFixed(0)} µs; bare Koa ${median(rounds.map((round) => round.cpu.baseline.total)).toFixed(0)} µs`);
+    results.throughput = { rounds, bridgeRate: maxRate, baselineRate: median(rounds.map((round) => round.baseline.rate)), ratio: throughputRatio, bridgeCpuPerRequestUs: bridgeCpu };
     goals.push({ name: 'full durable ingest / bare Koa (req/s)', value: throughputRatio, limit: 0.5, detail: `${maxRate.toFixed(0)} vs ${median(rounds.map((r) => r.baseline.rate)).toFixed(0)} req/s` });
 
     // 2. Latency at half the bridge's maximum rate, requests spread evenly, both servers at that same rate.
