@@ -128,10 +128,19 @@ export function pendingDeliveries(dir: string): number {
 
 /** Resolves with the seconds it took until nothing is pending; fails after `timeoutMs`. */
 export async function drained(dir: string, timeoutMs: number): Promise<number> {
+  return (await drainedFrom(dir, timeoutMs)).seconds;
+}
+
+/** As `drained`, also telling how many seconds passed before the first delivery left. */
+export async function drainedFrom(dir: string, timeoutMs: number): Promise<{ seconds: number; firstAfter: number }> {
   const started = performance.now();
-  while (pendingDeliveries(dir) > 0) {
-    if (performance.now() - started > timeoutMs) throw new Error(`the outbox did not drain within ${timeoutMs} ms (${pendingDeliveries(dir)} pending)`);
+  const initial = pendingDeliveries(dir);
+  let firstAfter: number | undefined;
+  for (let pending = initial; pending > 0; pending = pendingDeliveries(dir)) {
+    if (firstAfter === undefined && pending < initial) firstAfter = (performance.now() - started) / 1000;
+    if (performance.now() - started > timeoutMs) throw new Error(`the outbox did not drain within ${timeoutMs} ms (${pending} pending)`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
-  return (performance.now() - started) / 1000;
+  const seconds = (performance.now() - started) / 1000;
+  return { seconds, firstAfter: firstAfter ?? seconds };
 }
