@@ -1,4 +1,5 @@
-import type { CallState, DeliveryRecord, DeliveryStatus } from './types.js';
+import type { CanonicalEvent } from '../dialects/index.js';
+import type { CallState, ClaimedDelivery, DeliveryOutcome, DeliveryRecord, DeliveryStatus } from './types.js';
 
 /**
  * The rows of the SQL stores' `calls` and `deliveries` tables as read, and
@@ -68,4 +69,30 @@ export function recordFromRow(row: RecordRow): DeliveryRecord {
     callId: row.subject,
     replay: row.replay,
   };
+}
+
+/** The columns a claim reads of a pending delivery and its event. */
+export interface ClaimedRow {
+  id: number; route: string; connector: string; attempts: number; body: string; budget_from: number; replay: number;
+}
+
+/** A delivery as its claim hands it out, under the claim's `lease`. */
+export function claimedFromRow(row: ClaimedRow, lease: string): ClaimedDelivery {
+  return {
+    id: row.id,
+    route: row.route,
+    connector: row.connector,
+    attempts: row.attempts,
+    since: row.budget_from,
+    replay: row.replay,
+    event: JSON.parse(row.body) as CanonicalEvent,
+    lease,
+  };
+}
+
+/** The attempt an outcome records: when it started, how long it took, and its note (a skip's reason, a failure's error). */
+export function attemptOf(outcome: DeliveryOutcome, now: number): { at: number; durationMs: number | null; note: string | null } {
+  const durationMs = outcome.durationMs === undefined ? null : Math.round(outcome.durationMs);
+  const note = outcome.outcome === 'delivered' ? null : outcome.outcome === 'skipped' ? outcome.reason : outcome.error;
+  return { at: now - (durationMs ?? 0), durationMs, note };
 }

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
-import type { CanonicalEvent } from '../../dialects/index.js';
-import { recordFromRow, type RecordRow } from '../rows.js';
+import { attemptOf, claimedFromRow, recordFromRow, type ClaimedRow, type RecordRow } from '../rows.js';
 import type {
   AttemptRecord,
   ClaimedDelivery,
@@ -24,8 +23,8 @@ import { inTransaction, LOCKS, type Sql } from './db.js';
 const RECORD_COLUMNS = `d.id, e.id AS event_id, e.type, e.source, e.subject, d.route, d.connector, d.status, d.attempts,
   d.next_attempt_at, d.last_error, d.created_at, d.updated_at, d.replay, d.skip_reason`;
 
-interface RunRow {
-  id: number; route: string; connector: string; attempts: number; next_attempt_at: number; body: string; budget_from: number; replay: number;
+interface RunRow extends ClaimedRow {
+  next_attempt_at: number;
 }
 
 /** What each outcome writes to its delivery (parameters from $4 on), besides the attempt count and the lease it ends. */
@@ -102,16 +101,7 @@ export function createDeliveryQueries(pool: pg.Pool) {
         now + options.leaseMs,
         rows.map((row) => row.id),
       ]);
-      return rows.map((row) => ({
-        id: row.id,
-        route: row.route,
-        connector: row.connector,
-        attempts: row.attempts,
-        since: row.budget_from,
-        replay: row.replay,
-        event: JSON.parse(row.body) as CanonicalEvent,
-        lease: token,
-      }));
+      return rows.map((row) => claimedFromRow(row, token));
     });
   }
 
@@ -120,9 +110,7 @@ export function createDeliveryQueries(pool: pg.Pool) {
       const refused: number[] = [];
       let written = 0;
       for (const outcome of outcomes) {
-        const durationMs = outcome.durationMs === undefined ? null : Math.round(outcome.durationMs);
-        // A skipped attempt keeps its reason where a failed one keeps its error.
-        const note = outcome.outcome === 'delivered' ? null : outcome.outcome === 'skipped' ? outcome.reason : outcome.error;
+        const attempt = attemptOf(outcome, now);
         const extra = outcome.outcome === 'delivered' ? [] : outcome.outcome === 'skipped' ? [outcome.reason] : outcome.outcome === 'retry' ? [outcome.at, outcome.error] : [outcome.error];
         // Only while the lease is still this one: a lapsed lease nobody took over still counts (the send it reports
         // was the only one); one claimed again has another token. Settling ends the lease, so the call's next
@@ -135,7 +123,7 @@ export function createDeliveryQueries(pool: pg.Pool) {
               RETURNING id)
            INSERT INTO delivery_attempts (delivery_id, at, outcome, error, duration_ms)
            SELECT id, $${extra.length + 4}::bigint, $${extra.length + 5}, $${extra.length + 6}, $${extra.length + 7}::integer FROM settled`,
-          [outcome.id, outcome.lease, now, ...extra, now - (durationMs ?? 0), outcome.outcome, note, durationMs],
+          [outcome.id, outcome.lease, now, ...extra, attempt.at, outcome.outcome, attempt.note, attempt.durationMs],
         );
         if (rowCount) written += 1;
         else refused.push(outcome.id);

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import type { CanonicalEvent } from '../../dialects/index.js';
 import type {
   AttemptRecord,
   ClaimedDelivery,
@@ -15,7 +14,7 @@ import type {
   ReplayResult,
   ReplaySelection,
 } from '../types.js';
-import { recordFromRow, type RecordRow } from '../rows.js';
+import { attemptOf, claimedFromRow, recordFromRow, type ClaimedRow, type RecordRow } from '../rows.js';
 import type { Db } from './db.js';
 
 /**
@@ -27,8 +26,8 @@ const RECORD_COLUMNS = `d.id, e.id AS event_id, e.type, e.source, e.subject, d.r
   d.next_attempt_at, d.last_error, d.created_at, d.updated_at, d.replay, d.skip_reason`;
 
 /** A pending delivery as a claim reads it. */
-interface ClaimRow {
-  id: number; route: string; connector: string; attempts: number; order_key: string; next_attempt_at: number; body: string; budget_from: number; replay: number;
+interface ClaimRow extends ClaimedRow {
+  order_key: string; next_attempt_at: number;
 }
 
 interface Lease {
@@ -36,8 +35,8 @@ interface Lease {
   readonly until: number;
   readonly connector: string;
   readonly orderKey: string;
-  /** While its outcome is being written: when the lease would have lapsed. */
-  readonly lapsesAt?: number;
+  /** Its outcome is being written: held, lapsed or not, until the write ends (`release`). */
+  readonly settling?: boolean;
 }
 
 /**
@@ -198,7 +197,7 @@ export function createDeliveryQueries(db: Db) {
   function leasedKeys(connector: string, now: number): Set<string> {
     const keys = new Set<string>();
     for (const [id, lease] of leases) {
-      if (lease.until <= now) leases.delete(id);
+      if (lease.until <= now && !lease.settling) leases.delete(id);
       else if (lease.connector === connector) keys.add(lease.orderKey);
     }
     return keys;
@@ -227,31 +226,19 @@ export function createDeliveryQueries(db: Db) {
     const token = randomUUID();
     return rows.map((row) => {
       leases.set(row.id, { token, until: now + options.leaseMs, connector, orderKey: row.order_key });
-      return {
-        id: row.id,
-        route: row.route,
-        connector: row.connector,
-        attempts: row.attempts,
-        since: row.budget_from,
-        replay: row.replay,
-        event: JSON.parse(row.body) as CanonicalEvent,
-        lease: token,
-      };
+      return claimedFromRow(row, token);
     });
   });
 
-  const writeOutcomes = db.transaction((outcomes: readonly DeliveryOutcome[], now: number): number => {
+  const writeOutcomes = db.transaction((outcomes: readonly DeliveryOutcome[], now: number): void => {
     for (const outcome of outcomes) {
       if (outcome.outcome === 'delivered') delivered.run(now, outcome.id);
       else if (outcome.outcome === 'skipped') skipped.run(outcome.reason, now, outcome.id);
       else if (outcome.outcome === 'retry') retry.run(outcome.at, outcome.error, now, outcome.id);
       else dead.run(outcome.error, now, outcome.id);
-      const durationMs = outcome.durationMs === undefined ? null : Math.round(outcome.durationMs);
-      // A skipped attempt keeps its reason where a failed one keeps its error.
-      const note = outcome.outcome === 'delivered' ? null : outcome.outcome === 'skipped' ? outcome.reason : outcome.error;
-      recordAttempt.run(outcome.id, now - (durationMs ?? 0), outcome.outcome, note, durationMs);
+      const attempt = attemptOf(outcome, now);
+      recordAttempt.run(outcome.id, attempt.at, outcome.outcome, attempt.note, attempt.durationMs);
     }
-    return outcomes.length;
   });
 
   return {
@@ -279,14 +266,14 @@ export function createDeliveryQueries(db: Db) {
           refused.push(outcome.id);
           continue;
         }
-        leases.set(outcome.id, { ...lease, until: Number.POSITIVE_INFINITY, lapsesAt: lease.until });
+        leases.set(outcome.id, { ...lease, settling: true });
         accepted.push(outcome);
       }
       return { accepted, refused };
     },
     /** Writes outcomes `acceptOutcomes` accepted: the writer's part. */
-    writeOutcomes(outcomes: readonly DeliveryOutcome[], now: number): number {
-      return writeOutcomes.immediate(outcomes, now);
+    writeOutcomes(outcomes: readonly DeliveryOutcome[], now: number): void {
+      writeOutcomes.immediate(outcomes, now);
     },
     /** Once the outcomes are durable the call's next delivery becomes claimable; after a failed write, their leases lapse as they would have. */
     release(outcomes: readonly DeliveryOutcome[], written: boolean): void {
@@ -294,7 +281,7 @@ export function createDeliveryQueries(db: Db) {
         const lease = leases.get(outcome.id);
         if (lease?.token !== outcome.lease) continue;
         if (written) leases.delete(outcome.id);
-        else leases.set(outcome.id, { ...lease, until: lease.lapsesAt ?? lease.until });
+        else leases.set(outcome.id, { ...lease, settling: false });
       }
     },
     nextDueAt(connector: string): number | undefined {

@@ -248,13 +248,14 @@ export function createSqliteStore(path: string, options: SqliteStoreOptions = {}
     claim: (connector, now, options) => guarded('claim deliveries', () => deliveries.claim(connector, now, options)),
     async settle(outcomes, now) {
       const { accepted, refused } = deliveries.acceptOutcomes(outcomes);
-      let written = 0;
+      let written = false;
       try {
-        if (accepted.length > 0) written = await write('record delivery outcomes', 'outcomes', accepted, now);
+        if (accepted.length > 0) await write('record delivery outcomes', 'outcomes', accepted, now);
+        written = true;
       } finally {
-        deliveries.release(accepted, written === accepted.length);
+        deliveries.release(accepted, written);
       }
-      return { written, refused };
+      return { written: accepted.length, refused };
     },
     nextDueAt: (connector) => guarded('read deliveries', () => deliveries.nextDueAt(connector)),
     pendingStats: () => guarded('read deliveries', () => deliveries.pendingStats()),

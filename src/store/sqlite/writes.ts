@@ -68,8 +68,8 @@ export function createWrites(db: Db) {
       return { duplicate: false, targets: input.targets };
     },
     /** Outcomes whose leases the caller has checked (deliveries.ts `acceptOutcomes`). */
-    outcomes(outcomes: readonly DeliveryOutcome[], now: number): number {
-      return deliveries.writeOutcomes(outcomes, now);
+    outcomes(outcomes: readonly DeliveryOutcome[], now: number): void {
+      deliveries.writeOutcomes(outcomes, now);
     },
     markNotMissed(source: string, callId: string, now: number): void {
       calls.markNotMissed(source, callId, now);
