@@ -1,5 +1,3 @@
-import { randomUUID } from 'node:crypto';
-import pg from 'pg';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import type { CanonicalEvent } from '../../src/dialects/index.js';
 import { BridgeError } from '../../src/errors.js';
@@ -8,6 +6,7 @@ import { openStore } from '../../src/store/index.js';
 import { LOCKS } from '../../src/store/postgres/db.js';
 import { createPostgresStore, type PostgresStore } from '../../src/store/postgres/index.js';
 import { describeStoreContract, event, MANY_PER_CALL, SOURCE, T0, TO_SINK } from '../contract/store.js';
+import { createDatabase, withClient, type TestDatabase } from '../helpers/postgres.js';
 import { waitFor } from '../helpers/wait.js';
 
 /**
@@ -26,48 +25,31 @@ const server = findServer();
 if (!server.url && process.env.CI === 'true') throw new Error(`the PostgreSQL store tests cannot run under CI=true: ${server.skipReason}`);
 if (!server.url) process.stderr.write(`\n${'='.repeat(78)}\nPOSTGRESQL STORE TESTS SKIPPED: ${server.skipReason}\n${'='.repeat(78)}\n\n`);
 
-const database = `audian_store_${randomUUID().replaceAll('-', '').slice(0, 12)}`;
-let created: Promise<string> | undefined;
+let created: Promise<TestDatabase> | undefined;
 let schemas = 0;
 
-function urlWith(base: string, changes: { database?: string; searchPath?: string }): string {
+function urlWith(base: string, changes: { searchPath?: string }): string {
   const url = new URL(base);
-  if (changes.database) url.pathname = `/${changes.database}`;
   if (changes.searchPath) url.searchParams.set('options', `-c search_path=${changes.searchPath}`);
   return url.toString();
 }
 
-async function admin<T>(url: string, task: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await task(client);
-  } finally {
-    await client.end();
-  }
-}
-
 /** This file's database, made on first use. */
 function databaseUrl(): Promise<string> {
-  created ??= admin(server.url as string, async (client) => {
-    await client.query(`CREATE DATABASE ${database}`);
-    return urlWith(server.url as string, { database });
-  });
-  return created;
+  created ??= createDatabase(server.url as string, 'audian_store');
+  return created.then((database) => database.url);
 }
 
 /** A URL whose connections see only a new, empty schema of this file's database, and how to drop it. */
 async function freshSchema(): Promise<{ url: string; drop(): Promise<void> }> {
   const base = await databaseUrl();
   const schema = `s${++schemas}`;
-  await admin(base, (client) => client.query(`CREATE SCHEMA ${schema}`));
-  return { url: urlWith(base, { searchPath: schema }), drop: () => admin(base, (client) => client.query(`DROP SCHEMA ${schema} CASCADE`)).then(() => undefined) };
+  await withClient(base, (client) => client.query(`CREATE SCHEMA ${schema}`));
+  return { url: urlWith(base, { searchPath: schema }), drop: () => withClient(base, (client) => client.query(`DROP SCHEMA ${schema} CASCADE`)).then(() => undefined) };
 }
 
 afterAll(async () => {
-  if (!created) return;
-  await created;
-  await admin(server.url as string, (client) => client.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`));
+  if (created) await (await created).drop();
 });
 
 /** A commit that counts its call's events in the call's tags, and reports the count it saw. */
@@ -295,7 +277,7 @@ describe.skipIf(!server.url)(title, () => {
       const schema = await freshSchema();
       try {
         await expect(createPostgresStore(schema.url, { create: false })).rejects.toMatchObject({ code: 'STORE_NOT_FOUND' });
-        const { rows } = await admin(schema.url, (client) => client.query("SELECT to_regclass('events')::text AS found"));
+        const { rows } = await withClient(schema.url, (client) => client.query("SELECT to_regclass('events')::text AS found"));
         expect(rows).toEqual([{ found: null }]);
       } finally {
         await schema.drop();
@@ -310,7 +292,7 @@ describe.skipIf(!server.url)(title, () => {
         const store = stores[0]!;
         await store.commit(counting(event('evt-before', 'call-t')));
         const database = new URL(url).pathname.slice(1);
-        await admin(url, (client) =>
+        await withClient(url, (client) =>
           client.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [database]),
         );
         const next = await store.commit(counting(event('evt-after', 'call-t'))).then(

@@ -1,5 +1,6 @@
 import type { TestProject } from 'vitest/node';
 import { KafkaScriptError, runKafkaScript, startScriptBroker, TOOLS_MISSING, type ScriptBroker } from '../../scripts/kafka-broker.js';
+import { skipOrFail } from './skip-or-fail.js';
 
 export { startScriptBroker, type ScriptBroker } from '../../scripts/kafka-broker.js';
 
@@ -34,12 +35,8 @@ declare module 'vitest' {
   }
 }
 
-/** Under CI a missing broker is a failure; elsewhere the tests are skipped, loudly. */
-function skipOrFail(what: string, reason: string): void {
-  if (process.env.CI === 'true') throw new Error(`${what} cannot run under CI=true: ${reason}`);
-  const line = '='.repeat(78);
-  process.stderr.write(`\n${line}\n${what.toUpperCase()} SKIPPED: ${reason}\nInstall a JDK (17+) and Maven to run them.\n${line}\n\n`);
-}
+/** What makes the skipped tests run. */
+const REMEDY = 'Install a JDK (17+) and Maven to run them.';
 
 export default async function setup(project: TestProject): Promise<(() => Promise<void>) | undefined> {
   const given = process.env.KAFKA_BROKERS?.trim();
@@ -47,7 +44,7 @@ export default async function setup(project: TestProject): Promise<(() => Promis
     // Fetching up front makes the jars ready for the tests that start their own broker.
     const fetch = await runKafkaScript('fetch');
     const reason = fetch.code === 0 ? null : `scripts/kafka.sh fetch failed (exit ${fetch.code}): ${fetch.stderr.trim()}`;
-    if (reason) skipOrFail('Kafka tests that start their own broker', reason);
+    if (reason) skipOrFail('Kafka tests that start their own broker', reason, REMEDY);
     process.stderr.write(`kafka tests: using KAFKA_BROKERS=${given}\n`);
     project.provide('kafka', { brokers: given, skipReason: null, ownBrokerSkipReason: reason });
     return undefined;
@@ -60,7 +57,7 @@ export default async function setup(project: TestProject): Promise<(() => Promis
   } catch (err) {
     if (err instanceof KafkaScriptError && err.code === TOOLS_MISSING) {
       const reason = err.message.split('\n').slice(1).join(' ') || 'java or mvn not found';
-      skipOrFail('Kafka tests', reason);
+      skipOrFail('Kafka tests', reason, REMEDY);
       project.provide('kafka', { brokers: null, skipReason: reason, ownBrokerSkipReason: reason });
       return undefined;
     }

@@ -1,5 +1,6 @@
 import type { TestProject } from 'vitest/node';
 import { ownServerUnavailable, POSTGRES_TOOLS_MISSING, PostgresScriptError, startScriptPostgres, type ScriptPostgres } from '../../scripts/postgres-server.js';
+import { skipOrFail } from './skip-or-fail.js';
 
 /**
  * vitest globalSetup: a real PostgreSQL server for the PostgreSQL tests.
@@ -32,18 +33,14 @@ declare module 'vitest' {
   }
 }
 
-/** Under CI a missing server is a failure; elsewhere the tests are skipped, loudly. */
-function skipOrFail(what: string, reason: string): void {
-  if (process.env.CI === 'true') throw new Error(`${what} cannot run under CI=true: ${reason}`);
-  const line = '='.repeat(78);
-  process.stderr.write(`\n${line}\n${what.toUpperCase()} SKIPPED: ${reason}\nInstall the PostgreSQL server (Debian: apt-get install postgresql) or set AUDIAN_TEST_POSTGRES_URL.\n${line}\n\n`);
-}
+/** What makes the skipped tests run. */
+const REMEDY = 'Install the PostgreSQL server (Debian: apt-get install postgresql) or set AUDIAN_TEST_POSTGRES_URL.';
 
 export default async function setup(project: TestProject): Promise<(() => Promise<void>) | undefined> {
   const given = process.env.AUDIAN_TEST_POSTGRES_URL?.trim();
   if (given) {
     const reason = await ownServerUnavailable();
-    if (reason) skipOrFail('PostgreSQL tests that start their own server', reason);
+    if (reason) skipOrFail('PostgreSQL tests that start their own server', reason, REMEDY);
     process.stderr.write(`postgres tests: using AUDIAN_TEST_POSTGRES_URL=${redacted(given)}\n`);
     project.provide('postgres', { url: given, skipReason: null, ownServerSkipReason: reason });
     return undefined;
@@ -56,7 +53,7 @@ export default async function setup(project: TestProject): Promise<(() => Promis
   } catch (err) {
     if (err instanceof PostgresScriptError && err.code === POSTGRES_TOOLS_MISSING) {
       const reason = err.message.split('\n').slice(1).join(' ').replace(/^postgres\.sh: /, '') || 'no PostgreSQL server binaries';
-      skipOrFail('PostgreSQL tests', reason);
+      skipOrFail('PostgreSQL tests', reason, REMEDY);
       project.provide('postgres', { url: null, skipReason: reason, ownServerSkipReason: reason });
       return undefined;
     }
