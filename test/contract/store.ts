@@ -166,6 +166,18 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
         expect(ids(await store.claim('sink', T0, { ...MANY_PER_CALL, maxPerCall: 2 }))).toEqual(['evt-m1', 'evt-m2']);
       });
 
+      it('fills a batch from the calls with the oldest heads first, a run of each, skipping leased and waiting calls', async () => {
+        // Accepted in this order: a1 b1 c1 d1 a2 b2 c2 d2 a3 d3
+        for (const n of ['1', '2']) for (const call of ['a', 'b', 'c', 'd']) await store.commit(request(event(`evt-h${call}${n}`, `call-h${call}`)));
+        for (const call of ['a', 'd']) await store.commit(request(event(`evt-h${call}3`, `call-h${call}`)));
+        const [leased] = await store.claim('sink', T0, { ...ONE_PER_CALL, limit: 1 });
+        expect(ids([leased!])).toEqual(['evt-ha1']);
+        const [waiting] = await store.claim('sink', T0, { ...ONE_PER_CALL, limit: 1 });
+        await store.settle([{ id: waiting!.id, lease: waiting!.lease, outcome: 'retry', at: T0 + 1_000, error: 'busy' }], T0);
+        // a is leased and b's head waits for its retry: c and d remain, c's head the older.
+        expect(ids(await store.claim('sink', T0, { ...MANY_PER_CALL, limit: 4, maxPerCall: 2 }))).toEqual(['evt-hc1', 'evt-hd1', 'evt-hc2', 'evt-hd2']);
+      });
+
       it('hands out nothing of a call while one of its deliveries is leased', async () => {
         for (const n of ['1', '2']) await store.commit(request(event(`evt-l${n}`, 'call-l')));
         expect(ids(await store.claim('sink', T0, ONE_PER_CALL))).toEqual(['evt-l1']);
