@@ -10,18 +10,6 @@ export type Db = BetterSqlite3.Database;
 const BUSY_TIMEOUT_MS = 10;
 
 /**
- * Pages the WAL holds before the commit that crosses it copies them back into
- * the database file (a checkpoint). SQLite's default, 1,000 (4 MB), made a
- * drain checkpoint every other commit: settling deliveries of many calls
- * dirties a few hundred scattered pages per commit, and each checkpoint wrote
- * back pages the next commits changed again. At 10,000 a page changed by many
- * commits is copied back once: the drain's commits took 17 ms instead of
- * 22–31 ms (README "Performance"). The WAL file then grows to about 40 MB and
- * keeps that size.
- */
-const WAL_AUTOCHECKPOINT_PAGES = 10_000;
-
-/**
  * How hard a commit holds on before it resolves. In WAL mode `full` syncs the
  * log on every commit: an acknowledged event survives power loss. `normal`
  * syncs only at checkpoints: it survives a crash of the process, not of the
@@ -55,7 +43,6 @@ export function openDatabase(path: string, options: OpenOptions = {}): Db {
   db.pragma('journal_mode = WAL');
   db.pragma(`synchronous = ${options.synchronous === 'normal' || syncsWalItself(path, options.synchronous) ? 'NORMAL' : 'FULL'}`);
   db.pragma('foreign_keys = ON');
-  db.pragma(`wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_PAGES}`);
   // Waiting for a lock blocks the event loop, so only briefly here; the store retries asynchronously.
   db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
   migrate(db);
