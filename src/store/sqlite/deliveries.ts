@@ -212,24 +212,23 @@ export function createDeliveryQueries(db: Db) {
     const leased = leasedKeys(connector, now);
     const perCall = Math.max(1, options.maxPerCall);
     const rows: ClaimRow[] = [];
+    // Heads taken alone: their rows are read together after the walk.
     const alone: number[] = [];
-    let taken = 0;
     for (const head of heads.iterate({ connector })) {
-      if (taken >= options.limit) break;
+      const left = options.limit - rows.length - alone.length;
+      if (left <= 0) break;
       if (leased.has(head.order_key) || head.next_attempt_at > now) continue;
-      const room = Math.min(perCall, options.limit - taken);
+      const room = Math.min(perCall, left);
       if (head.pending === 1 || room === 1) {
         alone.push(head.id);
-        taken++;
         continue;
       }
       // The first one behind the head that is not due ends the run, as does the room left.
-      let ofRun = 0;
+      const end = rows.length + room;
       for (const row of run.iterate(connector, head.order_key)) {
         if (row.next_attempt_at > now) break;
         rows.push(row);
-        taken++;
-        if (++ofRun === room) break;
+        if (rows.length === end) break;
       }
     }
     if (alone.length > 0) rows.push(...byIds.all(JSON.stringify(alone)));
