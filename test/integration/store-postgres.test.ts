@@ -8,6 +8,7 @@ import { createPostgresStore, type PostgresStore } from '../../src/store/postgre
 import { describeStoreContract, event, MANY_PER_CALL, SOURCE, T0, TO_SINK } from '../contract/store.js';
 import { createDatabase, withClient, type TestDatabase } from '../helpers/postgres.js';
 import { waitFor } from '../helpers/wait.js';
+import { skipOrFail } from '../setup/skip-or-fail.js';
 
 /**
  * A real PostgreSQL server: the one the global setup provides (`inject('postgres')`), else
@@ -22,8 +23,7 @@ function findServer(): { url: string | null; skipReason: string | null } {
   return { url: null, skipReason: provided?.skipReason ?? 'no PostgreSQL server (set AUDIAN_TEST_POSTGRES_URL to an admin URL)' };
 }
 const server = findServer();
-if (!server.url && process.env.CI === 'true') throw new Error(`the PostgreSQL store tests cannot run under CI=true: ${server.skipReason}`);
-if (!server.url) process.stderr.write(`\n${'='.repeat(78)}\nPOSTGRESQL STORE TESTS SKIPPED: ${server.skipReason}\n${'='.repeat(78)}\n\n`);
+if (!server.url) skipOrFail('PostgreSQL store tests', server.skipReason ?? 'no PostgreSQL server');
 
 let created: Promise<TestDatabase> | undefined;
 let schemas = 0;
