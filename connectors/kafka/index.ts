@@ -16,10 +16,16 @@ export { kafkaSchema, type KafkaOptions } from './schema.js';
 export const kafkaConnector: ConnectorDefinition<typeof kafkaSchema> = {
   type: KAFKA,
   schema: kafkaSchema,
-  batchSize: 256,
+  // A backlog drains by batches, and most of a batch's cost is per batch: the
+  // claim's walk over the calls, a produce request's round trip, a commit of
+  // its outcomes. Batches of 1,024 drained 100,000 deliveries at 1.5-1.8x the
+  // rate of batches of 256 (2,048: no faster). A claim of 1,024 holds the event
+  // loop for about 23 ms, against 9 ms. Under ingest a batch is what is due,
+  // which is far less.
+  batchSize: 1024,
   // One call's events share a key, so a partition, and the sender keeps their
   // order within the batch (sender.ts): a batch may carry many of them.
-  maxPerCall: 256,
+  maxPerCall: 1024,
   create(name, options, context) {
     const logger = context.logger.child({ connector: name });
     if (options.sasl && !options.tls) logger.warn('kafka connector uses SASL without tls: credentials and events cross the network in clear text');

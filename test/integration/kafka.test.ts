@@ -222,4 +222,48 @@ describe.skipIf(kafka.brokers === null)(`kafka connector against a real broker${
       await connector.stop();
     }
   });
+
+  it('sends a full batch of the default options, more than one request carries, each record once and in order per call', async () => {
+    const topic = uniqueName('full');
+    await createTopics(brokers, [topic], { partitions: 3 });
+    const options = kafkaSchema.parse({ type: 'kafka', brokers, topic });
+    const connector = kafkaConnector.create('full', options, { logger: pino({ level: 'silent' }), fetch, now: Date.now });
+    const calls = Array.from({ length: 5 }, () => uniqueName('call'));
+    const batch: Delivery[] = Array.from({ length: kafkaConnector.batchSize }, (_, index) => ({
+      id: index + 1,
+      route: 'all',
+      attempt: 1,
+      event: {
+        specversion: '1.0',
+        id: uniqueName('evt'),
+        source: 'audian/main',
+        type: 'call.held',
+        subject: calls[index % calls.length]!,
+        time: '2026-01-01T00:00:00.000Z',
+        datacontenttype: 'application/json',
+        dialect: 'audian.v2',
+        test: false,
+        data: { seq: Math.floor(index / calls.length), padding: 'x'.repeat(1000) },
+      },
+    }));
+    const bytes = batch.reduce((sum, delivery) => sum + JSON.stringify(delivery.event).length, 0);
+    expect(bytes, 'more than one request of max_message_bytes').toBeGreaterThan(options.max_message_bytes);
+    try {
+      await connector.start();
+      const results = await connector.send(batch, AbortSignal.timeout(60_000));
+      expect(results.filter((result) => !result.ok)).toEqual([]);
+      expect(results).toHaveLength(batch.length);
+
+      const messages = await readTopics(brokers, [topic], (seen) => seen.length >= batch.length, { timeoutMs: 30_000, what: `${batch.length} messages` });
+      expect(messages).toHaveLength(batch.length);
+      messages.sort((a, b) => a.partition - b.partition || a.offset - b.offset);
+      for (const call of calls) {
+        const mine = eventsOf(messages.filter((message) => message.key === call));
+        const expected = batch.filter((delivery) => delivery.event.subject === call).map((delivery) => delivery.event.id);
+        expect(mine.map((event) => event.id), `order of ${call}`).toEqual(expected);
+      }
+    } finally {
+      await connector.stop();
+    }
+  });
 });
