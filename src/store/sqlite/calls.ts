@@ -2,11 +2,37 @@ import type { CallKey, CallState } from '../types.js';
 import { callFromRow, type CallRow } from '../rows.js';
 import type { Db } from './db.js';
 
-export function createCallQueries(db: Db) {
+/** The calls as the store reads them, on the reading connection. */
+export function createCallReads(db: Db) {
   const select = db.prepare<[string, string], CallRow>(
     `SELECT c.*, e.dedupe_key AS end_event_key FROM calls c LEFT JOIN events e ON e.seq = c.end_event_seq
       WHERE c.source = ? AND c.call_id = ?`,
   );
+  const due = db.prepare<[number, number], { source: string; call_id: string }>(
+    'SELECT source, call_id FROM calls WHERE missed_check_at <= ? ORDER BY missed_check_at LIMIT ?',
+  );
+  const summariesDue = db.prepare<[number, number], { source: string; call_id: string }>(
+    'SELECT source, call_id FROM calls WHERE summary_check_at <= ? ORDER BY summary_check_at LIMIT ?',
+  );
+
+  return {
+    get(source: string, callId: string): CallState | undefined {
+      const row = select.get(source, callId);
+      return row ? callFromRow(row) : undefined;
+    },
+    /** Calls whose missed-call grace period is over. */
+    dueMissedChecks(now: number, limit: number): CallKey[] {
+      return due.all(now, limit).map((row) => ({ source: row.source, callId: row.call_id }));
+    },
+    /** Calls whose summary is due. */
+    dueSummaries(now: number, limit: number): CallKey[] {
+      return summariesDue.all(now, limit).map((row) => ({ source: row.source, callId: row.call_id }));
+    },
+  };
+}
+
+/** The calls' writes, where the store's writes run (writer.ts). */
+export function createCallWrites(db: Db) {
   const upsert = db.prepare(
     `INSERT INTO calls (source, call_id, direction, from_number, to_number, from_name, status, tags, started_at,
                         answered, ended_at, end_event_seq, end_reason, missed_check_at, missed, updated_at,
@@ -22,14 +48,8 @@ export function createCallQueries(db: Db) {
        missed_check_at = excluded.missed_check_at, missed = excluded.missed, updated_at = excluded.updated_at,
        summary_check_at = excluded.summary_check_at, summary_revision = excluded.summary_revision`,
   );
-  const due = db.prepare<[number, number], { source: string; call_id: string }>(
-    'SELECT source, call_id FROM calls WHERE missed_check_at <= ? ORDER BY missed_check_at LIMIT ?',
-  );
   const decideNotMissed = db.prepare(
     "UPDATE calls SET missed = 'not_missed', missed_check_at = NULL, updated_at = ? WHERE source = ? AND call_id = ?",
-  );
-  const summariesDue = db.prepare<[number, number], { source: string; call_id: string }>(
-    'SELECT source, call_id FROM calls WHERE summary_check_at <= ? ORDER BY summary_check_at LIMIT ?',
   );
   const endSummaryCheck = db.prepare(
     `UPDATE calls SET summary_check_at = NULL, summary_revision = MAX(COALESCE(summary_revision, 0), ?), updated_at = ?
@@ -42,10 +62,6 @@ export function createCallQueries(db: Db) {
   );
 
   return {
-    get(source: string, callId: string): CallState | undefined {
-      const row = select.get(source, callId);
-      return row ? callFromRow(row) : undefined;
-    },
     /** Must run inside the transaction that stored the event named by `endEventKey`. */
     save(state: CallState, now: number): void {
       upsert.run({
@@ -69,16 +85,8 @@ export function createCallQueries(db: Db) {
         now,
       });
     },
-    /** Calls whose missed-call grace period is over. */
-    dueMissedChecks(now: number, limit: number): CallKey[] {
-      return due.all(now, limit).map((row) => ({ source: row.source, callId: row.call_id }));
-    },
     markNotMissed(source: string, callId: string, now: number): void {
       decideNotMissed.run(now, source, callId);
-    },
-    /** Calls whose summary is due. */
-    dueSummaries(now: number, limit: number): CallKey[] {
-      return summariesDue.all(now, limit).map((row) => ({ source: row.source, callId: row.call_id }));
     },
     /** Ends the call's summary check without a summary committed; `revision` is the one whose id was taken, or 0. */
     endSummaryCheck(source: string, callId: string, revision: number, now: number): void {
@@ -90,5 +98,3 @@ export function createCallQueries(db: Db) {
     },
   };
 }
-
-export type CallQueries = ReturnType<typeof createCallQueries>;

@@ -16,10 +16,10 @@ import type {
   SummaryDecision,
   SummaryVerdict,
 } from '../types.js';
-import { createCallQueries } from './calls.js';
+import { createCallReads } from './calls.js';
 import { createConnectorStateQueries } from './connector-state.js';
 import { openDatabase, syncsWalItself, type Db, type Synchronous } from './db.js';
-import { createDeliveryQueries } from './deliveries.js';
+import { createDeliveryReads } from './deliveries.js';
 import { guarded, toStoreError } from './errors.js';
 import { createKeyedQueue } from './keyed-queue.js';
 import { lockForServing } from './process-lock.js';
@@ -72,8 +72,8 @@ export function createSqliteStore(path: string, options: SqliteStoreOptions = {}
   const writerOptions = { path, ...(options.synchronous === undefined ? {} : { synchronous: options.synchronous }) };
   // At `full`, nothing is answered before the WAL holding it is synced; the sync runs off the event loop.
   const writer: Writer = threaded ? startWriterThread(writerOptions) : createWriter(db, writerOptions);
-  const deliveries = createDeliveryQueries(db);
-  const calls = createCallQueries(db);
+  const deliveries = createDeliveryReads(db);
+  const calls = createCallReads(db);
   // Every writer of a call lives in this process, so a keyed queue is the per-call serialization.
   const queue = createKeyedQueue();
   // The rows of the calls committed lately, as committed, so a call's next event needs no read. Every

@@ -1,7 +1,7 @@
 import type { CallState, CommitResult, DeliveryOutcome, PruneResult, ReplayResult, ReplaySelection, RouteTarget } from '../types.js';
-import { createCallQueries } from './calls.js';
+import { createCallWrites } from './calls.js';
 import type { Db } from './db.js';
-import { createDeliveryQueries } from './deliveries.js';
+import { createDeliveryWrites } from './delivery-writes.js';
 
 /** What one accepted event writes, all in one transaction; plain data, so it can cross to the writer thread. */
 export interface EventWrite {
@@ -32,8 +32,8 @@ export function callKeyOf(source: string, callId: string): string {
  * several statements is a transaction of its own (a savepoint inside the group's).
  */
 export function createWrites(db: Db) {
-  const deliveries = createDeliveryQueries(db);
-  const calls = createCallQueries(db);
+  const deliveries = createDeliveryWrites(db);
+  const calls = createCallWrites(db);
 
   const insertEvent = db.prepare(
     `INSERT INTO events (dedupe_key, id, source, type, subject, received_at, body)
