@@ -7,6 +7,8 @@ export interface LoadResult {
   readonly rate: number;
   readonly total: number;
   readonly failed: number;
+  /** The first failure's error, when a request failed without an answer. */
+  readonly firstError?: string;
   readonly p50: number;
   readonly p99: number;
   readonly max: number;
@@ -59,6 +61,7 @@ export function openLoop(url: string, next: () => Webhook, options: { rate: numb
   let sent = 0;
   let answered = 0;
   let failed = 0;
+  let firstError: string | undefined;
   const started = performance.now() + 20;
 
   return new Promise((resolve) => {
@@ -70,11 +73,18 @@ export function openLoop(url: string, next: () => Webhook, options: { rate: numb
         const sorted = latencies.sort();
         const at = (q: number) => sorted[Math.min(total - 1, Math.floor(q * total))] as number;
         const seconds = (performance.now() - started) / 1000;
-        resolve({ rate: total / seconds, total, failed, p50: round(at(0.5)), p99: round(at(0.99)), max: round(sorted[total - 1] as number) });
+        resolve({
+          rate: total / seconds,
+          total,
+          failed,
+          ...(firstError ? { firstError } : {}),
+          p50: round(at(0.5)),
+          p99: round(at(0.99)),
+          max: round(sorted[total - 1] as number),
+        });
       }
     }
-    function send(index: number, due: number) {
-      const webhook = next();
+    function send(index: number, due: number, webhook = next(), resent = false) {
       const request = http.request(
         { agent, host: target.hostname, port: target.port, path: WEBHOOK_PATH, method: 'POST', headers: { ...webhook.headers, 'content-length': Buffer.byteLength(webhook.body) } },
         (response) => {
@@ -82,7 +92,13 @@ export function openLoop(url: string, next: () => Webhook, options: { rate: numb
           response.on('end', () => finish(index, due, response.statusCode === 200));
         },
       );
-      request.on('error', () => finish(index, due, false));
+      request.on('error', (err: NodeJS.ErrnoException) => {
+        // A kept-alive socket the server closed as the request left on it: the server never read the request.
+        // Sent again once, as Node's documentation advises; its latency still counts from when it was due.
+        if (request.reusedSocket && err.code === 'ECONNRESET' && !resent) return send(index, due, webhook, true);
+        firstError ??= `${err.code ?? 'error'}: ${err.message}`;
+        finish(index, due, false);
+      });
       request.end(webhook.body);
     }
     function tick() {

@@ -74,7 +74,7 @@ function show(name: string, result: LoadResult, cpu?: CpuPerRequest): void {
   console.log(
     `  ${name.padEnd(34)} ${result.rate.toFixed(0).padStart(7)} req/s   p50 ${result.p50.toFixed(1).padStart(6)} ms   p99 ${result.p99.toFixed(1).padStart(6)} ms   max ${result.max.toFixed(0).padStart(5)} ms   ${perRequest}${result.failed ? `${result.failed} FAILED` : ''}`,
   );
-  if (result.failed > 0) throw new Error(`${name}: ${result.failed} of ${result.total} requests failed`);
+  if (result.failed > 0) throw new Error(`${name}: ${result.failed} of ${result.total} requests failed${result.firstError ? ` (first: ${result.firstError})` : ''}`);
 }
 
 async function profileOnly(dir: string, profileDir: string): Promise<void> {
