@@ -24,8 +24,11 @@ export const kafkaConnector: ConnectorDefinition<typeof kafkaSchema> = {
   // which is far less.
   batchSize: 1024,
   // One call's events share a key, so a partition, and the sender keeps their
-  // order within the batch (sender.ts): a batch may carry many of them.
-  maxPerCall: 1024,
+  // order within the batch (sender.ts): a batch may carry many of them. Not a
+  // whole batch of one call: while the broker is down, every delivery a failed
+  // batch carried is rescheduled and gets an attempt row, so 256 bounds what a
+  // call's backlog writes per retry. (The drains above took runs of under 256.)
+  maxPerCall: 256,
   create(name, options, context) {
     const logger = context.logger.child({ connector: name });
     if (options.sasl && !options.tls) logger.warn('kafka connector uses SASL without tls: credentials and events cross the network in clear text');
