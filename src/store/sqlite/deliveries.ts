@@ -189,7 +189,6 @@ export function createDeliveryReads(db: Db) {
       }
       return { accepted, refused };
     },
-    /** Writes outcomes `acceptOutcomes` accepted: the writer's part. */
     /** Once the outcomes are durable the call's next delivery becomes claimable; after a failed write, their leases lapse as they would have. */
     release(outcomes: readonly DeliveryOutcome[], written: boolean): void {
       for (const outcome of outcomes) {

@@ -103,6 +103,7 @@ export function createDeliveryWrites(db: Db) {
     insert(eventSeq: number, route: string, connector: string, orderKey: string, now: number): void {
       insert.run(eventSeq, route, connector, orderKey, now, now, now, now);
     },
+    /** Writes outcomes whose leases deliveries.ts `acceptOutcomes` accepted: the writer's part. */
     writeOutcomes(outcomes: readonly DeliveryOutcome[], now: number): void {
       writeOutcomes.immediate(outcomes, now);
     },
