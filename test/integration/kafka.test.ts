@@ -26,6 +26,22 @@ async function postAll(bridge: TestBridge, bodies: readonly unknown[]): Promise<
   }
 }
 
+/** A canonical `call.held` event of `callId`, as a connector gets it; ids are unique per run. */
+function heldEvent(callId: string, data: Record<string, unknown>): CanonicalEvent {
+  return {
+    specversion: '1.0',
+    id: uniqueName('evt'),
+    source: 'audian/main',
+    type: 'call.held',
+    subject: callId,
+    time: '2026-01-01T00:00:00.000Z',
+    datacontenttype: 'application/json',
+    dialect: 'audian.v2',
+    test: false,
+    data,
+  };
+}
+
 function byId(messages: readonly ReadMessage[], id: string, field: 'value' | 'ce_id' = 'value'): ReadMessage {
   const found = messages.find((message) => (field === 'value' ? (JSON.parse(message.value ?? '{}') as { id?: string }).id === id : message.headers.ce_id === id));
   if (!found) throw new Error(`no message for event ${id}`);
@@ -187,18 +203,7 @@ describe.skipIf(kafka.brokers === null)(`kafka connector against a real broker${
     await createTopics(brokers, [`${prefix}-small`], { partitions: 1, config: { 'max.message.bytes': '4096' } });
     const options = kafkaSchema.parse({ type: 'kafka', brokers, topic: '{data.topic}', allow_auto_topic_creation: false });
     const connector = kafkaConnector.create('batch', options, { logger: pino({ level: 'silent' }), fetch, now: Date.now });
-    const event = (topic: string, size = 0): CanonicalEvent => ({
-      specversion: '1.0',
-      id: uniqueName('evt'),
-      source: 'audian/main',
-      type: 'call.held',
-      subject: uniqueName('call'),
-      time: '2026-01-01T00:00:00.000Z',
-      datacontenttype: 'application/json',
-      dialect: 'audian.v2',
-      test: false,
-      data: { topic, padding: 'x'.repeat(size) },
-    });
+    const event = (topic: string, size = 0): CanonicalEvent => heldEvent(uniqueName('call'), { topic, padding: 'x'.repeat(size) });
     const events = [event(`${prefix}-ok`), event(`${prefix}-small`, 8_000), event(`${prefix}-absent`), event(`${prefix}-small`), event(`${prefix}-ok`)];
     const batch: Delivery[] = events.map((e, index) => ({ id: index + 1, route: 'all', attempt: 1, event: e }));
     try {
@@ -233,18 +238,7 @@ describe.skipIf(kafka.brokers === null)(`kafka connector against a real broker${
       id: index + 1,
       route: 'all',
       attempt: 1,
-      event: {
-        specversion: '1.0',
-        id: uniqueName('evt'),
-        source: 'audian/main',
-        type: 'call.held',
-        subject: calls[index % calls.length]!,
-        time: '2026-01-01T00:00:00.000Z',
-        datacontenttype: 'application/json',
-        dialect: 'audian.v2',
-        test: false,
-        data: { seq: Math.floor(index / calls.length), padding: 'x'.repeat(1000) },
-      },
+      event: heldEvent(calls[index % calls.length]!, { seq: Math.floor(index / calls.length), padding: 'x'.repeat(1000) }),
     }));
     const bytes = batch.reduce((sum, delivery) => sum + JSON.stringify(delivery.event).length, 0);
     expect(bytes, 'more than one request of max_message_bytes').toBeGreaterThan(options.max_message_bytes);
