@@ -27,11 +27,16 @@ function startProcess(args: string[], found: (line: string) => string | undefine
     const timer = setTimeout(() => reject(new Error(`${what} did not start within 20 s`)), 20_000);
     const onExit = (code: number | null) => reject(new Error(`${what} exited (${String(code)}) before listening`));
     child.once('exit', onExit);
-    createInterface({ input: child.stdout! }).on('line', (line) => {
+    const lines = createInterface({ input: child.stdout! });
+    lines.on('line', (line) => {
       const url = found(line);
       if (url === undefined) return;
       clearTimeout(timer);
       child.off('exit', onExit);
+      // The rest of stdout (the bridge's log line per webhook) is read and dropped unparsed: this process is the
+      // load generator, and splitting and parsing thousands of lines a second would take the CPU it measures with.
+      lines.close();
+      child.stdout!.resume();
       resolve(serverOf(child, url));
     });
   });
