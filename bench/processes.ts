@@ -24,7 +24,11 @@ export interface Server {
 function startProcess(args: string[], found: (line: string) => string | undefined, what: string): Promise<Server> {
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${what} did not start within 20 s`)), 20_000);
+    const timer = setTimeout(() => {
+      // A server that never said where it listens is not left running behind the failed run.
+      child.kill('SIGKILL');
+      reject(new Error(`${what} did not start within 20 s`));
+    }, 20_000);
     const onExit = (code: number | null) => reject(new Error(`${what} exited (${String(code)}) before listening`));
     child.once('exit', onExit);
     const lines = createInterface({ input: child.stdout! });
