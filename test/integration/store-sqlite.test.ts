@@ -106,6 +106,28 @@ describe('sqlite: the writer thread', () => {
     }
   });
 
+  it('a burst of writes in one turn travels to the thread in parts of at most 16, and each commits once, in the order asked', async () => {
+    const store = createSqliteStore(join(dir, 'bridge.db'), { writerThread: true });
+    try {
+      await store.commit(commitOf('first', 'call-first'));
+      const thread = store.writer.thread?.();
+      const sizes: number[] = [];
+      const post = thread!.postMessage.bind(thread);
+      thread!.postMessage = (message: unknown) => {
+        if (Array.isArray(message)) sizes.push(message.length);
+        post(message);
+      };
+      const ids = Array.from({ length: 50 }, (_, index) => `burst-${index}`);
+      const results = await Promise.all(ids.map((id) => store.commit(commitOf(id, `call-${id}`))));
+      expect(results).toEqual(ids.map(() => ({ duplicate: false, targets: TO_SINK })));
+      expect(sizes).toEqual([16, 16, 16, 2]);
+      const stored = store.db.prepare('SELECT id FROM events ORDER BY seq').all() as { id: string }[];
+      expect(stored.map((row) => row.id)).toEqual(['first', ...ids]);
+    } finally {
+      await store.close();
+    }
+  });
+
   it.each([false, true])('an outcome on its way to the file keeps its lease: nobody claims the delivery meanwhile (writer thread: %s)', async (writerThread) => {
     const store = createSqliteStore(join(dir, 'bridge.db'), { writerThread });
     try {
