@@ -51,9 +51,7 @@ const WRITES_PER_MESSAGE = 16;
 function batcher<T>(post: (batch: T[]) => void, max = Number.POSITIVE_INFINITY): (item: T) => void {
   let batch: T[] = [];
   let scheduled = false;
-  const flush = () => {
-    scheduled = false;
-    if (batch.length === 0) return;
+  const send = () => {
     const sent = batch;
     batch = [];
     post(sent);
@@ -61,14 +59,13 @@ function batcher<T>(post: (batch: T[]) => void, max = Number.POSITIVE_INFINITY):
   return (item) => {
     if (!scheduled) {
       scheduled = true;
-      setImmediate(flush);
+      setImmediate(() => {
+        scheduled = false;
+        if (batch.length > 0) send();
+      });
     }
     batch.push(item);
-    if (batch.length >= max) {
-      const sent = batch;
-      batch = [];
-      post(sent);
-    }
+    if (batch.length >= max) send();
   };
 }
 
