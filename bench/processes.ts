@@ -15,8 +15,12 @@ export interface Server {
   readonly pid: number;
   /** Resident set size now, MB. */
   rssMb(): number;
-  /** CPU time used so far (user + system), ms: by the main thread (the event loop), and by the whole process. */
-  cpuMs(): { readonly main: number; readonly total: number };
+  /**
+   * CPU time used so far (user + system), ms: by the main thread (the event loop), and by the whole process;
+   * `mainWaiting`: how long the main thread has been ready to run but waited for a core, ms (undefined where
+   * the kernel does not say).
+   */
+  cpuMs(): { readonly main: number; readonly total: number; readonly mainWaiting: number | undefined };
   stop(): Promise<void>;
 }
 
@@ -63,7 +67,7 @@ function serverOf(child: ChildProcess, url: string): Server {
         total += ms;
         if (Number(tid) === child.pid) main = ms;
       }
-      return { main, total };
+      return { main, total, mainWaiting: runQueueWaitMs(`/proc/${child.pid}/task/${child.pid}/schedstat`) };
     },
     async stop() {
       if (child.exitCode === null) child.kill('SIGTERM');
@@ -80,6 +84,19 @@ function threadCpuMs(statPath: string): number {
     return (Number(fields[11]) + Number(fields[12])) * 10;
   } catch {
     return 0; // the thread ended between the listing and the read
+  }
+}
+
+/**
+ * Time a thread has spent ready to run but waiting for a core, ms: the second field of its schedstat (ns).
+ * Undefined when the kernel keeps no schedstats.
+ */
+function runQueueWaitMs(schedstatPath: string): number | undefined {
+  try {
+    const waited = Number(readFileSync(schedstatPath, 'utf8').split(' ')[1]);
+    return Number.isFinite(waited) ? waited / 1e6 : undefined;
+  } catch {
+    return undefined;
   }
 }
 

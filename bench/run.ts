@@ -54,23 +54,41 @@ interface Goal {
 const median = (values: readonly number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
 const fileConnector = (dir: string) => ({ events: { type: 'file', path: join(dir, 'events.jsonl'), fsync: true } });
 
-/** CPU time per request of one round, µs: on the server's main thread (its event loop) and in the whole process. */
+/**
+ * CPU time per request of one round, µs: on the server's main thread (its event loop) and in the whole process.
+ * `mainBusy` and `mainWaiting`: the share of the round the main thread ran, and the share it was ready to run
+ * but waited for a core (the threads of the machine, the load generator's among them, wanted more cores than it has).
+ */
 interface CpuPerRequest {
   readonly main: number;
   readonly total: number;
+  readonly mainBusy: number;
+  readonly mainWaiting: number | undefined;
 }
 
 /** Runs a load against `server` and says what CPU it took per request (Linux: from /proc). */
 async function measured(server: Server, load: () => Promise<LoadResult>): Promise<{ load: LoadResult; cpu: CpuPerRequest }> {
   const before = server.cpuMs();
+  const started = performance.now();
   const result = await load();
+  const elapsedMs = performance.now() - started;
   const after = server.cpuMs();
   const perRequest = (ms: number) => (ms * 1000) / Math.max(1, result.total);
-  return { load: result, cpu: { main: perRequest(after.main - before.main), total: perRequest(after.total - before.total) } };
+  const waited = after.mainWaiting === undefined || before.mainWaiting === undefined ? undefined : after.mainWaiting - before.mainWaiting;
+  return {
+    load: result,
+    cpu: {
+      main: perRequest(after.main - before.main),
+      total: perRequest(after.total - before.total),
+      mainBusy: (after.main - before.main) / elapsedMs,
+      mainWaiting: waited === undefined ? undefined : waited / elapsedMs,
+    },
+  };
 }
 
 function show(name: string, result: LoadResult, cpu?: CpuPerRequest): void {
-  const perRequest = cpu ? `CPU/req: main thread ${cpu.main.toFixed(0).padStart(4)} µs, process ${cpu.total.toFixed(0).padStart(4)} µs   ` : '';
+  const waiting = cpu?.mainWaiting === undefined ? '' : `, waiting for a core ${cpu.mainWaiting.toFixed(2)}`;
+  const perRequest = cpu ? `CPU/req: main thread ${cpu.main.toFixed(0).padStart(4)} µs, process ${cpu.total.toFixed(0).padStart(4)} µs; main thread busy ${cpu.mainBusy.toFixed(2)}${waiting}   ` : '';
   console.log(
     `  ${name.padEnd(34)} ${result.rate.toFixed(0).padStart(7)} req/s   p50 ${result.p50.toFixed(1).padStart(6)} ms   p99 ${result.p99.toFixed(1).padStart(6)} ms   max ${result.max.toFixed(0).padStart(5)} ms   ${perRequest}${result.failed ? `${result.failed} FAILED` : ''}`,
   );
@@ -151,6 +169,9 @@ async function ingestPhases(dir: string, results: Record<string, unknown>, goals
     const throughputRatio = median(rounds.map((round) => round.bridge.rate / round.baseline.rate));
     const bridgeCpu = { main: median(rounds.map((round) => round.cpu.bridge.main)), total: median(rounds.map((round) => round.cpu.bridge.total)) };
     console.log(`  CPU per webhook (medians): the bridge's main thread ${bridgeCpu.main.toFixed(0)} µs, its whole process ${bridgeCpu.total.toFixed(0)} µs; bare Koa ${median(rounds.map((round) => round.cpu.baseline.total)).toFixed(0)} µs`);
+    const waits = rounds.map((round) => round.cpu.bridge.mainWaiting);
+    const waiting = waits.every((wait) => wait !== undefined) ? `, waiting for a core ${median(waits as number[]).toFixed(2)}` : '';
+    console.log(`  the bridge's main thread (medians): busy ${median(rounds.map((round) => round.cpu.bridge.mainBusy)).toFixed(2)} of a core${waiting}`);
     results.throughput = { rounds, bridgeRate: maxRate, baselineRate: median(rounds.map((round) => round.baseline.rate)), ratio: throughputRatio, bridgeCpuPerRequestUs: bridgeCpu };
     goals.push({ name: 'full durable ingest / bare Koa (req/s)', value: throughputRatio, limit: 0.5, detail: `${maxRate.toFixed(0)} vs ${median(rounds.map((r) => r.baseline.rate)).toFixed(0)} req/s` });
 
