@@ -203,10 +203,20 @@ async function ingestPhases(dir: string, results: Record<string, unknown>, goals
     const sampler = setInterval(() => samples.push(bridge.rssMb()), 1000);
     const memory = await openLoop(bridge.url, next, { rate: half, seconds: MEMORY_SECONDS }).finally(() => clearInterval(sampler));
     show('bridge, full ingest', memory);
-    const growth = Math.max(...samples.slice(-Math.max(1, Math.ceil(samples.length / 10)))) - (samples[0] as number);
-    console.log(`  RSS ${samples[0]!.toFixed(0)} MB at the start, ${Math.min(...samples).toFixed(0)}–${Math.max(...samples).toFixed(0)} MB during, growth ${growth.toFixed(1)} MB`);
-    results.memory = { rate: half, seconds: MEMORY_SECONDS, samples, growthMb: growth };
-    goals.push({ name: `RSS growth over ${MEMORY_SECONDS} s at half rate (MB)`, value: growth, limit: 50, atMost: true, detail: `${samples[0]!.toFixed(0)} → ${samples.at(-1)!.toFixed(0)} MB` });
+    // Growth is the median of the last tenth of the samples against the median of the first tenth. The V8 heap
+    // grows between major collections and gives the space back after them (by up to 50 MB over cycles of about
+    // 100 s at half rate here), so one sample against another measures where in that cycle each fell.
+    const tenth = Math.max(1, Math.ceil(samples.length / 10));
+    const start = median(samples.slice(0, tenth));
+    const end = median(samples.slice(-tenth));
+    const growth = end - start;
+    const peakGrowth = Math.max(...samples.slice(-tenth)) - (samples[0] as number);
+    console.log(
+      `  RSS ${start.toFixed(0)} MB at the start, ${Math.min(...samples).toFixed(0)}–${Math.max(...samples).toFixed(0)} MB during, ${end.toFixed(0)} MB at the end ` +
+        `(medians of the first and last tenth): growth ${growth.toFixed(1)} MB; the last tenth's peak against the first sample: ${peakGrowth.toFixed(1)} MB`,
+    );
+    results.memory = { rate: half, seconds: MEMORY_SECONDS, samples, growthMb: growth, peakGrowthMb: peakGrowth };
+    goals.push({ name: `RSS growth over ${MEMORY_SECONDS} s at half rate (MB)`, value: growth, limit: 50, atMost: true, detail: `${start.toFixed(0)} → ${end.toFixed(0)} MB` });
 
     results.maxRate = maxRate;
   } finally {
