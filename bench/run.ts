@@ -204,13 +204,14 @@ async function ingestPhases(dir: string, results: Record<string, unknown>, goals
     const memory = await openLoop(bridge.url, next, { rate: half, seconds: MEMORY_SECONDS }).finally(() => clearInterval(sampler));
     show('bridge, full ingest', memory);
     // Growth is the median of the last tenth of the samples against the median of the first tenth. The V8 heap
-    // grows between major collections and gives the space back after them (by up to 50 MB over cycles of about
-    // 100 s at half rate here), so one sample against another measures where in that cycle each fell.
+    // grows between major collections and gives the space back after them (RSS swung by up to 80 MB, in cycles of
+    // about 100 s, at half rate here), so one sample against another measures where in that cycle each fell.
     const tenth = Math.max(1, Math.ceil(samples.length / 10));
+    const last = samples.slice(-tenth);
     const start = median(samples.slice(0, tenth));
-    const end = median(samples.slice(-tenth));
+    const end = median(last);
     const growth = end - start;
-    const peakGrowth = Math.max(...samples.slice(-tenth)) - (samples[0] as number);
+    const peakGrowth = Math.max(...last) - (samples[0] as number);
     console.log(
       `  RSS ${start.toFixed(0)} MB at the start, ${Math.min(...samples).toFixed(0)}–${Math.max(...samples).toFixed(0)} MB during, ${end.toFixed(0)} MB at the end ` +
         `(medians of the first and last tenth): growth ${growth.toFixed(1)} MB; the last tenth's peak against the first sample: ${peakGrowth.toFixed(1)} MB`,
