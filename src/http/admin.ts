@@ -88,7 +88,7 @@ function queryOf(ctx: Koa.Context): Query {
   );
 }
 
-/** 405 with the Allow header, for a path a route serves under other methods that a parameter route would take for an id. */
+/** 405 with the Allow header, for `/admin/deliveries/replay`: the `:id` route would otherwise take `replay` for a delivery id (400). */
 function methodNotAllowed(ctx: Koa.Context, allowed: readonly string[]): BridgeError {
   ctx.set('Allow', allowed.join(', '));
   return new BridgeError('METHOD_NOT_ALLOWED', `${ctx.method} is not allowed on ${ctx.path} (see the Allow header)`);
