@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import jsonata from 'jsonata';
 import { EnvHttpProxyAgent } from 'undici';
 import { z } from 'zod';
-import { boolean, compileTemplate, duration, integer, jsonataExpression, memoryState, nonEmpty, permanent, retriable, sent, skipped, template, type CanonicalEvent, type ConnectorDefinition, type Delivery, type SendResult } from '../../src/sdk/index.js';
+import { boolean, compileTemplate, duration, integer, jsonataExpression, memoryState, nonEmpty, permanent, retriable, secret, sent, skipped, template, type CanonicalEvent, type ConnectorDefinition, type Delivery, type SendResult } from '../../src/sdk/index.js';
 import { parseRetryAfter } from '../retry-after.js';
 import { compileUrlTemplate, withoutUserInfo } from './url.js';
 
@@ -37,8 +37,8 @@ function credential() {
 
 /** `Authorization` from the config (values from the environment: `${CRM_TOKEN}`). */
 const authSchema = z.union([
-  z.strictObject({ bearer: credential() }),
-  z.strictObject({ basic: z.strictObject({ username: credential().refine((value) => !value.includes(':'), 'cannot contain ":"'), password: credential() }) }),
+  z.strictObject({ bearer: secret(credential()) }),
+  z.strictObject({ basic: z.strictObject({ username: credential().refine((value) => !value.includes(':'), 'cannot contain ":"'), password: secret(credential()) }) }),
 ]);
 
 export const httpSchema = z.strictObject({

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { boolean, byteSize, duration, integer, nonEmpty, pem, template } from '../../src/sdk/index.js';
+import { boolean, byteSize, duration, integer, nonEmpty, pem, secret, template } from '../../src/sdk/index.js';
 
 /** `host:port`, or `[v6 address]:port`. */
 const BROKER = /^(\[[0-9A-Fa-f:.]+\]|[^\s:[\]/]+):(\d{1,5})$/;
@@ -36,8 +36,8 @@ const tlsSchema = z
       ca: z.preprocess((value) => (typeof value === 'string' ? [value] : value), z.array(pem()).min(1)).optional(),
       /** Client certificate and key, for clusters that authenticate clients by TLS. */
       cert: pem().optional(),
-      key: pem().optional(),
-      passphrase: nonEmpty().optional(),
+      key: secret(pem()).optional(),
+      passphrase: secret(nonEmpty()).optional(),
       /** Name to check the brokers' certificates against, when it differs from the address. */
       servername: nonEmpty().optional(),
       /** Only ever false against a test cluster: it accepts any certificate. */
@@ -55,7 +55,7 @@ const tlsSchema = z
 const saslSchema = z.strictObject({
   mechanism: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']),
   username: nonEmpty(),
-  password: nonEmpty(),
+  password: secret(nonEmpty()),
 });
 
 /** Kafka's own words for acks, and the numbers behind them. */

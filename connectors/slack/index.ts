@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { LogLevel, WebClient, type ChatPostMessageArguments, type FetchFunction, type Logger as SlackLogger } from '@slack/web-api';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { boolean, compileTemplate, duration, nonEmpty, retriable, sent, template, type CanonicalEvent, type ConnectorDefinition, type Delivery, type SendResult } from '../../src/sdk/index.js';
+import { boolean, compileTemplate, duration, nonEmpty, retriable, secret, sent, template, type CanonicalEvent, type ConnectorDefinition, type Delivery, type SendResult } from '../../src/sdk/index.js';
 import { buildMessage } from './blocks.js';
 import { classifySlackError } from './errors.js';
 import { escapeMrkdwn } from './escape.js';
@@ -30,7 +30,7 @@ const TYPE = 'slack';
 export const slackSchema = z.strictObject({
   type: z.literal(TYPE),
   /** Bot token (`xoxb-...`) of a Slack app with the `chat:write` scope. */
-  token: nonEmpty(),
+  token: secret(nonEmpty()),
   /** Channel ID (`C0123456789`) or name; one connector per channel, and a route picks the connector. */
   channel: nonEmpty(),
   /** Slack's Web API base URL; set for proxies and tests (passed to WebClient as `slackApiUrl`). */

@@ -19,6 +19,8 @@ export interface Interpolated {
   readonly value: unknown;
   readonly missing: MissingVariable[];
   readonly unreadable: UnreadableFile[];
+  /** Key paths of the strings that took a value from a `${VAR}` or a `${file:...}` (a `$$` alone does not count). */
+  readonly filled: string[];
 }
 
 /**
@@ -26,16 +28,20 @@ export interface Interpolated {
  * (after parsing, so a value can never change the document's structure).
  * `${file:/run/secrets/x}` is the file's content without its trailing line
  * break (mounted secrets: a reload reads them again, so they can rotate).
- * `$$` stands for a literal `$`. Returns what could not be filled in, with key paths.
+ * `$$` stands for a literal `$`. Returns what could not be filled in, and
+ * what was, with key paths.
  */
 export function interpolateEnv(value: unknown, env: Readonly<Record<string, string | undefined>>): Interpolated {
   const missing: MissingVariable[] = [];
   const unreadable: UnreadableFile[] = [];
+  const filled: string[] = [];
 
   function fill(item: unknown, path: string): unknown {
     if (typeof item === 'string') {
-      return item.replace(VARIABLE, (whole, file: string | undefined, name: string | undefined, fallback: string | undefined) => {
+      let from = false;
+      const value = item.replace(VARIABLE, (whole, file: string | undefined, name: string | undefined, fallback: string | undefined) => {
         if (whole === '$$') return '$';
+        from = true;
         if (file !== undefined) return readSecretFile(file, path || '(root)', unreadable);
         const found = env[name as string];
         if (found !== undefined && found !== '') return found;
@@ -43,6 +49,8 @@ export function interpolateEnv(value: unknown, env: Readonly<Record<string, stri
         missing.push({ path: path || '(root)', name: name as string });
         return '';
       });
+      if (from) filled.push(path || '(root)');
+      return value;
     }
     if (Array.isArray(item)) return item.map((element, index) => fill(element, `${path}[${index}]`));
     if (typeof item === 'object' && item !== null) {
@@ -53,7 +61,7 @@ export function interpolateEnv(value: unknown, env: Readonly<Record<string, stri
     return item;
   }
 
-  return { value: fill(value, ''), missing, unreadable };
+  return { value: fill(value, ''), missing, unreadable, filled };
 }
 
 function readSecretFile(file: string, path: string, unreadable: UnreadableFile[]): string {

@@ -5,6 +5,7 @@ import { ConfigError, type ConfigIssue } from '../errors.js';
 import { defaultConfigYaml } from './default.js';
 import { interpolateEnv, type MissingVariable } from './interpolate.js';
 import { toConfigIssues } from './issues.js';
+import { recordFilled } from './redact.js';
 import { createConfigSchema, type ConnectorSchemas, type BridgeConfig } from './schema.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -77,7 +78,7 @@ export function parseConfig(text: string, env: Env, connectors: ConnectorSchemas
   } catch (err) {
     throw new ConfigError([{ path: '(root)', code: 'CONFIG_SYNTAX', message: `not valid YAML: ${(err as Error).message}` }]);
   }
-  const { value, missing, unreadable } = interpolateEnv(document, env);
+  const { value, missing, unreadable, filled } = interpolateEnv(document, env);
   const schema = createConfigSchema(connectors);
   const parsed = schema.safeParse(value, { reportInput: true });
   const unset = missingVariableIssues(missing);
@@ -86,6 +87,7 @@ export function parseConfig(text: string, env: Env, connectors: ConnectorSchemas
   const emptied = new Set([...missing, ...unreadable].map((problem) => problem.path));
   const issues = [...unset, ...unread, ...(parsed.success ? [] : toConfigIssues(parsed.error.issues, schema).filter((issue) => !emptied.has(issue.path)))];
   if (issues.length > 0 || !parsed.success) throw new ConfigError(issues);
+  recordFilled(parsed.data, filled);
   return parsed.data;
 }
 

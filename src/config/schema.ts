@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { DIALECT_IDS } from '../dialects/index.js';
 import { issueCode, issueMessage, unknownKeyMessage, keysAt } from './issues.js';
-import { boolean, byteSize, duration, integer, jsonataExpression, nonEmpty, oneOrMany, pem } from './values.js';
+import { boolean, byteSize, duration, integer, jsonataExpression, nonEmpty, oneOrMany, pem, secret } from './values.js';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
 const name = () => z.string().regex(NAME, 'use letters, digits, "-" and "_"');
@@ -11,11 +11,11 @@ const verifySchema = z
   .strictObject({
     hmac: z
       .strictObject({
-        secrets: z.array(nonEmpty()).min(1, 'give at least one secret'),
+        secrets: z.array(secret(nonEmpty())).min(1, 'give at least one secret'),
         tolerance: duration().default(300_000),
       })
       .optional(),
-    header: z.strictObject({ name: z.string().regex(/^[A-Za-z0-9-]+$/, 'not a header name'), value: nonEmpty() }).optional(),
+    header: z.strictObject({ name: z.string().regex(/^[A-Za-z0-9-]+$/, 'not a header name'), value: secret(nonEmpty()) }).optional(),
     none: z.literal(true, 'write none: true to accept unsigned requests').optional(),
   })
   .superRefine((value, ctx) => {
@@ -86,7 +86,7 @@ const storeTlsSchema = z.preprocess(
       ca: pem().optional(),
       /** Client certificate and key, for servers that authenticate clients by certificate. */
       cert: pem().optional(),
-      key: pem().optional(),
+      key: secret(pem()).optional(),
       /** Only ever false against a test server: it accepts any certificate. */
       reject_unauthorized: boolean().default(true),
     })
@@ -276,7 +276,13 @@ export const createConfigSchema = (connectors: ConnectorSchemas) => z
       .strictObject({
         host: nonEmpty().default('127.0.0.1'),
         port: integer(0, 65535).default(8081),
-        token: z.string().refine((token) => token === '' || token.length >= 16, 'use at least 16 characters (e.g. openssl rand -hex 32)').optional(),
+        token: secret(z.string().refine((token) => token === '' || token.length >= 16, 'use at least 16 characters (e.g. openssl rand -hex 32)')).optional(),
+        /** The operators' web console under /ui/ (docs/console.md); it needs `token` as the API does. */
+        ui: boolean().default(true),
+        /** A console session ends after this long without a request. */
+        session_ttl: duration().default(12 * 3600_000),
+        /** Believe X-Forwarded-Proto and X-Forwarded-For from a TLS proxy in front of the admin listener. */
+        trust_proxy: boolean().default(false),
       })
       .prefault({}),
     sources: z.array(sourceSchema).min(1, 'configure at least one source'),

@@ -107,3 +107,12 @@ export function jsonataExpression() {
 export function oneOrMany<T extends z.ZodType>(item: T) {
   return z.union([item, z.array(item).min(1)]).transform((value) => (Array.isArray(value) ? value : [value]) as z.output<T>[]);
 }
+
+/** The schemas whose values are secrets (tokens, passwords, signing keys): never shown, e.g. by the console's configuration page. */
+export const SECRET_VALUES = z.registry<{ readonly secret: true }>();
+
+/** Marks `schema` as holding a secret: `redactConfig` (redact.ts) shows its value as `[redacted]`. */
+export function secret<T extends z.ZodType>(schema: T): T {
+  SECRET_VALUES.add(schema, { secret: true });
+  return schema;
+}

@@ -58,7 +58,7 @@ describe('parseConfig', () => {
       poll_interval: 1_000,
       send_timeout: 30_000,
     });
-    expect(config.admin).toEqual({ host: '127.0.0.1', port: 8081 });
+    expect(config.admin).toEqual({ host: '127.0.0.1', port: 8081, ui: true, session_ttl: 12 * 3600_000, trust_proxy: false });
     expect(config.sources[0]!.verify.hmac).toEqual({ secrets: ['s1'], tolerance: 300_000 });
     expect(config.routes[0]).toMatchObject({ name: 'all', to: ['out'] });
   });
@@ -218,7 +218,7 @@ connectors:
     expect(parseConfig(`${minimal}admin: { token: "\${ADMIN_TOKEN:-}" }\n`, {}, CONNECTORS).admin.token).toBe('');
     expect(codesOf(`${minimal}admin: { token: short }\n`)).toEqual(['admin.token CONFIG_BAD_VALUE']);
     const on = parseConfig(`${minimal}admin: { port: 0, token: "\${ADMIN_TOKEN}" }\nserver: { metrics: false }\n`, { ADMIN_TOKEN: 'x'.repeat(32) }, CONNECTORS);
-    expect(on.admin).toEqual({ host: '127.0.0.1', port: 0, token: 'x'.repeat(32) });
+    expect(on.admin).toEqual({ host: '127.0.0.1', port: 0, token: 'x'.repeat(32), ui: true, session_ttl: 12 * 3600_000, trust_proxy: false });
     expect(on.server.metrics).toBe(false);
   });
 });
