@@ -34,3 +34,5 @@ export async function openStore(options: StoreOptions): Promise<Store> {
 
 export { dedupeKeyOf } from './dedupe.js';
 export type * from './types.js';
+export type * from './operator-reads.js';
+export { digitsOf } from './operator-reads.js';

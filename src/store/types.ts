@@ -1,4 +1,5 @@
 import type { CanonicalEvent } from '../dialects/index.js';
+import type { OperatorReads } from './operator-reads.js';
 
 /**
  * What the acceptor, the missed-call watcher, the dispatcher, the pruner,
@@ -12,7 +13,7 @@ import type { CanonicalEvent } from '../dialects/index.js';
  * at a time, in the order their call was locked, and their deliveries leave in
  * that order per connector; each missed-call check is decided exactly once.
  */
-export interface Store {
+export interface Store extends OperatorReads {
   /**
    * Stores one event with its call row and its deliveries, atomically. An
    * event with a `subject` belongs to call (`source`, `subject`): `advance` runs

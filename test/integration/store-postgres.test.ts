@@ -4,6 +4,7 @@ import { BridgeError } from '../../src/errors.js';
 import type { CallState, ClaimedDelivery, CommitRequest } from '../../src/store/index.js';
 import { openStore } from '../../src/store/index.js';
 import { LOCKS } from '../../src/store/postgres/db.js';
+import { MIGRATIONS } from '../../src/store/postgres/migrations.js';
 import { createPostgresStore, type PostgresStore } from '../../src/store/postgres/index.js';
 import { describeStoreContract, event, MANY_PER_CALL, SOURCE, T0, TO_SINK } from '../contract/store.js';
 import { createDatabase, withClient, type TestDatabase } from '../helpers/postgres.js';
@@ -264,8 +265,8 @@ describe.skipIf(!server.url)(title, () => {
       const schema = await freshSchema();
       const stores = await Promise.all([1, 2, 3, 4].map(() => createPostgresStore(schema.url)));
       try {
-        const { rows } = await stores[0]!.pool.query<{ version: number; n: number }>('SELECT version, COUNT(*)::int AS n FROM schema_migrations GROUP BY version');
-        expect(rows).toEqual([{ version: 1, n: 1 }]);
+        const { rows } = await stores[0]!.pool.query<{ version: number; n: number }>('SELECT version, COUNT(*)::int AS n FROM schema_migrations GROUP BY version ORDER BY version');
+        expect(rows).toEqual(MIGRATIONS.map((migration) => ({ version: migration.version, n: 1 })));
         for (const store of stores) await expect(store.ping()).resolves.toBeUndefined();
       } finally {
         await Promise.all(stores.map((store) => store.close()));

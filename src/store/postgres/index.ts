@@ -22,6 +22,7 @@ import { createPool, inTransaction, LOCKS, migrate, type PoolOptions, type Sql }
 import { createDeliveryQueries } from './deliveries.js';
 import { contention, isContention, isUnavailable, retryingContention, toStoreError, type Guard } from './errors.js';
 import { createGroupCommit, InputFailure } from './group-commit.js';
+import { createOperatorReads } from './operator-reads.js';
 
 /** The store on one PostgreSQL database, for any number of processes (replicas) at once. */
 export interface PostgresStore extends Store {
@@ -332,6 +333,7 @@ function openOn(pool: pg.Pool, options: PostgresStoreOptions): PostgresStore {
 
   const connectorState = createConnectorStateQueries(pool, guarded);
   return {
+    ...createOperatorReads(pool, guarded),
     pool,
     commit(request: CommitRequest): Promise<CommitResult> {
       // A bounded wait: past it the provider hears 503 at once and retries, instead of a queue that only grows.

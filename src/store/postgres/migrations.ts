@@ -111,4 +111,20 @@ export const MIGRATIONS: readonly { readonly version: number; readonly sql: stri
       );
     `,
   },
+  {
+    version: 2,
+    sql: `
+      -- Operators' searches (src/store/operator-reads.ts), as the SQLite store's migration 7. A call by its
+      -- caller's or callee's number as digits: a number written with digits and the separators ' +-()./' only,
+      -- without them ('+1 415-555-0100' is '14155550100'); anything else (a SIP URI, 'anonymous') has none.
+      ALTER TABLE calls ADD COLUMN from_digits text GENERATED ALWAYS AS (
+        CASE WHEN translate(from_number, ' +-()./', '') ~ '^[0-9]+$' THEN translate(from_number, ' +-()./', '') END) STORED;
+      ALTER TABLE calls ADD COLUMN to_digits text GENERATED ALWAYS AS (
+        CASE WHEN translate(to_number, ' +-()./', '') ~ '^[0-9]+$' THEN translate(to_number, ' +-()./', '') END) STORED;
+      CREATE INDEX calls_from_digits ON calls (from_digits, updated_at) WHERE from_digits IS NOT NULL;
+      CREATE INDEX calls_to_digits ON calls (to_digits, updated_at) WHERE to_digits IS NOT NULL;
+      -- Each connector's latest error: only deliveries failing right now are in it (a delivery clears its error).
+      CREATE INDEX deliveries_errors ON deliveries (connector, updated_at) WHERE last_error IS NOT NULL;
+    `,
+  },
 ];

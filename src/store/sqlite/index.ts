@@ -22,6 +22,7 @@ import { openDatabase, syncsWalItself, type Db, type Synchronous } from './db.js
 import { createDeliveryReads } from './deliveries.js';
 import { guarded, toStoreError } from './errors.js';
 import { createKeyedQueue } from './keyed-queue.js';
+import { createOperatorReads } from './operator-reads.js';
 import { lockForServing } from './process-lock.js';
 import { createWriter, type Writer } from './writer.js';
 import { startWriterThread } from './writer-thread.js';
@@ -226,6 +227,7 @@ export function createSqliteStore(path: string, options: SqliteStoreOptions = {}
   }
 
   return {
+    ...createOperatorReads(db),
     db,
     syncsWal: syncsWalItself(path, options.synchronous),
     writer,

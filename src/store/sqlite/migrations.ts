@@ -150,4 +150,22 @@ export const MIGRATIONS: readonly { readonly version: number; readonly sql: stri
       DROP INDEX IF EXISTS events_subject;
     `,
   },
+  {
+    version: 7,
+    sql: `
+      -- Operators' searches (src/store/operator-reads.ts). A call by its caller's or callee's number as digits:
+      -- a number written with digits and the separators ' +-()./' only, without them ('+1 415-555-0100' is
+      -- '14155550100'); anything else (a SIP URI, 'anonymous') has none. Computed, so no write path changes.
+      ALTER TABLE calls ADD COLUMN from_digits TEXT GENERATED ALWAYS AS (
+        CASE WHEN replace(replace(replace(replace(replace(replace(replace(from_number, ' ', ''), '+', ''), '-', ''), '(', ''), ')', ''), '.', ''), '/', '') NOT GLOB '*[^0-9]*'
+        THEN nullif(replace(replace(replace(replace(replace(replace(replace(from_number, ' ', ''), '+', ''), '-', ''), '(', ''), ')', ''), '.', ''), '/', ''), '') END) VIRTUAL;
+      ALTER TABLE calls ADD COLUMN to_digits TEXT GENERATED ALWAYS AS (
+        CASE WHEN replace(replace(replace(replace(replace(replace(replace(to_number, ' ', ''), '+', ''), '-', ''), '(', ''), ')', ''), '.', ''), '/', '') NOT GLOB '*[^0-9]*'
+        THEN nullif(replace(replace(replace(replace(replace(replace(replace(to_number, ' ', ''), '+', ''), '-', ''), '(', ''), ')', ''), '.', ''), '/', ''), '') END) VIRTUAL;
+      CREATE INDEX calls_from_digits ON calls (from_digits, updated_at) WHERE from_digits IS NOT NULL;
+      CREATE INDEX calls_to_digits ON calls (to_digits, updated_at) WHERE to_digits IS NOT NULL;
+      -- Each connector's latest error: only deliveries failing right now are in it (a delivery clears its error).
+      CREATE INDEX deliveries_errors ON deliveries (connector, updated_at) WHERE last_error IS NOT NULL;
+    `,
+  },
 ];

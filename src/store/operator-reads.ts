@@ -1,0 +1,77 @@
+import type { CanonicalEvent } from '../dialects/index.js';
+import type { CallState, DeliveryRecord, DeliveryStatus } from './types.js';
+
+/**
+ * The reads operators' pages and the admin API need beyond the outbox's own
+ * (src/ops/operations.ts): deliveries by any combination of filters, a call's
+ * events and deliveries, calls by id or by phone number, each connector's
+ * last error. Each runs on an index: none reads a table through.
+ */
+export interface OperatorReads {
+  /**
+   * Deliveries matching every filter given, newest first (page on with
+   * `before`, the last id seen). With `event` or `call` the rows are found
+   * through those events; otherwise by walking the ids down.
+   */
+  searchDeliveries(search: DeliverySearch): Promise<DeliveryRecord[]>;
+  /** The calls with this id, one per source that has it. */
+  callsWithId(callId: string): Promise<CallRecord[]>;
+  /**
+   * The calls whose caller or callee is written with these digits (and only
+   * the separators ` +-()./`), most recently changed first.
+   */
+  callsWithNumber(digits: string, limit: number): Promise<CallRecord[]>;
+  /** The stored events whose subject is this call id, from every source, in the order they were accepted. */
+  eventsOfCall(callId: string, limit: number): Promise<StoredEvent[]>;
+  /** The deliveries of those events, oldest first. */
+  deliveriesOfCall(callId: string, limit: number): Promise<DeliveryRecord[]>;
+  /** Per connector named: the most recent error of a delivery still failing (pending a retry, or dead), if any. */
+  lastErrors(connectors: readonly string[]): Promise<ConnectorError[]>;
+}
+
+export interface DeliverySearch {
+  /** Any of these statuses. */
+  readonly statuses?: readonly DeliveryStatus[];
+  readonly connector?: string;
+  readonly route?: string;
+  /** The event's type. */
+  readonly type?: string;
+  /** The event's id. */
+  readonly event?: string;
+  /** The call id (the event's subject). */
+  readonly call?: string;
+  /** Created at or after (ms). */
+  readonly since?: number;
+  /** Created before (ms). */
+  readonly until?: number;
+  /** Only ids below this one: the cursor of the next page. */
+  readonly before?: number;
+  readonly limit: number;
+}
+
+/** A call as stored, with when its row last changed (ms); `endEventKey` is not read. */
+export interface CallRecord extends CallState {
+  readonly updatedAt: number;
+}
+
+export interface StoredEvent {
+  readonly event: CanonicalEvent;
+  /** When the bridge accepted it (ms). */
+  readonly receivedAt: number;
+}
+
+export interface ConnectorError {
+  readonly connector: string;
+  readonly error: string;
+  /** When that delivery last changed (ms). */
+  readonly at: number;
+  readonly deliveryId: number;
+}
+
+/** The separators `callsWithNumber` ignores in a stored number; the migrations' `from_digits` and `to_digits` drop the same. */
+export const NUMBER_SEPARATORS = ' +-()./';
+
+/** A searched phone number as the stores compare it: its digits alone (`+1 415-555-0100` is `14155550100`). */
+export function digitsOf(text: string): string {
+  return text.replace(/\D/g, '');
+}

@@ -1,0 +1,83 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createPostgresStore } from '../../src/store/postgres/index.js';
+import { createSqliteStore } from '../../src/store/sqlite/index.js';
+import { SQL } from '../../src/store/sqlite/operator-reads.js';
+import { describeOperatorReadsContract } from '../contract/operator-reads.js';
+import { createDatabase, postgresEnv, skipNote, withClient, type TestDatabase } from '../helpers/postgres.js';
+import { skipOrFail } from '../setup/skip-or-fail.js';
+
+// On a real file, the writes on the writer thread, as the serving process runs them.
+describeOperatorReadsContract('sqlite', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'audian-bridge-reads-'));
+  const store = createSqliteStore(join(dir, 'bridge.db'), { writerThread: true });
+  return {
+    store,
+    async dispose() {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+});
+
+describe('sqlite: the operator reads use indexes', () => {
+  it('no read but the newest-first walk over delivery ids scans a table', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'audian-bridge-reads-plan-'));
+    const store = createSqliteStore(join(dir, 'bridge.db'));
+    try {
+      const plans = Object.fromEntries(
+        Object.entries(SQL).map(([name, sql]) => {
+          const params = /@\w/.test(sql)
+            ? [{ statuses: null, connector: null, route: null, type: null, event: 'e', call: 'c', since: null, until: null, before: null, limit: 10, digits: '1' }]
+            : ['c', 10].slice(0, (sql.match(/\?/g) ?? []).length);
+          const rows = store.db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as { detail: string }[];
+          return [name, rows.map((row) => row.detail).join('; ')];
+        }),
+      );
+      for (const [name, plan] of Object.entries(plans)) {
+        if (name === 'walk') continue;
+        // "SCAN sources" reads the recursive list of sources, one index seek per source.
+        expect(plan, name).not.toMatch(/SCAN (events|deliveries|calls|d|e|m|c)\b(?! USING)/);
+      }
+      expect(plans.walk).toMatch(/SCAN d\b/);
+      expect(plans.callsWithNumber).toMatch(/calls_from_digits/);
+      expect(plans.callsWithNumber).toMatch(/calls_to_digits/);
+      expect(plans.lastError).toMatch(/deliveries_errors/);
+      expect(plans.byCall).toMatch(/events_call/);
+      expect(plans.byEvent).toMatch(/events_id/);
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+const server = postgresEnv();
+if (!server.url) skipOrFail('PostgreSQL operator reads', server.skipReason ?? 'no PostgreSQL server');
+let database: Promise<TestDatabase> | undefined;
+let schemas = 0;
+afterAll(async () => {
+  if (database) await (await database).drop();
+});
+
+describe.skipIf(!server.url)(`postgres${skipNote(server.url ? null : server.skipReason)}`, () => {
+  // One database for the file, a fresh schema per test.
+  describeOperatorReadsContract('postgres', async () => {
+    database ??= createDatabase(server.url as string, 'audian_reads');
+    const base = (await database).url;
+    const schema = `s${++schemas}`;
+    await withClient(base, (client) => client.query(`CREATE SCHEMA ${schema}`));
+    const url = new URL(base);
+    url.searchParams.set('options', `-c search_path=${schema}`);
+    const store = await createPostgresStore(url.toString());
+    return {
+      store,
+      async dispose() {
+        await store.close();
+        await withClient(base, (client) => client.query(`DROP SCHEMA ${schema} CASCADE`));
+      },
+    };
+  });
+});
