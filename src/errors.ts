@@ -37,6 +37,8 @@ export const ERRORS = {
   ID_OUT_OF_RANGE: request(400),
   REPLAY_STATUS_REQUIRED: request(400),
   UNAUTHORIZED: request(401),
+  CSRF_REJECTED: request(403),
+  SIGN_IN_RATE_LIMITED: request(429),
   // verification
   SIGNATURE_MISSING: request(401),
   SIGNATURE_MALFORMED: request(401),

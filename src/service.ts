@@ -6,7 +6,9 @@ import { createAcceptor } from './accept/acceptor.js';
 import { createMissedCallWatcher } from './accept/missed-call-watcher.js';
 import { createSummaryWatcher } from './accept/summary-watcher.js';
 import type { BridgeConfig } from './config/load.js';
+import { redactConfig } from './config/redact.js';
 import { describeStore, storeOptionsOf } from './config/store.js';
+import { createConsole } from './console/index.js';
 import type { DialectId } from './dialects/index.js';
 import { createDispatcher, type DispatchTarget } from './dispatch/dispatcher.js';
 import type { RetryPolicy } from './dispatch/retry.js';
@@ -168,6 +170,8 @@ export async function startService(config: BridgeConfig, deps: ServiceDeps = {})
   let closed = false;
   // Both are changed in place by a reload: metrics and operations read them on each use.
   const connectorNames = Object.keys(config.connectors);
+  // What the console and GET /admin/config show: the config in force, replaced by a reload.
+  let running = { config, loadedAt: now() };
   const knownConnectors = new Set(connectorNames);
   const metrics = createMetrics({ store: () => (closed ? undefined : store), connectors: connectorNames });
 
@@ -221,16 +225,17 @@ export async function startService(config: BridgeConfig, deps: ServiceDeps = {})
     logger,
     now,
     accepting: () => accepting,
-    readiness: async () => {
-      if (!accepting) return { ready: false, reason: 'starting or shutting down' };
-      try {
-        await store.ping();
-      } catch (err) {
-        return { ready: false, reason: `store: ${(err as Error).message}` };
-      }
-      return { ready: true };
-    },
+    readiness,
   });
+  async function readiness() {
+    if (!accepting) return { ready: false, reason: 'starting or shutting down' };
+    try {
+      await store.ping();
+    } catch (err) {
+      return { ready: false, reason: `store: ${(err as Error).message}` };
+    }
+    return { ready: true };
+  }
 
   const pruner = startPruner(store, config.store.dedupe_ttl, logger, now, config.store.prune_interval);
   dispatcher.start();
@@ -256,6 +261,7 @@ export async function startService(config: BridgeConfig, deps: ServiceDeps = {})
     }),
     swap: (built, next) => {
       router = built.router;
+      running = { config: next, loadedAt: now() };
       // Requests in flight finish on the app that took them; new ones reach the new sources.
       server.removeAllListeners('request');
       server.on('request', built.app.callback());
@@ -270,13 +276,21 @@ export async function startService(config: BridgeConfig, deps: ServiceDeps = {})
 
   /** The admin API on its own listener (`admin.host`, 127.0.0.1 unless exposed on purpose). */
   async function startAdmin(bridge: BridgeConfig, token: string) {
-    const operations = createOperations({ store, connectors: knownConnectors, now, onQueued: (names) => dispatcher.notify(names) });
-    const adminServer = createAdminServer(createAdminApp({ operations, metrics, token, logger, reload: () => reloader.reload('admin') }), {
+    const operations = createOperations({
+      store,
+      connectors: knownConnectors,
+      now,
+      onQueued: (names) => dispatcher.notify(names),
+      configuration: () => ({ config: redactConfig(running.config, CONNECTORS), loadedAt: new Date(running.loadedAt).toISOString() }),
+    });
+    const ui = bridge.admin.ui ? createConsole({ operations, token, sessionTtlMs: bridge.admin.session_ttl, readiness, logger, now }) : undefined;
+    const app = createAdminApp({ operations, metrics, token, logger, reload: () => reloader.reload('admin'), trustProxy: bridge.admin.trust_proxy, ...(ui ? { console: ui } : {}) });
+    const adminServer = createAdminServer(app, {
       requestTimeoutMs: bridge.server.request_timeout,
       logger: logger.child({ component: 'admin' }),
     });
     const adminUrl = await listen(adminServer, bridge.admin.host, bridge.admin.port);
-    logger.info({ url: adminUrl }, 'admin API listening');
+    logger.info({ url: adminUrl, ...(ui ? { console: `${adminUrl}/ui/` } : {}) }, 'admin API listening');
     return { server: adminServer, url: adminUrl };
   }
 

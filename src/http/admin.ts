@@ -32,10 +32,14 @@ export interface AdminAppDeps {
   readonly logger: Logger;
   /** Reloads the config (as SIGHUP does); absent: `POST /admin/reload` answers NOT_IMPLEMENTED. */
   readonly reload?: () => Promise<ReloadAnswer>;
+  /** The operators' console (src/console), which answers under /ui with its own sign-in; absent with `admin.ui: false`. */
+  readonly console?: Koa.Middleware;
+  /** `admin.trust_proxy`: believe X-Forwarded-Proto and the last X-Forwarded-For address (the proxy's own view). */
+  readonly trustProxy?: boolean;
 }
 
 /** Equal length digests, so the comparison takes the same time whatever the token or the guess. */
-function sameToken(given: string, expected: string): boolean {
+export function sameToken(given: string, expected: string): boolean {
   const digest = (value: string) => createHash('sha256').update(value).digest();
   return timingSafeEqual(digest(given), digest(expected));
 }
@@ -102,7 +106,7 @@ function methodNotAllowed(ctx: Koa.Context, allowed: readonly string[]): BridgeE
 export function createAdminApp(deps: AdminAppDeps): Koa {
   const { operations } = deps;
   const logger = deps.logger.child({ component: 'admin' });
-  const app = new Koa({ proxy: false });
+  const app = new Koa({ proxy: deps.trustProxy === true, maxIpsCount: 1 });
   const router = new Router();
 
   router.get('/admin/deliveries', async (ctx) => {
@@ -119,6 +123,18 @@ export function createAdminApp(deps: AdminAppDeps): Koa {
   });
   router.get('/admin/events/:id', async (ctx) => {
     ctx.body = await operations.event(ctx.params.id as string);
+  });
+  router.get('/admin/connectors', async (ctx) => {
+    ctx.body = await operations.connectors();
+  });
+  router.get('/admin/calls', async (ctx) => {
+    ctx.body = await operations.calls(queryOf(ctx));
+  });
+  router.get('/admin/calls/:id', async (ctx) => {
+    ctx.body = await operations.call(ctx.params.id as string);
+  });
+  router.get('/admin/config', (ctx) => {
+    ctx.body = operations.configuration();
   });
   router.post('/admin/connectors/:name/pause', async (ctx) => {
     const answer = await operations.pause(ctx.params.name as string);
@@ -141,6 +157,8 @@ export function createAdminApp(deps: AdminAppDeps): Koa {
 
   app.on('error', (err: Error) => logger.debug({ err: err.message }, 'connection error'));
   app.use(errorHandler(logger));
+  // Before the bearer check: the console signs people in with a session of its own.
+  if (deps.console) app.use(deps.console);
   app.use(requireToken(deps.token, logger));
   app.use(refuseBodyFraming);
   app.use(router.routes());

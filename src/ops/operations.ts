@@ -1,7 +1,7 @@
 import ms from 'ms';
 import { ExactInteger } from '../dialects/index.js';
 import { BridgeError } from '../errors.js';
-import type { AttemptRecord, DeliveryDetail, DeliveryFilter, DeliveryRecord, DeliveryStatus, ReplaySelection, Store } from '../store/index.js';
+import { digitsOf, type AttemptRecord, type CallRecord, type DeliveryDetail, type DeliveryRecord, type DeliverySearch, type DeliveryStatus, type ReplaySelection, type Store } from '../store/index.js';
 
 /**
  * What an operator can do with the outbox, as JSON in and JSON out: the admin
@@ -57,6 +57,31 @@ function viewOf(record: DeliveryRecord): DeliveryView {
   };
 }
 
+/** A call as an operator reads it; times ISO 8601. */
+function callViewOf(call: CallRecord) {
+  return {
+    source: call.source,
+    callId: call.callId,
+    direction: call.direction ?? null,
+    from: call.from ?? null,
+    to: call.to ?? null,
+    fromName: call.fromName ?? null,
+    status: call.status ?? null,
+    answered: call.answered,
+    startedAt: call.startedAt ?? null,
+    endedAt: call.endedAt ?? null,
+    endReason: call.endReason ?? null,
+    missed: call.missed ?? null,
+    missedCheckAt: call.missedCheckAt === undefined ? null : iso(call.missedCheckAt),
+    summaryRevision: call.summaryRevision ?? null,
+    summaryCheckAt: call.summaryCheckAt === undefined ? null : iso(call.summaryCheckAt),
+    tags: call.tags ?? null,
+    updatedAt: iso(call.updatedAt),
+  };
+}
+
+export type CallView = ReturnType<typeof callViewOf>;
+
 function detailOf(detail: DeliveryDetail) {
   const { attempts, ...view } = viewOf(detail);
   return {
@@ -97,10 +122,27 @@ function parseId(value: unknown, key: string): number {
   return id;
 }
 
-function parseStatus(value: string | undefined): DeliveryStatus | undefined {
+/** One status, or several separated by commas (`dead,pending`). */
+function parseStatuses(value: string | undefined): DeliveryStatus[] | undefined {
   if (value === undefined) return undefined;
-  if (!STATUSES.includes(value as DeliveryStatus)) throw new BridgeError('INVALID_REQUEST', `status must be one of ${STATUSES.join(', ')}, not "${value}"`);
-  return value as DeliveryStatus;
+  const statuses = value.split(',').map((status) => status.trim());
+  const wrong = statuses.find((status) => !STATUSES.includes(status as DeliveryStatus));
+  if (wrong !== undefined) throw new BridgeError('INVALID_REQUEST', `status must be one or more of ${STATUSES.join(', ')} (separated by commas), not "${wrong}"`);
+  return [...new Set(statuses as DeliveryStatus[])];
+}
+
+/** `limit` from a query: a whole number from 1 to `max`. */
+function parseLimit(value: string | undefined, fallback: number, max: number): number {
+  if (value === undefined) return fallback;
+  const limit = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isInteger(limit) || limit < 1 || limit > max) throw new BridgeError('INVALID_REQUEST', `limit must be a whole number from 1 to ${max}`);
+  return limit;
+}
+
+/** Refuses a key `allowed` does not name (with a value), saying which are. */
+function refuseUnknown(query: Query, allowed: ReadonlySet<string>, what: string): void {
+  const unknown = Object.keys(query).find((key) => !allowed.has(key) && query[key] !== undefined);
+  if (unknown) throw new BridgeError('INVALID_REQUEST', `unknown ${what} "${unknown}" (use ${[...allowed].join(', ')})`);
 }
 
 function nonEmpty(value: unknown, key: string): string | undefined {
@@ -109,7 +151,10 @@ function nonEmpty(value: unknown, key: string): string | undefined {
   return value;
 }
 
-const FILTER_KEYS = new Set(['status', 'connector', 'route', 'event', 'call', 'since', 'limit', 'cursor']);
+const FILTER_KEYS = new Set(['status', 'connector', 'route', 'type', 'event', 'call', 'since', 'until', 'limit', 'cursor']);
+const CALL_SEARCH_KEYS = new Set(['phone', 'call', 'limit']);
+/** Most events and deliveries shown for one call. */
+const CALL_ROWS = 1000;
 const REPLAY_FILTER_KEYS = new Set(['status', 'connector', 'route', 'since']);
 
 export interface OperationsDeps {
@@ -119,6 +164,8 @@ export interface OperationsDeps {
   readonly now?: () => number;
   /** Told when deliveries became due (a replay, a resume), so a dispatcher in this process looks at once. */
   readonly onQueued?: (connectors?: readonly string[]) => void;
+  /** The running config, redacted (src/config/redact.ts), and when it was loaded; only the serving process knows it. */
+  readonly configuration?: () => { readonly config: unknown; readonly loadedAt: string };
 }
 
 export function createOperations(deps: OperationsDeps) {
@@ -133,26 +180,27 @@ export function createOperations(deps: OperationsDeps) {
   }
 
   return {
-    /** `{deliveries, cursor}`: newest first; pass `cursor` back for the next page (absent on the last one). */
+    /**
+     * `{deliveries, cursor}`: newest first; pass `cursor` back for the next page (absent on the last one).
+     * `status` takes several, separated by commas; `since` and `until` bound when they were created.
+     */
     async listDeliveries(query: Query) {
-      const unknown = Object.keys(query).find((key) => !FILTER_KEYS.has(key) && query[key] !== undefined);
-      if (unknown) throw new BridgeError('INVALID_REQUEST', `unknown filter "${unknown}" (use ${[...FILTER_KEYS].join(', ')})`);
-      const limit = query.limit === undefined ? DEFAULT_LIMIT : Number(query.limit);
-      if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT || !/^\d+$/.test(query.limit ?? '1')) {
-        throw new BridgeError('INVALID_REQUEST', `limit must be a whole number from 1 to ${MAX_LIMIT}`);
-      }
-      const status = parseStatus(query.status);
-      const filter: DeliveryFilter = {
-        ...(status ? { status } : {}),
+      refuseUnknown(query, FILTER_KEYS, 'filter');
+      const limit = parseLimit(query.limit, DEFAULT_LIMIT, MAX_LIMIT);
+      const statuses = parseStatuses(query.status);
+      const filter: DeliverySearch = {
+        ...(statuses ? { statuses } : {}),
         ...(query.connector ? { connector: query.connector } : {}),
         ...(query.route ? { route: query.route } : {}),
+        ...(query.type ? { type: query.type } : {}),
         ...(query.event ? { event: query.event } : {}),
         ...(query.call ? { call: query.call } : {}),
         ...(query.since ? { since: parseTime(query.since, 'since', now()) } : {}),
+        ...(query.until ? { until: parseTime(query.until, 'until', now()) } : {}),
         ...(query.cursor ? { before: parseId(query.cursor, 'cursor') } : {}),
         limit,
       };
-      const rows = await store.list(filter);
+      const rows = await store.searchDeliveries(filter);
       const last = rows.at(-1);
       return { deliveries: rows.map(viewOf), ...(rows.length === limit && last ? { cursor: String(last.id) } : {}) };
     },
@@ -225,8 +273,66 @@ export function createOperations(deps: OperationsDeps) {
         receivedAt: iso(latest.receivedAt),
         call: latest.call ?? null,
         deliveries: latest.deliveries.map(viewOf),
-        others: others.map((trace) => ({ type: trace.event.type, source: trace.event.source, receivedAt: iso(trace.receivedAt), deliveries: trace.deliveries.map(viewOf) })),
+        others: others.map((trace) => ({ type: trace.event.type, source: trace.event.source, receivedAt: iso(trace.receivedAt), event: trace.event, deliveries: trace.deliveries.map(viewOf) })),
       };
+    },
+
+    /**
+     * Every configured connector (and any other that still has deliveries
+     * waiting or dead): paused or not, pending (and since when the oldest
+     * waits), dead, and the latest error of a delivery still failing.
+     */
+    async connectors() {
+      const [pending, dead, paused] = await Promise.all([store.pendingStats(), store.deadStats(), store.paused()]);
+      const names = [...new Set([...deps.connectors, ...pending.map((row) => row.connector), ...dead.map((row) => row.connector)])];
+      const errors = await store.lastErrors(names);
+      return {
+        connectors: names.map((name) => {
+          const waiting = pending.find((row) => row.connector === name);
+          const pause = paused.find((row) => row.connector === name);
+          const error = errors.find((row) => row.connector === name);
+          return {
+            name,
+            configured: deps.connectors.has(name),
+            paused: pause !== undefined,
+            pausedSince: pause ? iso(pause.since) : null,
+            pending: waiting?.n ?? 0,
+            oldestPendingAt: waiting ? iso(waiting.oldest) : null,
+            dead: dead.find((row) => row.connector === name)?.n ?? 0,
+            lastError: error ? { error: error.error, at: iso(error.at), deliveryId: error.deliveryId } : null,
+          };
+        }),
+      };
+    },
+
+    /** `{calls}`: by `call` id (every source that has it), or by `phone`, the caller's or callee's number compared as digits, newest first. */
+    async calls(query: Query) {
+      refuseUnknown(query, CALL_SEARCH_KEYS, 'search key');
+      const limit = parseLimit(query.limit, DEFAULT_LIMIT, MAX_LIMIT);
+      if ((query.phone === undefined) === (query.call === undefined)) throw new BridgeError('INVALID_REQUEST', 'give phone (a number, compared as digits) or call (a call id)');
+      if (query.call !== undefined) return { calls: (await store.callsWithId(nonEmpty(query.call, 'call') as string)).slice(0, limit).map(callViewOf) };
+      const digits = digitsOf(query.phone as string);
+      if (digits.length < 3) throw new BridgeError('INVALID_REQUEST', `phone must hold at least 3 digits, not "${shown(query.phone)}"`);
+      return { calls: (await store.callsWithNumber(digits, limit)).map(callViewOf) };
+    },
+
+    /** One call id: its calls (one per source), every stored event in the order accepted, every delivery; `truncated` past 1000 of either. */
+    async call(callId: string) {
+      const [calls, events, deliveries] = await Promise.all([store.callsWithId(callId), store.eventsOfCall(callId, CALL_ROWS), store.deliveriesOfCall(callId, CALL_ROWS)]);
+      if (calls.length === 0 && events.length === 0) throw new BridgeError('NOT_FOUND', `no call ${JSON.stringify(callId)} is stored (calls go after dedupe_ttl)`);
+      return {
+        callId,
+        calls: calls.map(callViewOf),
+        events: events.map((stored) => ({ receivedAt: iso(stored.receivedAt), event: stored.event })),
+        deliveries: deliveries.map(viewOf),
+        truncated: events.length === CALL_ROWS || deliveries.length === CALL_ROWS,
+      };
+    },
+
+    /** The running config with every secret redacted, and when it was loaded. */
+    configuration() {
+      if (!deps.configuration) throw new BridgeError('NOT_IMPLEMENTED', 'the configuration is known to the serving process only');
+      return deps.configuration();
     },
 
     async pause(name: string) {

@@ -1,0 +1,23 @@
+import { BridgeError } from '../../errors.js';
+import type { Readiness, Site } from '../site.js';
+
+/** The overview (`/ui/`): ready or not and why; per connector paused or not, pending, the oldest's age, dead, the last error. */
+export function registerOverview(site: Site, readiness: () => Promise<Readiness>): void {
+  site.router.get(
+    '/ui/',
+    site.access.view(async (ctx, session) => {
+      const ready = await readiness();
+      let connectors: Awaited<ReturnType<Site['operations']['connectors']>>['connectors'] = [];
+      let problem: { code: string; message: string } | undefined;
+      try {
+        ({ connectors } = await site.operations.connectors());
+      } catch (err) {
+        // A store that cannot answer is what the overview is for: say so on the page.
+        if (!(err instanceof BridgeError) || err.code !== 'STORE_UNAVAILABLE') throw err;
+        problem = { code: err.code, message: err.message };
+      }
+      const dead = connectors.reduce((sum, connector) => sum + connector.dead, 0);
+      site.render.page(ctx, 'overview', { title: 'Overview', nav: 'overview', csrf: session.csrf }, { ready, connectors, dead, problem });
+    }),
+  );
+}
