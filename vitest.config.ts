@@ -1,8 +1,10 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // Chromium's tests run once per CI run, by `npm run test:browser` (vitest.browser.config.ts).
+    exclude: [...configDefaults.exclude, 'test/browser/**'],
     // Starts a Kafka broker unless KAFKA_BROKERS names one (test/setup/kafka.ts), and a
     // PostgreSQL server unless AUDIAN_TEST_POSTGRES_URL names one (test/setup/postgres.ts).
     globalSetup: ['test/setup/kafka.ts', 'test/setup/postgres.ts'],

@@ -144,13 +144,13 @@ describe('the console over HTTP', () => {
   it('the JSON API answers the same reads with the bearer token, and the console answers none of them to it', async () => {
     await bridge.post('/webhooks/audian', audianV2Calls.initiated('api-call', { from: '+14155550100', to: '+4930123456', direction: 'inbound' }, Date.now()));
     const auth = { authorization: `Bearer ${TOKEN}` };
-    const found = await (await fetch(`${admin}/admin/calls?phone=${encodeURIComponent('+1 415-555-0100')}`, { headers: auth })).json();
+    const found = (await (await fetch(`${admin}/admin/calls?phone=${encodeURIComponent('+1 415-555-0100')}`, { headers: auth })).json()) as { calls: { callId: string }[] };
     expect(found.calls.map((call: { callId: string }) => call.callId)).toEqual(['api-call']);
-    const call = await (await fetch(`${admin}/admin/calls/api-call`, { headers: auth })).json();
+    const call = (await (await fetch(`${admin}/admin/calls/api-call`, { headers: auth })).json()) as { events: { event: { type: string } }[] };
     expect(call.events.map((stored: { event: { type: string } }) => stored.event.type)).toEqual(['call.initiated']);
-    const connectors = await (await fetch(`${admin}/admin/connectors`, { headers: auth })).json();
+    const connectors = (await (await fetch(`${admin}/admin/connectors`, { headers: auth })).json()) as { connectors: { name: string }[] };
     expect(connectors.connectors.map((connector: { name: string }) => connector.name)).toEqual(['events']);
-    const config = await (await fetch(`${admin}/admin/config`, { headers: auth })).json();
+    const config = (await (await fetch(`${admin}/admin/config`, { headers: auth })).json()) as { config: { admin: { token: string } } };
     expect(config.config.admin.token).toBe('[redacted]');
     expect(JSON.stringify(config)).not.toContain(TOKEN);
     expect((await fetch(`${admin}/ui/`, { headers: auth, redirect: 'manual' })).status).toBe(303);
