@@ -5,7 +5,7 @@ import { noticeOf, type Site } from '../site.js';
 type Action = 'pause' | 'resume';
 
 /** What a connector sends to, in a few words, from its (redacted) options. */
-export function describeConnector(options: Record<string, unknown> | undefined): string {
+function describeConnector(options: Record<string, unknown> | undefined): string {
   if (!options) return '';
   const text = (key: string) => (typeof options[key] === 'string' ? (options[key] as string) : '');
   switch (options.type) {
