@@ -27,6 +27,7 @@ export const ERRORS = {
   FORBIDDEN_JSON_KEY: request(400),
   NUMBER_OUT_OF_RANGE: request(400),
   NUL_CHARACTER: request(400),
+  LONE_SURROGATE: request(400),
   NOT_AN_OBJECT: request(422),
   UNKNOWN_DIALECT: request(422),
   DIALECT_NOT_ACCEPTED: request(422),
