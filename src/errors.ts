@@ -47,6 +47,7 @@ export const ERRORS = {
   AUTH_HEADER_MISMATCH: request(401),
   // the service
   STORE_UNAVAILABLE: service(503),
+  STORE_KEY_MISMATCH: service(503),
   STORE_LOCKED: service(500, false),
   STORE_NOT_FOUND: service(500, false),
   OVERLOADED: service(503),
