@@ -49,6 +49,7 @@ export const ERRORS = {
   STORE_UNAVAILABLE: service(503),
   STORE_KEY_MISMATCH: service(503),
   STORE_LOCKED: service(500, false),
+  STORE_PERMISSION_DENIED: service(500, false),
   STORE_NOT_FOUND: service(500, false),
   OVERLOADED: service(503),
   SHUTTING_DOWN: service(503),
