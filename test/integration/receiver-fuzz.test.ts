@@ -68,7 +68,7 @@ function keysIn(input: unknown, into = new Set<string>()): Set<string> {
 }
 
 /**
- * The documented mapping (README, "The canonical event" and "Dialect details"):
+ * The documented mapping (docs/events.md, "The event" and "Dialects"):
  * the keys a canonical event may hold beyond the input's own.
  */
 const ATTRIBUTES = new Set(['specversion', 'id', 'source', 'type', 'subject', 'time', 'datacontenttype', 'dialect', 'test', 'account', 'data']);
