@@ -66,8 +66,9 @@ const saslSchema = z.strictObject({
 const ACKS = { all: -1, '-1': -1, leader: 1, '1': 1, none: 0, '0': 0 } as const;
 
 /**
- * Options of the `kafka` connector (connectors/kafka/README.md). DESIGN.md
- * fixes `brokers`, `topic`, `key` and `mode`; the rest tune the producer.
+ * Options of the `kafka` connector (docs/connectors/kafka.md): `brokers`,
+ * `topic`, `key` and `mode` say where and how events go; the rest tune the
+ * producer.
  */
 export const KAFKA = 'kafka';
 

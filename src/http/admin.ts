@@ -63,7 +63,7 @@ function queryOf(ctx: Koa.Context): Query {
 }
 
 /**
- * The admin API (DESIGN.md, "Admin surface"), on its own listener: every
+ * The admin API (docs/operations.md), on its own listener: every
  * request needs the bearer token; answers are JSON, errors go through the
  * same middleware and table as the webhook port.
  */

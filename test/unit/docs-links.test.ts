@@ -126,6 +126,26 @@ describe('links between the documentation pages', () => {
   });
 });
 
+describe('pages the code cites', () => {
+  /** Source files: what `docs/... .md` their comments name must exist. */
+  const sources = (dir: string): string[] =>
+    readdirSync(join(ROOT, dir), { withFileTypes: true }).flatMap((entry) => {
+      const path = join(dir, entry.name);
+      if (SKIPPED.has(path)) return [];
+      if (entry.isDirectory()) return sources(path);
+      return /\.(ts|mjs|sh|yaml)$/.test(entry.name) ? [path] : [];
+    });
+  // This file's own examples name pages that do not exist, on purpose.
+  const self = relative(ROOT, fileURLToPath(import.meta.url));
+  const files = ['src', 'connectors', 'scripts', 'bench', 'test'].flatMap((dir) => sources(dir)).filter((file) => file !== self).concat(['config.example.yaml', 'Dockerfile']);
+
+  it('every docs/ page named in the code exists', () => {
+    const cited = files.flatMap((file) => [...readFileSync(join(ROOT, file), 'utf8').matchAll(/\bdocs\/[\w./-]+\.md\b/g)].map((match) => ({ file, page: match[0] })));
+    expect(cited.length).toBeGreaterThan(5);
+    expect(cited.filter(({ page }) => !existsSync(join(ROOT, page)))).toEqual([]);
+  });
+});
+
 describe('the link check', () => {
   const pages: Record<string, string> = {
     'README.md': '# Title\n\n## Quick start\n\nSee [docs](docs/a.md#the-part), [here](#quick-start), [code](src/x.ts).\n',
