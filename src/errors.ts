@@ -34,6 +34,8 @@ export const ERRORS = {
   METHOD_NOT_ALLOWED: request(405),
   NOT_IMPLEMENTED: request(501),
   INVALID_REQUEST: request(400),
+  ID_OUT_OF_RANGE: request(400),
+  REPLAY_STATUS_REQUIRED: request(400),
   UNAUTHORIZED: request(401),
   // verification
   SIGNATURE_MISSING: request(401),

@@ -17,15 +17,26 @@ export function checkBodyHead(ctx: Context, limit: number): void {
   if (charset && charset !== 'utf-8' && charset !== 'utf8') {
     throw new BridgeError('UNSUPPORTED_MEDIA_TYPE', `the body must be UTF-8 JSON, not ${charset}`);
   }
+  checkBodyFraming(ctx, limit);
+}
+
+/**
+ * What any request is refused for before its body is read, whatever its
+ * media type: a content encoding, and a declared length over the limit.
+ */
+export function checkBodyFraming(ctx: Context, limit: number): void {
   // The signature covers the bytes as sent; decoding gzip first would also let a small body expand without bound.
   const encoding = ctx.request.get('content-encoding').trim().toLowerCase();
   if (encoding !== '' && encoding !== 'identity') {
     throw new BridgeError('UNSUPPORTED_CONTENT_ENCODING', `send the body uncompressed; Content-Encoding ${encoding.slice(0, 40)} is not accepted`);
   }
   const declared = ctx.request.length;
-  if (declared !== undefined && declared > limit) {
-    throw new BridgeError('BODY_TOO_LARGE', `the body is ${declared} bytes; the limit is ${limit}`);
-  }
+  if (declared !== undefined) checkBodyLength(declared, limit);
+}
+
+/** BODY_TOO_LARGE for a body of `length` bytes over `limit`: the receiver's rule, which explain applies too. */
+export function checkBodyLength(length: number, limit: number): void {
+  if (length > limit) throw new BridgeError('BODY_TOO_LARGE', `the body is ${length} bytes; the limit is ${limit}`);
 }
 
 /** Body bytes in flight across all requests, bounded so many slow uploads cannot exhaust memory. */
