@@ -307,13 +307,17 @@ describe.skipIf(process.platform !== 'linux')('SIGHUP while the bridge starts', 
     const configPath = join(dir, 'config.yaml');
     writeConfig(configPath, dir, {});
     const sent: number[] = [];
+    let loadedBeforeFirst: boolean | undefined;
     // Node itself ends the process on a SIGHUP until JavaScript listens for it (its own start-up: 50-250 ms here);
-    // from then on, which is before the CLI loads its modules, none may end it.
+    // from then on, which must be before the CLI even reads its config, none may end it.
     const hangUp = async (child: ChildProcess) => {
       const spawned = Date.now();
+      let stdout = '';
+      child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
       await waitFor(() => catchesHangup(child.pid!), { intervalMs: 1, timeoutMs: 10_000, what: 'the process listening for SIGHUP' });
-      for (const delay of [0, 20, 40]) {
-        await new Promise((resolve) => setTimeout(resolve, delay === 0 ? 0 : 20));
+      loadedBeforeFirst = stdout.includes('"msg":"configuration loaded"');
+      for (const delay of [0, 20, 20]) {
+        await new Promise((resolve) => setTimeout(resolve, delay));
         child.kill('SIGHUP');
         sent.push(Date.now() - spawned);
       }
@@ -322,6 +326,7 @@ describe.skipIf(process.platform !== 'linux')('SIGHUP while the bridge starts', 
     const bridge = await start(configPath, { onSpawn: (child) => (signalling = hangUp(child)) });
     await signalling;
     expect(sent).toHaveLength(3);
+    expect(loadedBeforeFirst, 'the first SIGHUP was sent before the config was even loaded').toBe(false);
     await waitFor(() => logged(bridge, 'config reloaded'), { what: 'the reload asked for during start-up' });
     expect(lines(bridge, 'SIGHUP received while starting; reloading once now')).toEqual([expect.objectContaining({ signals: 3 })]);
     expect((await fetch(`${bridge.url}/readyz`)).status).toBe(200);
