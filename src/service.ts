@@ -161,7 +161,7 @@ function closeServer(server: Server, graceMs: number): Promise<void> {
   });
 }
 
-/** Wires the stages together and starts listening; see DESIGN.md "The data flow". */
+/** Wires the stages together and starts listening (docs/architecture.md, "The pipeline"). */
 export async function startService(config: BridgeConfig, deps: ServiceDeps = {}): Promise<RunningService> {
   const logger = deps.logger ?? pino({ level: config.log.level });
   const now = deps.now ?? Date.now;

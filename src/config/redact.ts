@@ -7,12 +7,27 @@ export const REDACTED = '[redacted]';
 
 type Schema = z.core.$ZodType;
 
-/** Per parsed config: the key paths whose strings took a value from `${VAR}` or `${file:...}` (interpolate.ts). */
+/** Per parsed config: the key paths whose strings hold a `${VAR}`, `${VAR:-default}` or `${file:...}` in the file. */
 const FILLED = new WeakMap<object, ReadonlySet<string>>();
 
-/** Remembers which key paths of `config` came from the environment or a file; `parseConfig` calls it. */
-export function recordFilled(config: object, paths: readonly string[]): void {
-  FILLED.set(config, new Set(paths));
+/** A `${...}` the loader fills in (interpolate.ts); a `$${` written for a literal one counts too, which only hides more. */
+const VARIABLE = /\$\{(?:file:[^}]+|[A-Za-z_][A-Za-z0-9_]*(?::-[^}]*)?)\}/;
+
+/** The key paths of `document` (the file as parsed, before interpolation) whose strings name a variable or a file. */
+function variablePaths(document: unknown, path = '', out: string[] = []): string[] {
+  if (typeof document === 'string') {
+    if (VARIABLE.test(document)) out.push(path || '(root)');
+  } else if (Array.isArray(document)) {
+    document.forEach((item, index) => variablePaths(item, join(path, index), out));
+  } else if (isRecord(document)) {
+    for (const [key, item] of Object.entries(document)) variablePaths(item, join(path, key), out);
+  }
+  return out;
+}
+
+/** Remembers which key paths of `config` came from the environment or a file, read off `document`; the loader calls it. */
+export function recordFilled(config: unknown, document: unknown): void {
+  if (typeof config === 'object' && config !== null) FILLED.set(config, new Set(variablePaths(document)));
 }
 
 /** Header names whose values are credentials, as the http connector's preview treats them. */

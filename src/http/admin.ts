@@ -99,7 +99,7 @@ function methodNotAllowed(ctx: Koa.Context, allowed: readonly string[]): BridgeE
 }
 
 /**
- * The admin API (DESIGN.md, "Admin surface"), on its own listener: every
+ * The admin API (docs/operations.md), on its own listener: every
  * request needs the bearer token; answers are JSON, errors go through the
  * same middleware and table as the webhook port.
  */

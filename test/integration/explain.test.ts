@@ -131,6 +131,10 @@ describe('explain', () => {
     const invalid = await runCli(['explain', '--config', configPath, '--file', file]);
     expect(invalid.code).toBe(1);
     expect(invalid.stderr).toContain('INVALID_JSON');
+    writeFileSync(file, '{"id":"evt_lone","event":"call.ringing","data":{"call_id":"cs_\\ud800"}}');
+    const lone = await runCli(['explain', '--config', configPath, '--file', file]);
+    expect([lone.code, lone.stdout]).toEqual([1, '']);
+    expect(lone.stderr).toContain('LONE_SURROGATE');
     expect(existsSync(out)).toBe(false);
   });
 
