@@ -29,8 +29,9 @@ connectors:
     auth: { basic: { username: crm-user, password: "literal-basic-0007" } }
   crm3: { type: http, url: "https://crm.example.com/calls", auth: { bearer: "literal-bearer-0008" } }
   slack: { type: slack, token: "\${file:${secretFile}}", channel: "#calls" }
+  slack2: { type: slack, token: "\${SLACK_TOKEN:-literal-default-0012}", channel: "#alerts" }
   kafka: { type: kafka, brokers: ["127.0.0.1:9092"], topic: calls, sasl: { mechanism: plain, username: bridge, password: "literal-sasl-0009" } }
-routes: [{ name: all, to: [crm, crm2, crm3, slack, kafka] }]
+routes: [{ name: all, to: [crm, crm2, crm3, slack, slack2, kafka] }]
 `;
 
 describe('redactConfig', () => {
@@ -50,6 +51,7 @@ describe('redactConfig', () => {
       'literal-basic-0007',
       'literal-bearer-0008',
       'literal-sasl-0009',
+      'literal-default-0012',
     ]) {
       expect(shown, secret).not.toContain(secret);
     }
