@@ -11,6 +11,7 @@ import { DEFAULT_SECRET_ENV, readInput, secretFromEnv } from './io.js';
 import { OPS_COMMANDS, OPS_HELP, OPS_OPTIONS, runOps } from './ops.js';
 import { createProcessLogger, exitOnSignals } from './process-exit.js';
 import { send, SEND_HELP } from './send.js';
+import { SUBSCRIPTIONS_HELP, SUBSCRIPTIONS_OPTIONS } from './subscriptions-help.js';
 
 /** Each command's usage line and its longer help (`audian-bridge help COMMAND`). */
 const COMMANDS: Readonly<Record<string, { usage: string; summary: string; help?: string }>> = {
@@ -27,6 +28,7 @@ const COMMANDS: Readonly<Record<string, { usage: string; summary: string; help?:
   explain: EXPLAIN_HELP,
   send: { usage: 'send [TYPE|SCENARIO] [--file F] [--dialect D] [--url URL] ...', summary: 'send realistic signed webhooks (a simulator)', help: SEND_HELP },
   ...OPS_HELP,
+  subscriptions: SUBSCRIPTIONS_HELP,
   help: { usage: 'help [COMMAND]', summary: 'this text, or one command in detail' },
 };
 
@@ -136,6 +138,7 @@ async function main(argv: string[]): Promise<void> {
       count: { type: 'string' },
       ...OPS_OPTIONS,
       ...EXPLAIN_OPTIONS,
+      ...SUBSCRIPTIONS_OPTIONS,
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'V' },
     },
@@ -160,6 +163,10 @@ async function main(argv: string[]): Promise<void> {
       return sign({ ...(values.secret ? { secret: values.secret } : {}), ...(values['secret-env'] ? { secretEnv: values['secret-env'] } : {}), ...(values.file ? { file: values.file } : {}) });
     case 'send':
       return send(rest, values, () => load(values.config));
+    case 'subscriptions': {
+      const { runSubscriptions } = await import('./subscriptions.js');
+      return runSubscriptions(rest, values, load);
+    }
     default:
       if (OPS_COMMANDS.has(command)) return runOps(command, rest, values, load);
       throw new UsageError(`unknown command "${command}"`);

@@ -1,0 +1,164 @@
+import { createInterface } from 'node:readline/promises';
+import type { BridgeConfig, LoadedConfig } from '../config/load.js';
+import type { SubscriptionConfig } from '../config/subscriptions.js';
+import { BridgeError, ConfigError } from '../errors.js';
+import { applyPlan, ApplyError } from '../provider/apply.js';
+import { createProviderClients, type ProviderClients, type RemoteWebhook } from '../provider/index.js';
+import { desiredWebhooks, planChanges, planSubscriptions, type Plan } from '../provider/plan.js';
+import { readSecretsFile, resolveSecretFile, unexpiredSecrets } from '../provider/secrets-file.js';
+import { CliError, UsageError } from './errors.js';
+import { describeStep, formatPlan, planJson, stepJson } from './subscriptions-format.js';
+
+/**
+ * `audian-bridge subscriptions plan|apply|test|rotate|reconcile|status`: the
+ * provider's side as code (docs/provider-setup.md). Exit codes: 0 done (or in
+ * step), 3 `plan` would change something, 2 invalid configuration, 1 failure,
+ * 64 usage.
+ */
+
+export interface SubscriptionsValues {
+  readonly config?: string | undefined;
+  readonly yes?: boolean | undefined;
+  readonly prune?: boolean | undefined;
+  readonly json?: boolean | undefined;
+  readonly 'show-secret'?: boolean | undefined;
+  readonly timeout?: string | undefined;
+  readonly overlap?: string | undefined;
+  readonly event?: string | undefined;
+  readonly since?: string | undefined;
+  readonly admin?: string | undefined;
+  readonly 'token-env'?: string | undefined;
+}
+
+/** What every subcommand works with. */
+export interface SubscriptionsContext {
+  readonly config: BridgeConfig;
+  readonly clients: ProviderClients;
+  readonly values: SubscriptionsValues;
+  readonly print: (text: string) => void;
+  readonly now: () => number;
+}
+
+/** The exit code of a finished subcommand (failures throw). */
+type Outcome = number;
+
+export async function runSubscriptions(args: readonly string[], values: SubscriptionsValues, load: (flag: string | undefined) => Promise<LoadedConfig>): Promise<void> {
+  const [command, ...rest] = args;
+  if (command === undefined) throw new UsageError('subscriptions needs a command: plan, apply, test, rotate, reconcile or status');
+  const run = COMMANDS[command];
+  if (!run) throw new UsageError(`unknown subscriptions command "${command}" (plan, apply, test, rotate, reconcile, status)`);
+  const { config } = await load(values.config);
+  if (!config.provider) {
+    throw new ConfigError([{ path: 'provider', code: 'CONFIG_MISSING_KEY', message: 'the subscriptions commands need provider: { url, token } (see docs/provider-setup.md)' }]);
+  }
+  const context: SubscriptionsContext = {
+    config,
+    clients: createProviderClients(config.provider),
+    values,
+    print: (text) => process.stdout.write(text),
+    now: Date.now,
+  };
+  try {
+    process.exitCode = await run(context, rest);
+  } catch (err) {
+    if (err instanceof ConfigError || err instanceof UsageError || !(err instanceof BridgeError)) throw err;
+    report(context, command, err);
+    process.exitCode = 1;
+  }
+}
+
+/** A failure on stderr (and as JSON on stdout with --json): its code and its message, which never holds the token. */
+function report(context: SubscriptionsContext, command: string, err: BridgeError): void {
+  if (err instanceof ApplyError) {
+    for (const step of err.done) process.stderr.write(`done: ${describeStep(step, context.values['show-secret'] === true)}\n`);
+  }
+  process.stderr.write(`audian-bridge subscriptions ${command}: ${err.code}: ${err.message}\n`);
+  if (context.values.json) {
+    const done = err instanceof ApplyError ? { done: err.done.map((step) => stepJson(step, context.values['show-secret'] === true)) } : {};
+    context.print(`${JSON.stringify({ error: { code: err.code, message: err.message }, ...done }, null, 2)}\n`);
+  }
+}
+
+const COMMANDS: Readonly<Record<string, (context: SubscriptionsContext, args: readonly string[]) => Promise<Outcome>>> = {
+  plan: (context, args) => planCommand(context, args),
+  apply: (context, args) => applyCommand(context, args),
+};
+
+/** Every webhook the account has, on the webhooks API and (with an account id) the accounts API. */
+export async function listRemote(clients: ProviderClients): Promise<RemoteWebhook[]> {
+  const [webhooks, accounts] = await Promise.all([clients.webhooks.list(), clients.accounts ? clients.accounts.list() : Promise.resolve([])]);
+  return [...webhooks, ...accounts];
+}
+
+export function secretFileOf(config: BridgeConfig, name: string): string | undefined {
+  const subscription = config.subscriptions.find((item) => item.name === name);
+  return subscription?.secret_file === undefined ? undefined : resolveSecretFile(subscription.secret_file);
+}
+
+/** The webhooks-API subscriptions with an unexpired secret on file. */
+async function withSecrets(config: BridgeConfig, now: number): Promise<Set<string>> {
+  const found = new Set<string>();
+  for (const subscription of config.subscriptions) {
+    const file = secretFileOf(config, subscription.name);
+    if (file && unexpiredSecrets(await readSecretsFile(file), now).length > 0) found.add(subscription.name);
+  }
+  return found;
+}
+
+async function makePlan(context: SubscriptionsContext, prune: boolean): Promise<Plan> {
+  const [remote, secrets] = await Promise.all([listRemote(context.clients), withSecrets(context.config, context.now())]);
+  return planSubscriptions(desiredWebhooks(context.config.subscriptions), remote, { prune, hasSecret: (name) => secrets.has(name) });
+}
+
+function noArguments(command: string, args: readonly string[]): void {
+  if (args.length > 0) throw new UsageError(`subscriptions ${command} takes no names (it covers every subscription)`);
+}
+
+async function planCommand(context: SubscriptionsContext, args: readonly string[]): Promise<Outcome> {
+  noArguments('plan', args);
+  const plan = await makePlan(context, context.values.prune === true);
+  const changes = planChanges(plan);
+  context.print(context.values.json ? `${JSON.stringify(planJson(plan, changes), null, 2)}\n` : formatPlan(plan));
+  return changes ? 3 : 0;
+}
+
+async function applyCommand(context: SubscriptionsContext, args: readonly string[]): Promise<Outcome> {
+  noArguments('apply', args);
+  const { values } = context;
+  const plan = await makePlan(context, values.prune === true);
+  const showSecret = values['show-secret'] === true;
+  if (!planChanges(plan)) {
+    context.print(values.json ? `${JSON.stringify({ ...planJson(plan, false), applied: [] }, null, 2)}\n` : `${formatPlan(plan)}nothing to change\n`);
+    return 0;
+  }
+  if (!values.yes) await confirm(formatPlan(plan));
+  const applied = await applyPlan(plan, {
+    apis: { webhooks: context.clients.webhooks, ...(context.clients.accounts ? { accounts: context.clients.accounts } : {}) },
+    signing: context.clients.webhooks,
+    secretFileOf: (name) => secretFileOf(context.config, name),
+    now: context.now,
+  });
+  if (values.json) {
+    context.print(`${JSON.stringify({ ...planJson(plan, true), applied: applied.map((step) => stepJson(step, showSecret)) }, null, 2)}\n`);
+  } else {
+    context.print(`${applied.map((step) => describeStep(step, showSecret)).join('\n')}\napplied: ${applied.length} change(s)\n`);
+  }
+  return 0;
+}
+
+/** Asks on the terminal; without one, `--yes` is the only way to apply. */
+async function confirm(planText: string): Promise<void> {
+  if (!process.stdin.isTTY) throw new UsageError('apply changes the provider\'s webhooks: pass --yes to apply without being asked (run `subscriptions plan` to see what would change)');
+  process.stdout.write(planText);
+  const prompt = createInterface({ input: process.stdin, output: process.stdout });
+  const answer = await prompt.question('apply these changes? type yes to go on: ');
+  prompt.close();
+  if (answer.trim().toLowerCase() !== 'yes') throw new CliError('nothing applied');
+}
+
+export function subscriptionNamed(config: BridgeConfig, name: string | undefined, command: string): SubscriptionConfig {
+  if (name === undefined) throw new UsageError(`subscriptions ${command} takes a subscription name (configured: ${config.subscriptions.map((item) => item.name).join(', ') || 'none'})`);
+  const found = config.subscriptions.find((item) => item.name === name);
+  if (!found) throw new UsageError(`no subscription named "${name}" (configured: ${config.subscriptions.map((item) => item.name).join(', ') || 'none'})`);
+  return found;
+}
