@@ -212,12 +212,15 @@ export async function startService(config: BridgeConfig, deps: ServiceDeps = {})
     logger,
     now,
     onCommitted: (names) => dispatcher.notify(names),
-    onStored: (event) => metrics.countEvent(event),
+    onStored: (event) => {
+      metrics.countEvent(event);
+      providerSide.seen(event);
+    },
   });
   const watcher = createMissedCallWatcher({ store, acceptor, graceMs: lifecycle.graceMs, logger, now });
   const summaries = createSummaryWatcher({ store, acceptor, graceMs: lifecycle.graceMs, logger, now });
 
-  const providerSide = createProviderSide({ config, logger });
+  const providerSide = createProviderSide({ config, logger, store, registry: metrics.registry, now, ...(deps.fetch ? { fetch: deps.fetch } : {}) });
   const sources = buildSources(config, logger, providerSide.secretsOf);
   // One budget across the apps a reload builds: requests on the old one still count.
   const bodyBudget = createBodyBudget(config.server.max_inflight_body);
@@ -240,7 +243,8 @@ export async function startService(config: BridgeConfig, deps: ServiceDeps = {})
       } catch (err) {
         return { ready: false, reason: `store: ${(err as Error).message}` };
       }
-      return { ready: true };
+      const warnings = await providerSide.readinessWarnings();
+      return { ready: true, ...(warnings.length > 0 ? { warnings } : {}) };
     },
   });
 
@@ -284,7 +288,7 @@ export async function startService(config: BridgeConfig, deps: ServiceDeps = {})
   /** The admin API on its own listener (`admin.host`, 127.0.0.1 unless exposed on purpose). */
   async function startAdmin(bridge: BridgeConfig, token: string) {
     const operations = createOperations({ store, connectors: knownConnectors, now, onQueued: (names) => dispatcher.notify(names) });
-    const adminServer = createHttpServer(createAdminApp({ operations, metrics, token, logger, reload: () => reloader.reload('admin') }), {
+    const adminServer = createHttpServer(createAdminApp({ operations, metrics, token, logger, reload: () => reloader.reload('admin'), subscriptions: providerSide.admin }), {
       requestTimeoutMs: bridge.server.request_timeout,
       maxConnections: 64,
       logger: logger.child({ component: 'admin' }),

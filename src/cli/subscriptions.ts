@@ -1,12 +1,15 @@
 import { createInterface } from 'node:readline/promises';
+import ms from 'ms';
 import type { BridgeConfig, LoadedConfig } from '../config/load.js';
 import type { SubscriptionConfig } from '../config/subscriptions.js';
 import { BridgeError, ConfigError } from '../errors.js';
 import { applyPlan, ApplyError } from '../provider/apply.js';
-import { createProviderClients, type ProviderClients, type RemoteWebhook } from '../provider/index.js';
+import { createProviderClients, type ProviderApi, type ProviderClients, type RemoteWebhook } from '../provider/index.js';
 import { desiredWebhooks, planChanges, planSubscriptions, type Plan } from '../provider/plan.js';
+import { CAUSE_HINTS, runRoundTrip, type RoundTripResult } from '../provider/round-trip.js';
 import { readSecretsFile, resolveSecretFile, unexpiredSecrets } from '../provider/secrets-file.js';
 import { CliError, UsageError } from './errors.js';
+import { bridgeSide } from './subscriptions-bridge.js';
 import { describeStep, formatPlan, planJson, stepJson } from './subscriptions-format.js';
 
 /**
@@ -82,6 +85,7 @@ function report(context: SubscriptionsContext, command: string, err: BridgeError
 const COMMANDS: Readonly<Record<string, (context: SubscriptionsContext, args: readonly string[]) => Promise<Outcome>>> = {
   plan: (context, args) => planCommand(context, args),
   apply: (context, args) => applyCommand(context, args),
+  test: (context, args) => testCommand(context, args),
 };
 
 /** Every webhook the account has, on the webhooks API and (with an account id) the accounts API. */
@@ -161,4 +165,47 @@ export function subscriptionNamed(config: BridgeConfig, name: string | undefined
   const found = config.subscriptions.find((item) => item.name === name);
   if (!found) throw new UsageError(`no subscription named "${name}" (configured: ${config.subscriptions.map((item) => item.name).join(', ') || 'none'})`);
   return found;
+}
+
+/** `--timeout 30s`, `--overlap 24h`: a duration with its unit. */
+export function durationFlag(value: string | undefined, flag: string, fallbackMs: number): number {
+  if (value === undefined) return fallbackMs;
+  const parsed = /^\d+(\.\d+)?(ms|s|m|h|d)$/.test(value.trim()) ? ms(value.trim() as ms.StringValue) : undefined;
+  if (typeof parsed !== 'number' || !Number.isFinite(parsed)) throw new UsageError(`${flag} takes a duration with its unit, e.g. 30s, 5m, 24h (not "${value}")`);
+  return parsed;
+}
+
+async function testCommand(context: SubscriptionsContext, args: readonly string[]): Promise<Outcome> {
+  const { config, values } = context;
+  if (args.length > 1) throw new UsageError('subscriptions test takes one subscription name');
+  const subscription = subscriptionNamed(config, args[0], 'test');
+  const timeoutMs = durationFlag(values.timeout, '--timeout', 30_000);
+  const side = await bridgeSide(config, values.admin, values['token-env']);
+  let result: RoundTripResult;
+  try {
+    const api = context.clients.api(subscription.api) as ProviderApi;
+    result = await runRoundTrip({
+      subscription,
+      api,
+      ...(subscription.api === 'webhooks' ? { signing: context.clients.webhooks } : {}),
+      lookup: side.lookup,
+      ...(values.event ? { event: values.event } : {}),
+      timeoutMs,
+      now: context.now,
+    });
+  } finally {
+    await side.lookup.close();
+  }
+  if (values.json) context.print(`${JSON.stringify({ subscription: subscription.name, source: subscription.source, ...result }, null, 2)}\n`);
+  if (result.arrived) {
+    if (!values.json) context.print(`test event ${result.eventId ?? '(unnamed by the provider)'} of ${subscription.name} stored by source ${subscription.source}: ${result.roundTripMs} ms after the provider was asked\n`);
+    return 0;
+  }
+  const logged = result.providerStatus === undefined ? '' : ` (the provider logged ${result.providerStatus === null ? 'no answer' : `HTTP ${result.providerStatus}`})`;
+  const refused = result.rejections && Object.keys(result.rejections).length > 0 ? `; the bridge refused: ${Object.entries(result.rejections).map(([code, n]) => `${code} x${n}`).join(', ')}` : '';
+  process.stderr.write(
+    `audian-bridge subscriptions test: the test event ${result.eventId ?? ''} of ${subscription.name} did not arrive at source ${subscription.source}${logged}${refused}\n` +
+      `likely cause (${result.cause}): ${CAUSE_HINTS[result.cause]}\n`,
+  );
+  return 1;
 }

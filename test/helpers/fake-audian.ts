@@ -117,7 +117,9 @@ class Refusal extends Error {
   }
 }
 
-export async function startFakeAudian(options: FakeAudianOptions = {}) {
+export async function startFakeAudian(given: FakeAudianOptions = {}) {
+  /** Changeable while running, e.g. `fake.options.testAnswersWithoutId = true`. */
+  const options: { -readonly [K in keyof FakeAudianOptions]: FakeAudianOptions[K] } = { ...given };
   const token = options.token ?? 'tok_fake_audian_0123456789';
   const accountId = options.accountId ?? 'acc_test';
   const accountsSecret = options.accountsSecret ?? 'whsec_accounts_dashboard';
@@ -413,6 +415,7 @@ export async function startFakeAudian(options: FakeAudianOptions = {}) {
 
   return {
     url: `http://127.0.0.1:${port}`,
+    options,
     token,
     accountId,
     accountsSecret,

@@ -63,7 +63,7 @@ async function cli(args: string[], configPath: string) {
 const json = (stdout: string) => JSON.parse(stdout) as { changes: boolean; counts: Record<string, number>; actions: { action: string; id?: string; subscription: string }[]; applied?: { action: string; id: string; secret?: string }[] };
 const changingCalls = () => fake.calls.filter((call) => call.method !== 'GET');
 
-describe('subscriptions plan and apply', () => {
+describe('subscriptions plan and apply', { timeout: 90_000 }, () => {
   it('from an empty account: plan says what to create (exit 3), apply creates it and writes the secret 0600, a second apply changes nothing', async () => {
     const config = writeConfig([
       { name: 'calls', events: ['*'] },
