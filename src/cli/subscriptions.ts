@@ -3,11 +3,11 @@ import ms from 'ms';
 import type { BridgeConfig, LoadedConfig } from '../config/load.js';
 import type { SubscriptionConfig } from '../config/subscriptions.js';
 import { BridgeError, ConfigError } from '../errors.js';
-import { applyPlan, ApplyError } from '../provider/apply.js';
+import { applyPlan, ApplyError, DEFAULT_OVERLAP_MS } from '../provider/apply.js';
 import { createProviderClients, type ProviderApi, type ProviderClients, type RemoteWebhook } from '../provider/index.js';
 import { desiredWebhooks, planChanges, planSubscriptions, type Plan } from '../provider/plan.js';
-import { CAUSE_HINTS, runRoundTrip, type RoundTripResult } from '../provider/round-trip.js';
-import { readSecretsFile, resolveSecretFile, unexpiredSecrets } from '../provider/secrets-file.js';
+import { CAUSE_HINTS, ownWebhook, runRoundTrip, type RoundTripResult } from '../provider/round-trip.js';
+import { readSecretsFile, resolveSecretFile, storeNewSecret, unexpiredSecrets } from '../provider/secrets-file.js';
 import { CliError, UsageError } from './errors.js';
 import { bridgeSide } from './subscriptions-bridge.js';
 import { describeStep, formatPlan, planJson, stepJson } from './subscriptions-format.js';
@@ -86,6 +86,7 @@ const COMMANDS: Readonly<Record<string, (context: SubscriptionsContext, args: re
   plan: (context, args) => planCommand(context, args),
   apply: (context, args) => applyCommand(context, args),
   test: (context, args) => testCommand(context, args),
+  rotate: (context, args) => rotateCommand(context, args),
 };
 
 /** Every webhook the account has, on the webhooks API and (with an account id) the accounts API. */
@@ -208,4 +209,29 @@ async function testCommand(context: SubscriptionsContext, args: readonly string[
       `likely cause (${result.cause}): ${CAUSE_HINTS[result.cause]}\n`,
   );
   return 1;
+}
+
+async function rotateCommand(context: SubscriptionsContext, args: readonly string[]): Promise<Outcome> {
+  const { config, values, clients } = context;
+  if (args.length > 1) throw new UsageError('subscriptions rotate takes one subscription name');
+  const subscription = subscriptionNamed(config, args[0], 'rotate');
+  if (subscription.api !== 'webhooks') {
+    throw new BridgeError('SUBSCRIPTION_UNSUPPORTED', `subscription "${subscription.name}" uses the accounts API, which has no rotate-secret: its secret comes from the provider's dashboard into the source's verify.hmac.secrets`);
+  }
+  const overlapMs = durationFlag(values.overlap, '--overlap', DEFAULT_OVERLAP_MS);
+  const file = secretFileOf(config, subscription.name) as string;
+  const webhook = ownWebhook(await clients.webhooks.list(), subscription);
+  const result = await storeNewSecret(file, async () => ({ secret: await clients.webhooks.rotateSecret(webhook.id) }), { now: context.now, overlapMs });
+  const older = result.entries.slice(1);
+  const until = older.length > 0 ? new Date(Math.max(...older.map((entry) => entry.expiresAt ?? 0))).toISOString() : undefined;
+  const showSecret = values['show-secret'] === true;
+  if (values.json) {
+    context.print(`${JSON.stringify({ subscription: subscription.name, webhookId: webhook.id, secretFile: file, olderAccepted: older.length, acceptedUntil: until ?? null, ...(showSecret ? { secret: result.secret } : {}) }, null, 2)}\n`);
+  } else {
+    context.print(
+      `rotated ${subscription.name} (${webhook.id}): the new signing secret is first in ${file}${showSecret ? `: ${result.secret}` : ''}; a running bridge reads it within 2 s\n` +
+        (until ? `${older.length} older secret(s) accepted until ${until}, then refused with no further command\n` : 'no older secret was on file\n'),
+    );
+  }
+  return 0;
 }

@@ -1,6 +1,6 @@
 import { BridgeError } from '../errors.js';
 import type { Plan, PlanAction } from './plan.js';
-import { prepareSecretsWrite, readSecretsFile, withNewSecret } from './secrets-file.js';
+import { storeNewSecret } from './secrets-file.js';
 import type { ApiStyle, ProviderApi, SigningApi } from './types.js';
 
 /**
@@ -95,15 +95,6 @@ function signingOf(deps: ApplyDeps): SigningApi {
 async function withSecret(action: PlanAction, deps: ApplyDeps, now: () => number, obtain: () => Promise<{ id: string; secret: string }>): Promise<AppliedStep> {
   const file = deps.secretFileOf(action.subscription);
   if (!file) throw new BridgeError('CONFIG_INVALID', `subscriptions: "${action.subscription}" has no secret_file`);
-  const entries = await readSecretsFile(file);
-  const write = await prepareSecretsWrite(file);
-  let obtained: { id: string; secret: string };
-  try {
-    obtained = await obtain();
-  } catch (err) {
-    await write.discard();
-    throw err;
-  }
-  await write.commit(withNewSecret(entries, obtained.secret, now(), DEFAULT_OVERLAP_MS));
+  const obtained = await storeNewSecret(file, obtain, { now, overlapMs: DEFAULT_OVERLAP_MS });
   return { action, id: obtained.id, secretFile: file, secret: obtained.secret };
 }

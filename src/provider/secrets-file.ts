@@ -142,3 +142,31 @@ export async function writeSecretsFile(path: string, entries: readonly SecretEnt
   const write = await prepareSecretsWrite(path);
   await write.commit(entries);
 }
+
+/**
+ * Asks for a new secret (`obtain` calls the provider) with the file proven
+ * writable first, then writes it above the older ones (`withNewSecret`): a
+ * secret the provider answered is never lost to a file that cannot be written.
+ */
+export async function storeNewSecret<T extends { secret: string }>(
+  path: string,
+  obtain: () => Promise<T>,
+  options: { now: () => number; overlapMs: number },
+): Promise<T & { entries: readonly SecretEntry[] }> {
+  const entries = await readSecretsFile(path);
+  const write = await prepareSecretsWrite(path);
+  let obtained: T;
+  try {
+    obtained = await obtain();
+  } catch (err) {
+    await write.discard();
+    throw err;
+  }
+  const next = withNewSecret(entries, obtained.secret, options.now(), options.overlapMs);
+  try {
+    await write.commit(next);
+  } catch (err) {
+    throw new BridgeError('SECRET_FILE_INVALID', `the provider now signs with a new secret, but ${(err as Error).message}; free the disk or fix the permissions and run the command again`);
+  }
+  return { ...obtained, entries: next };
+}

@@ -130,6 +130,8 @@ export async function startFakeAudian(given: FakeAudianOptions = {}) {
   const logs: LogEntry[] = [];
   const deliveries: DeliveryAttempt[] = [];
   const calls: ApiCall[] = [];
+  /** Each rotate-secret: when it was answered and when later webhooks began to be signed with the new secret. */
+  const rotations: { webhookId: string; previous: string; secret: string; answeredAt: number; switchedAt?: number }[] = [];
   const injections: Injection[] = [];
   const sockets = new Set<Socket>();
   const timers = new Set<NodeJS.Timeout>();
@@ -233,8 +235,13 @@ export async function startFakeAudian(given: FakeAudianOptions = {}) {
     }
     if (action === 'rotate-secret' && method === 'POST') {
       const secret = newId('whsec');
+      const rotation: (typeof rotations)[number] = { webhookId: webhook.id, previous: webhook.secret, secret, answeredAt: Date.now() };
+      rotations.push(rotation);
       // The answer goes out first; later webhooks are signed with the new secret a moment after.
-      later(options.rotateSwitchMs ?? 500, () => (webhook.secret = secret));
+      later(options.rotateSwitchMs ?? 500, () => {
+        webhook.secret = secret;
+        rotation.switchedAt = Date.now();
+      });
       return { status: 200, body: { id: webhook.id, signing_secret: secret } };
     }
     throw new Refusal(404, 'no such endpoint');
@@ -424,6 +431,7 @@ export async function startFakeAudian(given: FakeAudianOptions = {}) {
     logs,
     deliveries,
     calls,
+    rotations,
     /** The next matching calls answer as given instead. */
     inject(rule: Injection): void {
       injections.push({ ...rule });
