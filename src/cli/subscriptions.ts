@@ -5,12 +5,16 @@ import type { SubscriptionConfig } from '../config/subscriptions.js';
 import { BridgeError, ConfigError } from '../errors.js';
 import { applyPlan, ApplyError, DEFAULT_OVERLAP_MS } from '../provider/apply.js';
 import { createProviderClients, type ProviderApi, type ProviderClients, type RemoteWebhook } from '../provider/index.js';
-import { desiredWebhooks, planChanges, planSubscriptions, type Plan } from '../provider/plan.js';
+import { parseTime } from '../ops/operations.js';
+import type { EventLookup } from '../provider/activity.js';
+import { changesOf, desiredWebhooks, ownerOf, planChanges, planSubscriptions, type Plan } from '../provider/plan.js';
+import { reconcileSubscription, type ReconcileReport } from '../provider/reconcile.js';
 import { CAUSE_HINTS, ownWebhook, runRoundTrip, type RoundTripResult } from '../provider/round-trip.js';
 import { readSecretsFile, resolveSecretFile, storeNewSecret, unexpiredSecrets } from '../provider/secrets-file.js';
 import { CliError, UsageError } from './errors.js';
-import { bridgeSide } from './subscriptions-bridge.js';
+import { bridgeSide, type BridgeSide } from './subscriptions-bridge.js';
 import { describeStep, formatPlan, planJson, stepJson } from './subscriptions-format.js';
+import { formatReconcile, formatStatus, type StatusRow } from './subscriptions-report.js';
 
 /**
  * `audian-bridge subscriptions plan|apply|test|rotate|reconcile|status`: the
@@ -87,6 +91,8 @@ const COMMANDS: Readonly<Record<string, (context: SubscriptionsContext, args: re
   apply: (context, args) => applyCommand(context, args),
   test: (context, args) => testCommand(context, args),
   rotate: (context, args) => rotateCommand(context, args),
+  reconcile: (context, args) => reconcileCommand(context, args),
+  status: (context, args) => statusCommand(context, args),
 };
 
 /** Every webhook the account has, on the webhooks API and (with an account id) the accounts API. */
@@ -234,4 +240,83 @@ async function rotateCommand(context: SubscriptionsContext, args: readonly strin
     );
   }
   return 0;
+}
+
+function sinceFlag(value: string | undefined, now: number): number {
+  try {
+    return parseTime(value ?? '24h', '--since', now);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
+async function reconcileCommand(context: SubscriptionsContext, args: readonly string[]): Promise<Outcome> {
+  const { config, values } = context;
+  if (args.length > 1) throw new UsageError('subscriptions reconcile takes one subscription name');
+  const subscription = subscriptionNamed(config, args[0], 'reconcile');
+  if (subscription.api !== 'webhooks') {
+    throw new BridgeError('SUBSCRIPTION_UNSUPPORTED', `subscription "${subscription.name}" uses the accounts API, which has no delivery log: reconcile needs api: webhooks`);
+  }
+  const since = sinceFlag(values.since, context.now());
+  const side = await bridgeSide(config, values.admin, values['token-env']);
+  let report: ReconcileReport;
+  try {
+    report = side.reconcile
+      ? await side.reconcile(subscription.name, new Date(since).toISOString())
+      : await reconcileSubscription({ subscription, api: context.clients.webhooks, lookup: side.lookup, since, now: context.now });
+  } finally {
+    await side.lookup.close();
+  }
+  context.print(values.json ? `${JSON.stringify(report, null, 2)}\n` : formatReconcile(report));
+  return report.gap ? 3 : 0;
+}
+
+async function statusCommand(context: SubscriptionsContext, args: readonly string[]): Promise<Outcome> {
+  noArguments('status', args);
+  const { config, values } = context;
+  const [remote, side] = await Promise.all([listRemote(context.clients), bridgeSide(config, values.admin, values['token-env']).catch(noStoreYet)]);
+  const now = context.now();
+  let rows: StatusRow[];
+  try {
+    rows = await Promise.all(config.subscriptions.map((subscription) => statusOf(subscription, remote, side.lookup, now)));
+  } finally {
+    await side.lookup.close();
+  }
+  context.print(values.json ? `${JSON.stringify({ subscriptions: rows }, null, 2)}\n` : formatStatus(rows, now));
+  return 0;
+}
+
+async function statusOf(subscription: SubscriptionConfig, remote: readonly RemoteWebhook[], lookup: EventLookup, now: number): Promise<StatusRow> {
+  const wanted = new Map(desiredWebhooks([subscription]).map((want) => [want.spec.events[0], want.spec]));
+  const webhooks = remote
+    .filter((webhook) => webhook.api === subscription.api && ownerOf(webhook) === subscription.name)
+    .map((webhook) => {
+      const spec = subscription.api === 'accounts' ? wanted.get(webhook.events[0]) : [...wanted.values()][0];
+      return { id: webhook.id, enabled: webhook.enabled, inStep: spec !== undefined && changesOf(webhook, spec).length === 0, ...(subscription.api === 'accounts' ? { hook: webhook.events[0] as string } : {}) };
+    });
+  let secrets: StatusRow['secrets'];
+  if (subscription.secret_file !== undefined) {
+    const entries = (await readSecretsFile(resolveSecretFile(subscription.secret_file))).filter((entry) => entry.expiresAt === undefined || entry.expiresAt > now);
+    const expiries = entries.flatMap((entry) => (entry.expiresAt === undefined ? [] : [entry.expiresAt]));
+    secrets = { count: entries.length, nextExpiry: expiries.length > 0 ? new Date(Math.min(...expiries)).toISOString() : null };
+  }
+  const last = await lookup.lastReceivedAt(subscription.source);
+  return {
+    name: subscription.name,
+    api: subscription.api,
+    source: subscription.source,
+    url: subscription.url,
+    webhooks,
+    ...(secrets ? { secrets } : {}),
+    lastReceivedAt: last === undefined ? null : new Date(last).toISOString(),
+    expectWithinMs: subscription.expect_within ?? null,
+    silent: subscription.expect_within !== undefined && (last === undefined || now - last > subscription.expect_within),
+  };
+}
+
+/** Before the bridge has ever run there is no store: status still shows the provider's side, with no last event. */
+function noStoreYet(err: unknown): BridgeSide {
+  if (!(err instanceof BridgeError) || err.code !== 'STORE_NOT_FOUND') throw err;
+  process.stderr.write(`note: ${err.message}; the last events are not known\n`);
+  return { lookup: { stored: async () => false, storedIds: async () => new Set(), lastReceivedAt: async () => undefined, close: async () => undefined } };
 }
