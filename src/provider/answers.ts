@@ -9,9 +9,21 @@ import { BridgeError } from '../errors.js';
 export function readAnswer<T extends z.ZodType>(schema: T, body: unknown, endpoint: string): z.output<T> {
   const parsed = schema.safeParse(body);
   if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0];
+  const issue = telling(parsed.error.issues[0]);
   const field = issue && issue.path.length > 0 ? issue.path.map(String).join('.') : '(the answer)';
   throw new BridgeError('PROVIDER_MALFORMED', `${endpoint} answered in a shape this bridge does not know: ${field} is ${issue?.code === 'invalid_type' ? `not a ${issue.expected}` : 'not as documented'}`);
+}
+
+type Issue = z.core.$ZodIssue;
+
+/** Of a union's failed branches, the one that got furthest into the answer: its problem is the telling one. */
+function telling(issue: Issue | undefined): Issue | undefined {
+  if (issue?.code !== 'invalid_union') return issue;
+  const inner = issue.errors
+    .map((branch) => branch[0])
+    .filter((first): first is Issue => first !== undefined)
+    .sort((a, b) => b.path.length - a.path.length)[0];
+  return inner ? telling({ ...inner, path: [...issue.path, ...inner.path] } as Issue) : issue;
 }
 
 /** Most pages read of one list or log: beyond it the provider's pagination is taken to be broken. */
