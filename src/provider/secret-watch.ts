@@ -18,6 +18,8 @@ export interface SecretFileWatcherDeps {
   readonly logger: Logger;
   /** The fallback's interval (default 1 s). */
   readonly pollMs?: number;
+  /** Node's `fs.watch`, or a stand-in (tests: one that fails, as on file systems that cannot be watched). */
+  readonly watch?: typeof watch;
 }
 
 interface Watched {
@@ -64,7 +66,7 @@ export function createSecretFileWatcher(deps: SecretFileWatcherDeps) {
   function watchDirectory(path: string): FSWatcher | undefined {
     try {
       mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-      const watcher = watch(dirname(path), { persistent: false }, (_event, name) => {
+      const watcher = (deps.watch ?? watch)(dirname(path), { persistent: false }, (_event, name) => {
         if (name === null || name === basename(path)) refresh(path);
       });
       watcher.on('error', () => watcher.close());

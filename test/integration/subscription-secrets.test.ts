@@ -1,7 +1,13 @@
-import { renameSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pino } from 'pino';
+import YAML from 'yaml';
 import { afterEach, describe, expect, it } from 'vitest';
-import { baseConfig, startBridge, type TestBridge } from '../helpers/bridge.js';
+import { CONNECTORS } from '../../connectors/index.js';
+import { parseConfig } from '../../src/config/load.js';
+import { startService } from '../../src/service.js';
+import { baseConfig, postWebhook, startBridge, type TestBridge } from '../helpers/bridge.js';
 import { waitFor } from '../helpers/wait.js';
 
 /**
@@ -58,5 +64,36 @@ describe('secrets files in the running bridge', () => {
     expect(refused.status).toBe(401);
     expect(refused.body.error?.code).toBe('SIGNATURE_MISMATCH');
     expect((await running.post('/webhooks/audian', event(), { secret: 'whsec_second' })).status).toBe(200);
+  });
+});
+
+describe('a reload', () => {
+  it('puts a new subscription\'s secrets file in force, and drops a removed one\'s', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'audian-bridge-secrets-reload-'));
+    const file = join(dir, 'secrets', 'added');
+    const configs = [
+      baseConfig(dir),
+      baseConfig(dir, {
+        provider: { url: 'http://127.0.0.1:9', token: 'tok_unused' },
+        subscriptions: [{ name: 'added', source: 'main', url: 'https://bridge.example.com/webhooks/audian', secret_file: file }],
+      }),
+    ];
+    let current = 0;
+    const load = async () => parseConfig(YAML.stringify(configs[current]), {}, CONNECTORS);
+    const service = await startService(await load(), { logger: pino({ level: 'silent' }), loadConfig: load });
+    try {
+      const post = () => postWebhook(`${service.url}/webhooks/audian`, event(), { secret: 'whsec_added' });
+      expect((await post()).status).toBe(401);
+      current = 1;
+      expect((await service.reload('test')).reloaded).toBe(true);
+      writeFileSync(file, 'whsec_added\n');
+      await waitFor(async () => (await post()).status === 200, { timeoutMs: 2_000, intervalMs: 50, what: 'the added subscription\'s secret accepted' });
+      current = 0;
+      expect((await service.reload('test')).reloaded).toBe(true);
+      expect((await post()).status).toBe(401);
+    } finally {
+      await service.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -125,8 +125,11 @@ describe('subscriptions rotate', { timeout: 90_000 }, () => {
     expect((await postWebhook(`http://127.0.0.1:${port}/webhooks/audian`, { ...body, id: 'evt_own' }, { secret: TEST_SECRET })).status).toBe(200);
   });
 
-  it('the accounts API has no rotate-secret: refused with a clear code; an unknown name is a usage error', async () => {
+  it('the accounts API has no rotate-secret: refused with a clear code; an unknown name is a usage error; --show-secret prints the secret', async () => {
     const { cli } = await setup('acc');
+    const shown = await cli(['rotate', 'acc', '--show-secret', '--json']);
+    expect(shown.code, shown.stderr).toBe(0);
+    expect((JSON.parse(shown.stdout) as { secret: string }).secret).toBe(fake.rotations.at(-1)!.secret);
     const refused = await cli(['rotate', 'acc-legacy']);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain('SUBSCRIPTION_UNSUPPORTED');
