@@ -118,7 +118,7 @@ function recoveryFor(comparison: ReconcileComparison, subscription: Subscription
   const retrying = comparison.notDelivered.filter((item) => item.status !== 'failed').length;
   if (retrying > 0) lines.push(`${retrying} of them are not marked failed yet: the provider may still retry them (seed 000's retry policy); run reconcile again later.`);
   lines.push(
-    `Where an event's payload is at hand (the provider's dashboard, a log), \`audian-bridge send --file PAYLOAD.json --source ${subscription.source}\` signs it with the source's secret and sends it again; an event stored already is answered as a duplicate, never stored twice.`,
+    `Where an event's payload is at hand (the provider's dashboard, a log), \`audian-bridge send --file PAYLOAD.json --source ${subscription.source}\` signs it with a secret the source accepts (from $AUDIAN_WEBHOOK_SECRET, e.g. the first secret of ${subscription.secret_file ?? 'secret_file'}) and sends it again; an event stored already is answered as a duplicate, never stored twice.`,
   );
   if (comparison.deliveredNotStored.length > 0) {
     lines.push('Events the provider says it delivered but the store does not hold: were they older than store.dedupe_ttl (pruned), or did subscriptions[].url point at another bridge at the time?');
