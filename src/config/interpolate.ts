@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 
-const VARIABLE = /\$\$|\$\{file:([^}]+)\}|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
+/** One `${file:path}`, `${VAR}` or `${VAR:-default}`; config.schema.json accepts a string holding one wherever a value may be given. */
+export const PLACEHOLDER = /\$\{file:([^}]+)\}|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/;
+const VARIABLE = new RegExp(`\\$\\$|${PLACEHOLDER.source}`, 'g');
 
 /** A `${VAR}` without a default whose variable is not set, at a key path. */
 export interface MissingVariable {

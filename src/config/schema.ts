@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { DIALECT_IDS } from '../dialects/index.js';
 import { issueCode, issueMessage, unknownKeyMessage, keysAt } from './issues.js';
 import { providerSchema, subscriptionChecks, subscriptionsSchema } from './subscriptions.js';
-import { boolean, byteSize, duration, integer, jsonataExpression, nonEmpty, oneOrMany, pem } from './values.js';
+import { boolean, byteSize, duration, integer, jsonataExpression, nonEmpty, oneOrMany, pem, writtenForms } from './values.js';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
 const name = () => z.string().regex(NAME, 'use letters, digits, "-" and "_"');
@@ -96,7 +96,7 @@ const storeTlsSchema = z.preprocess(
         ctx.addIssue({ code: 'custom', path: [value.cert === undefined ? 'cert' : 'key'], message: 'give both cert and key, or neither', params: { code: 'CONFIG_MISSING_KEY' } });
       }
     }),
-);
+).register(writtenForms, { alsoWritten: [{ enum: [true, 'true'] }] });
 
 /** 5s, 30s, 2m, 10m, 30m, 1h, 4h: the last step repeats until `max_age`. */
 const DEFAULT_RETRY_SCHEDULE: readonly number[] = [5_000, 30_000, 120_000, 600_000, 1_800_000, 3_600_000, 14_400_000];
@@ -141,7 +141,7 @@ function scheduleOf(value: RetryKeys, ctx: z.RefinementCtx): number[] | undefine
 }
 
 /** A connector's own `dispatch:` overrides; what it leaves out comes from the top-level `dispatch`. */
-const connectorDispatchSchema = z.strictObject(retryKeys).transform((value, ctx) => {
+export const connectorDispatchSchema = z.strictObject(retryKeys).transform((value, ctx) => {
   const schedule = scheduleOf(value, ctx);
   return {
     ...(schedule ? { retry_schedule: schedule } : {}),

@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { duration, integer, nonEmpty, pem } from './values.js';
+import { boolean, duration, integer, nonEmpty, pem, writtenForms } from './values.js';
 
 /**
  * The provider's side as configuration (docs/provider-setup.md): `provider`
@@ -45,7 +45,7 @@ function webUrl(what: string) {
  * repeating the value, so a message never shows even a mistyped token.
  */
 function token() {
-  return z.unknown().transform((value, ctx): string => {
+  return z.unknown().register(writtenForms, { written: { type: 'string', minLength: 1, description: 'the API token, e.g. ${AUDIAN_API_TOKEN}' } }).transform((value, ctx): string => {
     if (typeof value !== 'string' || value.trim() === '' || /[\r\n\0]/.test(value)) {
       ctx.addIssue({
         code: 'custom',
@@ -86,7 +86,7 @@ const subscriptionSchema = z
   hooks: z.array(z.string().regex(/^[a-z0-9_.]+$/, 'a hook name such as channel_create')).min(1, 'give at least one hook').optional(),
   /** `api: webhooks`: where its signing secrets are kept (written 0600; a relative path is taken from the working directory, as store.path). */
   secret_file: nonEmpty().optional(),
-  enabled: z.preprocess((value) => (value === 'true' ? true : value === 'false' ? false : value), z.boolean()).default(true),
+  enabled: boolean().default(true),
   /** A source silent for longer is a metric and a warning in /readyz's body. */
   expect_within: duration().optional(),
 })
