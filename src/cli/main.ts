@@ -106,6 +106,12 @@ async function check(flag: string | undefined): Promise<void> {
     const match = Object.entries(route.match).map(([key, value]) => `${key}=${Array.isArray(value) ? value.join('|') : String(value)}`);
     lines.push(`  ${route.name}: ${match.join(' ') || 'every event'}${route.when ? ` when ${route.when}` : ''} -> ${route.to.join(', ')}`);
   }
+  // The provider's side, never its token (docs/provider-setup.md).
+  if (config.provider) lines.push('', `subscriptions (provider ${config.provider.url}):`);
+  for (const item of config.subscriptions) {
+    const what = item.api === 'accounts' ? `hooks: ${(item.hooks ?? []).join(', ')}` : `events: ${(item.events ?? []).join(', ')}  secret_file: ${item.secret_file}`;
+    lines.push(`  ${item.name}  ${item.api} API -> source ${item.source}  ${item.url}  ${what}`);
+  }
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 

@@ -102,7 +102,7 @@ export function createProviderHttp(options: ProviderHttpOptions): ProviderHttp {
       const retriable = response ? response.status === 429 || response.status >= 500 : (outcome as { unsent: boolean }).unsent || request.method === 'GET';
       if (!retriable || attempt >= options.retries) {
         if (!response) throw (outcome as { failure: BridgeError }).failure;
-        return answer(response, request, endpoint, attempt + 1);
+        return answer(response, request, endpoint, attempt + 1, scrub);
       }
       const asked = response ? retryAfterMs(response.headers.get('retry-after'), now()) : undefined;
       await response?.body?.cancel().catch(() => undefined);
@@ -113,35 +113,36 @@ export function createProviderHttp(options: ProviderHttpOptions): ProviderHttp {
     }
   }
 
-  async function answer(response: Response, request: ProviderRequest, endpoint: string, tries: number): Promise<ProviderResponse> {
-    const text = await readBounded(response, endpoint);
-    let body: unknown;
-    if (text.trim() !== '') {
-      try {
-        body = JSON.parse(text);
-      } catch {
-        body = undefined;
-        if (response.ok) throw new BridgeError('PROVIDER_MALFORMED', `${endpoint} answered ${response.status} with a body that is not JSON`);
-      }
-    }
-    if (response.ok) return { status: response.status, body };
-    const said = providerMessage(body);
-    const detail = said ? `: the provider says "${scrub(said)}"` : '';
-    const status = response.status;
-    if (status === 401 || status === 403) {
-      throw new BridgeError('PROVIDER_UNAUTHORIZED', `${endpoint} answered ${status}: the provider refused provider.token (is it set, current, and allowed to manage webhooks?)`);
-    }
-    if (status === 404) throw new BridgeError('PROVIDER_NOT_FOUND', `${endpoint} answered 404: the provider has no ${request.subject ?? 'such resource'}${detail}`);
-    if (status >= 300 && status < 400) {
-      throw new BridgeError('PROVIDER_REJECTED', `${endpoint} answered a redirect (${status}), which is not followed (the token would go with it): set provider.url to the API's own address`);
-    }
-    if (status === 429 || status >= 500) {
-      throw new BridgeError('PROVIDER_UNAVAILABLE', `${endpoint} answered ${status}${tries > 1 ? ` ${tries} times` : ''}; giving up (provider.retries is ${tries - 1})${detail}`);
-    }
-    throw new BridgeError('PROVIDER_REJECTED', `${endpoint} answered ${status}${detail}`);
-  }
-
   return call;
+}
+
+/** A final answer as the caller's result, or the error its status means; `scrub` masks the token in what the provider said. */
+async function answer(response: Response, request: ProviderRequest, endpoint: string, tries: number, scrub: (text: string) => string): Promise<ProviderResponse> {
+  const text = await readBounded(response, endpoint);
+  let body: unknown;
+  if (text.trim() !== '') {
+    try {
+      body = JSON.parse(text);
+    } catch {
+      body = undefined;
+      if (response.ok) throw new BridgeError('PROVIDER_MALFORMED', `${endpoint} answered ${response.status} with a body that is not JSON`);
+    }
+  }
+  if (response.ok) return { status: response.status, body };
+  const said = providerMessage(body);
+  const detail = said ? `: the provider says "${scrub(said)}"` : '';
+  const status = response.status;
+  if (status === 401 || status === 403) {
+    throw new BridgeError('PROVIDER_UNAUTHORIZED', `${endpoint} answered ${status}: the provider refused provider.token (is it set, current, and allowed to manage webhooks?)`);
+  }
+  if (status === 404) throw new BridgeError('PROVIDER_NOT_FOUND', `${endpoint} answered 404: the provider has no ${request.subject ?? 'such resource'}${detail}`);
+  if (status >= 300 && status < 400) {
+    throw new BridgeError('PROVIDER_REJECTED', `${endpoint} answered a redirect (${status}), which is not followed (the token would go with it): set provider.url to the API's own address`);
+  }
+  if (status === 429 || status >= 500) {
+    throw new BridgeError('PROVIDER_UNAVAILABLE', `${endpoint} answered ${status}${tries > 1 ? ` ${tries} times` : ''}; giving up (provider.retries is ${tries - 1})${detail}`);
+  }
+  throw new BridgeError('PROVIDER_REJECTED', `${endpoint} answered ${status}${detail}`);
 }
 
 /** The body as text, refusing answers beyond MAX_RESPONSE_BYTES. */

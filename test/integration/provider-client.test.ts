@@ -194,6 +194,10 @@ describe('the commands when the provider misbehaves', { timeout: 90_000 }, () =>
     fake.inject({ path: LIST, answer: { status: 401 } });
     const asJson = await plan(['--json']);
     expect(JSON.parse(asJson.stdout)).toMatchObject({ error: { code: 'PROVIDER_UNAUTHORIZED' } });
+    const checked = await runCli(['check', '--config', configPath], { cwd: dir, env: { AUDIAN_API_TOKEN: TOKEN } });
+    expect(checked.code, checked.stderr).toBe(0);
+    expect(checked.stdout).toContain('calls  webhooks API -> source main  https://bridge.example.com/webhooks/audian');
+    expect(checked.stdout + checked.stderr).not.toContain(TOKEN);
     const wrong = await plan([], 'tok_wrong_one');
     expect(wrong.code).toBe(1);
     expect(wrong.stderr).toContain('provider.token');
