@@ -1,17 +1,36 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { loadConfig, type LoadedConfig } from '../config/load.js';
-import { describeStore } from '../config/store.js';
-import { EXPLAIN_HELP, EXPLAIN_OPTIONS, runExplain } from './explain.js';
-import { BridgeError, ConfigError } from '../errors.js';
-import { signAudianRequest } from '../verify/index.js';
-import { CliError, UsageError } from './errors.js';
-import { DEFAULT_SECRET_ENV, readInput, secretFromEnv } from './io.js';
-import { OPS_COMMANDS, OPS_HELP, OPS_OPTIONS, runOps } from './ops.js';
-import { createProcessLogger, exitOnSignals } from './process-exit.js';
-import { send, SEND_HELP } from './send.js';
-import { SUBSCRIPTIONS_HELP, SUBSCRIPTIONS_OPTIONS } from './subscriptions-help.js';
+import type { LoadedConfig } from '../config/load.js';
+import { holdHangups } from './hangups.js';
+
+// Listening for SIGHUP comes before everything else is loaded (src/cli/hangups.ts).
+const hangups = holdHangups();
+const [
+  { loadConfig, loadStoreConfig, reloadConfig },
+  { describeStore },
+  { EXPLAIN_HELP, EXPLAIN_OPTIONS, runExplain },
+  { BridgeError, ConfigError },
+  { signAudianRequest },
+  { CliError, UsageError },
+  { DEFAULT_SECRET_ENV, readInput, secretFromEnv },
+  { OPS_COMMANDS, OPS_HELP, OPS_OPTIONS, runOps },
+  { createProcessLogger, exitOnSignals },
+  { send, SEND_HELP },
+  { SUBSCRIPTIONS_HELP, SUBSCRIPTIONS_OPTIONS },
+] = await Promise.all([
+  import('../config/load.js'),
+  import('../config/store.js'),
+  import('./explain.js'),
+  import('../errors.js'),
+  import('../verify/index.js'),
+  import('./errors.js'),
+  import('./io.js'),
+  import('./ops.js'),
+  import('./process-exit.js'),
+  import('./send.js'),
+  import('./subscriptions-help.js'),
+]);
 
 /** Each command's usage line and its longer help (`audian-bridge help COMMAND`). */
 const COMMANDS: Readonly<Record<string, { usage: string; summary: string; help?: string }>> = {
@@ -67,6 +86,11 @@ async function load(flag: string | undefined): Promise<LoadedConfig> {
   return loadConfig({ ...(flag ? { flag } : {}), env: process.env, cwd: process.cwd(), connectors: CONNECTORS });
 }
 
+/** The operator commands need only the store: the rest of the file is neither checked nor interpolated. */
+function loadStore(flag: string | undefined) {
+  return loadStoreConfig({ ...(flag ? { flag } : {}), env: process.env, cwd: process.cwd() });
+}
+
 const LISTEN_ERRORS: Readonly<Record<string, string>> = {
   EADDRINUSE: 'the address is already in use',
   EACCES: 'permission denied',
@@ -74,12 +98,15 @@ const LISTEN_ERRORS: Readonly<Record<string, string>> = {
 };
 
 async function serve(flag: string | undefined): Promise<void> {
-  const { config, origin, warnings } = await load(flag);
-  const { startService } = await import('../service.js');
+  const loaded = await load(flag);
+  const { config, origin, warnings } = loaded;
+  const [{ startService }, { CONNECTORS }] = await Promise.all([import('../service.js'), import('../../connectors/index.js')]);
   const { logger, exit } = createProcessLogger(config.log.level);
   logger.info({ config: origin }, 'configuration loaded');
   for (const warning of warnings) logger.warn(warning);
-  const service = await startService(config, { logger, loadConfig: async () => (await load(flag)).config }).catch((err: unknown) => {
+  // A reload reads the file found at start (or the embedded default again), whatever is found now.
+  const again = async () => (await reloadConfig(loaded, { env: process.env, connectors: CONNECTORS })).config;
+  const service = await startService(config, { logger, loadConfig: again }).catch((err: unknown) => {
     const { code, port } = err as NodeJS.ErrnoException & { port?: number };
     const reason = code === undefined ? undefined : LISTEN_ERRORS[code];
     if (reason === undefined) throw err;
@@ -89,7 +116,8 @@ async function serve(flag: string | undefined): Promise<void> {
     throw new CliError(`cannot listen on ${host}:${configured} (${section}.host, ${section}.port in ${origin}): ${reason}`);
   });
   exitOnSignals(service.stop, { logger, exit, timeoutMs: config.server.shutdown_timeout });
-  process.on('SIGHUP', () => void service.reload('SIGHUP').catch((err: unknown) => logger.error({ err }, 'config reload failed')));
+  const held = hangups.handOver(() => void service.reload('SIGHUP').catch((err: unknown) => logger.error({ err }, 'config reload failed')));
+  if (held > 0) logger.info({ signals: held }, 'SIGHUP received while starting; reloading once now');
 }
 
 async function check(flag: string | undefined): Promise<void> {
@@ -150,6 +178,7 @@ async function main(argv: string[]): Promise<void> {
     },
   });
   const [command, ...rest] = positionals;
+  if (command !== 'serve') hangups.release();
   if (values.version) {
     process.stdout.write(`${version()}\n`);
     return;
@@ -174,7 +203,7 @@ async function main(argv: string[]): Promise<void> {
       return runSubscriptions(rest, values, load);
     }
     default:
-      if (OPS_COMMANDS.has(command)) return runOps(command, rest, values, load);
+      if (OPS_COMMANDS.has(command)) return runOps(command, rest, values, loadStore);
       throw new UsageError(`unknown command "${command}"`);
   }
 }

@@ -1,9 +1,9 @@
-import { readFileSync } from 'node:fs';
 import jsonata from 'jsonata';
 import bytes from 'bytes';
 import ms from 'ms';
 import { z } from 'zod';
 import { compileTemplate } from '../template.js';
+import { readRegularFileSync } from './files.js';
 
 /**
  * Value types shared by the main schema and each connector's schema. Values
@@ -107,12 +107,11 @@ export function nonEmpty() {
 export function pem() {
   return nonEmpty().transform((value, ctx): string => {
     if (value.includes('-----BEGIN ')) return value;
-    try {
-      return readFileSync(value, 'utf8');
-    } catch (err) {
-      ctx.addIssue({ code: 'custom', message: `cannot read PEM file ${value}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` });
-      return z.NEVER;
-    }
+    // A FIFO or a device at this path would hold the load forever: only a regular file is read.
+    const read = readRegularFileSync(value);
+    if ('content' in read) return read.content;
+    ctx.addIssue({ code: 'custom', message: `PEM file ${value}: ${read.reason}` });
+    return z.NEVER;
   });
 }
 
