@@ -8,6 +8,8 @@ import type { Renderer } from './render.js';
 export interface Readiness {
   readonly ready: boolean;
   readonly reason?: string;
+  /** Ready, but something an operator should look at (e.g. a subscription gone silent). */
+  readonly warnings?: readonly string[];
 }
 
 /** What each page module registers its routes with. */

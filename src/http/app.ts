@@ -31,7 +31,7 @@ export interface HttpAppDeps {
   /** Whether webhooks are taken now (false while starting or shutting down); checked on every request. */
   readonly accepting: () => boolean;
   /** For /readyz: accepting, and the store answers. */
-  readonly readiness: () => Promise<{ ready: boolean; reason?: string }>;
+  readonly readiness: () => Promise<{ ready: boolean; reason?: string; warnings?: readonly string[] }>;
   readonly now?: () => number;
   /** false keeps /metrics off this port (`server.metrics`). */
   readonly serveMetrics?: boolean;
@@ -55,9 +55,10 @@ export function createHttpApp(deps: HttpAppDeps): Koa {
     ctx.body = { status: 'ok' };
   });
   router.get('/readyz', async (ctx) => {
-    const { ready, reason } = await deps.readiness();
+    const { ready, reason, warnings } = await deps.readiness();
     ctx.status = ready ? 200 : 503;
-    ctx.body = ready ? { status: 'ready' } : { status: 'not ready', reason };
+    // Warnings (a subscription's silent source) are for people: they never make a replica unready.
+    ctx.body = ready ? { status: 'ready', ...(warnings ? { warnings } : {}) } : { status: 'not ready', reason };
   });
   if (deps.serveMetrics !== false) router.get('/metrics', metricsRoute(deps.metrics));
   for (const source of deps.sources) router.post(source.path, webhookRoute(source, deps, budget, logger));

@@ -15,6 +15,7 @@ const ENV = { HMAC: 'hmac-from-env-0001', ADMIN: 'admin-token-from-env-0001', CR
 const YAML_TEXT = `
 store: { path: ${join(dir, 'bridge.db')} }
 admin: { token: "literal-admin-token-0001" }
+provider: { url: "https://api.audian.com:8443", token: "literal-provider-0013" }
 sources:
   - { name: main, verify: { hmac: { secrets: ["\${HMAC}", "literal-hmac-0002"] } } }
   - { name: voice, verify: { header: { name: X-Api-Key, value: "literal-header-0003" } } }
@@ -52,6 +53,7 @@ describe('redactConfig', () => {
       'literal-bearer-0008',
       'literal-sasl-0009',
       'literal-default-0012',
+      'literal-provider-0013',
     ]) {
       expect(shown, secret).not.toContain(secret);
     }

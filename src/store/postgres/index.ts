@@ -23,6 +23,7 @@ import { createDeliveryQueries } from './deliveries.js';
 import { contention, isContention, isUnavailable, retryingContention, toStoreError, type Guard } from './errors.js';
 import { createGroupCommit, InputFailure } from './group-commit.js';
 import { createOperatorReads } from './operator-reads.js';
+import { createProviderReads } from './provider-reads.js';
 
 /** The store on one PostgreSQL database, for any number of processes (replicas) at once. */
 export interface PostgresStore extends Store {
@@ -332,6 +333,7 @@ function openOn(pool: pg.Pool, options: PostgresStoreOptions): PostgresStore {
   }
 
   const connectorState = createConnectorStateQueries(pool, guarded);
+  const providerReads = createProviderReads(pool);
   return {
     ...createOperatorReads(pool, guarded),
     pool,
@@ -369,6 +371,8 @@ function openOn(pool: pg.Pool, options: PostgresStoreOptions): PostgresStore {
       }),
     prune: (now, ttlMs, limit) => write('prune', () => prune(now, ttlMs, limit)),
     connectorState: (connector, now) => connectorState.scope(connector, now),
+    lastReceivedAt: (source, exceptTypes) => guarded('read events', () => providerReads.lastReceivedAt(source, exceptTypes)),
+    storedEventIds: (source, ids) => guarded('read events', () => providerReads.storedEventIds(source, ids)),
     async ping() {
       await guarded('answer', () => pool.query('SELECT 1'));
       // Reads work on a standby after a failover, or while the disk is full: try a write.
