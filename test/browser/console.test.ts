@@ -354,6 +354,8 @@ describe.skipIf(!chromiumFound.path)(`the console in Chromium${note}`, () => {
     try {
       const tab = await keyboard.newPage();
       await tab.goto(`${setup.admin}/ui/login`);
+      // The token field takes the focus by itself (autofocus): nothing but keys from here on.
+      await expect.poll(() => tab.evaluate('document.activeElement?.id')).toBe('token');
       await tab.keyboard.type(ADMIN_TOKEN);
       await Promise.all([tab.waitForNavigation(), tab.keyboard.press('Enter')]);
       expect(new URL(tab.url()).pathname).toBe('/ui/');
