@@ -134,6 +134,8 @@ describe.skipIf(!chromiumFound.path)(`the console in Chromium${note}`, () => {
     await setup.post(audianV2Calls.initiated('call-ok-1', { direction: 'inbound', from: '+14155550100', to: '+4930123456', fromName: 'Ada Lovelace' }, T - 60_000));
     await setup.post(audianV2Calls.answered('call-ok-1', T - 55_000));
     await setup.post(audianV2Calls.ended('call-ok-1', 'completed', T - 30_000));
+    // Late: it happened before the answer, and arrives after the end.
+    await setup.post({ id: 'evt_call-ok-1_ringing', timestamp: new Date(T - 58_000).toISOString(), event: 'call.ringing', data: { call_id: 'call-ok-1' } });
     await setup.post(audianV2Calls.initiated('flaky-call', { direction: 'outbound', from: '+4930999999', to: '+14155550123' }, T - 20_000));
     await setup.post(audianV2Calls.initiated('dead-call', { direction: 'inbound', from: '+33123456789', to: '+4930123456' }, T - 10_000));
     await waitFor(async () => (await deliveriesOf('flaky-call'))[0]?.status === 'delivered', { timeoutMs: 30_000, what: 'the flaky delivery to succeed' });
@@ -212,7 +214,7 @@ describe.skipIf(!chromiumFound.path)(`the console in Chromium${note}`, () => {
     watch.expectClean('event');
   });
 
-  it('finds a call by its number as digits and shows its events in order, its state and its deliveries', async () => {
+  it('finds a call by its number as digits and shows its events in the order they happened, its state and its deliveries', async () => {
     await page.goto(`${setup.admin}/ui/calls`);
     await page.getByLabel('Call id or phone number').fill('+1 415-555-0100');
     await page.getByRole('button', { name: 'Find' }).click();
@@ -221,7 +223,9 @@ describe.skipIf(!chromiumFound.path)(`the console in Chromium${note}`, () => {
     await page.getByRole('link', { name: 'call-ok-1' }).click();
     await page.waitForURL(/\/ui\/calls\/call-ok-1$/);
     const types = await page.locator('#timeline + .scroll tbody tr td:nth-child(3)').allTextContents();
-    expect(types.slice(0, 3)).toEqual(['call.initiated', 'call.answered', 'call.completed']);
+    expect(types.slice(0, 4)).toEqual(['call.initiated', 'call.ringing', 'call.answered', 'call.completed']);
+    const arrived = await page.locator('#timeline + .scroll tbody tr td:nth-child(2)').allTextContents();
+    expect(arrived[1]! >= arrived[3]!).toBe(true);
     expect(await page.locator('.facts').first().textContent()).toContain('Ada Lovelace');
     expect(await page.locator('#deliveries + .scroll tbody tr').count()).toBeGreaterThanOrEqual(6);
     watch.expectClean('call');

@@ -42,7 +42,10 @@ export function registerCallPages(site: Site): void {
     '/ui/calls/:id',
     access.view(async (ctx, session) => {
       const call = await operations.call(ctx.params.id as string);
-      render.page(ctx, 'call', { title: `Call ${call.callId.slice(0, 60)}`, nav: 'calls', csrf: session.csrf }, { call });
+      // Events arrive out of order: the page tells the call's story by when each happened (then by arrival).
+      const events = call.events.map((stored, index) => ({ stored, index, at: Date.parse(stored.event.time) || 0 }));
+      events.sort((a, b) => a.at - b.at || a.index - b.index);
+      render.page(ctx, 'call', { title: `Call ${call.callId.slice(0, 60)}`, nav: 'calls', csrf: session.csrf }, { call: { ...call, events: events.map((entry) => entry.stored) } });
     }),
   );
 
