@@ -32,5 +32,5 @@ export async function openStore(options: StoreOptions): Promise<Store> {
   });
 }
 
-export { dedupeKeyOf } from './dedupe.js';
+export { dedupeKeyOf } from '../lifecycle/dedupe.js';
 export type * from './types.js';

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { CanonicalEvent } from '../../dialects/index.js';
 import { BridgeError } from '../../errors.js';
-import { dedupeKeyOf } from '../dedupe.js';
+import { dedupeKeyOf, DUPLICATE } from '../../lifecycle/dedupe.js';
 import type {
   Admission,
   CallKey,
@@ -38,8 +38,6 @@ export interface PostgresStoreOptions extends PoolOptions {
 
 /** The calls of one transaction, locked, as each commit in it leaves them. */
 type LockedCalls = Map<string, CallState | undefined>;
-
-const DUPLICATE: CommitResult = { duplicate: true };
 
 /** Connects, migrates (once, however many replicas start at the same time) and opens the store on `url`. */
 export async function createPostgresStore(url: string, options: PostgresStoreOptions = {}): Promise<PostgresStore> {

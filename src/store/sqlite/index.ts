@@ -1,7 +1,7 @@
 import { statSync } from 'node:fs';
 import type { CanonicalEvent } from '../../dialects/index.js';
 import { BridgeError } from '../../errors.js';
-import { dedupeKeyOf } from '../dedupe.js';
+import { dedupeKeyOf, DUPLICATE } from '../../lifecycle/dedupe.js';
 import type {
   Admission,
   CallKey,
@@ -36,8 +36,6 @@ export interface SqliteStore extends Store {
   /** Where the writes run: on the writer thread (writer-thread.ts, `writer.thread` is set) or on this connection. For tests. */
   readonly writer: Writer;
 }
-
-const DUPLICATE: CommitResult = { duplicate: true };
 
 /** How many calls the commit path keeps in memory as last committed (`recentCalls`). */
 const RECENT_CALLS = 10_000;

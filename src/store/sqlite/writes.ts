@@ -1,3 +1,4 @@
+import { DUPLICATE } from '../../lifecycle/dedupe.js';
 import type { CallState, CommitResult, DeliveryOutcome, PruneResult, ReplayResult, ReplaySelection, RouteTarget } from '../types.js';
 import { createCallWrites } from './calls.js';
 import type { Db } from './db.js';
@@ -17,8 +18,6 @@ export interface EventWrite {
   readonly targets: readonly RouteTarget[];
   readonly receivedAt: number;
 }
-
-const DUPLICATE: CommitResult = { duplicate: true };
 
 /** Events of one call share this ordering key, so their deliveries leave in the order accepted. */
 export function callKeyOf(source: string, callId: string): string {
