@@ -2,7 +2,7 @@ import type { ConnectorState } from '../types.js';
 import type { Db } from './db.js';
 import { guarded } from './errors.js';
 
-/** Writes one key through the store's writer (writes.ts `connectorState`), resolving once durable. */
+/** Writes one key through the store's writer (named-writes.ts `connectorState`), resolving once durable. */
 type WriteState = (connector: string, key: string, value: string, expiresAt: number, now: number) => Promise<void>;
 
 /** The `connector_state` table: per-connector keys with an expiry; expired rows read as absent. */

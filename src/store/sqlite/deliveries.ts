@@ -39,7 +39,7 @@ interface Lease {
 /**
  * The outbox as the dispatcher and the admin API read it: claims and their
  * leases, outcomes checked against those leases, listings. Its writes are
- * delivery-writes.ts, on the writer's connection. Leases live in memory: only
+ * outbox-writes.ts, on the writer's connection. Leases live in memory: only
  * one process dispatches from a SQLite file, and a crash then releases every
  * lease with the process, so a restart sends what was in flight at once
  * instead of waiting for leases to lapse (at-least-once, DESIGN.md "The data

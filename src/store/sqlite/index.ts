@@ -23,9 +23,9 @@ import { createDeliveryReads } from './deliveries.js';
 import { guarded, toStoreError } from './errors.js';
 import { createKeyedQueue } from './keyed-queue.js';
 import { lockForServing } from './process-lock.js';
-import { createWriter, type Writer } from './writer.js';
-import { startWriterThread } from './writer-thread.js';
-import { callKeyOf, type WriteName, type WriteResult, type Writes } from './writes.js';
+import { createConnectionWriter, type Writer } from './connection-writer.js';
+import { startThreadWriter } from './thread-writer.js';
+import { callKeyOf, type WriteName, type WriteResult, type Writes } from './named-writes.js';
 
 /** The store on one SQLite file, for one process. */
 export interface SqliteStore extends Store {
@@ -33,7 +33,7 @@ export interface SqliteStore extends Store {
   readonly db: Db;
   /** At `full` on a file: the store syncs the WAL itself before each answer (SQLite itself then runs at NORMAL). */
   readonly syncsWal: boolean;
-  /** Where the writes run: on the writer thread (writer-thread.ts, `writer.thread` is set) or on this connection. For tests. */
+  /** Where the writes run: on the writer thread (thread-writer.ts, `writer.thread` is set) or on this connection. For tests. */
   readonly writer: Writer;
 }
 
@@ -69,7 +69,7 @@ export function createSqliteStore(path: string, options: SqliteStoreOptions = {}
   const threaded = (options.writerThread ?? options.exclusive === true) && path !== ':memory:';
   const writerOptions = { path, ...(options.synchronous === undefined ? {} : { synchronous: options.synchronous }) };
   // At `full`, nothing is answered before the WAL holding it is synced; the sync runs off the event loop.
-  const writer: Writer = threaded ? startWriterThread(writerOptions) : createWriter(db, writerOptions);
+  const writer: Writer = threaded ? startThreadWriter(writerOptions) : createConnectionWriter(db, writerOptions);
   const deliveries = createDeliveryReads(db);
   const calls = createCallReads(db);
   // Every writer of a call lives in this process, so a keyed queue is the per-call serialization.
@@ -96,7 +96,7 @@ export function createSqliteStore(path: string, options: SqliteStoreOptions = {}
 
   /** The last write's failure, until a write succeeds again: readiness reports it. */
   let writesFailing: BridgeError | undefined;
-  /** One write (writes.ts), answered once it is durable; every write of a turn shares one transaction and one sync. */
+  /** One write (named-writes.ts), answered once it is durable; every write of a turn shares one transaction and one sync. */
   async function write<K extends WriteName>(doing: string, name: K, ...args: Parameters<Writes[K]>): Promise<WriteResult<K>> {
     try {
       const result = await writer.write(doing, name, ...args);
@@ -130,7 +130,7 @@ export function createSqliteStore(path: string, options: SqliteStoreOptions = {}
   async function commitInOrder(request: CommitRequest): Promise<CommitResult> {
     const { event } = request;
     const dedupeKey = dedupeKeyOf(event);
-    // Cheap early answer for retries; the unique key (writes.ts `event`) is what actually decides.
+    // Cheap early answer for retries; the unique key (named-writes.ts `event`) is what actually decides.
     if (await guarded('read events', () => exists.get(dedupeKey) !== undefined)) return DUPLICATE;
     const key = event.subject === undefined ? undefined : callKeyOf(event.source, event.subject);
     const stored = key === undefined ? undefined : (recentCalls.get(key) ?? (await guarded('read a call', () => calls.get(event.source, event.subject as string))));

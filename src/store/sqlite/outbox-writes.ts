@@ -4,11 +4,11 @@ import type { Db } from './db.js';
 
 /**
  * The outbox's writes: new deliveries, outcomes, replays, pauses. They run
- * where the store's writes run (writer.ts), on the writer thread's connection
+ * where the store's writes run (connection-writer.ts), on the writer thread's connection
  * in a serving process; the claims and reads are deliveries.ts, on the
  * reading connection.
  */
-export function createDeliveryWrites(db: Db) {
+export function createOutboxWrites(db: Db) {
   const insert = db.prepare(
     `INSERT INTO deliveries (event_seq, route, connector, order_key, status, next_attempt_at, created_at, updated_at, budget_from)
      VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?)`,

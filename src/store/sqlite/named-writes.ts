@@ -2,7 +2,7 @@ import { DUPLICATE } from '../../lifecycle/dedupe.js';
 import type { CallState, CommitResult, DeliveryOutcome, PruneResult, ReplayResult, ReplaySelection, RouteTarget } from '../types.js';
 import { createCallWrites } from './calls.js';
 import type { Db } from './db.js';
-import { createDeliveryWrites } from './delivery-writes.js';
+import { createOutboxWrites } from './outbox-writes.js';
 
 /** What one accepted event writes, all in one transaction; plain data, so it can cross to the writer thread. */
 export interface EventWrite {
@@ -26,12 +26,12 @@ export function callKeyOf(source: string, callId: string): string {
 
 /**
  * Every write the SQLite store makes, as synchronous driver code over plain
- * data: the writer runs them (writer.ts), on the caller's connection or on the
+ * data: the writer runs them (connection-writer.ts), on the caller's connection or on the
  * writer thread's. Each runs inside the group's transaction; one that needs
  * several statements is a transaction of its own (a savepoint inside the group's).
  */
-export function createWrites(db: Db) {
-  const deliveries = createDeliveryWrites(db);
+export function createNamedWrites(db: Db) {
+  const deliveries = createOutboxWrites(db);
   const calls = createCallWrites(db);
 
   const insertEvent = db.prepare(
@@ -107,7 +107,7 @@ export function createWrites(db: Db) {
   };
 }
 
-export type Writes = ReturnType<typeof createWrites>;
+export type Writes = ReturnType<typeof createNamedWrites>;
 export type WriteName = keyof Writes;
 /** One write as it travels: its name and its arguments, plain data. */
 export type WriteRequest = { [K in WriteName]: { readonly name: K; readonly args: Parameters<Writes[K]> } }[WriteName];

@@ -2,8 +2,8 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker, type MessagePort } from 'node:worker_threads';
 import { BridgeError, ERRORS, type ErrorCode } from '../../errors.js';
-import type { Writer, WriterOptions } from './writer.js';
-import type { WriteName, WriteRequest, WriteResult, Writes } from './writes.js';
+import type { Writer, WriterOptions } from './connection-writer.js';
+import type { WriteName, WriteRequest, WriteResult, Writes } from './named-writes.js';
 
 /**
  * The writer in a thread of its own, on its own connection to the file: the
@@ -100,9 +100,9 @@ export function serveWriter(port: MessagePort, writer: Writer, close: () => Prom
  * (`npm test` builds first).
  */
 function threadScript(): URL {
-  const here = new URL('./writer-worker.js', import.meta.url);
+  const here = new URL('./thread-writer-entry.js', import.meta.url);
   if (existsSync(fileURLToPath(here))) return here;
-  return new URL('../../../dist/src/store/sqlite/writer-worker.js', import.meta.url);
+  return new URL('../../../dist/src/store/sqlite/thread-writer-entry.js', import.meta.url);
 }
 
 /**
@@ -110,7 +110,7 @@ function threadScript(): URL {
  * that stops unexpectedly fails its writes in flight with STORE_UNAVAILABLE;
  * the next write starts a new one.
  */
-export function startWriterThread(options: WriterOptions): Writer {
+export function startThreadWriter(options: WriterOptions): Writer {
   const waiting = new Map<number, { resolve(value: unknown): void; reject(err: unknown): void }>();
   let nextId = 0;
   let worker: Worker | undefined;
