@@ -4,7 +4,7 @@ import type { BridgeConfig } from './config/load.js';
 import type { DispatchTarget } from './dispatch/dispatcher.js';
 import { BridgeError, ConfigError, type ErrorCode } from './errors.js';
 import type { Metrics } from './metrics.js';
-import type { Store } from './store/index.js';
+import type { OperationsStore } from './store/index.js';
 
 /**
  * Sections read once at start: the listeners, the store, the logger, the
@@ -70,7 +70,7 @@ export interface ReloadDeps<Built extends { readonly connectors: ReadonlyMap<str
   readonly load?: () => Promise<BridgeConfig>;
   readonly logger: Logger;
   readonly metrics: Metrics;
-  readonly store: Pick<Store, 'pendingStats'>;
+  readonly store: Pick<OperationsStore, 'pendingStats'>;
   readonly dispatcher: { put(name: string, target: DispatchTarget): Promise<void>; remove(name: string): Promise<void> };
   /** Builds, with the builders used at start, the connectors named (no I/O) and everything else `next` needs. */
   readonly build: (next: BridgeConfig, connectors: readonly string[]) => Built;

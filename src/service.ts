@@ -18,7 +18,7 @@ import { createMetrics } from './metrics.js';
 import { createOperations } from './ops/operations.js';
 import { createReloader, type ReloadAnswer } from './reload.js';
 import { createRouter, type Router } from './routing/router.js';
-import { openStore, type Store } from './store/index.js';
+import { openStore, type Store, type UpkeepStore } from './store/index.js';
 import { createVerifier } from './verify/index.js';
 
 export interface ServiceDeps {
@@ -104,7 +104,7 @@ export function buildSources(config: BridgeConfig, logger: Logger): HttpSource[]
  * batch per store call, a bounded number of calls per pass. Dead deliveries
  * and their events stay (the store keeps them until replayed or purged).
  */
-export function startPruner(store: Store, ttlMs: number, logger: Logger, now: () => number, intervalMs = 15 * 60_000) {
+export function startPruner(store: UpkeepStore, ttlMs: number, logger: Logger, now: () => number, intervalMs = 15 * 60_000) {
   let running: Promise<void> = Promise.resolve();
   let stopped = false;
   async function prune(): Promise<void> {

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Connector, Delivery, SendResult } from '../sdk/index.js';
 import type { Metrics } from '../metrics.js';
-import type { ClaimedDelivery, DeliveryOutcome, Store } from '../store/index.js';
+import type { ClaimedDelivery, DeliveryOutcome, OutboxStore } from '../store/index.js';
 import { decideRetry, type RetryPolicy } from './retry.js';
 
 export interface DispatchOptions {
@@ -28,7 +28,7 @@ export interface DispatchTarget {
 const LEASE_MARGIN_MS = 30_000;
 
 export interface DispatcherDeps {
-  readonly store: Store;
+  readonly store: OutboxStore;
   readonly connectors: ReadonlyMap<string, DispatchTarget>;
   readonly options: DispatchOptions;
   readonly logger: Logger;

@@ -1,6 +1,6 @@
 import ms from 'ms';
 import { BridgeError } from '../errors.js';
-import type { AttemptRecord, DeliveryDetail, DeliveryFilter, DeliveryRecord, DeliveryStatus, ReplaySelection, Store } from '../store/index.js';
+import type { AttemptRecord, DeliveryDetail, DeliveryFilter, DeliveryRecord, DeliveryStatus, OperationsStore, ReplaySelection } from '../store/index.js';
 
 /**
  * What an operator can do with the outbox, as JSON in and JSON out: the admin
@@ -99,7 +99,7 @@ const FILTER_KEYS = new Set(['status', 'connector', 'route', 'event', 'call', 's
 const REPLAY_FILTER_KEYS = new Set(['status', 'connector', 'route', 'since']);
 
 export interface OperationsDeps {
-  readonly store: Store;
+  readonly store: OperationsStore;
   /** The configured connectors: pausing another name is `NOT_FOUND`, not a pause nobody would lift. */
   readonly connectors: ReadonlySet<string>;
   readonly now?: () => number;

@@ -14,18 +14,31 @@ import type {
 export type * from '../lifecycle/types.js';
 
 /**
- * What the acceptor, the missed-call watcher, the dispatcher, the pruner,
- * metrics and the CLI need from a store. Every method is asynchronous, so an
+ * A store, as the parts of the bridge see it: each caller is given the part
+ * it uses (`IngestStore`, `OutboxStore`, `OperationsStore`, `UpkeepStore`),
+ * and the service the whole. Every method is asynchronous, so an
  * implementation may write from another thread or over a network. Errors that
  * cross this interface are `BridgeError`s (`STORE_UNAVAILABLE` while the store
- * cannot read or write), never a driver's own.
+ * cannot read or write, `OVERLOADED` when too many commits wait), never a
+ * driver's own.
  *
- * Promises every implementation keeps (DESIGN.md, "Stores"): a commit resolves
- * only once durable; dedupe is global; the events of one call are committed one
- * at a time, in the order their call was locked, and their deliveries leave in
- * that order per connector; each missed-call check is decided exactly once.
+ * Promises every implementation keeps: a commit resolves only once durable;
+ * dedupe is global; the events of one call are committed one at a time, in
+ * the order their call was locked, and their deliveries leave in that order
+ * per connector; each missed-call check and each summary revision is decided
+ * exactly once.
  */
-export interface Store {
+export interface Store extends IngestStore, OutboxStore, OperationsStore, UpkeepStore {
+  /** The durable key-value state of one connector, read and written at `now()`. */
+  connectorState(connector: string, now: () => number): ConnectorState;
+  /** Rejects when the store cannot answer, or cannot write since its last write failed. */
+  ping(): Promise<void>;
+  /** Waits for writes in progress, then closes; idempotent. */
+  close(): Promise<void>;
+}
+
+/** What the acceptor needs: events in, and the decisions of the calls' checks. */
+export interface IngestStore {
   /**
    * Stores one event with its call row and its deliveries, atomically. An
    * event with a `subject` belongs to call (`source`, `subject`): `advance` runs
@@ -34,9 +47,6 @@ export interface Store {
    * `dedupeKeyOf`) stores nothing and `advance` is not called.
    */
   commit(request: CommitRequest): Promise<CommitResult>;
-
-  /** Calls whose missed-call grace period is over at `now`, oldest first. */
-  dueMissedChecks(now: number, limit: number): Promise<CallKey[]>;
   /**
    * Decides one call's missed-call check under the call's serialization: if the
    * check is still due, `verdict` sees the call and its ending event and
@@ -44,9 +54,6 @@ export interface Store {
    * record "not missed". A check already decided (by anyone) is `not_due`.
    */
   decideMissed(call: CallKey, now: number, verdict: MissedVerdict): Promise<MissedDecision>;
-
-  /** Calls whose summary is due at `now` (ended and past their grace, or past the longest call age), oldest first. */
-  dueSummaries(now: number, limit: number): Promise<CallKey[]>;
   /**
    * Summarizes one call under the call's serialization: if its summary is
    * still due, `verdict` sees the call and its stored events (in acceptance
@@ -56,7 +63,10 @@ export interface Store {
    * already used ends the check as `duplicate`.
    */
   decideSummary(call: CallKey, now: number, verdict: SummaryVerdict): Promise<SummaryDecision>;
+}
 
+/** What the dispatcher needs: deliveries out, their outcomes back. */
+export interface OutboxStore {
   /**
    * Leases due deliveries of one connector. Per call, only the earliest pending
    * deliveries are handed out (up to `maxPerCall`, in order, stopping at one
@@ -72,6 +82,12 @@ export interface Store {
   settle(outcomes: readonly DeliveryOutcome[], now: number): Promise<SettleResult>;
   /** When the connector's next pending delivery falls due, if it has any. */
   nextDueAt(connector: string): Promise<number | undefined>;
+  /** The paused connectors and since when. */
+  paused(): Promise<PauseRecord[]>;
+}
+
+/** What operators use (the admin API, the CLI, metrics): reads of the outbox, replays, purges and pauses. */
+export interface OperationsStore extends Pick<OutboxStore, 'paused'> {
   /** Per connector: pending deliveries and when the oldest of them was created. */
   pendingStats(): Promise<PendingStats[]>;
   /** Per connector: dead deliveries (kept until replayed or purged). */
@@ -80,8 +96,6 @@ export interface Store {
   list(filter: DeliveryFilter): Promise<DeliveryRecord[]>;
   /** One delivery with every attempt made, oldest first; undefined when there is no such delivery. */
   delivery(id: number): Promise<DeliveryDetail | undefined>;
-  /** Puts dead deliveries back in the queue (an operator's replay). Resolves with how many moved. */
-  requeue(ids: readonly number[], now: number): Promise<number>;
   /**
    * An operator's replay. By `ids`: a dead delivery is queued again with a
    * fresh budget (attempts and age start over); a delivered (or skipped) one is queued
@@ -94,7 +108,6 @@ export interface Store {
   purgeDead(before: number, filter: { readonly connector?: string }): Promise<number>;
   /** Every stored event with this id (ids repeat across types and sources), newest first, with its call and deliveries. */
   trace(eventId: string): Promise<EventTrace[]>;
-
   /**
    * Pauses a connector for every process on this store: `claim` hands out
    * nothing for it until `resume`. Resolves false when it was paused already.
@@ -105,9 +118,16 @@ export interface Store {
    * so time spent paused never makes one dead. Resolves false when it was not paused.
    */
   resume(connector: string, now: number): Promise<boolean>;
-  /** The paused connectors and since when. */
-  paused(): Promise<PauseRecord[]>;
+  /** Bytes the store takes on disk, where it can tell. */
+  sizeBytes(): Promise<number | undefined>;
+}
 
+/** What keeps the store going: the call watchers' due checks, and pruning. */
+export interface UpkeepStore {
+  /** Calls whose missed-call grace period is over at `now`, oldest first. */
+  dueMissedChecks(now: number, limit: number): Promise<CallKey[]>;
+  /** Calls whose summary is due at `now` (ended and past their grace, or past the longest call age), oldest first. */
+  dueSummaries(now: number, limit: number): Promise<CallKey[]>;
   /**
    * Forgets up to `limit` events older than `ttlMs` (with their deliveries and
    * attempts) and up to `limit` such calls, except what a pending or dead
@@ -116,16 +136,6 @@ export interface Store {
    * another call has work left.
    */
   prune(now: number, ttlMs: number, limit: number): Promise<PruneResult>;
-  /** Bytes the store takes on disk, where it can tell. */
-  sizeBytes(): Promise<number | undefined>;
-
-  /** The durable key-value state of one connector, read and written at `now()`. */
-  connectorState(connector: string, now: () => number): ConnectorState;
-
-  /** Rejects when the store cannot answer. */
-  ping(): Promise<void>;
-  /** Waits for writes in progress, then closes; idempotent. */
-  close(): Promise<void>;
 }
 
 /** Where a store lives: SQLite takes a file path (`:memory:` for a throwaway one), PostgreSQL a URL. */

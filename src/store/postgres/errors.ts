@@ -1,4 +1,4 @@
-import { BridgeError } from '../../errors.js';
+import { storeErrors, type DriverFailure } from '../core/errors.js';
 import { retrying, type ContentionPolicy } from '../retry.js';
 
 /** The SQLSTATE of a server error, when `err` is one. */
@@ -33,22 +33,20 @@ export function isContention(err: unknown): boolean {
   return state === '40P01' || state === '40001';
 }
 
-/** The driver's failures as the project's own error; anything else passes unchanged. */
-export function toStoreError(err: unknown, doing: string): unknown {
-  if (err instanceof BridgeError) return err;
-  if (!isUnavailable(err) && !isContention(err)) return err;
+/** The driver's failures that mean the store cannot answer now (`isUnavailable`), or lost to another writer (`isContention`). */
+export const postgresFailure: DriverFailure = (err) => {
+  if (!isUnavailable(err) && !isContention(err)) return undefined;
   const state = sqlState(err);
-  const detail = state ? ` (${state})` : '';
-  return new BridgeError('STORE_UNAVAILABLE', `the PostgreSQL store cannot ${doing}${detail}: ${(err as Error).message}; is the server up and store.url right?`, { cause: err });
-}
+  return { detail: state ? ` (${state})` : '', hint: '; is the server up and store.url right?' };
+};
+
+/** The core's mapping of those failures to STORE_UNAVAILABLE, for opening the store. */
+export const { toStoreError } = storeErrors('PostgreSQL', postgresFailure);
 
 /** A failure of the store's own making that is retried like PostgreSQL's serialization failure (40001). */
 export function contention(message: string): Error {
   return Object.assign(new Error(message), { code: '40001' });
 }
-
-/** Runs one of the store's operations and settles with its answer, the driver's errors mapped (`toStoreError`). */
-export type Guard = <T>(doing: string, task: () => Promise<T>) => Promise<T>;
 
 /** Short waits before running a deadlocked or serialization-failed transaction again; then the caller hears STORE_UNAVAILABLE. */
 const CONTENTION: ContentionPolicy = {

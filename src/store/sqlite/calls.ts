@@ -31,6 +31,8 @@ export function createCallReads(db: Db) {
   };
 }
 
+export type CallReads = ReturnType<typeof createCallReads>;
+
 /** The calls' writes, where the store's writes run (connection-writer.ts). */
 export function createCallWrites(db: Db) {
   const upsert = db.prepare(

@@ -3,7 +3,7 @@ import { syncsWalItself, type Db, type Synchronous } from './db.js';
 import { failsEveryWrite, guarded, retryingContention } from './errors.js';
 import { createGroupCommit } from './group-commit.js';
 import { createWalSync } from './wal-sync.js';
-import { createNamedWrites, type WriteName, type WriteRequest, type WriteResult, type Writes } from './named-writes.js';
+import { createNamedWrites, WRITE_LABELS, type WriteName, type WriteRequest, type WriteResult, type Writes } from './named-writes.js';
 
 /**
  * Runs the store's writes (named-writes.ts) and answers each once it is durable.
@@ -13,7 +13,7 @@ import { createNamedWrites, type WriteName, type WriteRequest, type WriteResult,
  * after the contention retries), so they can cross a thread unchanged.
  */
 export interface Writer {
-  write<K extends WriteName>(doing: string, name: K, ...args: Parameters<Writes[K]>): Promise<WriteResult<K>>;
+  write<K extends WriteName>(name: K, ...args: Parameters<Writes[K]>): Promise<WriteResult<K>>;
   /** Waits for writes in progress, then lets go of what the writer holds (the connection stays the caller's). */
   close(): Promise<void>;
   /** The thread the writes run on, while one runs (thread-writer.ts); absent for a writer on the caller's thread. */
@@ -35,9 +35,9 @@ export function createConnectionWriter(db: Db, options: WriterOptions): Writer {
   const run = (request: WriteRequest): unknown => (writes[request.name] as (...args: readonly unknown[]) => unknown)(...request.args);
   const group = createGroupCommit(db, run, failsEveryWrite, () => walSync?.durable() ?? Promise.resolve());
   return {
-    write<K extends WriteName>(doing: string, name: K, ...args: Parameters<Writes[K]>): Promise<WriteResult<K>> {
+    write<K extends WriteName>(name: K, ...args: Parameters<Writes[K]>): Promise<WriteResult<K>> {
       const request = { name, args } as WriteRequest;
-      return retryingContention(() => guarded(doing, () => group(request) as Promise<WriteResult<K>>));
+      return retryingContention(() => guarded(WRITE_LABELS[name], () => group(request) as Promise<WriteResult<K>>));
     },
     async close() {
       // Writes already queued for the group finish first: their callers were promised an answer.

@@ -2,64 +2,54 @@ import type { DeliveryOutcome, DeliveryStatus, ReplayResult, ReplaySelection } f
 import { attemptOf } from '../rows.js';
 import type { Db } from './db.js';
 
+const INSERT = `INSERT INTO deliveries (event_seq, route, connector, order_key, status, next_attempt_at, created_at, updated_at, budget_from)
+  VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?)`;
+
+/** What each outcome writes to its delivery. A skipped delivery is stored as delivered with its reason (migration 5). */
+const OUTCOMES = {
+  delivered: "UPDATE deliveries SET status = 'delivered', attempts = attempts + 1, last_error = NULL, updated_at = ? WHERE id = ?",
+  skipped: "UPDATE deliveries SET status = 'delivered', skip_reason = ?, attempts = attempts + 1, last_error = NULL, updated_at = ? WHERE id = ?",
+  retry: 'UPDATE deliveries SET attempts = attempts + 1, next_attempt_at = ?, last_error = ?, updated_at = ? WHERE id = ?',
+  dead: "UPDATE deliveries SET status = 'dead', attempts = attempts + 1, last_error = ?, updated_at = ? WHERE id = ?",
+} as const;
+
+// A replayed delivery starts a fresh budget: no attempts counted, its age from now.
+const REQUEUE_DEAD =
+  "UPDATE deliveries SET status = 'pending', attempts = 0, budget_from = @now, next_attempt_at = @now, updated_at = @now WHERE id = @id AND status = 'dead'";
+
+const RESEND = `UPDATE deliveries SET status = 'pending', attempts = 0, replay = replay + 1, budget_from = @now, next_attempt_at = @now,
+       last_error = NULL, skip_reason = NULL, updated_at = @now
+ WHERE id = @id AND status = 'delivered'`;
+
+const REQUEUE_MATCHING = `UPDATE deliveries SET status = 'pending', attempts = 0, budget_from = @now, next_attempt_at = @now, updated_at = @now
+ WHERE status = 'dead' AND (@connector IS NULL OR connector = @connector) AND (@route IS NULL OR route = @route)
+   AND (@since IS NULL OR created_at >= @since)
+ RETURNING id`;
+
+// Time spent paused never counts towards `max_age`, and what waited is due at once.
+const RESTART_BUDGETS = `UPDATE deliveries SET budget_from = MAX(budget_from, @now), next_attempt_at = MIN(next_attempt_at, @now)
+ WHERE connector = @connector AND status = 'pending'`;
+
 /**
  * The outbox's writes: new deliveries, outcomes, replays, pauses. They run
- * where the store's writes run (connection-writer.ts), on the writer thread's connection
- * in a serving process; the claims and reads are deliveries.ts, on the
- * reading connection.
+ * where the store's writes run (connection-writer.ts), on the writer thread's
+ * connection in a serving process; the claims and reads are leases.ts and
+ * outbox-reads.ts, on the reading connection.
  */
 export function createOutboxWrites(db: Db) {
-  const insert = db.prepare(
-    `INSERT INTO deliveries (event_seq, route, connector, order_key, status, next_attempt_at, created_at, updated_at, budget_from)
-     VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?)`,
-  );
-  const delivered = db.prepare(
-    "UPDATE deliveries SET status = 'delivered', attempts = attempts + 1, last_error = NULL, updated_at = ? WHERE id = ?",
-  );
-  const skipped = db.prepare(
-    "UPDATE deliveries SET status = 'delivered', skip_reason = ?, attempts = attempts + 1, last_error = NULL, updated_at = ? WHERE id = ?",
-  );
-  const retry = db.prepare(
-    'UPDATE deliveries SET attempts = attempts + 1, next_attempt_at = ?, last_error = ?, updated_at = ? WHERE id = ?',
-  );
-  const dead = db.prepare(
-    "UPDATE deliveries SET status = 'dead', attempts = attempts + 1, last_error = ?, updated_at = ? WHERE id = ?",
-  );
+  const insert = db.prepare(INSERT);
+  const outcome = { delivered: db.prepare(OUTCOMES.delivered), skipped: db.prepare(OUTCOMES.skipped), retry: db.prepare(OUTCOMES.retry), dead: db.prepare(OUTCOMES.dead) };
   const recordAttempt = db.prepare('INSERT INTO delivery_attempts (delivery_id, at, outcome, error, duration_ms) VALUES (?, ?, ?, ?, ?)');
-  // A replayed delivery starts a fresh budget: no attempts counted, its age from now.
-  const requeue = db.prepare(
-    "UPDATE deliveries SET status = 'pending', attempts = 0, budget_from = @now, next_attempt_at = @now, updated_at = @now WHERE id = @id AND status = 'dead'",
-  );
-  const resend = db.prepare(
-    `UPDATE deliveries SET status = 'pending', attempts = 0, replay = replay + 1, budget_from = @now, next_attempt_at = @now,
-            last_error = NULL, skip_reason = NULL, updated_at = @now
-      WHERE id = @id AND status = 'delivered'`,
-  );
+  const requeueDead = db.prepare(REQUEUE_DEAD);
+  const resend = db.prepare(RESEND);
   const statusOf = db.prepare<[number], { status: DeliveryStatus }>('SELECT status FROM deliveries WHERE id = ?');
-  const requeueMatching = db.prepare<[{ now: number; connector: string | null; route: string | null; since: number | null }], { id: number }>(
-    `UPDATE deliveries SET status = 'pending', attempts = 0, budget_from = @now, next_attempt_at = @now, updated_at = @now
-      WHERE status = 'dead' AND (@connector IS NULL OR connector = @connector) AND (@route IS NULL OR route = @route)
-        AND (@since IS NULL OR created_at >= @since)
-      RETURNING id`,
-  );
-  const purgeDead = db.prepare(
-    "DELETE FROM deliveries WHERE status = 'dead' AND updated_at < @before AND (@connector IS NULL OR connector = @connector)",
-  );
+  const requeueMatching = db.prepare<[{ now: number; connector: string | null; route: string | null; since: number | null }], { id: number }>(REQUEUE_MATCHING);
+  const purgeDead = db.prepare("DELETE FROM deliveries WHERE status = 'dead' AND updated_at < @before AND (@connector IS NULL OR connector = @connector)");
   const pauseOne = db.prepare('INSERT INTO connector_pauses (connector, paused_at) VALUES (?, ?) ON CONFLICT (connector) DO NOTHING');
   const unpause = db.prepare('DELETE FROM connector_pauses WHERE connector = ?');
-  // Time spent paused never counts towards `max_age`, and what waited is due at once.
-  const restartBudgets = db.prepare(
-    `UPDATE deliveries SET budget_from = MAX(budget_from, @now), next_attempt_at = MIN(next_attempt_at, @now)
-      WHERE connector = @connector AND status = 'pending'`,
-  );
+  const restartBudgets = db.prepare(RESTART_BUDGETS);
 
-  const requeueAll = db.transaction((ids: readonly number[], now: number): number => {
-    let moved = 0;
-    for (const id of ids) moved += requeue.run({ now, id }).changes;
-    return moved;
-  });
-
-  // Taken IMMEDIATE, as settle and requeue are: a replay reads the statuses it then changes, and in WAL mode
+  // Taken IMMEDIATE, as settle is: a replay reads the statuses it then changes, and in WAL mode
   // a read that turns into a write fails at once instead of waiting for the lock.
   const replayAll = db.transaction((selection: ReplaySelection, now: number): ReplayResult => {
     if ('filter' in selection) {
@@ -74,7 +64,7 @@ export function createOutboxWrites(db: Db) {
       if (status === undefined) skipped.push({ id, reason: 'not_found' });
       else if (status === 'pending') skipped.push({ id, reason: 'pending' });
       else {
-        (status === 'dead' ? requeue : resend).run({ id, now });
+        (status === 'dead' ? requeueDead : resend).run({ id, now });
         queued.push(id);
       }
     }
@@ -88,13 +78,13 @@ export function createOutboxWrites(db: Db) {
   });
 
   const writeOutcomes = db.transaction((outcomes: readonly DeliveryOutcome[], now: number): void => {
-    for (const outcome of outcomes) {
-      if (outcome.outcome === 'delivered') delivered.run(now, outcome.id);
-      else if (outcome.outcome === 'skipped') skipped.run(outcome.reason, now, outcome.id);
-      else if (outcome.outcome === 'retry') retry.run(outcome.at, outcome.error, now, outcome.id);
-      else dead.run(outcome.error, now, outcome.id);
-      const attempt = attemptOf(outcome, now);
-      recordAttempt.run(outcome.id, attempt.at, outcome.outcome, attempt.note, attempt.durationMs);
+    for (const settled of outcomes) {
+      if (settled.outcome === 'delivered') outcome.delivered.run(now, settled.id);
+      else if (settled.outcome === 'skipped') outcome.skipped.run(settled.reason, now, settled.id);
+      else if (settled.outcome === 'retry') outcome.retry.run(settled.at, settled.error, now, settled.id);
+      else outcome.dead.run(settled.error, now, settled.id);
+      const attempt = attemptOf(settled, now);
+      recordAttempt.run(settled.id, attempt.at, settled.outcome, attempt.note, attempt.durationMs);
     }
   });
 
@@ -103,24 +93,11 @@ export function createOutboxWrites(db: Db) {
     insert(eventSeq: number, route: string, connector: string, orderKey: string, now: number): void {
       insert.run(eventSeq, route, connector, orderKey, now, now, now, now);
     },
-    /** Writes outcomes whose leases deliveries.ts `acceptOutcomes` accepted: the writer's part. */
-    writeOutcomes(outcomes: readonly DeliveryOutcome[], now: number): void {
-      writeOutcomes.immediate(outcomes, now);
-    },
-    replay(selection: ReplaySelection, now: number): ReplayResult {
-      return replayAll.immediate(selection, now);
-    },
-    purgeDead(before: number, connector: string | undefined): number {
-      return purgeDead.run({ before, connector: connector ?? null }).changes;
-    },
-    pause(connector: string, now: number): boolean {
-      return pauseOne.run(connector, now).changes > 0;
-    },
-    resume(connector: string, now: number): boolean {
-      return resumeOne.immediate(connector, now);
-    },
-    requeue(ids: readonly number[], now: number): number {
-      return requeueAll.immediate(ids, now);
-    },
+    /** Writes outcomes whose leases leases.ts `acceptOutcomes` accepted: the writer's part. */
+    writeOutcomes: (outcomes: readonly DeliveryOutcome[], now: number): void => writeOutcomes.immediate(outcomes, now),
+    replay: (selection: ReplaySelection, now: number): ReplayResult => replayAll.immediate(selection, now),
+    purgeDead: (before: number, connector: string | undefined): number => purgeDead.run({ before, connector: connector ?? null }).changes,
+    pause: (connector: string, now: number): boolean => pauseOne.run(connector, now).changes > 0,
+    resume: (connector: string, now: number): boolean => resumeOne.immediate(connector, now),
   };
 }

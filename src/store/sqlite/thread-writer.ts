@@ -16,7 +16,6 @@ import type { WriteName, WriteRequest, WriteResult, Writes } from './named-write
 
 interface Call {
   readonly id: number;
-  readonly doing: string;
   readonly request: WriteRequest;
 }
 /** An error as it crosses the thread: a store error keeps its code. */
@@ -84,7 +83,7 @@ export function serveWriter(port: MessagePort, writer: Writer, close: () => Prom
     }
     for (const call of calls) {
       const { name, args } = call.request;
-      const done = (writer.write as (doing: string, name: WriteName, ...args: readonly unknown[]) => Promise<unknown>)(call.doing, name, ...args).then(
+      const done = (writer.write as (name: WriteName, ...args: readonly unknown[]) => Promise<unknown>)(name, ...args).then(
         (value) => answer({ id: call.id, value }),
         (err: unknown) => answer({ id: call.id, error: toWire(err) }),
       );
@@ -152,14 +151,14 @@ export function startThreadWriter(options: WriterOptions): Writer {
 
   return {
     thread: () => worker,
-    write<K extends WriteName>(doing: string, name: K, ...args: Parameters<Writes[K]>): Promise<WriteResult<K>> {
+    write<K extends WriteName>(name: K, ...args: Parameters<Writes[K]>): Promise<WriteResult<K>> {
       if (closed) return Promise.reject(new BridgeError('STORE_UNAVAILABLE', 'the SQLite store is closed'));
       const thread = worker && send ? { worker, send } : start();
       const id = nextId++;
       if (waiting.size === 0) thread.worker.ref();
       return new Promise<WriteResult<K>>((resolve, reject) => {
         waiting.set(id, { resolve: resolve as (value: unknown) => void, reject });
-        thread.send({ id, doing, request: { name, args } as WriteRequest });
+        thread.send({ id, request: { name, args } as WriteRequest });
       });
     },
     close() {
