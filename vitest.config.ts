@@ -9,8 +9,9 @@ export default defineConfig({
     // A focused test must never pass CI silently.
     allowOnly: false,
     projects: [
-      // Pure code, and SQLite in a temporary file or in memory: no broker, no database server.
-      { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
+      // Pure code, and SQLite in a temporary file or in memory: no broker, no database server. The
+      // contract's rules as pure functions (test/contract/*.test.ts) need none either.
+      { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts', 'test/contract/**/*.test.ts'] } },
       {
         extends: true,
         test: {

@@ -71,6 +71,8 @@ const delivered = (claimed: readonly ClaimedDelivery[]) => claimed.map(({ id, le
 /**
  * What every store implementation promises (src/store/types.ts), through the
  * interface alone: run it against each implementation on its real backend.
+ * The call checks' rules it relies on are tested alone, without a store, in
+ * call-checks.test.ts beside this file.
  */
 export function describeStoreContract(name: string, factory: StoreFactory): void {
   describe(`store contract: ${name}`, () => {

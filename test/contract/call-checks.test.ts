@@ -4,9 +4,10 @@ import { missedCheckDue, NOT_DUE, planMissed, planSummary, summaryDue, summaryRe
 import type { CallState, CommitRequest, CommitResult, RouteTarget } from '../../src/lifecycle/types.js';
 
 /**
- * The rules of a call's two checks as pure functions, with no store: when a
- * check is due, and what a verdict and its commits decide. The store contract
- * (test/contract/store.ts) holds both stores to the same rules.
+ * The rules every store applies to a call's two checks, as pure functions with
+ * no store: when a check is due, and what a verdict and its commits decide.
+ * The store contract (store.ts beside this file) holds each store to them
+ * through its interface.
  */
 
 const T0 = Date.parse('2026-03-01T12:00:00Z');
