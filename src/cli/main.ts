@@ -172,7 +172,7 @@ main(process.argv.slice(2)).catch((err: unknown) => {
     process.stderr.write(`audian-bridge: invalid configuration:${issues.join('')}\n`);
     process.exit(2);
   }
-  if (err instanceof BridgeError && err.code === 'STORE_LOCKED') {
+  if (err instanceof BridgeError && (err.code === 'STORE_LOCKED' || err.code === 'STORE_PERMISSION_DENIED')) {
     process.stderr.write(`audian-bridge: ${err.code}: ${err.message}\n`);
     process.exit(1);
   }

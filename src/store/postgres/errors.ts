@@ -33,15 +33,37 @@ export function isContention(err: unknown): boolean {
   return state === '40P01' || state === '40001';
 }
 
-/** The driver's failures that mean the store cannot answer now (`isUnavailable`), or lost to another writer (`isContention`). */
+/**
+ * The driver's failures the store answers with its own error: a right the user
+ * of store.url lacks (42501); the server cannot answer now (`isUnavailable`),
+ * or the work lost to another writer (`isContention`) past its retries.
+ */
 export const postgresFailure: DriverFailure = (err) => {
-  if (!isUnavailable(err) && !isContention(err)) return undefined;
   const state = sqlState(err);
-  return { detail: state ? ` (${state})` : '', hint: '; is the server up and store.url right?' };
+  if (state === '42501') return { code: 'STORE_PERMISSION_DENIED', user: 'the PostgreSQL user of store.url', right: neededRight((err as Error).message) };
+  if (!isUnavailable(err) && !isContention(err)) return undefined;
+  return { code: 'STORE_UNAVAILABLE', detail: state ? ` (${state})` : '', hint: '; is the server up and store.url right?' };
 };
 
-/** The core's mapping of those failures to STORE_UNAVAILABLE, for opening the store. */
+/** The core's mapping of those failures to the store's errors, for opening the store. */
 export const { toStoreError } = storeErrors('PostgreSQL', postgresFailure);
+
+/**
+ * The right the user of store.url lacks (42501), from PostgreSQL's message: it names the object, and what the
+ * bridge does with that kind of object names the right.
+ */
+function neededRight(said: string): string {
+  const [, kind, name] = /^permission denied for (schema|table|relation|sequence|database) (.+)$/.exec(said) ?? [];
+  if (kind === 'schema') {
+    return `CREATE on schema ${name}, which the first start and upgrades need to create and change the bridge's tables: grant it, or run them as a user that has it`;
+  }
+  if (kind === 'table' || kind === 'relation') return `SELECT, INSERT, UPDATE and DELETE on table ${name}: grant them`;
+  if (kind === 'sequence') return `USAGE on sequence ${name}: grant it`;
+  if (kind === 'database') return `CREATE on database ${name}: grant it`;
+  const owned = /^must be owner of (\w+) (.+)$/.exec(said);
+  if (owned) return `ownership of ${owned[1]} ${owned[2]}, which an upgrade needs to change it: run the upgrade as its owner`;
+  return 'a right the bridge needs';
+}
 
 /** A failure of the store's own making that is retried like PostgreSQL's serialization failure (40001). */
 export function contention(message: string): Error {

@@ -9,8 +9,8 @@ import { retrying, type ContentionPolicy } from '../retry.js';
  * try again later. Anything else is a bug and passes unchanged.
  */
 export const sqliteFailure: DriverFailure = (err) => {
-  if (err instanceof Database.SqliteError) return { detail: ` (${err.code})` };
-  if (err instanceof TypeError && /database connection is not open/i.test(err.message)) return { detail: '' };
+  if (err instanceof Database.SqliteError) return { code: 'STORE_UNAVAILABLE', detail: ` (${err.code})` };
+  if (err instanceof TypeError && /database connection is not open/i.test(err.message)) return { code: 'STORE_UNAVAILABLE', detail: '' };
   return undefined;
 };
 
