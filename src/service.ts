@@ -16,10 +16,11 @@ import { createBodyBudget } from './http/body.js';
 import { createHttpServer } from './http/server.js';
 import { createMetrics } from './metrics.js';
 import { createOperations } from './ops/operations.js';
+import { createProviderSide } from './provider/bridge-side.js';
 import { createReloader, type ReloadAnswer } from './reload.js';
 import { createRouter, type Router } from './routing/router.js';
 import { openStore, type Store, type UpkeepStore } from './store/index.js';
-import { createVerifier } from './verify/index.js';
+import { createVerifier, type ExpiringSecret } from './verify/index.js';
 
 export interface ServiceDeps {
   readonly logger?: Logger;
@@ -79,14 +80,24 @@ export function buildConnectors(
   return connectors;
 }
 
-/** Turns the configured sources into the receiver's routes, each with its verifier. */
-export function buildSources(config: BridgeConfig, logger: Logger): HttpSource[] {
+/**
+ * Turns the configured sources into the receiver's routes, each with its
+ * verifier; `fileSecrets` adds, to an HMAC source, the secrets of the
+ * subscriptions' secrets files naming it (src/provider/bridge-side.ts).
+ */
+export function buildSources(config: BridgeConfig, logger: Logger, fileSecrets?: (source: string) => readonly ExpiringSecret[]): HttpSource[] {
   return config.sources.map((source) => {
     if (source.verify.none) {
       logger.warn({ source: source.name }, `source "${source.name}" accepts UNSIGNED webhooks (verify: none); anyone who can reach it can inject events`);
     }
     const verify = source.verify.hmac
-      ? createVerifier({ hmac: { secrets: source.verify.hmac.secrets, toleranceSeconds: source.verify.hmac.tolerance / 1000 } })
+      ? createVerifier({
+          hmac: {
+            secrets: source.verify.hmac.secrets,
+            toleranceSeconds: source.verify.hmac.tolerance / 1000,
+            ...(fileSecrets ? { expiring: () => fileSecrets(source.name) } : {}),
+          },
+        })
       : source.verify.header
         ? createVerifier({ header: source.verify.header })
         : createVerifier({ none: true });
@@ -159,7 +170,7 @@ function closeServer(server: Server, graceMs: number): Promise<void> {
   });
 }
 
-/** Wires the stages together and starts listening; see DESIGN.md "The data flow". */
+/** Wires the stages together and starts listening (docs/architecture.md, "The pipeline"). */
 export async function startService(config: BridgeConfig, deps: ServiceDeps = {}): Promise<RunningService> {
   const logger = deps.logger ?? pino({ level: config.log.level });
   const now = deps.now ?? Date.now;
@@ -201,12 +212,16 @@ export async function startService(config: BridgeConfig, deps: ServiceDeps = {})
     logger,
     now,
     onCommitted: (names) => dispatcher.notify(names),
-    onStored: (event) => metrics.countEvent(event),
+    onStored: (event) => {
+      metrics.countEvent(event);
+      providerSide.seen(event);
+    },
   });
   const watcher = createMissedCallWatcher({ store, acceptor, graceMs: lifecycle.graceMs, logger, now });
   const summaries = createSummaryWatcher({ store, acceptor, graceMs: lifecycle.graceMs, logger, now });
 
-  const sources = buildSources(config, logger);
+  const providerSide = createProviderSide({ config, logger, store, registry: metrics.registry, now, ...(deps.fetch ? { fetch: deps.fetch } : {}) });
+  const sources = buildSources(config, logger, providerSide.secretsOf);
   // One budget across the apps a reload builds: requests on the old one still count.
   const bodyBudget = createBodyBudget(config.server.max_inflight_body);
   const appFor = (current: HttpSource[]) => createHttpApp({
@@ -228,7 +243,8 @@ export async function startService(config: BridgeConfig, deps: ServiceDeps = {})
       } catch (err) {
         return { ready: false, reason: `store: ${(err as Error).message}` };
       }
-      return { ready: true };
+      const warnings = await providerSide.readinessWarnings();
+      return { ready: true, ...(warnings.length > 0 ? { warnings } : {}) };
     },
   });
 
@@ -252,9 +268,10 @@ export async function startService(config: BridgeConfig, deps: ServiceDeps = {})
     build: (next, names) => ({
       connectors: buildConnectors({ ...next, connectors: Object.fromEntries(names.map((name) => [name, next.connectors[name]!])) }, store, connectorContext),
       router: routerFor(next),
-      app: appFor(buildSources(next, logger)),
+      app: appFor(buildSources(next, logger, providerSide.secretsOf)),
     }),
     swap: (built, next) => {
+      providerSide.update(next);
       router = built.router;
       // Requests in flight finish on the app that took them; new ones reach the new sources.
       server.removeAllListeners('request');
@@ -271,7 +288,7 @@ export async function startService(config: BridgeConfig, deps: ServiceDeps = {})
   /** The admin API on its own listener (`admin.host`, 127.0.0.1 unless exposed on purpose). */
   async function startAdmin(bridge: BridgeConfig, token: string) {
     const operations = createOperations({ store, connectors: knownConnectors, now, onQueued: (names) => dispatcher.notify(names) });
-    const adminServer = createAdminServer(createAdminApp({ operations, metrics, token, logger, reload: () => reloader.reload('admin') }), {
+    const adminServer = createAdminServer(createAdminApp({ operations, metrics, token, logger, reload: () => reloader.reload('admin'), subscriptions: providerSide.admin }), {
       requestTimeoutMs: bridge.server.request_timeout,
       logger: logger.child({ component: 'admin' }),
     });
@@ -288,6 +305,7 @@ export async function startService(config: BridgeConfig, deps: ServiceDeps = {})
     logger.info('shutting down');
     await reloader.close();
     await Promise.all([closeServer(server, remaining()), admin ? closeServer(admin.server, remaining()) : undefined]);
+    providerSide.close();
     await pruner.stop();
     await watcher.stop();
     await summaries.stop();

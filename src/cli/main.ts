@@ -1,16 +1,36 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { loadConfig, type LoadedConfig } from '../config/load.js';
-import { describeStore } from '../config/store.js';
-import { EXPLAIN_HELP, EXPLAIN_OPTIONS, runExplain } from './explain.js';
-import { BridgeError, ConfigError } from '../errors.js';
-import { signAudianRequest } from '../verify/index.js';
-import { CliError, UsageError } from './errors.js';
-import { DEFAULT_SECRET_ENV, readInput, secretFromEnv } from './io.js';
-import { OPS_COMMANDS, OPS_HELP, OPS_OPTIONS, runOps } from './ops.js';
-import { createProcessLogger, exitOnSignals } from './process-exit.js';
-import { send, SEND_HELP } from './send.js';
+import type { LoadedConfig } from '../config/load.js';
+import { holdHangups } from './hangups.js';
+
+// Listening for SIGHUP comes before everything else is loaded (src/cli/hangups.ts).
+const hangups = holdHangups();
+const [
+  { loadConfig, loadStoreConfig, reloadConfig },
+  { describeStore },
+  { EXPLAIN_HELP, EXPLAIN_OPTIONS, runExplain },
+  { BridgeError, ConfigError },
+  { signAudianRequest },
+  { CliError, UsageError },
+  { DEFAULT_SECRET_ENV, readInput, secretFromEnv },
+  { OPS_COMMANDS, OPS_HELP, OPS_OPTIONS, runOps },
+  { createProcessLogger, exitOnSignals },
+  { send, SEND_HELP },
+  { SUBSCRIPTIONS_HELP, SUBSCRIPTIONS_OPTIONS },
+] = await Promise.all([
+  import('../config/load.js'),
+  import('../config/store.js'),
+  import('./explain.js'),
+  import('../errors.js'),
+  import('../verify/index.js'),
+  import('./errors.js'),
+  import('./io.js'),
+  import('./ops.js'),
+  import('./process-exit.js'),
+  import('./send.js'),
+  import('./subscriptions-help.js'),
+]);
 
 /** Each command's usage line and its longer help (`audian-bridge help COMMAND`). */
 const COMMANDS: Readonly<Record<string, { usage: string; summary: string; help?: string }>> = {
@@ -27,6 +47,7 @@ const COMMANDS: Readonly<Record<string, { usage: string; summary: string; help?:
   explain: EXPLAIN_HELP,
   send: { usage: 'send [TYPE|SCENARIO] [--file F] [--dialect D] [--url URL] ...', summary: 'send realistic signed webhooks (a simulator)', help: SEND_HELP },
   ...OPS_HELP,
+  subscriptions: SUBSCRIPTIONS_HELP,
   help: { usage: 'help [COMMAND]', summary: 'this text, or one command in detail' },
 };
 
@@ -65,6 +86,11 @@ async function load(flag: string | undefined): Promise<LoadedConfig> {
   return loadConfig({ ...(flag ? { flag } : {}), env: process.env, cwd: process.cwd(), connectors: CONNECTORS });
 }
 
+/** The operator commands need only the store: the rest of the file is neither checked nor interpolated. */
+function loadStore(flag: string | undefined) {
+  return loadStoreConfig({ ...(flag ? { flag } : {}), env: process.env, cwd: process.cwd() });
+}
+
 const LISTEN_ERRORS: Readonly<Record<string, string>> = {
   EADDRINUSE: 'the address is already in use',
   EACCES: 'permission denied',
@@ -72,12 +98,15 @@ const LISTEN_ERRORS: Readonly<Record<string, string>> = {
 };
 
 async function serve(flag: string | undefined): Promise<void> {
-  const { config, origin, warnings } = await load(flag);
-  const { startService } = await import('../service.js');
+  const loaded = await load(flag);
+  const { config, origin, warnings } = loaded;
+  const [{ startService }, { CONNECTORS }] = await Promise.all([import('../service.js'), import('../../connectors/index.js')]);
   const { logger, exit } = createProcessLogger(config.log.level);
   logger.info({ config: origin }, 'configuration loaded');
   for (const warning of warnings) logger.warn(warning);
-  const service = await startService(config, { logger, loadConfig: async () => (await load(flag)).config }).catch((err: unknown) => {
+  // A reload reads the file found at start (or the embedded default again), whatever is found now.
+  const again = async () => (await reloadConfig(loaded, { env: process.env, connectors: CONNECTORS })).config;
+  const service = await startService(config, { logger, loadConfig: again }).catch((err: unknown) => {
     const { code, port } = err as NodeJS.ErrnoException & { port?: number };
     const reason = code === undefined ? undefined : LISTEN_ERRORS[code];
     if (reason === undefined) throw err;
@@ -87,7 +116,8 @@ async function serve(flag: string | undefined): Promise<void> {
     throw new CliError(`cannot listen on ${host}:${configured} (${section}.host, ${section}.port in ${origin}): ${reason}`);
   });
   exitOnSignals(service.stop, { logger, exit, timeoutMs: config.server.shutdown_timeout });
-  process.on('SIGHUP', () => void service.reload('SIGHUP').catch((err: unknown) => logger.error({ err }, 'config reload failed')));
+  const held = hangups.handOver(() => void service.reload('SIGHUP').catch((err: unknown) => logger.error({ err }, 'config reload failed')));
+  if (held > 0) logger.info({ signals: held }, 'SIGHUP received while starting; reloading once now');
 }
 
 async function check(flag: string | undefined): Promise<void> {
@@ -103,6 +133,12 @@ async function check(flag: string | undefined): Promise<void> {
   for (const route of config.routes) {
     const match = Object.entries(route.match).map(([key, value]) => `${key}=${Array.isArray(value) ? value.join('|') : String(value)}`);
     lines.push(`  ${route.name}: ${match.join(' ') || 'every event'}${route.when ? ` when ${route.when}` : ''} -> ${route.to.join(', ')}`);
+  }
+  // The provider's side, never its token (docs/provider-setup.md).
+  if (config.provider) lines.push('', `subscriptions (provider ${config.provider.url}):`);
+  for (const item of config.subscriptions) {
+    const what = item.api === 'accounts' ? `hooks: ${(item.hooks ?? []).join(', ')}` : `events: ${(item.events ?? []).join(', ')}  secret_file: ${item.secret_file}`;
+    lines.push(`  ${item.name}  ${item.api} API -> source ${item.source}  ${item.url}  ${what}`);
   }
   process.stdout.write(`${lines.join('\n')}\n`);
 }
@@ -136,11 +172,13 @@ async function main(argv: string[]): Promise<void> {
       count: { type: 'string' },
       ...OPS_OPTIONS,
       ...EXPLAIN_OPTIONS,
+      ...SUBSCRIPTIONS_OPTIONS,
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'V' },
     },
   });
   const [command, ...rest] = positionals;
+  if (command !== 'serve') hangups.release();
   if (values.version) {
     process.stdout.write(`${version()}\n`);
     return;
@@ -160,8 +198,12 @@ async function main(argv: string[]): Promise<void> {
       return sign({ ...(values.secret ? { secret: values.secret } : {}), ...(values['secret-env'] ? { secretEnv: values['secret-env'] } : {}), ...(values.file ? { file: values.file } : {}) });
     case 'send':
       return send(rest, values, () => load(values.config));
+    case 'subscriptions': {
+      const { runSubscriptions } = await import('./subscriptions.js');
+      return runSubscriptions(rest, values, load);
+    }
     default:
-      if (OPS_COMMANDS.has(command)) return runOps(command, rest, values, load);
+      if (OPS_COMMANDS.has(command)) return runOps(command, rest, values, loadStore);
       throw new UsageError(`unknown command "${command}"`);
   }
 }

@@ -1,5 +1,5 @@
 import { ConfigError, BridgeError, ERRORS, type ErrorCode } from '../errors.js';
-import type { LoadedConfig } from '../config/load.js';
+import type { LoadedStore } from '../config/load.js';
 import { storeOptionsOf } from '../config/store.js';
 import type { Operations, Query } from '../ops/operations.js';
 
@@ -136,11 +136,10 @@ function remoteBackend(base: string, token: string | undefined): Backend {
 }
 
 /** The store named by the config: its PostgreSQL database, or its SQLite file, opened only if it exists. */
-async function localBackend(loaded: LoadedConfig): Promise<Backend> {
+async function localBackend(loaded: LoadedStore): Promise<Backend> {
   const [{ openStore }, { createOperations }] = await Promise.all([import('../store/index.js'), import('../ops/operations.js')]);
-  const { config } = loaded;
-  const store = await openStore({ ...storeOptionsOf(config.store), create: false });
-  const operations = createOperations({ store, connectors: new Set(Object.keys(config.connectors)) });
+  const store = await openStore({ ...storeOptionsOf(loaded.store), create: false });
+  const operations = createOperations({ store, connectors: new Set(loaded.connectors) });
   return { ...operations, close: () => store.close() };
 }
 
@@ -154,7 +153,7 @@ const REASONS: Record<string, string> = {
 };
 
 /** Runs one operator command; exits 64 on bad input, 1 on anything else it cannot do. */
-export async function runOps(command: string, args: readonly string[], values: OpsValues, load: (flag: string | undefined) => Promise<LoadedConfig>): Promise<void> {
+export async function runOps(command: string, args: readonly string[], values: OpsValues, load: (flag: string | undefined) => Promise<LoadedStore>): Promise<void> {
   try {
     if (values.status !== undefined && !STATUSES.includes(values.status)) usage(`--status must be one of ${STATUSES.join(', ')}`);
     const adminUrl = values.admin ?? process.env.AUDIAN_BRIDGE_ADMIN_URL;

@@ -36,13 +36,22 @@ export function createDispatcher(deps: DispatcherDeps) {
   const workers = new Map<string, ReturnType<typeof createWorker>>();
   for (const [name, target] of deps.connectors) workers.set(name, createWorker(name, target, shared));
   let started = false;
+  /** Connectors taken out by a reload and still stopping; a stop of the dispatcher waits for them too. */
+  const retiring = new Set<Promise<void>>();
 
-  /** Stops one worker: its batch in flight finishes (up to `send_timeout`), then its connector stops. */
-  async function retire(name: string): Promise<void> {
+  /**
+   * Takes connector `name`'s worker out: it claims nothing more, its batch in
+   * flight finishes (up to `send_timeout`), then its connector stops. Resolves
+   * once it has stopped claiming; the connector's own stop goes on behind.
+   */
+  function retire(name: string): Promise<void> {
     const worker = workers.get(name);
-    if (!worker) return;
+    if (!worker) return Promise.resolve();
     workers.delete(name);
-    await worker.stop(options.sendTimeoutMs);
+    const stopped = worker.stop(options.sendTimeoutMs);
+    retiring.add(stopped);
+    void stopped.finally(() => retiring.delete(stopped));
+    return worker.halt(options.sendTimeoutMs);
   }
 
   return {
@@ -53,15 +62,17 @@ export function createDispatcher(deps: DispatcherDeps) {
     /**
      * Drives `target` as connector `name` from now on (a config reload). A
      * connector of that name already driven finishes its batch in flight and
-     * stops first, so the new one never claims beside it.
+     * stops claiming first, so the new one never claims beside it. Returns at
+     * once with what the new worker's `ready` settles to: whether its
+     * connector started; a reload waits for it a bounded time only.
      */
-    async put(name: string, target: DispatchTarget): Promise<void> {
-      await retire(name);
-      const worker = createWorker(name, target, shared);
+    put(name: string, target: DispatchTarget): Promise<boolean> {
+      const worker = createWorker(name, target, shared, retire(name));
       workers.set(name, worker);
       if (started) worker.start();
+      return worker.ready;
     },
-    /** Stops driving connector `name`; its deliveries stay in the outbox. */
+    /** Stops driving connector `name`; its deliveries stay in the outbox. Resolves once it claims no more. */
     remove(name: string): Promise<void> {
       return retire(name);
     },
@@ -70,7 +81,7 @@ export function createDispatcher(deps: DispatcherDeps) {
       for (const name of connectors ?? workers.keys()) workers.get(name)?.notify();
     },
     async stop(graceMs: number): Promise<void> {
-      await Promise.all([...workers.values()].map((worker) => worker.stop(graceMs)));
+      await Promise.all([...[...workers.values()].map((worker) => worker.stop(graceMs)), ...retiring]);
     },
   };
 }

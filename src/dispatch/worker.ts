@@ -50,16 +50,23 @@ interface Worker {
   readonly sleep: WakeableSleep;
   /** Aborts the sends in flight, once a stop's grace is over. */
   readonly abort: AbortController;
+  /** Aborted when the worker stops: a `start()` still running is no longer waited for. */
+  readonly halt: AbortController;
+  /** Settles the worker's `ready`. */
+  readonly settleReady: (ok: boolean) => void;
   readonly stopping: () => boolean;
 }
 
 /**
- * Drives one connector: claims its due deliveries, sends them, writes their
- * outcomes back, until stopped. A slow or failing connector holds up only its
- * own worker.
+ * Drives one connector: starts it, then claims its due deliveries, sends them
+ * and writes their outcomes back, until stopped. A slow or failing connector
+ * holds up only its own worker. `after`: the worker it replaces has stopped
+ * claiming; this one claims nothing before.
  */
-export function createWorker(name: string, target: DispatchTarget, deps: WorkerDeps) {
+export function createWorker(name: string, target: DispatchTarget, deps: WorkerDeps, after: Promise<void> = Promise.resolve()) {
   let stopping = false;
+  let settleReady!: (ok: boolean) => void;
+  const ready = new Promise<boolean>((resolve) => (settleReady = resolve));
   const log = deps.logger.child({ connector: name });
   const policy = target.retry ?? deps.options.retry;
   const worker: Worker = {
@@ -70,41 +77,55 @@ export function createWorker(name: string, target: DispatchTarget, deps: WorkerD
     outcomeOf: createOutcomeJudge({ connector: name, policy, log, ...(deps.metrics ? { metrics: deps.metrics } : {}), random: deps.random }),
     sleep: createWakeableSleep(),
     abort: new AbortController(),
+    halt: new AbortController(),
+    settleReady,
     stopping: () => stopping,
   };
   let done: Promise<void> = Promise.resolve();
+  let halted: Promise<void> | undefined;
+  let closed: Promise<void> | undefined;
+  /** Stops claiming: the batches in flight finish (up to `graceMs`, then are aborted). */
+  function halt(graceMs: number): Promise<void> {
+    halted ??= (async () => {
+      stopping = true;
+      worker.halt.abort(new Error('stopping'));
+      worker.sleep.interrupt();
+      const timer = setTimeout(() => worker.abort.abort(new Error('shutting down')), graceMs);
+      await after;
+      await done;
+      clearTimeout(timer);
+      settleReady(false);
+    })();
+    return halted;
+  }
   return {
     start() {
-      done = run(worker);
+      if (!stopping) done = run(worker, after);
     },
     /** New deliveries are waiting: look at once. */
     notify: () => worker.sleep.wake(),
-    /** Lets the batches in flight finish (up to `graceMs`, then aborts them), then stops the connector. */
-    async stop(graceMs: number) {
-      stopping = true;
-      worker.sleep.interrupt();
-      const timer = setTimeout(() => worker.abort.abort(new Error('shutting down')), graceMs);
-      await done;
-      clearTimeout(timer);
-      await target.connector.stop().catch((err: unknown) => log.error({ err }, 'connector failed to stop cleanly'));
+    /** Settles true once the connector has started (or failed to, and sends are tried), false if stopped before. */
+    ready,
+    halt,
+    /** Halts, then stops the connector. */
+    stop(graceMs: number): Promise<void> {
+      closed ??= halt(graceMs).then(() => target.connector.stop().catch((err: unknown) => log.error({ err }, 'connector failed to stop cleanly')));
+      return closed;
     },
   };
 }
 
 /**
- * Claims and sends until stopped. Up to `connector.concurrency` batches are
- * in flight at once, so a call whose target hangs holds one slot, not the
- * connector: the other calls keep flowing. One call's deliveries still never
- * overlap, because a call with a claimed delivery is not claimed again.
+ * Claims and sends until stopped, once the connector has started. Up to
+ * `connector.concurrency` batches are in flight at once, so a call whose
+ * target hangs holds one slot, not the connector: the other calls keep
+ * flowing. One call's deliveries still never overlap, because a call with a
+ * claimed delivery is not claimed again.
  */
-async function run(worker: Worker): Promise<void> {
-  const { connector } = worker.target;
-  try {
-    await connector.start();
-  } catch (err) {
-    worker.log.error({ err }, 'connector failed to start; deliveries will be retried');
-  }
-  const slots = Math.max(1, connector.concurrency ?? 1);
+async function run(worker: Worker, after: Promise<void>): Promise<void> {
+  await after;
+  if (worker.stopping() || !(await startConnector(worker))) return;
+  const slots = Math.max(1, worker.target.connector.concurrency ?? 1);
   const inFlight = new Set<Promise<void>>();
   while (!worker.stopping()) {
     try {
@@ -116,6 +137,23 @@ async function run(worker: Worker): Promise<void> {
     }
   }
   await Promise.all(inFlight);
+}
+
+/**
+ * Starts the connector; true once it has. Nothing is claimed before, so
+ * while a connector cannot connect its deliveries wait in the outbox with
+ * no attempt spent. A stop does not wait for a `start()` that hangs (a
+ * broker that accepts connections and never answers).
+ */
+async function startConnector(worker: Worker): Promise<boolean> {
+  try {
+    await raceAbort(worker.target.connector.start(), worker.halt.signal);
+  } catch (err) {
+    if (worker.stopping()) return false;
+    worker.log.error({ err }, 'connector failed to start; deliveries will be retried');
+  }
+  worker.settleReady(true);
+  return !worker.stopping();
 }
 
 /** One claim: a batch goes out (joining `inFlight`), or the worker sleeps until something may be due. */

@@ -79,9 +79,9 @@ export interface ReadBodyOptions {
 
 /**
  * Reads the body as raw bytes, never through a parsing body parser: the
- * signature covers the exact bytes sent, and DESIGN.md asks to verify them
- * before any JSON is parsed. Stops reading at the limit, at the timeout and
- * when the in-flight budget is spent.
+ * signature covers the exact bytes sent, and they are verified before any
+ * JSON is parsed, so nothing of an unverified body reaches a parser. Stops
+ * reading at the limit, at the timeout and when the in-flight budget is spent.
  */
 export function readRawBody(req: IncomingMessage, options: ReadBodyOptions): Promise<Buffer> {
   const declared = req.headers['content-length'] === undefined ? undefined : Number(req.headers['content-length']);

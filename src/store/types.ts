@@ -86,7 +86,7 @@ export interface OutboxStore {
   paused(): Promise<PauseRecord[]>;
 }
 
-/** What operators use (the admin API, the CLI, metrics): reads of the outbox, replays, purges and pauses. */
+/** What operators use (the admin API, the CLI, metrics, the provider's side): reads of the outbox and the events, replays, purges and pauses. */
 export interface OperationsStore extends Pick<OutboxStore, 'paused'> {
   /** Per connector: pending deliveries and when the oldest of them was created. */
   pendingStats(): Promise<PendingStats[]>;
@@ -120,6 +120,15 @@ export interface OperationsStore extends Pick<OutboxStore, 'paused'> {
   resume(connector: string, now: number): Promise<boolean>;
   /** Bytes the store takes on disk, where it can tell. */
   sizeBytes(): Promise<number | undefined>;
+  /**
+   * When the newest event stored from `source` (a CloudEvents source, e.g.
+   * `audian/main`) was received, events of `exceptTypes` (the derived ones)
+   * left out; undefined when none is stored. Read by the provider's side
+   * (`subscriptions status`, `expect_within`).
+   */
+  lastReceivedAt(source: string, exceptTypes: readonly string[]): Promise<number | undefined>;
+  /** Which of `ids` are stored as events of `source` (`subscriptions test` and `reconcile`). */
+  storedEventIds(source: string, ids: readonly string[]): Promise<ReadonlySet<string>>;
 }
 
 /** What keeps the store going: the call watchers' due checks, and pruning. */

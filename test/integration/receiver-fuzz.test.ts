@@ -1,6 +1,10 @@
 import fc from 'fast-check';
+import YAML from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ERRORS } from '../../src/errors.js';
+import { CONNECTORS } from '../../connectors/index.js';
+import { parseConfig } from '../../src/config/load.js';
+import { ConfigError, ERRORS } from '../../src/errors.js';
+import { audianV2Calls } from '../helpers/call-payloads.js';
 import { postWebhook, startBridge, type PostResult, type TestBridge } from '../helpers/bridge.js';
 
 /**
@@ -68,7 +72,7 @@ function keysIn(input: unknown, into = new Set<string>()): Set<string> {
 }
 
 /**
- * The documented mapping (README, "The canonical event" and "Dialect details"):
+ * The documented mapping (docs/events.md, "The event" and "Dialects"):
  * the keys a canonical event may hold beyond the input's own.
  */
 const ATTRIBUTES = new Set(['specversion', 'id', 'source', 'type', 'subject', 'time', 'datacontenttype', 'dialect', 'test', 'account', 'data']);
@@ -209,6 +213,35 @@ describe('receiver fuzz', () => {
         expect(defined(answer), JSON.stringify(answer)).toBe(true);
       }),
       { seed: SEED, numRuns: RUNS },
+    );
+  });
+});
+
+describe('receiver fuzz: source paths in other cases', () => {
+  const variant = fc
+    .tuple(fc.array(fc.boolean(), { minLength: PATH.length, maxLength: PATH.length }), fc.boolean())
+    .map(([upper, slash]) => `${[...PATH].map((char, index) => (upper[index] ? char.toUpperCase() : char)).join('')}${slash ? '/' : ''}`);
+  const twoSources = (path: string) =>
+    YAML.stringify({ sources: [{ name: 'main', path: PATH, verify: { hmac: { secrets: ['s1'] } } }, { name: 'lab', path, verify: { none: true } }] });
+  let calls = 0;
+
+  it('a case variant of a configured path, with or without a trailing slash, reaches that source, and the config refuses it as a second source', async () => {
+    await fc.assert(
+      fc.asyncProperty(variant, async (path) => {
+        const body = audianV2Calls.initiated(`c-case-${process.pid}-${++calls}`, { direction: 'inbound', from: '+15550001', to: '+15550002' }, Date.now());
+        const answer = await bridge.post(path, body);
+        expect(answer.status, `${path}: ${JSON.stringify(answer.body)}`).toBe(200);
+        expect(storedEvent(answer.body.id as string).source).toBe('audian/main');
+        let refused: unknown;
+        try {
+          parseConfig(twoSources(path), {}, CONNECTORS);
+        } catch (err) {
+          refused = err;
+        }
+        expect(refused).toBeInstanceOf(ConfigError);
+        expect((refused as ConfigError).issues.map((issue) => `${issue.path} ${issue.code}`)).toEqual(['sources[1].path CONFIG_DUPLICATE']);
+      }),
+      { seed: SEED, numRuns: Math.min(RUNS, 60) },
     );
   });
 });

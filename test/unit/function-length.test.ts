@@ -20,22 +20,10 @@ const MAX_LINES = 80;
 const ALLOWED: ReadonlySet<string> = new Set([
   // The service's start: wires every part together.
   'src/service.ts startService',
-  // The connectors' factories: options, client and send in one closure each.
-  'connectors/http/index.ts httpConnector.create',
-  'connectors/slack/index.ts slackConnector.create',
-  'connectors/transcript/index.ts transcriptConnector.create',
-  // The Kafka sender's factory.
-  'connectors/kafka/sender.ts createSender',
   // Operations over the store (admin API and CLI).
   'src/ops/operations.ts createOperations',
-  // The metrics registry.
-  'src/metrics.ts createMetrics',
   // Config reloads.
   'src/reload.ts createReloader',
-  // The http connector's URL template compiler.
-  'connectors/http/url.ts compileUrlTemplate',
-  // The webhook app, its receiving route inside.
-  'src/http/app.ts createHttpApp',
 ]);
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));

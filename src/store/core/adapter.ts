@@ -101,6 +101,8 @@ export interface OperationsAdapter {
   pause(connector: string, now: number): Promise<boolean>;
   resume(connector: string, now: number): Promise<boolean>;
   sizeBytes(): Awaitable<number | undefined>;
+  lastReceivedAt(source: string, exceptTypes: readonly string[]): Awaitable<number | undefined>;
+  storedEventIds(source: string, ids: readonly string[]): Awaitable<ReadonlySet<string>>;
 }
 
 export interface ConnectorStateAdapter {

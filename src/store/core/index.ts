@@ -86,6 +86,8 @@ function operations(operations: OperationsAdapter, store: Availability): Operati
     pause: (connector, now) => store.write('pause a connector', () => operations.pause(connector, now)),
     resume: (connector, now) => store.write('resume a connector', () => operations.resume(connector, now)),
     sizeBytes: () => store.read('read its size', () => operations.sizeBytes()),
+    lastReceivedAt: (source, exceptTypes) => store.read('read events', () => operations.lastReceivedAt(source, exceptTypes)),
+    storedEventIds: (source, ids) => store.read('read events', () => operations.storedEventIds(source, ids)),
   };
 }
 

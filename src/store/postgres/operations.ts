@@ -5,9 +5,11 @@ import type { EventTrace } from '../types.js';
 import { callQueries } from './calls.js';
 import { deliveryQueries } from './deliveries.js';
 import { retryingContention } from './errors.js';
+import { createProviderReads } from './provider-reads.js';
 
 /** The outbox as operators read and change it; each change a transaction of its own, run again after a deadlock. */
 export function createPostgresOperations(pool: pg.Pool): OperationsAdapter {
+  const provider = createProviderReads(pool);
   return {
     pendingStats: () => deliveryQueries.pendingStats(pool),
     deadStats: () => deliveryQueries.deadStats(pool),
@@ -23,6 +25,8 @@ export function createPostgresOperations(pool: pg.Pool): OperationsAdapter {
       const { rows } = await pool.query<{ size: number }>('SELECT pg_database_size(current_database()) AS size');
       return rows[0]?.size;
     },
+    lastReceivedAt: (source, exceptTypes) => provider.lastReceivedAt(source, exceptTypes),
+    storedEventIds: (source, ids) => provider.storedEventIds(source, ids),
   };
 }
 

@@ -6,12 +6,14 @@ import type { CallReads } from './calls.js';
 import type { Writer } from './connection-writer.js';
 import type { Db } from './db.js';
 import type { OutboxReads } from './outbox-reads.js';
+import { createProviderReads } from './provider-reads.js';
 
 /** The outbox as operators read it (on the reading connection) and change it (through the writer). */
 export function createSqliteOperations(db: Db, path: string, calls: CallReads, reads: OutboxReads, writer: Writer): OperationsAdapter {
   const eventsById = db.prepare<[string], { seq: number; body: string; received_at: number; source: string; subject: string | null }>(
     'SELECT seq, body, received_at, source, subject FROM events WHERE id = ? ORDER BY seq DESC',
   );
+  const provider = createProviderReads(db);
   return {
     pendingStats: () => reads.pendingStats(),
     deadStats: () => reads.deadStats(),
@@ -30,6 +32,8 @@ export function createSqliteOperations(db: Db, path: string, calls: CallReads, r
     pause: (connector, now) => writer.write('pause', connector, now),
     resume: (connector, now) => writer.write('resume', connector, now),
     sizeBytes: () => sizeOnDisk(path),
+    lastReceivedAt: (source, exceptTypes) => provider.lastReceivedAt(source, exceptTypes),
+    storedEventIds: (source, ids) => provider.storedEventIds(source, ids),
   };
 }
 
