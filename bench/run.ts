@@ -204,8 +204,8 @@ async function ingestPhases(dir: string, results: Record<string, unknown>, goals
     const memory = await openLoop(bridge.url, next, { rate: half, seconds: MEMORY_SECONDS }).finally(() => clearInterval(sampler));
     show('bridge, full ingest', memory);
     // Growth is the median of the last tenth of the samples against the median of the first tenth. The V8 heap
-    // grows between major collections and gives the space back after them (RSS swung by up to 80 MB, in cycles of
-    // about 100 s, at half rate here), so one sample against another measures where in that cycle each fell.
+    // grows between major collections and gives the space back after them, in cycles longer than a short phase
+    // (docs/benchmarks.md, "Memory"), so one sample against another measures where in that cycle each fell.
     const tenth = Math.max(1, Math.ceil(samples.length / 10));
     const last = samples.slice(-tenth);
     const start = median(samples.slice(0, tenth));

@@ -16,7 +16,7 @@ copy_build_context() {
   mkdir -p "$dest"
   (cd "$repo" && git ls-files -z --cached --others --exclude-standard) \
     | (cd "$repo" && xargs -0 -I{} sh -c 'test -e "{}" && echo "{}"') \
-    | grep -vE '^(node_modules|dist|data|\.cache|coverage)/' \
+    | grep -vE '^(node_modules|dist|data|\.cache|coverage)(/|$)' \
     | (cd "$repo" && tar -cf - -T -) | tar -xf - -C "$dest"
 }
 

@@ -27,6 +27,7 @@ export const ERRORS = {
   FORBIDDEN_JSON_KEY: request(400),
   NUMBER_OUT_OF_RANGE: request(400),
   NUL_CHARACTER: request(400),
+  LONE_SURROGATE: request(400),
   NOT_AN_OBJECT: request(422),
   UNKNOWN_DIALECT: request(422),
   DIALECT_NOT_ACCEPTED: request(422),
@@ -34,6 +35,8 @@ export const ERRORS = {
   METHOD_NOT_ALLOWED: request(405),
   NOT_IMPLEMENTED: request(501),
   INVALID_REQUEST: request(400),
+  ID_OUT_OF_RANGE: request(400),
+  REPLAY_STATUS_REQUIRED: request(400),
   UNAUTHORIZED: request(401),
   // verification
   SIGNATURE_MISSING: request(401),
@@ -46,7 +49,9 @@ export const ERRORS = {
   AUTH_HEADER_MISMATCH: request(401),
   // the service
   STORE_UNAVAILABLE: service(503),
+  STORE_KEY_MISMATCH: service(503),
   STORE_LOCKED: service(500, false),
+  STORE_PERMISSION_DENIED: service(500, false),
   STORE_NOT_FOUND: service(500, false),
   OVERLOADED: service(503),
   SHUTTING_DOWN: service(503),

@@ -30,6 +30,8 @@ export type ReloadAnswer =
       readonly routes: string[];
       /** Removed connectors whose deliveries stay in the outbox, and how many are waiting. */
       readonly orphaned: { connector: string; pending: number }[];
+      /** Added or replaced connectors not started yet when the reload answered: their deliveries wait in the outbox until they do. */
+      readonly starting: string[];
     }
   | {
       readonly reloaded: false;
@@ -71,13 +73,24 @@ export interface ReloadDeps<Built extends { readonly connectors: ReadonlyMap<str
   readonly logger: Logger;
   readonly metrics: Metrics;
   readonly store: Pick<Store, 'pendingStats'>;
-  readonly dispatcher: { put(name: string, target: DispatchTarget): Promise<void>; remove(name: string): Promise<void> };
+  /** `put` settles once the new connector has started, `remove` once the old one claims no more; neither is waited for long. */
+  readonly dispatcher: { put(name: string, target: DispatchTarget): Promise<unknown>; remove(name: string): Promise<void> };
   /** Builds, with the builders used at start, the connectors named (no I/O) and everything else `next` needs. */
   readonly build: (next: BridgeConfig, connectors: readonly string[]) => Built;
   /** Puts the built sources and routes in force; requests in flight finish on what they started with. */
   readonly swap: (built: Built, next: BridgeConfig) => void;
   readonly now?: () => number;
+  /** How long a reload waits for the connectors it starts and stops before it answers (default HANDOVER_WAIT_MS). */
+  readonly handoverWaitMs?: number;
 }
+
+/**
+ * How long a reload waits for its connectors to start and stop. A connector
+ * that cannot start yet (a broker that accepts connections and never answers)
+ * does not hold the reload, nor the reloads after it: it is reported, and
+ * starts when it can.
+ */
+export const HANDOVER_WAIT_MS = 1_000;
 
 /**
  * Hot reload (SIGHUP, `POST /admin/reload`): the new file is validated
@@ -85,7 +98,8 @@ export interface ReloadDeps<Built extends { readonly connectors: ReadonlyMap<str
  * config in force and says why. A good one is built completely before
  * anything changes, then put in force: new connectors first, then sources
  * and routes, then replaced and removed connectors, each finishing its batch
- * in flight. Reloads run one at a time.
+ * in flight. Reloads run one at a time; each answers once its connectors
+ * have started, or after `handoverWaitMs` naming those still starting.
  */
 export function createReloader<Built extends { readonly connectors: ReadonlyMap<string, DispatchTarget> }>(deps: ReloadDeps<Built>) {
   const now = deps.now ?? Date.now;
@@ -140,10 +154,13 @@ export function createReloader<Built extends { readonly connectors: ReadonlyMap<
       return failed('invalid', code, message, [{ path: '(root)', code, message }]);
     }
     const target = (name: string) => built.connectors.get(name) as DispatchTarget;
-    for (const name of plan.added) await deps.dispatcher.put(name, target(name));
+    // A new worker is in place as soon as `put` returns, so deliveries the new routes make find it.
+    const starts = new Map(plan.added.map((name) => [name, deps.dispatcher.put(name, target(name))]));
     deps.swap(built, next);
-    await Promise.all([...plan.replaced.map((name) => deps.dispatcher.put(name, target(name))), ...plan.removed.map((name) => deps.dispatcher.remove(name))]);
+    for (const name of plan.replaced) starts.set(name, deps.dispatcher.put(name, target(name)));
+    const removals = plan.removed.map((name) => deps.dispatcher.remove(name));
     running = next;
+    const starting = await unsettledWithin(starts, removals, deps.handoverWaitMs ?? HANDOVER_WAIT_MS);
 
     const orphaned = await orphans(plan.removed);
     reloads.inc({ outcome: 'applied' });
@@ -154,8 +171,12 @@ export function createReloader<Built extends { readonly connectors: ReadonlyMap<
       sources: next.sources.map((source) => source.name),
       routes: next.routes.map((route) => route.name),
       orphaned,
+      starting,
     };
     logger.info({ connectors: plan, sources: answer.sources, routes: answer.routes }, 'config reloaded');
+    for (const connector of starting) {
+      logger.warn({ connector, waitedMs: deps.handoverWaitMs ?? HANDOVER_WAIT_MS }, 'connector not started yet; its deliveries wait in the outbox until it starts');
+    }
     for (const { connector, pending } of orphaned) {
       logger.warn({ connector, pending }, 'connector removed with deliveries still in the outbox; they stay there until a connector of that name is configured again, or they are purged');
     }
@@ -187,6 +208,16 @@ export function createReloader<Built extends { readonly connectors: ReadonlyMap<
       await queue;
     },
   };
+}
+
+/** The names in `starts` whose promise has not settled within `waitMs`; `others` are waited for as long, and not named. */
+async function unsettledWithin(starts: ReadonlyMap<string, Promise<unknown>>, others: readonly Promise<unknown>[], waitMs: number): Promise<string[]> {
+  const settled = new Set<string>();
+  const all = Promise.allSettled([...[...starts].map(([name, start]) => start.finally(() => settled.add(name))), ...others]);
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([all, new Promise((resolve) => (timer = setTimeout(resolve, waitMs)))]);
+  clearTimeout(timer);
+  return [...starts.keys()].filter((name) => !settled.has(name));
 }
 
 export type Reloader = ReturnType<typeof createReloader>;

@@ -10,7 +10,7 @@ import { describeStore, storeOptionsOf } from './config/store.js';
 import type { DialectId } from './dialects/index.js';
 import { createDispatcher, type DispatchTarget } from './dispatch/dispatcher.js';
 import type { RetryPolicy } from './dispatch/retry.js';
-import { createAdminApp } from './http/admin.js';
+import { createAdminApp, createAdminServer } from './http/admin.js';
 import { createHttpApp, type HttpSource } from './http/app.js';
 import { createBodyBudget } from './http/body.js';
 import { createHttpServer } from './http/server.js';
@@ -159,7 +159,7 @@ function closeServer(server: Server, graceMs: number): Promise<void> {
   });
 }
 
-/** Wires the stages together and starts listening; see DESIGN.md "The data flow". */
+/** Wires the stages together and starts listening (docs/architecture.md, "The pipeline"). */
 export async function startService(config: BridgeConfig, deps: ServiceDeps = {}): Promise<RunningService> {
   const logger = deps.logger ?? pino({ level: config.log.level });
   const now = deps.now ?? Date.now;
@@ -271,9 +271,8 @@ export async function startService(config: BridgeConfig, deps: ServiceDeps = {})
   /** The admin API on its own listener (`admin.host`, 127.0.0.1 unless exposed on purpose). */
   async function startAdmin(bridge: BridgeConfig, token: string) {
     const operations = createOperations({ store, connectors: knownConnectors, now, onQueued: (names) => dispatcher.notify(names) });
-    const adminServer = createHttpServer(createAdminApp({ operations, metrics, token, logger, reload: () => reloader.reload('admin') }), {
+    const adminServer = createAdminServer(createAdminApp({ operations, metrics, token, logger, reload: () => reloader.reload('admin') }), {
       requestTimeoutMs: bridge.server.request_timeout,
-      maxConnections: 64,
       logger: logger.child({ component: 'admin' }),
     });
     const adminUrl = await listen(adminServer, bridge.admin.host, bridge.admin.port);

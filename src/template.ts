@@ -2,7 +2,7 @@ import type { CanonicalEvent } from './dialects/index.js';
 
 /**
  * `{attribute}` / `{data.field}` placeholders over the canonical event
- * (DESIGN.md, "Configuration"), e.g. `audian.{type}` or
+ * (docs/connectors/README.md, "What every connector offers"), e.g. `audian.{type}` or
  * `https://crm.example/calls/{subject}`. `{{` and `}}` stand for literal braces.
  */
 export interface Template {

@@ -2,7 +2,7 @@ import { compileTemplate, placeholderValue, wellFormed, type CanonicalEvent, typ
 
 /**
  * The http connector's URL template, with the rules that keep payload values
- * from steering a request (README, "http"):
+ * from steering a request (docs/connectors/http.md, "URL rules"):
  * - the scheme, host and port are fixed when the config is loaded: a
  *   placeholder may fill path segments and query values only, never the
  *   scheme, the user info, the host, the port, a query name or the fragment;

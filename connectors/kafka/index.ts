@@ -11,23 +11,22 @@ export { kafkaSchema, type KafkaOptions } from './schema.js';
 /**
  * Publishes canonical events to Kafka topics with one idempotent kafkajs
  * producer, as CloudEvents in structured or binary mode. Options, message
- * format, ordering and error handling: connectors/kafka/README.md.
+ * format, ordering and error handling: docs/connectors/kafka.md.
  */
 export const kafkaConnector: ConnectorDefinition<typeof kafkaSchema> = {
   type: KAFKA,
   schema: kafkaSchema,
   // A backlog drains by batches, and most of a batch's cost is per batch: the
   // claim's walk over the calls, a produce request's round trip, a commit of
-  // its outcomes. Batches of 1,024 drained 100,000 deliveries at 1.5-1.8x the
-  // rate of batches of 256 (2,048: no faster). A claim of 1,024 holds the event
-  // loop for about 23 ms, against 9 ms. Under ingest a batch is what is due,
-  // which is far less.
+  // its outcomes. So batches are large; larger than this drained no faster,
+  // and a larger claim holds the event loop longer (docs/benchmarks.md). Under
+  // ingest a batch is what is due, which is far less.
   batchSize: 1024,
   // One call's events share a key, so a partition, and the sender keeps their
   // order within the batch (sender.ts): a batch may carry many of them. Not a
   // whole batch of one call: while the broker is down, every delivery a failed
   // batch carried is rescheduled and gets an attempt row, so 256 bounds what a
-  // call's backlog writes per retry. (The drains above took runs of under 256.)
+  // call's backlog writes per retry.
   maxPerCall: 256,
   create(name, options, context) {
     const logger = context.logger.child({ connector: name });
@@ -62,10 +61,9 @@ export const kafkaConnector: ConnectorDefinition<typeof kafkaSchema> = {
     return {
       name,
       // Four batches in flight: while one is produced, the next is claimed and the outcomes of the ones
-      // before are written (a batch of 1,024 takes longer to settle than to send). The produce requests
-      // still go one at a time (sender.ts), and a call's next batch is claimed only once its last one is
-      // settled, so a call's events keep their order. Four drained a backlog at 1.05-1.14x the rate of
-      // three, in alternating runs.
+      // before are written (a batch of 1,024 takes longer to settle than to send; docs/benchmarks.md).
+      // The produce requests still go one at a time (sender.ts), and a call's next batch is claimed only
+      // once its last one is settled, so a call's events keep their order.
       concurrency: 4,
       async start() {
         await sender.connect();

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { boolean, byteSize, duration, integer, nonEmpty, pem, template } from '../../src/sdk/index.js';
+import { boolean, byteSize, duration, integer, nonEmpty, pem, template, writtenForms } from '../../src/sdk/index.js';
 
 /** `host:port`, or `[v6 address]:port`. */
 const BROKER = /^(\[[0-9A-Fa-f:.]+\]|[^\s:[\]/]+):(\d{1,5})$/;
@@ -33,7 +33,10 @@ const tlsSchema = z
     z
     .strictObject({
       /** CA certificate(s) that signed the brokers' certificates. */
-      ca: z.preprocess((value) => (typeof value === 'string' ? [value] : value), z.array(pem()).min(1)).optional(),
+      ca: z
+        .preprocess((value) => (typeof value === 'string' ? [value] : value), z.array(pem()).min(1))
+        .register(writtenForms, { alsoWritten: [{ type: 'string', minLength: 1 }] })
+        .optional(),
       /** Client certificate and key, for clusters that authenticate clients by TLS. */
       cert: pem().optional(),
       key: pem().optional(),
@@ -50,6 +53,7 @@ const tlsSchema = z
     })
     .optional(),
   )
+  .register(writtenForms, { alsoWritten: [{ enum: [true, 'true', false, 'false'] }] })
   .optional();
 
 const saslSchema = z.strictObject({
@@ -62,8 +66,9 @@ const saslSchema = z.strictObject({
 const ACKS = { all: -1, '-1': -1, leader: 1, '1': 1, none: 0, '0': 0 } as const;
 
 /**
- * Options of the `kafka` connector (connectors/kafka/README.md). DESIGN.md
- * fixes `brokers`, `topic`, `key` and `mode`; the rest tune the producer.
+ * Options of the `kafka` connector (docs/connectors/kafka.md): `brokers`,
+ * `topic`, `key` and `mode` say where and how events go; the rest tune the
+ * producer.
  */
 export const KAFKA = 'kafka';
 
@@ -80,6 +85,7 @@ export const kafkaSchema = z
     mode: z.enum(['structured', 'binary']).default('structured'),
     acks: z
       .preprocess((value) => (typeof value === 'number' ? String(value) : value), z.enum(['all', 'leader', 'none', '-1', '1', '0']))
+      .register(writtenForms, { alsoWritten: [{ enum: [-1, 1, 0] }] })
       .default('all')
       .transform((value) => ACKS[value]),
     /** Producer id + sequence numbers, so the producer's own retries never duplicate or reorder a message. */

@@ -62,7 +62,7 @@ export interface Sender {
  * reject them (OUT_OF_ORDER_SEQUENCE_NUMBER) or, worse, drop them as
  * duplicates of what it already has. A new producer gets a new producer id and
  * fresh numbers; what the broker did append is sent again — at-least-once,
- * which every consumer already expects (DESIGN.md, "The data flow").
+ * which every consumer already expects (docs/delivery.md).
  */
 export function createSender(options: SenderOptions): Sender {
   const { logger } = options;

@@ -68,7 +68,7 @@ function slackLogger(logger: Logger): SlackLogger {
 
 /**
  * Posts events to one Slack channel as Block Kit messages with
- * `chat.postMessage` (README beside this file). The client's own retry queue
+ * `chat.postMessage` (docs/connectors/slack.md). The client's own retry queue
  * is off (`retries: 0`, `rejectRateLimitedCalls`): a 429 comes back as
  * retriable with Slack's `Retry-After`, so the wait lives in the outbox and
  * survives restarts.

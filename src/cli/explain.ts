@@ -5,7 +5,7 @@ import type { LoadedConfig } from '../config/load.js';
 import type { BridgeConfig, RouteConfig } from '../config/load.js';
 import { normalizePayload, type CanonicalEvent, type DialectId } from '../dialects/index.js';
 import { BridgeError } from '../errors.js';
-import { parseJsonBody, WEBHOOK_JSON_DEPTH } from '../http/body.js';
+import { checkBodyLength, parseJsonBody, WEBHOOK_JSON_DEPTH } from '../http/body.js';
 import { compileMatch } from '../routing/match.js';
 import { createRouter } from '../routing/router.js';
 import type { Preview } from '../sdk/index.js';
@@ -92,6 +92,7 @@ async function explainRoute(route: RouteConfig, event: CanonicalEvent): Promise<
 export async function explain(config: BridgeConfig, raw: Buffer, sourceName: string | undefined, now: number): Promise<Explanation> {
   const source = sourceName === undefined ? config.sources[0] : config.sources.find((candidate) => candidate.name === sourceName);
   if (!source) throw new BridgeError('NOT_FOUND', `no source named "${sourceName}" (configured: ${config.sources.map((s) => s.name).join(', ')})`);
+  checkBodyLength(raw.length, config.server.body_limit);
   const event = normalizePayload(parseJsonBody(raw, WEBHOOK_JSON_DEPTH), {
     rawBody: raw,
     source: `audian/${source.name}`,
@@ -142,7 +143,7 @@ export async function runExplain(values: { config?: string; file?: string; sourc
     explanation = await explain(config, raw, values.source, Date.now());
   } catch (err) {
     if (!(err instanceof BridgeError)) throw err;
-    process.stderr.write(`audian-bridge: explain: ${err.code}: ${err.message}\n`);
+    process.stderr.write(`audian-bridge: explain: the receiver would answer ${err.status} ${err.code}: ${err.message}\n`);
     process.exitCode = 1;
     return;
   }

@@ -1,16 +1,34 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { loadConfig, type LoadedConfig } from '../config/load.js';
-import { describeStore } from '../config/store.js';
-import { EXPLAIN_HELP, EXPLAIN_OPTIONS, runExplain } from './explain.js';
-import { BridgeError, ConfigError } from '../errors.js';
-import { signAudianRequest } from '../verify/index.js';
-import { CliError, UsageError } from './errors.js';
-import { DEFAULT_SECRET_ENV, readInput, secretFromEnv } from './io.js';
-import { OPS_COMMANDS, OPS_HELP, OPS_OPTIONS, runOps } from './ops.js';
-import { createProcessLogger, exitOnSignals } from './process-exit.js';
-import { send, SEND_HELP } from './send.js';
+import type { LoadedConfig } from '../config/load.js';
+import { holdHangups } from './hangups.js';
+
+// Listening for SIGHUP comes before everything else is loaded (src/cli/hangups.ts).
+const hangups = holdHangups();
+const [
+  { loadConfig, loadStoreConfig, reloadConfig },
+  { describeStore },
+  { EXPLAIN_HELP, EXPLAIN_OPTIONS, runExplain },
+  { BridgeError, ConfigError },
+  { signAudianRequest },
+  { CliError, UsageError },
+  { DEFAULT_SECRET_ENV, readInput, secretFromEnv },
+  { OPS_COMMANDS, OPS_HELP, OPS_OPTIONS, runOps },
+  { createProcessLogger, exitOnSignals },
+  { send, SEND_HELP },
+] = await Promise.all([
+  import('../config/load.js'),
+  import('../config/store.js'),
+  import('./explain.js'),
+  import('../errors.js'),
+  import('../verify/index.js'),
+  import('./errors.js'),
+  import('./io.js'),
+  import('./ops.js'),
+  import('./process-exit.js'),
+  import('./send.js'),
+]);
 
 /** Each command's usage line and its longer help (`audian-bridge help COMMAND`). */
 const COMMANDS: Readonly<Record<string, { usage: string; summary: string; help?: string }>> = {
@@ -65,6 +83,11 @@ async function load(flag: string | undefined): Promise<LoadedConfig> {
   return loadConfig({ ...(flag ? { flag } : {}), env: process.env, cwd: process.cwd(), connectors: CONNECTORS });
 }
 
+/** The operator commands need only the store: the rest of the file is neither checked nor interpolated. */
+function loadStore(flag: string | undefined) {
+  return loadStoreConfig({ ...(flag ? { flag } : {}), env: process.env, cwd: process.cwd() });
+}
+
 const LISTEN_ERRORS: Readonly<Record<string, string>> = {
   EADDRINUSE: 'the address is already in use',
   EACCES: 'permission denied',
@@ -72,12 +95,15 @@ const LISTEN_ERRORS: Readonly<Record<string, string>> = {
 };
 
 async function serve(flag: string | undefined): Promise<void> {
-  const { config, origin, warnings } = await load(flag);
-  const { startService } = await import('../service.js');
+  const loaded = await load(flag);
+  const { config, origin, warnings } = loaded;
+  const [{ startService }, { CONNECTORS }] = await Promise.all([import('../service.js'), import('../../connectors/index.js')]);
   const { logger, exit } = createProcessLogger(config.log.level);
   logger.info({ config: origin }, 'configuration loaded');
   for (const warning of warnings) logger.warn(warning);
-  const service = await startService(config, { logger, loadConfig: async () => (await load(flag)).config }).catch((err: unknown) => {
+  // A reload reads the file found at start (or the embedded default again), whatever is found now.
+  const again = async () => (await reloadConfig(loaded, { env: process.env, connectors: CONNECTORS })).config;
+  const service = await startService(config, { logger, loadConfig: again }).catch((err: unknown) => {
     const { code, port } = err as NodeJS.ErrnoException & { port?: number };
     const reason = code === undefined ? undefined : LISTEN_ERRORS[code];
     if (reason === undefined) throw err;
@@ -87,7 +113,8 @@ async function serve(flag: string | undefined): Promise<void> {
     throw new CliError(`cannot listen on ${host}:${configured} (${section}.host, ${section}.port in ${origin}): ${reason}`);
   });
   exitOnSignals(service.stop, { logger, exit, timeoutMs: config.server.shutdown_timeout });
-  process.on('SIGHUP', () => void service.reload('SIGHUP').catch((err: unknown) => logger.error({ err }, 'config reload failed')));
+  const held = hangups.handOver(() => void service.reload('SIGHUP').catch((err: unknown) => logger.error({ err }, 'config reload failed')));
+  if (held > 0) logger.info({ signals: held }, 'SIGHUP received while starting; reloading once now');
 }
 
 async function check(flag: string | undefined): Promise<void> {
@@ -141,6 +168,7 @@ async function main(argv: string[]): Promise<void> {
     },
   });
   const [command, ...rest] = positionals;
+  if (command !== 'serve') hangups.release();
   if (values.version) {
     process.stdout.write(`${version()}\n`);
     return;
@@ -161,7 +189,7 @@ async function main(argv: string[]): Promise<void> {
     case 'send':
       return send(rest, values, () => load(values.config));
     default:
-      if (OPS_COMMANDS.has(command)) return runOps(command, rest, values, load);
+      if (OPS_COMMANDS.has(command)) return runOps(command, rest, values, loadStore);
       throw new UsageError(`unknown command "${command}"`);
   }
 }
@@ -172,7 +200,7 @@ main(process.argv.slice(2)).catch((err: unknown) => {
     process.stderr.write(`audian-bridge: invalid configuration:${issues.join('')}\n`);
     process.exit(2);
   }
-  if (err instanceof BridgeError && err.code === 'STORE_LOCKED') {
+  if (err instanceof BridgeError && (err.code === 'STORE_LOCKED' || err.code === 'STORE_PERMISSION_DENIED')) {
     process.stderr.write(`audian-bridge: ${err.code}: ${err.message}\n`);
     process.exit(1);
   }

@@ -1,5 +1,5 @@
-import { ConfigError, BridgeError } from '../errors.js';
-import type { LoadedConfig } from '../config/load.js';
+import { ConfigError, BridgeError, ERRORS, type ErrorCode } from '../errors.js';
+import type { LoadedStore } from '../config/load.js';
 import { storeOptionsOf } from '../config/store.js';
 import type { Operations, Query } from '../ops/operations.js';
 
@@ -109,6 +109,8 @@ function remoteBackend(base: string, token: string | undefined): Backend {
     }
     if (!response.ok) {
       const error = (answer as { error?: { code?: string; message?: string } }).error;
+      // Its code, so the command fails as it would on the local database.
+      if (error?.code && Object.hasOwn(ERRORS, error.code)) throw new BridgeError(error.code as ErrorCode, `${error.message ?? ''} (the admin API answered ${response.status})`);
       throw new Error(`the admin API answered ${response.status} ${error?.code ?? ''}: ${error?.message ?? text}`);
     }
     return answer as never;
@@ -134,11 +136,10 @@ function remoteBackend(base: string, token: string | undefined): Backend {
 }
 
 /** The store named by the config: its PostgreSQL database, or its SQLite file, opened only if it exists. */
-async function localBackend(loaded: LoadedConfig): Promise<Backend> {
+async function localBackend(loaded: LoadedStore): Promise<Backend> {
   const [{ openStore }, { createOperations }] = await Promise.all([import('../store/index.js'), import('../ops/operations.js')]);
-  const { config } = loaded;
-  const store = await openStore({ ...storeOptionsOf(config.store), create: false });
-  const operations = createOperations({ store, connectors: new Set(Object.keys(config.connectors)) });
+  const store = await openStore({ ...storeOptionsOf(loaded.store), create: false });
+  const operations = createOperations({ store, connectors: new Set(loaded.connectors) });
   return { ...operations, close: () => store.close() };
 }
 
@@ -152,7 +153,7 @@ const REASONS: Record<string, string> = {
 };
 
 /** Runs one operator command; exits 64 on bad input, 1 on anything else it cannot do. */
-export async function runOps(command: string, args: readonly string[], values: OpsValues, load: (flag: string | undefined) => Promise<LoadedConfig>): Promise<void> {
+export async function runOps(command: string, args: readonly string[], values: OpsValues, load: (flag: string | undefined) => Promise<LoadedStore>): Promise<void> {
   try {
     if (values.status !== undefined && !STATUSES.includes(values.status)) usage(`--status must be one of ${STATUSES.join(', ')}`);
     const adminUrl = values.admin ?? process.env.AUDIAN_BRIDGE_ADMIN_URL;
@@ -165,9 +166,9 @@ export async function runOps(command: string, args: readonly string[], values: O
     }
   } catch (err) {
     if (err instanceof ConfigError) throw err;
-    const invalid = err instanceof BridgeError && err.code === 'INVALID_REQUEST';
-    process.stderr.write(`audian-bridge ${command}: ${(err as Error).message}\n`);
-    process.exitCode = invalid ? 64 : 1;
+    const known = err instanceof BridgeError ? err : undefined;
+    process.stderr.write(`audian-bridge ${command}: ${known ? `${known.code}: ` : ''}${(err as Error).message}\n`);
+    process.exitCode = known?.status === 400 ? 64 : 1;
   }
 }
 
@@ -219,9 +220,13 @@ async function replay(backend: Backend, ids: readonly string[], values: OpsValue
   if (ids.length === 0 && !filtered) usage('replay needs delivery ids, or filters such as --status dead --connector crm (see `audian-bridge deliveries --status dead`)');
   const bad = ids.find((id) => !/^[1-9]\d*$/.test(id));
   if (bad !== undefined) usage(`"${bad}" is not a delivery id`);
+  if (ids.length === 0 && values.status === undefined) {
+    throw new BridgeError('REPLAY_STATUS_REQUIRED', 'a replay filter must name its status: add --status dead (a filter replays dead deliveries only)');
+  }
+  // The ids as typed: the operations read them, and refuse one beyond 2^53 instead of rounding it to another.
   const body = ids.length > 0
-    ? { ids: ids.map(Number) }
-    : { status: values.status ?? 'dead', connector: values.connector, route: values.route, since: values.since };
+    ? { ids }
+    : { status: values.status, connector: values.connector, route: values.route, since: values.since };
   const answer = await backend.replay(body);
   const lines = [ids.length > 0 ? `${answer.queued} of ${ids.length} deliveries queued again` : `${answer.queued} dead deliveries queued again`];
   if (answer.ids.length > 0) lines.push(`  queued: ${answer.ids.join(', ')}`);

@@ -20,7 +20,8 @@ line per request: status, event type, id, and deliveries or "duplicate".
   send TYPE          one example of a canonical type, e.g. send call.completed
   send SCENARIO      a whole call: ${SCENARIOS.join(', ')}
                      (retry-storm: one event --count times, default 5)
-  send --file F      a JSON body of your own (sent as it is)
+  send --file F      a body of your own, its bytes sent as they are (the bridge's
+                     answer says what it makes of them)
 
   --dialect D        ${DIALECT_IDS.join(' | ')} (default: the first that has the type)
   --url URL          the webhook URL (default: the --source of the loaded config on
@@ -92,6 +93,14 @@ interface Step {
   readonly type: string;
   readonly body: Json;
 }
+
+/** One request as it goes out: the bytes signed are the bytes sent. */
+interface Outgoing {
+  readonly type: string;
+  readonly raw: Buffer;
+}
+
+const outgoing = (steps: readonly Step[]): Outgoing[] => steps.map((step) => ({ type: step.type, raw: Buffer.from(JSON.stringify(step.body)) }));
 
 /** The events of a scenario in `dialect`, or the reason it cannot be told in that dialect. */
 function scenarioSteps(scenario: Scenario, dialect: DialectId, count: number): Step[] | string {
@@ -188,7 +197,7 @@ export async function send(args: readonly string[], options: SendOptions, loadCo
   await waitUntilReady(target.url);
   let failures = 0;
   for (const step of steps) {
-    const raw = Buffer.from(JSON.stringify(step.body));
+    const { raw } = step;
     const headers = { 'content-type': 'application/json', ...target.headers(raw) };
     const response = await fetch(target.url, { method: 'POST', headers, body: raw }).catch((err: unknown) => {
       throw new CliError(`cannot reach ${target.url}: ${(err as Error).message}`);
@@ -206,20 +215,15 @@ function describeAnswer(status: number, type: string, answer: { id?: string; dup
   return `${status} ${type} ${answer.id ?? '-'} ${outcome}`;
 }
 
-/** What to send: the steps, with fresh ids unless --keep-ids. Usage errors before anything is sent. */
-function plan(args: readonly string[], options: SendOptions): Step[] {
+/** What to send: the file's bytes, or the steps with fresh ids unless --keep-ids. Usage errors before anything is sent. */
+function plan(args: readonly string[], options: SendOptions): Outgoing[] {
   const [what, ...extra] = args;
   if (extra.length > 0) throw new UsageError(`send takes one type or scenario, got ${args.join(' ')}`);
   if (options.file !== undefined) {
     if (what !== undefined) throw new UsageError('send takes a type, a scenario or --file, not both');
-    const text = readInput(options.file).toString('utf8');
-    let body: unknown;
-    try {
-      body = JSON.parse(text);
-    } catch (err) {
-      throw new CliError(`${options.file} is not JSON: ${(err as Error).message}`);
-    }
-    return [{ type: options.file, body: body as Json }];
+    // Not parsed and serialized again: that would round integers beyond 2^53, turn 1e400 into null
+    // and overflow the stack on deep nesting, and the receiver is what should judge the bytes.
+    return [{ type: options.file, raw: readInput(options.file) }];
   }
   if (what === undefined) throw new UsageError(`send needs a type (e.g. call.completed), a scenario (${SCENARIOS.join(', ')}) or --file`);
   const count = options.count === undefined ? 5 : Number(options.count);
@@ -233,7 +237,7 @@ function plan(args: readonly string[], options: SendOptions): Step[] {
       : example(dialect, what)
         ? [{ type: what, body: example(dialect, what)! }]
         : `it has no example of ${what}`;
-    if (typeof steps !== 'string') return options['keep-ids'] ? steps : freshIds(steps, dialect);
+    if (typeof steps !== 'string') return outgoing(options['keep-ids'] ? steps : freshIds(steps, dialect));
     reasons.push(`${dialect} cannot express ${what} (${steps}); it can send: ${typesOf(dialect).join(', ')}`);
   }
   if (options.dialect === undefined && !(SCENARIOS as readonly string[]).includes(what)) {
@@ -257,11 +261,7 @@ async function resolveTarget(options: SendOptions, loadConfig: () => LoadedConfi
   const extra = Object.fromEntries((options.header ?? []).map(parseHeader));
   const secretEnv = options['secret-env'] ?? DEFAULT_SECRET_ENV;
   if (options.url !== undefined) {
-    try {
-      new URL(options.url);
-    } catch {
-      throw new UsageError(`--url ${options.url} is not a URL`);
-    }
+    checkWebhookUrl(options.url);
     // Without a config to say how the source verifies: sign when a secret is at hand.
     const secret = process.env[secretEnv];
     return { url: options.url, headers: (raw) => ({ ...(secret ? signAudianRequest(raw, secret) : {}), ...extra }) };
@@ -277,6 +277,19 @@ async function resolveTarget(options: SendOptions, loadConfig: () => LoadedConfi
   }
   const header = source.verify.header;
   return { url, headers: () => ({ ...(header && !(header.name.toLowerCase() in lower(extra)) ? { [header.name]: header.value } : {}), ...extra }) };
+}
+
+/** Refused before anything waits or is sent: fetch cannot reach a bridge at any other scheme (`data:`, `file:`, `javascript:`). */
+function checkWebhookUrl(url: string): void {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new UsageError(`--url ${url} is not a URL`);
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+    throw new UsageError(`--url must be an http:// or https:// URL of the bridge's webhook path, not ${parsed.protocol}`);
+  }
 }
 
 function lower(headers: Record<string, string>): Record<string, string> {

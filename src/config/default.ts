@@ -1,5 +1,5 @@
 /**
- * The embedded default (DESIGN.md, "Configuration"): SQLite under ./data, every
+ * The embedded default (docs/configuration.md): SQLite under ./data, every
  * event to ./data/events.jsonl, transcripts under ./data/transcripts (each
  * call's summary finishes its transcript there). Every other setting is the
  * schema's default; only where it listens follows the environment: `PORT`, and without AUDIAN_WEBHOOK_SECRET it cannot verify

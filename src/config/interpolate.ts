@@ -1,6 +1,8 @@
-import { readFileSync } from 'node:fs';
+import { readRegularFileSync, type FileRead } from './files.js';
 
-const VARIABLE = /\$\$|\$\{file:([^}]+)\}|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
+/** One `${file:path}`, `${VAR}` or `${VAR:-default}`; config.schema.json accepts a string holding one wherever a value may be given. */
+export const PLACEHOLDER = /\$\{file:([^}]+)\}|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/;
+const VARIABLE = new RegExp(`\\$\\$|${PLACEHOLDER.source}`, 'g');
 
 /** A `${VAR}` without a default whose variable is not set, at a key path. */
 export interface MissingVariable {
@@ -15,32 +17,64 @@ export interface UnreadableFile {
   readonly reason: string;
 }
 
+/** Text put into a string at a key path from outside the YAML: a variable's value or a file's content. */
+export interface Substitution {
+  readonly path: string;
+  /** Where it came from, for people: `environment variable NAME`, `file /run/secrets/x`. */
+  readonly from: string;
+  readonly text: string;
+}
+
 export interface Interpolated {
   readonly value: unknown;
   readonly missing: MissingVariable[];
   readonly unreadable: UnreadableFile[];
+  /** Every substitution made, so that messages can keep what was read out of sight. */
+  readonly substituted: Substitution[];
+}
+
+/** What `${file:...}` reads: a file's text, or why there is none. */
+export type SecretFileReader = (file: string) => FileRead;
+
+/** The files a parsed document names with `${file:...}`, in any string at any depth. */
+export function secretFilesIn(value: unknown): string[] {
+  if (typeof value === 'string') return [...value.matchAll(VARIABLE)].flatMap((match) => (match[1] === undefined ? [] : [match[1]]));
+  if (Array.isArray(value)) return value.flatMap(secretFilesIn);
+  if (typeof value === 'object' && value !== null) return Object.values(value).flatMap(secretFilesIn);
+  return [];
 }
 
 /**
  * Replaces `${VAR}` and `${VAR:-default}` in every string of the parsed YAML
  * (after parsing, so a value can never change the document's structure).
  * `${file:/run/secrets/x}` is the file's content without its trailing line
- * break (mounted secrets: a reload reads them again, so they can rotate).
- * `$$` stands for a literal `$`. Returns what could not be filled in, with key paths.
+ * break (mounted secrets: a reload reads them again, so they can rotate), as
+ * `readFile` gives it: read beforehand by the loader (src/config/load.ts),
+ * else here, synchronously. `$$` stands for a literal `$`. Returns what could
+ * not be filled in, with key paths.
  */
-export function interpolateEnv(value: unknown, env: Readonly<Record<string, string | undefined>>): Interpolated {
+export function interpolateEnv(value: unknown, env: Readonly<Record<string, string | undefined>>, readFile: SecretFileReader = readRegularFileSync): Interpolated {
   const missing: MissingVariable[] = [];
   const unreadable: UnreadableFile[] = [];
+  const substituted: Substitution[] = [];
 
   function fill(item: unknown, path: string): unknown {
     if (typeof item === 'string') {
+      const at = path || '(root)';
       return item.replace(VARIABLE, (whole, file: string | undefined, name: string | undefined, fallback: string | undefined) => {
         if (whole === '$$') return '$';
-        if (file !== undefined) return readSecretFile(file, path || '(root)', unreadable);
+        if (file !== undefined) {
+          const text = secretText(readFile(file), file, at, unreadable);
+          if (text !== '') substituted.push({ path: at, from: `file ${file}`, text });
+          return text;
+        }
         const found = env[name as string];
-        if (found !== undefined && found !== '') return found;
+        if (found !== undefined && found !== '') {
+          substituted.push({ path: at, from: `environment variable ${name as string}`, text: found });
+          return found;
+        }
         if (fallback !== undefined) return fallback;
-        missing.push({ path: path || '(root)', name: name as string });
+        missing.push({ path: at, name: name as string });
         return '';
       });
     }
@@ -53,16 +87,15 @@ export function interpolateEnv(value: unknown, env: Readonly<Record<string, stri
     return item;
   }
 
-  return { value: fill(value, ''), missing, unreadable };
+  return { value: fill(value, ''), missing, unreadable, substituted };
 }
 
-function readSecretFile(file: string, path: string, unreadable: UnreadableFile[]): string {
-  try {
-    const content = readFileSync(file, 'utf8').replace(/\r?\n$/, '');
-    if (content !== '') return content;
-    unreadable.push({ path, file, reason: 'it is empty' });
-  } catch (err) {
-    unreadable.push({ path, file, reason: `it cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})` });
+function secretText(read: FileRead, file: string, path: string, unreadable: UnreadableFile[]): string {
+  if ('reason' in read) {
+    unreadable.push({ path, file, reason: read.reason });
+    return '';
   }
-  return '';
+  const content = read.content.replace(/\r?\n$/, '');
+  if (content === '') unreadable.push({ path, file, reason: 'it is empty' });
+  return content;
 }

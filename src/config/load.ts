@@ -1,11 +1,14 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import YAML from 'yaml';
+import { z } from 'zod';
 import { ConfigError, type ConfigIssue } from '../errors.js';
 import { defaultConfigYaml } from './default.js';
-import { interpolateEnv, type MissingVariable } from './interpolate.js';
+import { readRegularFiles } from './files.js';
+import { interpolateEnv, secretFilesIn, type MissingVariable, type SecretFileReader, type UnreadableFile } from './interpolate.js';
 import { toConfigIssues } from './issues.js';
-import { createConfigSchema, type ConnectorSchemas, type BridgeConfig } from './schema.js';
+import { hideSubstitutedText } from './provenance.js';
+import { createConfigSchema, storeSectionSchema, type ConnectorSchemas, type BridgeConfig } from './schema.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -13,8 +16,18 @@ export interface LoadedConfig {
   readonly config: BridgeConfig;
   /** The file it came from, or `embedded default`. */
   readonly origin: string;
+  /** The file read; absent for the embedded default. A reload reads this file again, never another. */
+  readonly file?: string;
   /** What the operator should know before it serves (logged at start). */
   readonly warnings: readonly string[];
+}
+
+/** The `store` section alone, for the operator commands (`deliveries`, `replay`, ...). */
+export interface LoadedStore {
+  readonly store: BridgeConfig['store'];
+  /** The connectors the file names; their options are not checked. */
+  readonly connectors: readonly string[];
+  readonly origin: string;
 }
 
 /** Set (`1` or `true`) in the Docker image: refuse to serve unsigned webhooks unless a config file asks for it. */
@@ -29,17 +42,54 @@ export function resolveConfigPath(flag: string | undefined, env: Env, cwd: strin
 }
 
 /** `connectors` checks the `connectors` section (connectors/index.ts's registry). */
-export function loadConfig(options: { flag?: string; env: Env; cwd: string; connectors: ConnectorSchemas }): LoadedConfig {
-  const path = resolveConfigPath(options.flag, options.env, options.cwd);
-  if (path === undefined) return loadEmbeddedDefault(options.env, options.connectors);
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new ConfigError([{ path: '(file)', code: 'CONFIG_NOT_FOUND', message: `cannot read ${path}: ${(err as Error).message}` }], 'CONFIG_NOT_FOUND');
-  }
+export async function loadConfig(options: { flag?: string; env: Env; cwd: string; connectors: ConnectorSchemas }): Promise<LoadedConfig> {
+  const file = resolveConfigPath(options.flag, options.env, options.cwd);
+  return file === undefined ? loadEmbeddedDefault(options.env, options.connectors) : loadConfigFile(file, options.env, options.connectors);
+}
+
+/**
+ * The config again, from where `loaded` came (a reload): the same file,
+ * however it was found at start, or the embedded default for a process that
+ * started on it. A file gone or unreadable now fails the load
+ * (`CONFIG_NOT_FOUND`); it is never replaced by the default, which could
+ * accept unsigned webhooks where the file verified them.
+ */
+export async function reloadConfig(loaded: Pick<LoadedConfig, 'file'>, options: { env: Env; connectors: ConnectorSchemas }): Promise<LoadedConfig> {
+  return loaded.file === undefined ? loadEmbeddedDefault(options.env, options.connectors) : loadConfigFile(loaded.file, options.env, options.connectors);
+}
+
+/**
+ * The `store` section of the config `loadConfig` would find, checked and
+ * interpolated alone: the operator commands need the store only, so variables
+ * and files named elsewhere (the admin token, webhook secrets) need not be set.
+ */
+export async function loadStoreConfig(options: { flag?: string; env: Env; cwd: string }): Promise<LoadedStore> {
+  const file = resolveConfigPath(options.flag, options.env, options.cwd);
+  const document = parseDocument(file === undefined ? defaultConfigYaml(options.env) : await readConfigText(file));
+  const section = { store: isRecord(document) ? document.store : undefined };
+  const schema = z.strictObject({ store: storeSectionSchema });
+  const { store } = validateDocument(section, options.env, schema, await readSecretFiles(section));
+  const connectors = isRecord(document) && isRecord(document.connectors) ? Object.keys(document.connectors) : [];
+  return { store, connectors, origin: file ?? 'embedded default' };
+}
+
+async function loadConfigFile(file: string, env: Env, connectors: ConnectorSchemas): Promise<LoadedConfig> {
+  const document = parseDocument(await readConfigText(file));
+  const config = validateDocument(document, env, createConfigSchema(connectors), await readSecretFiles(document));
   // A file's unsigned sources always say `verify: { none: true }`: that is the explicit choice REQUIRE_VERIFY asks for.
-  return { config: parseConfig(text, options.env, options.connectors), origin: path, warnings: [] };
+  return { config, origin: file, file, warnings: [] };
+}
+
+async function readConfigText(file: string): Promise<string> {
+  const read = (await readRegularFiles([file])).get(file)!;
+  if ('content' in read) return read.content;
+  throw new ConfigError([{ path: '(file)', code: 'CONFIG_NOT_FOUND', message: `cannot read ${file}: ${read.reason}` }], 'CONFIG_NOT_FOUND');
+}
+
+/** Every `${file:...}` of `document`, read beforehand without blocking, for `interpolateEnv`. */
+async function readSecretFiles(document: unknown): Promise<SecretFileReader> {
+  const reads = await readRegularFiles(secretFilesIn(document));
+  return (file) => reads.get(file) ?? { reason: 'it was not read' };
 }
 
 /**
@@ -47,7 +97,7 @@ export function loadConfig(options: { flag?: string; env: Env; cwd: string; conn
  * listens on 127.0.0.1 only (see default.ts), and where unsigned sources must
  * be asked for explicitly (the Docker image) it does not start at all.
  */
-function loadEmbeddedDefault(env: Env, connectors: ConnectorSchemas): LoadedConfig {
+async function loadEmbeddedDefault(env: Env, connectors: ConnectorSchemas): Promise<LoadedConfig> {
   const config = parseConfig(defaultConfigYaml(env), env, connectors);
   const unsigned = config.sources.some((source) => source.verify.none);
   if (unsigned && /^(1|true)$/i.test(env[REQUIRE_VERIFY_ENV] ?? '')) {
@@ -68,23 +118,30 @@ function loadEmbeddedDefault(env: Env, connectors: ConnectorSchemas): LoadedConf
 /**
  * Parses, interpolates and validates a whole config document against the
  * connector types in `connectors`; throws `ConfigError` listing every problem
- * with its key path.
+ * with its key path. `${file:...}` files are read synchronously here (the
+ * loaders above read them beforehand, without blocking).
  */
 export function parseConfig(text: string, env: Env, connectors: ConnectorSchemas): BridgeConfig {
-  let document: unknown;
+  return validateDocument(parseDocument(text), env, createConfigSchema(connectors));
+}
+
+function parseDocument(text: string): unknown {
   try {
-    document = YAML.parse(text, { uniqueKeys: true, prettyErrors: true }) ?? {};
+    return YAML.parse(text, { uniqueKeys: true, prettyErrors: true }) ?? {};
   } catch (err) {
     throw new ConfigError([{ path: '(root)', code: 'CONFIG_SYNTAX', message: `not valid YAML: ${(err as Error).message}` }]);
   }
-  const { value, missing, unreadable } = interpolateEnv(document, env);
-  const schema = createConfigSchema(connectors);
+}
+
+function validateDocument<S extends z.ZodType>(document: unknown, env: Env, schema: S, readFile?: SecretFileReader): z.output<S> {
+  const { value, missing, unreadable, substituted } = interpolateEnv(document, env, readFile);
   const parsed = schema.safeParse(value, { reportInput: true });
   const unset = missingVariableIssues(missing);
   const unread = unreadable.map(({ path, file, reason }): ConfigIssue => ({ path, code: 'CONFIG_BAD_VALUE', message: `\${file:${file}}: ${reason}` }));
   // A value emptied by an unset variable or an unreadable file fails its own check too; that is the one problem to report.
-  const emptied = new Set([...missing, ...unreadable].map((problem) => problem.path));
-  const issues = [...unset, ...unread, ...(parsed.success ? [] : toConfigIssues(parsed.error.issues, schema).filter((issue) => !emptied.has(issue.path)))];
+  const emptied = new Set([...missing, ...unreadable].map((problem: MissingVariable | UnreadableFile) => problem.path));
+  const invalid = parsed.success ? [] : hideSubstitutedText(toConfigIssues(parsed.error.issues, schema).filter((issue) => !emptied.has(issue.path)), substituted);
+  const issues = [...unset, ...unread, ...invalid];
   if (issues.length > 0 || !parsed.success) throw new ConfigError(issues);
   return parsed.data;
 }
@@ -98,6 +155,10 @@ function missingVariableIssues(missing: readonly MissingVariable[]): ConfigIssue
     code: 'CONFIG_ENV_MISSING',
     message: `environment variable ${name} is not set (write \${${name}:-default} for a default)${paths.length > 1 ? `; also used at ${paths.slice(1).join(', ')}` : ''}`,
   }));
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 export type { BridgeConfig, RouteConfig, SourceConfig } from './schema.js';

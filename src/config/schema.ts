@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { DIALECT_IDS } from '../dialects/index.js';
 import { issueCode, issueMessage, unknownKeyMessage, keysAt } from './issues.js';
-import { boolean, byteSize, duration, integer, jsonataExpression, nonEmpty, oneOrMany, pem } from './values.js';
+import { boolean, byteSize, duration, integer, jsonataExpression, nonEmpty, oneOrMany, pem, writtenForms } from './values.js';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
 const name = () => z.string().regex(NAME, 'use letters, digits, "-" and "_"');
@@ -36,6 +36,17 @@ const sourceSchema = z
 
 function defaultSourcePath(name: string): string {
   return `/webhooks/${name}`;
+}
+
+/**
+ * A source path as the receiver's router tells paths apart: @koa/router with
+ * its defaults (src/http/app.ts: `new Router()`, path-to-regexp without
+ * `sensitive` or `strict`) ignores case and takes a path with or without a
+ * trailing slash. Two sources with the same key would share requests, the
+ * first registered taking them all, so the config refuses them.
+ */
+export function routeKey(path: string): string {
+  return path.toLowerCase().replace(/\/+$/, '') || '/';
 }
 
 const routeSchema = z.strictObject({
@@ -95,7 +106,30 @@ const storeTlsSchema = z.preprocess(
         ctx.addIssue({ code: 'custom', path: [value.cert === undefined ? 'cert' : 'key'], message: 'give both cert and key, or neither', params: { code: 'CONFIG_MISSING_KEY' } });
       }
     }),
-);
+).register(writtenForms, { alsoWritten: [{ enum: [true, 'true'] }] });
+
+/**
+ * The `store` section, on its own too: the operator commands need nothing
+ * else of the file (src/config/load.ts, `loadStoreConfig`).
+ */
+export const storeSectionSchema = z
+  .strictObject({
+    /** SQLite's file; ignored (with `synchronous`) when `url` selects PostgreSQL. */
+    path: nonEmpty().default('./data/bridge.db'),
+    /** PostgreSQL: any number of replicas on one database. */
+    url: storeUrl().optional(),
+    tls: storeTlsSchema.optional(),
+    /** Connections to PostgreSQL per process. */
+    pool_size: integer(1, 1000).default(10),
+    dedupe_ttl: duration().default(7 * 24 * 3600_000),
+    /** How often delivered rows and expired dedupe keys are pruned, a bounded amount per pass. */
+    prune_interval: duration().default(15 * 60_000),
+    /** full: an acknowledged event survives power loss; normal (WAL): a crash of the process only. */
+    synchronous: z.enum(['full', 'normal']).default('full'),
+    /** Webhooks waiting for the store at once; beyond it, 503 OVERLOADED at once instead of a growing queue. */
+    max_pending_commits: integer(1, 1_000_000).default(2048),
+  })
+  .prefault({});
 
 /** 5s, 30s, 2m, 10m, 30m, 1h, 4h: the last step repeats until `max_age`. */
 const DEFAULT_RETRY_SCHEDULE: readonly number[] = [5_000, 30_000, 120_000, 600_000, 1_800_000, 3_600_000, 14_400_000];
@@ -140,7 +174,7 @@ function scheduleOf(value: RetryKeys, ctx: z.RefinementCtx): number[] | undefine
 }
 
 /** A connector's own `dispatch:` overrides; what it leaves out comes from the top-level `dispatch`. */
-const connectorDispatchSchema = z.strictObject(retryKeys).transform((value, ctx) => {
+export const connectorDispatchSchema = z.strictObject(retryKeys).transform((value, ctx) => {
   const schedule = scheduleOf(value, ctx);
   return {
     ...(schedule ? { retry_schedule: schedule } : {}),
@@ -225,24 +259,7 @@ export const createConfigSchema = (connectors: ConnectorSchemas) => z
         metrics: boolean().default(true),
       })
       .prefault({}),
-    store: z
-      .strictObject({
-        /** SQLite's file; ignored (with `synchronous`) when `url` selects PostgreSQL. */
-        path: nonEmpty().default('./data/bridge.db'),
-        /** PostgreSQL: any number of replicas on one database. */
-        url: storeUrl().optional(),
-        tls: storeTlsSchema.optional(),
-        /** Connections to PostgreSQL per process. */
-        pool_size: integer(1, 1000).default(10),
-        dedupe_ttl: duration().default(7 * 24 * 3600_000),
-        /** How often delivered rows and expired dedupe keys are pruned, a bounded amount per pass. */
-        prune_interval: duration().default(15 * 60_000),
-        /** full: an acknowledged event survives power loss; normal (WAL): a crash of the process only. */
-        synchronous: z.enum(['full', 'normal']).default('full'),
-        /** Webhooks waiting for the store at once; beyond it, 503 OVERLOADED at once instead of a growing queue. */
-        max_pending_commits: integer(1, 1_000_000).default(2048),
-      })
-      .prefault({}),
+    store: storeSectionSchema,
     log: z
       .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
       .prefault({}),
@@ -296,15 +313,21 @@ function crossChecks(config: unknown, ctx: z.RefinementCtx): void {
     issue(['store', 'tls'], 'CONFIG_BAD_VALUE', 'applies to PostgreSQL only: set store.url too, or remove store.tls (SQLite is a local file)');
   }
   const seenSources = new Map<unknown, number>();
-  const seenPaths = new Map<unknown, number>();
+  const seenPaths = new Map<string, { index: number; path: string }>();
   listOf(config.sources).forEach((source, index) => {
     if (!isRecord(source) || typeof source.name !== 'string') return;
     const path = source.path ?? defaultSourcePath(source.name);
     if (seenSources.has(source.name)) issue(['sources', index, 'name'], 'CONFIG_DUPLICATE', `duplicate source name "${source.name}" (also sources[${seenSources.get(source.name)}])`);
-    if (seenPaths.has(path)) issue(['sources', index, 'path'], 'CONFIG_DUPLICATE', `path ${String(path)} is already used by sources[${seenPaths.get(path)}]`);
-    if (RESERVED_PATHS.includes(path as string)) issue(['sources', index, 'path'], 'CONFIG_BAD_VALUE', `${String(path)} is reserved (${RESERVED_PATHS.join(', ')})`);
     if (!seenSources.has(source.name)) seenSources.set(source.name, index);
-    if (!seenPaths.has(path)) seenPaths.set(path, index);
+    if (typeof path !== 'string') return;
+    const key = routeKey(path);
+    const seen = seenPaths.get(key);
+    if (seen) {
+      const same = seen.path === path ? '' : ` as ${seen.path}: the receiver matches paths without regard to case or a trailing slash`;
+      issue(['sources', index, 'path'], 'CONFIG_DUPLICATE', `path ${path} is already used by sources[${seen.index}]${same}`);
+    }
+    if (RESERVED_PATHS.some((reserved) => routeKey(reserved) === key)) issue(['sources', index, 'path'], 'CONFIG_BAD_VALUE', `${path} is reserved (${RESERVED_PATHS.join(', ')}, in any case)`);
+    if (!seen) seenPaths.set(key, { index, path });
   });
   const connectors = isRecord(config.connectors) ? Object.keys(config.connectors) : [];
   const seenRoutes = new Map<unknown, number>();

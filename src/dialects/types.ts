@@ -1,7 +1,7 @@
 export type DialectId = 'audian.v2' | 'audian.hooks' | 'voice';
 export const DIALECT_IDS: readonly DialectId[] = ['audian.v2', 'audian.hooks', 'voice'];
 
-/** The canonical types of DESIGN.md ("Canonical types"), derived ones included; other types are routed too, but not listed here. */
+/** The canonical types (docs/events.md, "Types"), derived ones included; other types are routed too, but not listed here. */
 export const CANONICAL_TYPES: ReadonlySet<string> = new Set([
   'call.initiated', 'call.ringing', 'call.answered', 'call.bridged', 'call.completed', 'call.failed', 'call.cancelled',
   'call.error', 'call.transferred', 'call.held', 'call.resumed', 'call.muted', 'call.unmuted', 'call.missed', 'call.summary',
@@ -22,7 +22,7 @@ export interface CallInfo {
 
 export type EventData = Record<string, unknown> & { call?: CallInfo };
 
-/** A CloudEvents 1.0 event in structured JSON form (DESIGN.md, "The canonical event"). */
+/** A CloudEvents 1.0 event in structured JSON form (docs/events.md, "The event"). */
 export interface CanonicalEvent {
   specversion: '1.0';
   id: string;

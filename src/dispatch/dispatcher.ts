@@ -51,7 +51,8 @@ export function createDispatcher(deps: DispatcherDeps) {
   const logger = deps.logger.child({ component: 'dispatch' });
   const workers = new Map<string, ReturnType<typeof createWorker>>();
 
-  function createWorker(name: string, target: DispatchTarget) {
+  /** `after`: the worker it replaces has stopped claiming; this one claims nothing before. */
+  function createWorker(name: string, target: DispatchTarget, after: Promise<void> = Promise.resolve()) {
     const { connector, batchSize, maxPerCall } = target;
     const policy = target.retry ?? options.retry;
     const { maxAttempts: _noLimitWhilePaused, ...unlimited } = policy;
@@ -61,6 +62,10 @@ export function createDispatcher(deps: DispatcherDeps) {
     let wake: (() => void) | undefined;
     let woken = false;
     const abort = new AbortController();
+    /** Aborted when the worker stops: a `start()` still running is no longer waited for. */
+    const halt = new AbortController();
+    let settleReady!: (ok: boolean) => void;
+    const ready = new Promise<boolean>((resolve) => (settleReady = resolve));
 
     function sleep(ms: number): Promise<void> {
       if (woken) {
@@ -176,11 +181,8 @@ export function createDispatcher(deps: DispatcherDeps) {
      * overlap, because a call with a claimed delivery is not claimed again.
      */
     async function run(): Promise<void> {
-      try {
-        await connector.start();
-      } catch (err) {
-        log.error({ err }, 'connector failed to start; deliveries will be retried');
-      }
+      await after;
+      if (stopping || !(await startConnector())) return;
       const slots = Math.max(1, connector.concurrency ?? 1);
       const inFlight = new Set<Promise<void>>();
       while (!stopping) {
@@ -215,38 +217,79 @@ export function createDispatcher(deps: DispatcherDeps) {
       await Promise.all(inFlight);
     }
 
+    /**
+     * Starts the connector; true once it has. Nothing is claimed before, so
+     * while a connector cannot connect its deliveries wait in the outbox with
+     * no attempt spent. A stop does not wait for a `start()` that hangs (a
+     * broker that accepts connections and never answers).
+     */
+    async function startConnector(): Promise<boolean> {
+      try {
+        await raceAbort(connector.start(), halt.signal);
+      } catch (err) {
+        if (stopping) return false;
+        log.error({ err }, 'connector failed to start; deliveries will be retried');
+      }
+      settleReady(true);
+      return !stopping;
+    }
+
     function wakeUp(): void {
       if (wake) wake();
       else woken = true;
     }
 
     let done: Promise<void> = Promise.resolve();
-    return {
-      start() {
-        done = run();
-      },
-      notify: wakeUp,
-      /** Lets the batches in flight finish (up to `graceMs`, then aborts them), then stops the connector. */
-      async stop(graceMs: number) {
+    let halted: Promise<void> | undefined;
+    let closed: Promise<void> | undefined;
+    /** Stops claiming: the batches in flight finish (up to `graceMs`, then are aborted). */
+    function haltWorker(graceMs: number): Promise<void> {
+      halted ??= (async () => {
         stopping = true;
+        halt.abort(new Error('stopping'));
         wake?.();
         const timer = setTimeout(() => abort.abort(new Error('shutting down')), graceMs);
+        await after;
         await done;
         clearTimeout(timer);
-        await connector.stop().catch((err: unknown) => log.error({ err }, 'connector failed to stop cleanly'));
+        settleReady(false);
+      })();
+      return halted;
+    }
+    return {
+      start() {
+        if (!stopping) done = run();
+      },
+      notify: wakeUp,
+      /** Settles true once the connector has started (or failed to, and sends are tried), false if stopped before. */
+      ready,
+      halt: haltWorker,
+      /** Halts, then stops the connector. */
+      stop(graceMs: number): Promise<void> {
+        closed ??= haltWorker(graceMs).then(() => connector.stop().catch((err: unknown) => log.error({ err }, 'connector failed to stop cleanly')));
+        return closed;
       },
     };
   }
 
   for (const [name, target] of deps.connectors) workers.set(name, createWorker(name, target));
   let started = false;
+  /** Connectors taken out by a reload and still stopping; a stop of the dispatcher waits for them too. */
+  const retiring = new Set<Promise<void>>();
 
-  /** Stops one worker: its batch in flight finishes (up to `send_timeout`), then its connector stops. */
-  async function retire(name: string): Promise<void> {
+  /**
+   * Takes connector `name`'s worker out: it claims nothing more, its batch in
+   * flight finishes (up to `send_timeout`), then its connector stops. Resolves
+   * once it has stopped claiming; the connector's own stop goes on behind.
+   */
+  function retire(name: string): Promise<void> {
     const worker = workers.get(name);
-    if (!worker) return;
+    if (!worker) return Promise.resolve();
     workers.delete(name);
-    await worker.stop(options.sendTimeoutMs);
+    const stopped = worker.stop(options.sendTimeoutMs);
+    retiring.add(stopped);
+    void stopped.finally(() => retiring.delete(stopped));
+    return worker.halt(options.sendTimeoutMs);
   }
 
   return {
@@ -257,15 +300,17 @@ export function createDispatcher(deps: DispatcherDeps) {
     /**
      * Drives `target` as connector `name` from now on (a config reload). A
      * connector of that name already driven finishes its batch in flight and
-     * stops first, so the new one never claims beside it.
+     * stops claiming first, so the new one never claims beside it. Returns at
+     * once with what the new worker's `ready` settles to: whether its
+     * connector started; a reload waits for it a bounded time only.
      */
-    async put(name: string, target: DispatchTarget): Promise<void> {
-      await retire(name);
-      const worker = createWorker(name, target);
+    put(name: string, target: DispatchTarget): Promise<boolean> {
+      const worker = createWorker(name, target, retire(name));
       workers.set(name, worker);
       if (started) worker.start();
+      return worker.ready;
     },
-    /** Stops driving connector `name`; its deliveries stay in the outbox. */
+    /** Stops driving connector `name`; its deliveries stay in the outbox. Resolves once it claims no more. */
     remove(name: string): Promise<void> {
       return retire(name);
     },
@@ -274,7 +319,7 @@ export function createDispatcher(deps: DispatcherDeps) {
       for (const name of connectors ?? workers.keys()) workers.get(name)?.notify();
     },
     async stop(graceMs: number): Promise<void> {
-      await Promise.all([...workers.values()].map((worker) => worker.stop(graceMs)));
+      await Promise.all([...[...workers.values()].map((worker) => worker.stop(graceMs)), ...retiring]);
     },
   };
 }

@@ -1,4 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
+import type { Server } from 'node:http';
 import Router from '@koa/router';
 import Koa from 'koa';
 import type { Logger } from 'pino';
@@ -7,13 +8,19 @@ import type { Metrics } from '../metrics.js';
 import type { Operations, Query } from '../ops/operations.js';
 import type { ReloadAnswer } from '../reload.js';
 import { metricsRoute } from './app.js';
-import { parseJsonBody, readRawBody } from './body.js';
+import { checkBodyFraming, parseJsonBody, readRawBody } from './body.js';
 import { errorHandler } from './error-handler.js';
+import { createLogThrottle, REFUSAL_LOG_INTERVAL_MS } from './log-throttle.js';
+import { createHttpServer } from './server.js';
 
 /** Admin requests are small JSON documents: a list of ids at most. */
 const BODY_LIMIT = 256 * 1024;
 const BODY_TIMEOUT_MS = 10_000;
 const MAX_JSON_DEPTH = 8;
+/** Operators' tools send a request head at once; a connection that has not within this long is closed (408). */
+const HEADERS_TIMEOUT_MS = 5_000;
+/** Open admin connections at most; at the cap an idle one makes room (src/http/server.ts). */
+const MAX_CONNECTIONS = 64;
 /** A reload that did not happen for another reason than a bad file (422). */
 const RELOAD_REFUSED_STATUS: Partial<Record<ErrorCode, number>> = { CONFIG_NOT_RELOADABLE: 409, NOT_IMPLEMENTED: 501, SHUTTING_DOWN: 503 };
 
@@ -33,17 +40,35 @@ function sameToken(given: string, expected: string): boolean {
   return timingSafeEqual(digest(given), digest(expected));
 }
 
-function requireToken(token: string): Koa.Middleware {
+/**
+ * Every request needs the token. A refusal is logged (rate-limited: anyone
+ * can cause it at will) with the client's address and never what it
+ * presented, and closes the connection: a client without the token holds
+ * no connection beyond its one answer.
+ */
+function requireToken(token: string, logger: Logger): Koa.Middleware {
+  const turn = createLogThrottle(REFUSAL_LOG_INTERVAL_MS);
   return async (ctx, next) => {
     const header = ctx.get('authorization');
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
     if (!match || !sameToken(match[1] as string, token)) {
+      const now = turn();
+      if (now) {
+        logger.warn({ ip: ctx.ip, method: ctx.method, path: ctx.path, token: header ? 'wrong' : 'missing', suppressed: now.suppressed }, 'admin request refused: not authorized');
+      }
       ctx.set('WWW-Authenticate', 'Bearer realm="audian-bridge admin"');
+      ctx.set('Connection', 'close');
       throw new BridgeError('UNAUTHORIZED', header ? 'the bearer token is not the configured admin.token' : 'send Authorization: Bearer <admin.token>');
     }
     await next();
   };
 }
+
+/** As on the webhook port, before any route reads a byte: no content encoding, no declared length over the limit. */
+const refuseBodyFraming: Koa.Middleware = async (ctx, next) => {
+  checkBodyFraming(ctx, BODY_LIMIT);
+  await next();
+};
 
 /** The JSON body of a POST; an empty body is `{}`. */
 async function jsonBody(ctx: Koa.Context): Promise<unknown> {
@@ -53,17 +78,24 @@ async function jsonBody(ctx: Koa.Context): Promise<unknown> {
   return parseJsonBody(raw, MAX_JSON_DEPTH);
 }
 
+/** The query as own keys: assigning `__proto__` to a plain object would drop it, and the unknown filter go unrefused. */
 function queryOf(ctx: Koa.Context): Query {
-  const query: Record<string, string | undefined> = {};
-  for (const [key, value] of Object.entries(ctx.query)) {
-    if (Array.isArray(value)) throw new BridgeError('INVALID_REQUEST', `give ${key} once`);
-    query[key] = value;
-  }
-  return query;
+  return Object.fromEntries(
+    Object.entries(ctx.query).map(([key, value]) => {
+      if (Array.isArray(value)) throw new BridgeError('INVALID_REQUEST', `give ${key} once`);
+      return [key, value];
+    }),
+  );
+}
+
+/** 405 with the Allow header, for `/admin/deliveries/replay`: the `:id` route would otherwise take `replay` for a delivery id (400). */
+function methodNotAllowed(ctx: Koa.Context, allowed: readonly string[]): BridgeError {
+  ctx.set('Allow', allowed.join(', '));
+  return new BridgeError('METHOD_NOT_ALLOWED', `${ctx.method} is not allowed on ${ctx.path} (see the Allow header)`);
 }
 
 /**
- * The admin API (DESIGN.md, "Admin surface"), on its own listener: every
+ * The admin API (docs/operations.md), on its own listener: every
  * request needs the bearer token; answers are JSON, errors go through the
  * same middleware and table as the webhook port.
  */
@@ -82,6 +114,7 @@ export function createAdminApp(deps: AdminAppDeps): Koa {
     ctx.body = answer;
   });
   router.get('/admin/deliveries/:id', async (ctx) => {
+    if (ctx.params.id === 'replay') throw methodNotAllowed(ctx, ['POST']);
     ctx.body = await operations.showDelivery(ctx.params.id as string);
   });
   router.get('/admin/events/:id', async (ctx) => {
@@ -108,8 +141,18 @@ export function createAdminApp(deps: AdminAppDeps): Koa {
 
   app.on('error', (err: Error) => logger.debug({ err: err.message }, 'connection error'));
   app.use(errorHandler(logger));
-  app.use(requireToken(deps.token));
+  app.use(requireToken(deps.token, logger));
+  app.use(refuseBodyFraming);
   app.use(router.routes());
   app.use(router.allowedMethods());
   return app;
+}
+
+/**
+ * The admin listener's sockets: a short time for the request head, and
+ * connections that sent none give way to new ones at the cap, so idle
+ * connections without a token cannot lock operators out for `request_timeout`.
+ */
+export function createAdminServer(app: Koa, options: { readonly requestTimeoutMs: number; readonly logger: Logger }): Server {
+  return createHttpServer(app, { ...options, headersTimeoutMs: HEADERS_TIMEOUT_MS, maxConnections: MAX_CONNECTIONS, evictIdle: true });
 }

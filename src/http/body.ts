@@ -17,15 +17,26 @@ export function checkBodyHead(ctx: Context, limit: number): void {
   if (charset && charset !== 'utf-8' && charset !== 'utf8') {
     throw new BridgeError('UNSUPPORTED_MEDIA_TYPE', `the body must be UTF-8 JSON, not ${charset}`);
   }
+  checkBodyFraming(ctx, limit);
+}
+
+/**
+ * What any request is refused for before its body is read, whatever its
+ * media type: a content encoding, and a declared length over the limit.
+ */
+export function checkBodyFraming(ctx: Context, limit: number): void {
   // The signature covers the bytes as sent; decoding gzip first would also let a small body expand without bound.
   const encoding = ctx.request.get('content-encoding').trim().toLowerCase();
   if (encoding !== '' && encoding !== 'identity') {
     throw new BridgeError('UNSUPPORTED_CONTENT_ENCODING', `send the body uncompressed; Content-Encoding ${encoding.slice(0, 40)} is not accepted`);
   }
   const declared = ctx.request.length;
-  if (declared !== undefined && declared > limit) {
-    throw new BridgeError('BODY_TOO_LARGE', `the body is ${declared} bytes; the limit is ${limit}`);
-  }
+  if (declared !== undefined) checkBodyLength(declared, limit);
+}
+
+/** BODY_TOO_LARGE for a body of `length` bytes over `limit`: the receiver's rule, which explain applies too. */
+export function checkBodyLength(length: number, limit: number): void {
+  if (length > limit) throw new BridgeError('BODY_TOO_LARGE', `the body is ${length} bytes; the limit is ${limit}`);
 }
 
 /** Body bytes in flight across all requests, bounded so many slow uploads cannot exhaust memory. */
@@ -68,9 +79,9 @@ export interface ReadBodyOptions {
 
 /**
  * Reads the body as raw bytes, never through a parsing body parser: the
- * signature covers the exact bytes sent, and DESIGN.md asks to verify them
- * before any JSON is parsed. Stops reading at the limit, at the timeout and
- * when the in-flight budget is spent.
+ * signature covers the exact bytes sent, and they are verified before any
+ * JSON is parsed, so nothing of an unverified body reaches a parser. Stops
+ * reading at the limit, at the timeout and when the in-flight budget is spent.
  */
 export function readRawBody(req: IncomingMessage, options: ReadBodyOptions): Promise<Buffer> {
   const declared = req.headers['content-length'] === undefined ? undefined : Number(req.headers['content-length']);
@@ -109,6 +120,11 @@ export function readRawBody(req: IncomingMessage, options: ReadBodyOptions): Pro
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** `\uD800`-`\uDFFF` escaped, in either case: where a lone surrogate can come from. */
+const SURROGATE_ESCAPE = /\\u[dD][89a-fA-F]/;
+/** With the `u` flag a pair is one code point, so only a half without its partner matches. */
+const LONE_SURROGATE = /\p{Cs}/u;
 
 interface JsonScan {
   readonly tooDeep: boolean;
@@ -188,6 +204,8 @@ export function parseJsonBody(raw: Buffer, maxDepth: number): unknown {
   }
   // A NUL can only arrive escaped (JSON refuses raw control characters in strings): look closer only then.
   const mayHoldNul = text.includes('\\u0000');
+  // So can a lone surrogate: the strict UTF-8 decode above refuses one encoded as bytes.
+  const mayHoldSurrogate = SURROGATE_ESCAPE.test(text);
   const scan = scanJson(text, maxDepth);
   if (scan.tooDeep) throw new BridgeError('JSON_TOO_DEEP', `the JSON nests deeper than ${maxDepth} levels`);
   let reviver: ((key: string, value: unknown) => unknown) | undefined;
@@ -220,15 +238,27 @@ export function parseJsonBody(raw: Buffer, maxDepth: number): unknown {
     // PostgreSQL text cannot hold it, CloudEvents forbids it in attributes, and no telephony field has one.
     throw new BridgeError('NUL_CHARACTER', 'the JSON holds a NUL character (\\u0000) in a string or key; no field of a webhook may contain one');
   }
+  if (mayHoldSurrogate && someText(parsed, (part) => LONE_SURROGATE.test(part))) {
+    // Not Unicode text: PostgreSQL would keep it as U+FFFD, merging ids that differ only there (SQLite keeps them apart).
+    throw new BridgeError(
+      'LONE_SURROGATE',
+      'the JSON holds a lone UTF-16 surrogate (an escape \\ud800-\\udfff without its pair) in a string or key; send the text as UTF-8, or pair the escapes',
+    );
+  }
   return parsed;
 }
 
 /** Whether a string or key anywhere in `value` holds U+0000 (the exact integers' internal markers are gone by now). */
 function holdsNul(value: unknown): boolean {
-  if (typeof value === 'string') return value.includes('\u0000');
-  if (Array.isArray(value)) return value.some(holdsNul);
+  return someText(value, (part) => part.includes('\u0000'));
+}
+
+/** Whether `test` holds for a string or key anywhere in `value`. */
+function someText(value: unknown, test: (text: string) => boolean): boolean {
+  if (typeof value === 'string') return test(value);
+  if (Array.isArray(value)) return value.some((item) => someText(item, test));
   if (value !== null && typeof value === 'object') {
-    return Object.entries(value).some(([key, item]) => key.includes('\u0000') || holdsNul(item));
+    return Object.entries(value).some(([key, item]) => test(key) || someText(item, test));
   }
   return false;
 }

@@ -1,6 +1,7 @@
 import type { Middleware } from 'koa';
 import type { Logger } from 'pino';
 import { BridgeError } from '../errors.js';
+import { createLogThrottle, REFUSAL_LOG_INTERVAL_MS } from './log-throttle.js';
 
 /** What the router leaves behind when no route answered: a status and no body. */
 function routerOutcome(status: number, method: string, path: string): BridgeError | undefined {
@@ -13,9 +14,12 @@ function routerOutcome(status: number, method: string, path: string): BridgeErro
 /**
  * The one place errors become responses: `{"error": {"code", "message"}}`.
  * Bridge errors carry their status from `ERRORS`; anything else is a bare 500,
- * never described to the client. Every 5xx is logged here, once.
+ * never described to the client. Every 5xx is logged here, once, but a 501:
+ * a method nothing here implements (`PURGE`) is the client's doing, which it
+ * can repeat at will, so it is a warning, rate-limited.
  */
 export function errorHandler(logger: Logger): Middleware {
+  const notImplemented = createLogThrottle(REFUSAL_LOG_INTERVAL_MS);
   return async (ctx, next) => {
     try {
       await next();
@@ -27,7 +31,10 @@ export function errorHandler(logger: Logger): Middleware {
       const known = err instanceof BridgeError ? err : undefined;
       const status = known?.status ?? 500;
       const code = known?.code ?? 'INTERNAL_ERROR';
-      if (status >= 500) {
+      if (status === 501) {
+        const now = notImplemented();
+        if (now) logger.warn({ code, method: ctx.method, path: ctx.path, ip: ctx.ip, suppressed: now.suppressed }, known?.message ?? 'not implemented');
+      } else if (status >= 500) {
         if (known) logger.error({ code, method: ctx.method, path: ctx.path, cause: known.cause }, known.message);
         else logger.error({ err, method: ctx.method, path: ctx.path }, 'request failed');
       }

@@ -1,4 +1,5 @@
 import ms from 'ms';
+import { ExactInteger } from '../dialects/index.js';
 import { BridgeError } from '../errors.js';
 import type { AttemptRecord, DeliveryDetail, DeliveryFilter, DeliveryRecord, DeliveryStatus, ReplaySelection, Store } from '../store/index.js';
 
@@ -77,10 +78,23 @@ export function parseTime(value: string, key: string, now: number): number {
   return at;
 }
 
+/** What the client sent, for a message: integers beyond 2^53 as their digits (the JSON parser's ExactInteger), long text cut. */
+function shown(value: unknown): string {
+  const text = value instanceof ExactInteger ? value.digits : JSON.stringify(value) ?? String(value);
+  return text.length > 40 ? `${text.slice(0, 40)}...` : text;
+}
+
+/**
+ * A delivery id: a positive whole number, as a JSON number or its digits.
+ * Beyond 2^53 a double would round it to another id, so such an id is
+ * refused (ID_OUT_OF_RANGE) rather than looked up.
+ */
 function parseId(value: unknown, key: string): number {
-  const text = typeof value === 'number' ? String(value) : value;
-  if (typeof text !== 'string' || !/^[1-9]\d{0,15}$/.test(text)) throw new BridgeError('INVALID_REQUEST', `${key} must be a delivery id (a positive whole number), not ${JSON.stringify(value)}`);
-  return Number(text);
+  const text = value instanceof ExactInteger ? value.digits : typeof value === 'number' ? String(value) : value;
+  if (typeof text !== 'string' || !/^[1-9]\d*$/.test(text)) throw new BridgeError('INVALID_REQUEST', `${key} must be a delivery id (a positive whole number), not ${shown(value)}`);
+  const id = Number(text);
+  if (!Number.isSafeInteger(id)) throw new BridgeError('ID_OUT_OF_RANGE', `${key} is ${shown(text)}, beyond the largest delivery id (${Number.MAX_SAFE_INTEGER}): no delivery has it`);
+  return id;
 }
 
 function parseStatus(value: string | undefined): DeliveryStatus | undefined {
@@ -153,7 +167,7 @@ export function createOperations(deps: OperationsDeps) {
 
     /**
      * `{ids: [...]}`: dead ones queued with a fresh budget, delivered ones sent
-     * again; or a filter (`status: dead`, `connector`, `route`, `since`): the
+     * again; or a filter (`status: dead`, which it must name; `connector`, `route`, `since`): the
      * dead ones it matches. Answers what was queued and what was skipped, and why.
      */
     async replay(body: unknown) {
@@ -171,6 +185,8 @@ export function createOperations(deps: OperationsDeps) {
         if (unknown) throw new BridgeError('INVALID_REQUEST', `unknown replay filter "${unknown}" (use ids, or ${[...REPLAY_FILTER_KEYS].join(', ')})`);
         // An empty filter would replay everything dead: asking for it takes `status: dead`.
         if (keys.length === 0) throw new BridgeError('INVALID_REQUEST', 'name ids or a filter; {"status": "dead"} replays every dead delivery');
+        // Spelled out, so {"connector": "crm"} is never taken for every delivery of crm: a filter replays dead ones only.
+        if (input.status === undefined) throw new BridgeError('REPLAY_STATUS_REQUIRED', 'a replay filter must name its status: add "status": "dead" (a filter replays dead deliveries only)');
         if (input.status !== undefined && input.status !== 'dead') {
           throw new BridgeError('INVALID_REQUEST', 'a filter replays dead deliveries only; name delivered ones by id to send them again');
         }

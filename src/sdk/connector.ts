@@ -52,7 +52,7 @@ export type SendResult =
       readonly retryAfterMs?: number;
     };
 
-/** The lifecycle the dispatcher drives (STYLE.md, "One connector shape"). */
+/** The lifecycle the dispatcher drives; every connector type has this one shape, so the dispatcher knows none of them. */
 export interface Connector {
   readonly name: string;
   /**

@@ -6,7 +6,7 @@
  */
 export type { CallInfo, CanonicalEvent, EventData } from '../dialects/index.js';
 export { compileTemplate, lookupPath, placeholderValue, wellFormed, type Template, type TemplatePiece } from '../template.js';
-export { boolean, byteSize, duration, integer, jsonataExpression, nonEmpty, oneOrMany, pem, template } from '../config/values.js';
+export { boolean, byteSize, duration, integer, jsonataExpression, nonEmpty, oneOrMany, pem, template, writtenForms } from '../config/values.js';
 export { finalTranscriptOf, segmentOf, type TranscriptSegment } from '../lifecycle/summary.js';
 export {
   createRegistry,

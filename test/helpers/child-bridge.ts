@@ -17,14 +17,21 @@ export interface ChildBridge {
   readonly exited: Promise<number | NodeJS.Signals | null>;
 }
 
-/** Runs `audian-bridge serve --config FILE` (no FILE: the config lookup) as a real process and waits until it listens. */
-export async function startChildBridge(configPath: string | undefined, options: { cwd?: string; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<ChildBridge> {
+/**
+ * Runs `audian-bridge serve --config FILE` (no FILE: the config lookup) as a real process and waits until it listens;
+ * `onSpawn` gets the process at once, to act on it while it starts.
+ */
+export async function startChildBridge(
+  configPath: string | undefined,
+  options: { cwd?: string; env?: Record<string, string>; timeoutMs?: number; onSpawn?: (child: ChildProcess) => void } = {},
+): Promise<ChildBridge> {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` (npm test does it for you)`);
   const child = spawn(process.execPath, [CLI, 'serve', ...(configPath === undefined ? [] : ['--config', configPath])], {
     cwd: options.cwd,
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  options.onSpawn?.(child);
   let output = '';
   let adminUrl: string | undefined;
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));

@@ -224,3 +224,60 @@ describe('audian-bridge send', () => {
     expect(result.lines[0]).toMatchObject({ status: 200, outcome: 'deliveries 1' });
   });
 });
+
+describe('audian-bridge send --file: the bytes of the file, as they are', () => {
+  const fileWith = (name: string, text: string) => {
+    const path = join(dir, name);
+    writeFileSync(path, text);
+    return path;
+  };
+  const noStackTrace = (text: string) => !/\n\s+at /.test(text);
+
+  it('an integer beyond 2^53 arrives with every digit, signed over the bytes sent (spacing of the file kept)', async () => {
+    const id = `evt_big_${Date.now()}`;
+    const path = fileWith('big.json', `{\n\t"id": "${id}",  "event": "call.ringing", "timestamp": "2026-01-01T00:00:00Z",\n\t"data": {"call_id": 9007199254740993}\n}\n`);
+    const sent = await send(['--file', path]);
+    expect(sent.code, sent.stderr).toBe(0);
+    expect(sent.lines[0]).toMatchObject({ status: 200, id, outcome: 'deliveries 1' });
+    const event = await waitFor(() => readEvents(eventsFile).find((candidate) => candidate.id === id), { what: 'the event in the file connector' });
+    expect(event.subject).toBe('9007199254740993');
+  });
+
+  it('1e400 reaches the bridge as written and is refused there: 400 NUMBER_OUT_OF_RANGE, exit 1', async () => {
+    const path = fileWith('huge.json', `{"id": "evt_huge_${Date.now()}", "event": "call.completed", "timestamp": "2026-01-01T00:00:00Z", "data": {"call_id": "c_huge", "duration": 1e400}}`);
+    const sent = await send(['--file', path]);
+    expect(sent.code).toBe(1);
+    expect(sent.lines).toEqual([{ status: 400, type: path, id: 'NUMBER_OUT_OF_RANGE:', outcome: expect.any(String) }]);
+  });
+
+  it('a deeply nested file is sent, not a stack trace: the bridge answers JSON_TOO_DEEP and send prints it', async () => {
+    const depth = 200_000;
+    const path = fileWith('deep.json', `{"id": "evt_deep", "event": "call.ringing", "data": {"call_id": "c_deep", "x": ${'['.repeat(depth)}${']'.repeat(depth)}}}`);
+    const sent = await send(['--file', path]);
+    expect(sent.code).toBe(1);
+    expect(noStackTrace(sent.stderr), sent.stderr).toBe(true);
+    expect(sent.lines).toEqual([{ status: 400, type: path, id: 'JSON_TOO_DEEP:', outcome: expect.any(String) }]);
+  });
+
+  it('a file that is not JSON is sent too: the answer is the bridge\'s INVALID_JSON', async () => {
+    const sent = await send(['--file', fileWith('text.json', 'not json at all')]);
+    expect(sent.code).toBe(1);
+    expect(sent.lines[0]).toMatchObject({ status: 400, id: 'INVALID_JSON:' });
+  });
+});
+
+describe('audian-bridge send --url', () => {
+  it.each(['data:application/json,{}', 'javascript:alert(1)', 'file:///etc/passwd', 'ftp://127.0.0.1/webhooks'])(
+    '%s is refused at once: one line, usage exit code, nothing waited for',
+    async (url) => {
+      const started = Date.now();
+      const result = await send(['call.completed', '--url', url]);
+      expect(Date.now() - started).toBeLessThan(5_000);
+      expect(result.code).toBe(64);
+      expect(result.stdout).toBe('');
+      expect(result.stderr).toContain('http');
+      expect(result.stderr.trim().split('\n')[0]).toContain('--url');
+      expect(/\n\s+at /.test(result.stderr), result.stderr).toBe(false);
+    },
+  );
+});

@@ -1,11 +1,11 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import YAML from 'yaml';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openStore } from '../../src/store/index.js';
 import { verifyAudianHmac } from '../../src/verify/index.js';
-import { baseConfig, postWebhook } from '../helpers/bridge.js';
+import { baseConfig, postWebhook, TEST_SECRET } from '../helpers/bridge.js';
 import { runCli, startChildBridge, stopChildBridge } from '../helpers/child-bridge.js';
 import { startRecordingServer } from '../helpers/http-server.js';
 import { waitFor } from '../helpers/wait.js';
@@ -51,6 +51,53 @@ describe('audian-bridge check', () => {
     expect((await cli(['frobnicate'])).code).toBe(64);
     expect((await cli(['check', '--nope'])).code).toBe(64);
     expect((await cli(['deliveries', '--status', 'lost'])).code).toBe(64);
+  });
+});
+
+describe('audian-bridge check, hardened', () => {
+  it('exits 2 on source paths that differ only in case, naming the key', async () => {
+    const path = join(dir, 'case.yaml');
+    writeFileSync(path, 'sources:\n  - { name: lab, path: /Webhooks/Audian, verify: { none: true } }\n  - { name: main, path: /webhooks/audian, verify: { hmac: { secrets: [s1] } } }\n');
+    const result = await cli(['check', '--config', path]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('sources[1].path');
+    expect(result.stderr).toContain('[CONFIG_DUPLICATE]');
+  });
+
+  it('a secret file named under log.level: the error names the key and the file, never its content', async () => {
+    const secret = join(dir, 'leaky-secret');
+    writeFileSync(secret, 'whsec_must_not_be_printed\n');
+    const path = join(dir, 'leak.yaml');
+    writeFileSync(path, YAML.stringify(baseConfig(dir, { log: { level: `\${file:${secret}}` } })));
+    const result = await cli(['check', '--config', path]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('log.level');
+    expect(result.stderr).toContain(`file ${secret}`);
+    expect(result.stderr).not.toContain('whsec_must_not_be_printed');
+  });
+});
+
+describe('audian-bridge deliveries without the serving secrets', () => {
+  it('lists deliveries with ADMIN_TOKEN and the webhook secret unset: it needs only the store', async () => {
+    const storeDir = join(dir, 'store-only');
+    const path = join(storeDir, 'config.yaml');
+    mkdirSync(storeDir, { recursive: true });
+    const config = baseConfig(storeDir, {
+      admin: { port: 0, token: '${ADMIN_TOKEN}' },
+      sources: [{ name: 'main', path: '/webhooks/audian', verify: { hmac: { secrets: ['${AUDIAN_WEBHOOK_SECRET}'] } } }],
+    });
+    writeFileSync(path, YAML.stringify(config));
+    const secrets = { ADMIN_TOKEN: 'admin-token-for-store-only-0123', AUDIAN_WEBHOOK_SECRET: TEST_SECRET };
+    const bridge = await startChildBridge(path, { env: secrets });
+    try {
+      const answer = await postWebhook(`${bridge.url}/webhooks/audian`, { id: 'evt_store_only', event: 'call.initiated', timestamp: '2026-01-01T00:00:00Z', data: { call_id: 'c' } });
+      expect(answer.status).toBe(200);
+    } finally {
+      await stopChildBridge(bridge);
+    }
+    const listed = await runCli(['deliveries', '--config', path], { cwd: dir, env: { ADMIN_TOKEN: undefined, AUDIAN_WEBHOOK_SECRET: undefined } });
+    expect(listed.code, listed.stderr).toBe(0);
+    expect(listed.stdout.trim().split('\n').map((line) => (JSON.parse(line) as { eventId: string }).eventId)).toEqual(['evt_store_only']);
   });
 });
 

@@ -21,7 +21,7 @@ const T0 = Date.parse('2026-02-04T10:30:00Z');
 const CALLER = { direction: 'inbound' as const, from: '+14155550100', fromName: 'Jane Doe', to: '+14155550199', tags: { campaign: 'spring' } };
 const at = (ms: number) => new Date(T0 + ms).toISOString();
 
-/** config.example.yaml's `crm` connector, pointed at `url`: the mapping the README recommends, tested as shipped. */
+/** config.example.yaml's `crm` connector, pointed at `url`: the mapping docs/connectors/http.md recommends, tested as shipped. */
 function exampleCrm(url: string): Record<string, unknown> {
   const text = readFileSync(fileURLToPath(new URL('../../config.example.yaml', import.meta.url)), 'utf8');
   const crm = (YAML.parse(text) as { connectors: Record<string, Record<string, unknown>> }).connectors.crm!;

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import YAML from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CALL_PAYLOADS } from '../helpers/call-payloads.js';
+import { audianV2Calls, CALL_PAYLOADS } from '../helpers/call-payloads.js';
 import { runCli } from '../helpers/child-bridge.js';
 import { startRecordingServer, type RecordingServer } from '../helpers/http-server.js';
 
@@ -131,6 +131,31 @@ describe('explain', () => {
     const invalid = await runCli(['explain', '--config', configPath, '--file', file]);
     expect(invalid.code).toBe(1);
     expect(invalid.stderr).toContain('INVALID_JSON');
+    writeFileSync(file, '{"id":"evt_lone","event":"call.ringing","data":{"call_id":"cs_\\ud800"}}');
+    const lone = await runCli(['explain', '--config', configPath, '--file', file]);
+    expect([lone.code, lone.stdout]).toEqual([1, '']);
+    expect(lone.stderr).toContain('LONE_SURROGATE');
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it('applies server.body_limit as the receiver does: one byte over it is BODY_TOO_LARGE (413), at it explained', async () => {
+    const LIMIT = 1024 * 1024; // the default body_limit, which this config keeps
+    const file = join(root, 'large.json');
+    const sized = (bytes: number) => {
+      const body = JSON.stringify(audianV2Calls.initiated('c-large', { direction: 'inbound', from: '+1', to: '+2' }, AT));
+      const padded = `${body.slice(0, -1)},"padding":"${'x'.repeat(bytes - body.length - 13)}"}`;
+      expect(Buffer.byteLength(padded)).toBe(bytes);
+      return padded;
+    };
+    writeFileSync(file, sized(LIMIT + 1));
+    const refused = await runCli(['explain', '--config', configPath, '--file', file]);
+    expect([refused.code, refused.stdout]).toEqual([1, '']);
+    expect(refused.stderr).toContain('BODY_TOO_LARGE');
+    expect(refused.stderr).toContain('413');
+    writeFileSync(file, sized(LIMIT));
+    const explained = await runCli(['explain', '--config', configPath, '--file', file]);
+    expect(explained.code, explained.stderr).toBe(0);
+    expect(explained.stdout).toContain('dialect: audian.v2');
     expect(existsSync(out)).toBe(false);
   });
 });

@@ -1,6 +1,10 @@
 import fc from 'fast-check';
+import YAML from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ERRORS } from '../../src/errors.js';
+import { CONNECTORS } from '../../connectors/index.js';
+import { parseConfig } from '../../src/config/load.js';
+import { ConfigError, ERRORS } from '../../src/errors.js';
+import { audianV2Calls } from '../helpers/call-payloads.js';
 import { postWebhook, startBridge, type PostResult, type TestBridge } from '../helpers/bridge.js';
 
 /**
@@ -68,7 +72,7 @@ function keysIn(input: unknown, into = new Set<string>()): Set<string> {
 }
 
 /**
- * The documented mapping (README, "The canonical event" and "Dialect details"):
+ * The documented mapping (docs/events.md, "The event" and "Dialects"):
  * the keys a canonical event may hold beyond the input's own.
  */
 const ATTRIBUTES = new Set(['specversion', 'id', 'source', 'type', 'subject', 'time', 'datacontenttype', 'dialect', 'test', 'account', 'data']);
@@ -96,6 +100,54 @@ function defined(answer: PostResult): boolean {
   if (answer.status === 200) return typeof answer.body.id === 'string';
   const code = answer.body.error?.code;
   return code !== undefined && Object.hasOwn(ERRORS, code) && ERRORS[code as keyof typeof ERRORS].status === answer.status;
+}
+
+/**
+ * Offsets in `text` where an escape can go inside a JSON string, key or value: after the opening quote and after
+ * each code point or escape, so an insertion never splits either.
+ */
+function stringOffsets(text: string): number[] {
+  const offsets: number[] = [];
+  let inString = false;
+  for (let i = 0; i < text.length; ) {
+    const c = text[i];
+    if (!inString) {
+      if (c === '"') {
+        inString = true;
+        offsets.push(i + 1);
+      }
+      i++;
+    } else if (c === '"') {
+      inString = false;
+      i++;
+    } else {
+      i += c === '\\' ? (text[i + 1] === 'u' ? 6 : 2) : text.codePointAt(i)! > 0xffff ? 2 : 1;
+      offsets.push(i);
+    }
+  }
+  return offsets;
+}
+
+/**
+ * `text` with a surrogate escape (`\ud800`-`\udbff` when `high`, else `\udc00`-`\udfff`) at each picked offset.
+ * All of one half, so two of them never make a pair; the strings hold no surrogate escapes of their own (JSON.stringify
+ * writes astral characters as they are).
+ */
+function withLoneSurrogates(text: string, offsets: readonly number[], high: boolean, picks: readonly (readonly [number, number, boolean])[]): string {
+  const inserts = picks.map(([pick, bits, upper]) => {
+    const hex = ((high ? 0xd800 : 0xdc00) + bits).toString(16);
+    return { at: offsets[pick % offsets.length]!, escape: `\\u${upper ? hex.toUpperCase() : hex}` };
+  });
+  let result = text;
+  for (const { at, escape } of inserts.sort((a, b) => b.at - a.at)) result = result.slice(0, at) + escape + result.slice(at);
+  return result;
+}
+
+/** `promise`, or a failure once `ms` have passed: a webhook that is never answered fails the property instead of hanging it. */
+function within<T>(ms: number, promise: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms)));
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
 }
 
 let bridge: TestBridge;
@@ -132,6 +184,26 @@ describe('receiver fuzz', () => {
     );
   });
 
+  it('lone surrogates escaped at random places in strings and keys of any envelope: 400 LONE_SURROGATE at once, never a 5xx, nothing stored', async () => {
+    const events = () => (bridge.db.prepare('SELECT COUNT(*) AS n FROM events').get() as { n: number }).n;
+    const before = events();
+    const picks = fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 0x3ff }), fc.boolean()), { minLength: 1, maxLength: 3 });
+    await fc.assert(
+      fc.asyncProperty(envelopes, fc.boolean(), picks, async (input, high, chosen) => {
+        const text = toJson(input);
+        // A NUL or a "constructor.prototype" key is refused with a code of its own, before a surrogate is looked for.
+        fc.pre(!text.includes('\\u0000') && !text.includes('"prototype"'));
+        const offsets = stringOffsets(text);
+        fc.pre(offsets.length > 0);
+        const answer = await within(5_000, bridge.post(PATH, withLoneSurrogates(text, offsets, high, chosen)));
+        expect(answer.status, JSON.stringify(answer)).toBe(400);
+        expect(answer.body.error?.code).toBe('LONE_SURROGATE');
+      }),
+      { seed: SEED, numRuns: RUNS },
+    );
+    expect(events()).toBe(before);
+  });
+
   it('arbitrary bytes, signed or not, with any media type: never a 500', async () => {
     const contentType = fc.constantFrom('application/json', 'application/cloudevents+json', 'text/plain', 'application/json; charset=latin1', '');
     await fc.assert(
@@ -141,6 +213,35 @@ describe('receiver fuzz', () => {
         expect(defined(answer), JSON.stringify(answer)).toBe(true);
       }),
       { seed: SEED, numRuns: RUNS },
+    );
+  });
+});
+
+describe('receiver fuzz: source paths in other cases', () => {
+  const variant = fc
+    .tuple(fc.array(fc.boolean(), { minLength: PATH.length, maxLength: PATH.length }), fc.boolean())
+    .map(([upper, slash]) => `${[...PATH].map((char, index) => (upper[index] ? char.toUpperCase() : char)).join('')}${slash ? '/' : ''}`);
+  const twoSources = (path: string) =>
+    YAML.stringify({ sources: [{ name: 'main', path: PATH, verify: { hmac: { secrets: ['s1'] } } }, { name: 'lab', path, verify: { none: true } }] });
+  let calls = 0;
+
+  it('a case variant of a configured path, with or without a trailing slash, reaches that source, and the config refuses it as a second source', async () => {
+    await fc.assert(
+      fc.asyncProperty(variant, async (path) => {
+        const body = audianV2Calls.initiated(`c-case-${process.pid}-${++calls}`, { direction: 'inbound', from: '+15550001', to: '+15550002' }, Date.now());
+        const answer = await bridge.post(path, body);
+        expect(answer.status, `${path}: ${JSON.stringify(answer.body)}`).toBe(200);
+        expect(storedEvent(answer.body.id as string).source).toBe('audian/main');
+        let refused: unknown;
+        try {
+          parseConfig(twoSources(path), {}, CONNECTORS);
+        } catch (err) {
+          refused = err;
+        }
+        expect(refused).toBeInstanceOf(ConfigError);
+        expect((refused as ConfigError).issues.map((issue) => `${issue.path} ${issue.code}`)).toEqual(['sources[1].path CONFIG_DUPLICATE']);
+      }),
+      { seed: SEED, numRuns: Math.min(RUNS, 60) },
     );
   });
 });

@@ -136,6 +136,7 @@ describe('bad input', () => {
     ['JSON of no dialect', 422, 'UNKNOWN_DIALECT', JSON.stringify({ type: 'call.ringing', payload: {} }), {}],
     ['a number beyond a double (1e400)', 400, 'NUMBER_OUT_OF_RANGE', '{"id":"evt_inf","event":"call.ringing","data":{"call_id":"c","n":1e400}}', {}],
     ['a NUL in the call id', 400, 'NUL_CHARACTER', '{"id":"evt_nul","event":"call.ringing","data":{"call_id":"c\\u0000d"}}', {}],
+    ['a lone surrogate in the call id', 400, 'LONE_SURROGATE', '{"id":"evt_lone","event":"call.ringing","data":{"call_id":"cs_\\ud800"}}', {}],
     ['a gzip body', 415, 'UNSUPPORTED_CONTENT_ENCODING', gzipSync(JSON.stringify(v2Event())), { headers: { 'content-encoding': 'gzip' } }],
     ['a deflate body', 415, 'UNSUPPORTED_CONTENT_ENCODING', JSON.stringify(v2Event()), { headers: { 'content-encoding': 'deflate' } }],
     ['a brotli body', 415, 'UNSUPPORTED_CONTENT_ENCODING', JSON.stringify(v2Event()), { headers: { 'content-encoding': 'br' } }],

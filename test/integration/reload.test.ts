@@ -1,12 +1,15 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import YAML from 'yaml';
-import { afterAll, afterEach, describe, expect, it, onTestFinished } from 'vitest';
+import { afterAll, afterEach, describe, expect, inject, it, onTestFinished } from 'vitest';
 import { audianV2Calls } from '../helpers/call-payloads.js';
 import { baseConfig, postWebhook, readEvents, TEST_SECRET } from '../helpers/bridge.js';
 import { startChildBridge, stopChildBridge, type ChildBridge } from '../helpers/child-bridge.js';
 import { startRecordingServer } from '../helpers/http-server.js';
+import { createTopics, readTopics, uniqueName } from '../helpers/kafka.js';
 import { waitFor } from '../helpers/wait.js';
 
 /**
@@ -40,8 +43,8 @@ function writeConfig(path: string, dir: string, overrides: Record<string, unknow
 
 const source = (secrets: string[]) => [{ name: 'main', path: '/webhooks/audian', verify: { hmac: { secrets, tolerance: '300s' } } }];
 
-async function start(configPath: string, env: Record<string, string> = {}): Promise<ChildBridge> {
-  const bridge = await startChildBridge(configPath, { env });
+async function start(configPath: string | undefined, options: Parameters<typeof startChildBridge>[1] = {}): Promise<ChildBridge> {
+  const bridge = await startChildBridge(configPath, options);
   running.push(bridge);
   return bridge;
 }
@@ -217,5 +220,238 @@ describe('POST /admin/reload', () => {
     expect([missing.status, missing.body.error?.code]).toEqual([422, 'CONFIG_INVALID']);
     expect(JSON.stringify(missing.body.error.issues)).toContain(secretPath);
     expect((await post(bridge, NEW)).status).toBe(200);
+  });
+});
+
+/** A port nothing listens on right now, for a config that names its port (`${PORT}`) as the embedded default does. */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+const lines = (bridge: ChildBridge, message: string) => bridge.output().split('\n').filter((line) => line.includes(`"msg":"${message}`)).map((line) => JSON.parse(line) as Record<string, any>);
+
+describe('the file a reload reads', () => {
+  it('is the ./config.yaml found at start: removed, a SIGHUP fails (CONFIG_NOT_FOUND) and never applies the embedded default; unsigned webhooks stay refused', async () => {
+    const dir = dirFor('implicit-sighup');
+    // Every key that cannot change live is as the embedded default has it, so nothing but the fix refuses the default.
+    writeFileSync(
+      join(dir, 'config.yaml'),
+      YAML.stringify({
+        server: { host: '127.0.0.1', port: '${PORT}' },
+        sources: [{ name: 'main', path: '/webhooks/audian', verify: { hmac: { secrets: [TEST_SECRET] } } }],
+        connectors: { events: { type: 'file', path: './data/events.jsonl' } },
+        routes: [{ name: 'all-events', to: 'events' }],
+      }),
+    );
+    const bridge = await start(undefined, { cwd: dir, env: { PORT: String(await freePort()), AUDIAN_WEBHOOK_SECRET: '', AUDIAN_BRIDGE_CONFIG: '' } });
+    expect((await postWebhook(`${bridge.url}/webhooks/audian`, nextCall(), { sign: false })).status).toBe(401);
+
+    rmSync(join(dir, 'config.yaml'));
+    bridge.process.kill('SIGHUP');
+    await waitFor(() => logged(bridge, 'config reload failed'), { what: 'the reload failing' });
+    expect(lines(bridge, 'config reload failed')[0]).toMatchObject({ code: 'CONFIG_NOT_FOUND' });
+    expect(logged(bridge, 'config reloaded')).toBe(false);
+    const unsigned = await postWebhook(`${bridge.url}/webhooks/audian`, nextCall(), { sign: false });
+    expect([unsigned.status, unsigned.body.error?.code]).toEqual([401, 'SIGNATURE_MISSING']);
+    expect((await post(bridge, TEST_SECRET)).status).toBe(200);
+  });
+
+  it('POST /admin/reload with the file gone answers 422 CONFIG_NOT_FOUND and keeps the running config', async () => {
+    const dir = dirFor('implicit-admin');
+    writeConfig(join(dir, 'config.yaml'), dir, { admin: { port: 0, token: TOKEN } });
+    const bridge = await start(undefined, { cwd: dir, env: { AUDIAN_BRIDGE_CONFIG: '' } });
+    rmSync(join(dir, 'config.yaml'));
+    const answer = await adminReload(bridge);
+    expect([answer.status, answer.body.reloaded, answer.body.error?.code]).toEqual([422, false, 'CONFIG_NOT_FOUND']);
+    expect((await postWebhook(`${bridge.url}/webhooks/audian`, nextCall(), { sign: false })).status).toBe(401);
+    expect((await post(bridge, TEST_SECRET)).status).toBe(200);
+  });
+
+  it('refuses a source path that differs from another only in case, keeping the running sources', async () => {
+    const dir = dirFor('case-paths');
+    const configPath = join(dir, 'config.yaml');
+    writeConfig(configPath, dir, { admin: { port: 0, token: TOKEN } });
+    const bridge = await start(configPath);
+    writeConfig(configPath, dir, {
+      admin: { port: 0, token: TOKEN },
+      sources: [
+        { name: 'lab', path: '/Webhooks/Audian', verify: { none: true } },
+        { name: 'main', path: '/webhooks/audian', verify: { hmac: { secrets: [TEST_SECRET] } } },
+      ],
+    });
+    const answer = await adminReload(bridge);
+    expect([answer.status, answer.body.error?.code]).toEqual([422, 'CONFIG_INVALID']);
+    expect(answer.body.error.issues).toContainEqual(expect.objectContaining({ path: 'sources[1].path', code: 'CONFIG_DUPLICATE' }));
+    const unsigned = await postWebhook(`${bridge.url}/webhooks/audian`, nextCall(), { sign: false });
+    expect(unsigned.status).toBe(401);
+  });
+});
+
+/** Whether the process listens for SIGHUP now (bit 1 of SigCgt in /proc/PID/status). */
+function catchesHangup(pid: number): boolean {
+  try {
+    const mask = /^SigCgt:\s*([0-9a-f]+)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    return mask !== undefined && (BigInt(`0x${mask}`) & 1n) === 1n;
+  } catch {
+    return false;
+  }
+}
+
+describe.skipIf(process.platform !== 'linux')('SIGHUP while the bridge starts', () => {
+  it('is held, not fatal: the bridge comes up, is ready, and reloads once for every SIGHUP of its start-up', async () => {
+    const dir = dirFor('sighup-starting');
+    const configPath = join(dir, 'config.yaml');
+    writeConfig(configPath, dir, {});
+    const sent: number[] = [];
+    let loadedBeforeFirst: boolean | undefined;
+    // Node itself ends the process on a SIGHUP until JavaScript listens for it (its own start-up: 50-250 ms here);
+    // from then on, which must be before the CLI even reads its config, none may end it.
+    const hangUp = async (child: ChildProcess) => {
+      const spawned = Date.now();
+      let stdout = '';
+      child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+      await waitFor(() => catchesHangup(child.pid!), { intervalMs: 1, timeoutMs: 10_000, what: 'the process listening for SIGHUP' });
+      loadedBeforeFirst = stdout.includes('"msg":"configuration loaded"');
+      for (const delay of [0, 20, 20]) {
+        await new Promise((resolve) => setTimeout(resolve, delay));
+        child.kill('SIGHUP');
+        sent.push(Date.now() - spawned);
+      }
+    };
+    let signalling: Promise<void> | undefined;
+    const bridge = await start(configPath, { onSpawn: (child) => (signalling = hangUp(child)) });
+    await signalling;
+    expect(sent).toHaveLength(3);
+    expect(loadedBeforeFirst, 'the first SIGHUP was sent before the config was even loaded').toBe(false);
+    await waitFor(() => logged(bridge, 'config reloaded'), { what: 'the reload asked for during start-up' });
+    expect(lines(bridge, 'SIGHUP received while starting; reloading once now')).toEqual([expect.objectContaining({ signals: 3 })]);
+    expect((await fetch(`${bridge.url}/readyz`)).status).toBe(200);
+    expect((await post(bridge, TEST_SECRET)).status).toBe(200);
+    expect(lines(bridge, 'reloading the config').map((line) => line.trigger)).toEqual(['SIGHUP']);
+    expect(await metric(bridge.url, 'audian_bridge_config_reloads_total{outcome="applied"}')).toBe('audian_bridge_config_reloads_total{outcome="applied"} 1');
+  });
+});
+
+describe.skipIf(process.platform === 'win32')('${file:...} naming a FIFO', () => {
+  it('fails a reload in bounded time, naming the key, while /healthz answers within 1 s', async () => {
+    const dir = dirFor('fifo-reload');
+    const secretPath = join(dir, 'webhook-secret');
+    writeFileSync(secretPath, `${OLD}\n`);
+    const configPath = join(dir, 'config.yaml');
+    writeConfig(configPath, dir, { admin: { port: 0, token: TOKEN }, sources: source([`\${file:${secretPath}}`]) });
+    const bridge = await start(configPath);
+    rmSync(secretPath);
+    execFileSync('mkfifo', [secretPath]);
+
+    const began = Date.now();
+    let answered = false;
+    const reload = adminReload(bridge).finally(() => (answered = true));
+    bridge.process.kill('SIGHUP');
+    const health: number[] = [];
+    while (!answered || health.length < 5) {
+      const asked = Date.now();
+      const response = await fetch(`${bridge.url}/healthz`, { signal: AbortSignal.timeout(1_000) });
+      expect(response.status).toBe(200);
+      health.push(Date.now() - asked);
+      if (Date.now() - began > 8_000) break;
+    }
+    const answer = await reload;
+    expect(Date.now() - began).toBeLessThan(8_000);
+    expect(Math.max(...health)).toBeLessThan(1_000);
+    expect([answer.status, answer.body.error?.code]).toEqual([422, 'CONFIG_INVALID']);
+    const [issue] = answer.body.error.issues as { path: string; code: string; message: string }[];
+    expect([issue!.path, issue!.code]).toEqual(['sources[0].verify.hmac.secrets[0]', 'CONFIG_BAD_VALUE']);
+    expect(issue!.message).toMatch(/FIFO/);
+    await waitFor(() => lines(bridge, 'config reload failed').length === 2, { what: 'the SIGHUP reload failing too' });
+    expect((await post(bridge, OLD)).status).toBe(200);
+  });
+
+  it('at start: the process exits 2 at once, naming the key and the FIFO', async () => {
+    const dir = dirFor('fifo-start');
+    const secretPath = join(dir, 'webhook-secret');
+    execFileSync('mkfifo', [secretPath]);
+    const configPath = join(dir, 'config.yaml');
+    writeConfig(configPath, dir, { sources: source([`\${file:${secretPath}}`]) });
+    let child: ChildProcess | undefined;
+    const failure = await startChildBridge(configPath, { onSpawn: (spawned) => (child = spawned), timeoutMs: 10_000 }).then(
+      (bridge) => {
+        running.push(bridge);
+        return undefined;
+      },
+      (err: Error) => err,
+    );
+    if (child?.exitCode === null) child.kill('SIGKILL');
+    expect(failure?.message).toContain('bridge exited (2)');
+    expect(failure?.message).toContain('sources[0].verify.hmac.secrets[0]');
+    expect(failure?.message).toMatch(/FIFO/);
+  });
+});
+
+const kafka = inject('kafka');
+
+describe.skipIf(kafka.brokers === null)(`a connector that cannot start${kafka.skipReason ? ` — SKIPPED: ${kafka.skipReason}` : ''}`, () => {
+  it('holds neither its reload nor the next: each answers within 2 s naming it, its deliveries wait without an attempt, and go out once it starts', async () => {
+    // Accepts connections and never answers: kafkajs waits its request timeout, retries, and waits again.
+    const sockets = new Set<Socket>();
+    const silent = createServer((socket) => void sockets.add(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    onTestFinished(async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => silent.close(resolve));
+    });
+    const silentBroker = `127.0.0.1:${(silent.address() as AddressInfo).port}`;
+    const topic = uniqueName('reload-start');
+    await createTopics(kafka.brokers!, [topic], { partitions: 1 });
+
+    const dir = dirFor('silent-kafka');
+    const configPath = join(dir, 'config.yaml');
+    const configure = (brokers: string, clientId: string) =>
+      writeConfig(configPath, dir, {
+        admin: { port: 0, token: TOKEN },
+        server: { host: '127.0.0.1', port: 0, shutdown_timeout: '3s' },
+        connectors: { events: { type: 'file', path: join(dir, 'events.jsonl') }, stream: { type: 'kafka', brokers, topic, client_id: clientId } },
+        routes: [{ name: 'all', to: ['events', 'stream'] }],
+      });
+    configure(kafka.brokers!, 'first');
+    const bridge = await start(configPath);
+
+    configure(silentBroker, 'silent-1');
+    const timed = async () => {
+      const began = Date.now();
+      const answer = await adminReload(bridge);
+      return { ...answer, ms: Date.now() - began };
+    };
+    const first = await timed();
+    expect([first.status, first.body.connectors?.replaced, first.body.starting]).toEqual([200, ['stream'], ['stream']]);
+    expect(first.ms).toBeLessThan(2_000);
+    await waitFor(() => logged(bridge, 'connector not started yet'), { what: 'the connector reported in the log' });
+
+    const call = nextCall();
+    expect((await post(bridge, TEST_SECRET, call)).status).toBe(200);
+    const stream = async () => {
+      const response = await fetch(`${bridge.adminUrl}/admin/deliveries?connector=stream`, { headers: { authorization: `Bearer ${TOKEN}` } });
+      return ((await response.json()) as { deliveries: { eventId: string; status: string; attempts: number }[] }).deliveries.find((row) => row.eventId === call.id);
+    };
+    await waitFor(() => readEvents(join(dir, 'events.jsonl')).some((event) => event.id === call.id), { what: 'the other connector delivering' });
+    expect(await stream()).toMatchObject({ status: 'pending', attempts: 0 });
+
+    // The connector still starting is replaced: this reload does not wait for its start() either.
+    configure(silentBroker, 'silent-2');
+    const second = await timed();
+    expect([second.status, second.body.starting]).toEqual([200, ['stream']]);
+    expect(second.ms).toBeLessThan(2_000);
+    expect(await stream()).toMatchObject({ status: 'pending', attempts: 0 });
+
+    configure(kafka.brokers!, 'again');
+    const third = await timed();
+    expect(third.status).toBe(200);
+    expect(third.ms).toBeLessThan(2_000);
+    await waitFor(async () => (await stream())?.status === 'delivered', { timeoutMs: 20_000, what: 'the waiting delivery sent once the connector started' });
+    const messages = await readTopics(kafka.brokers!, [topic], (seen) => seen.some((message) => message.value?.includes(String(call.id))), { what: 'the event in Kafka' });
+    expect(messages.filter((message) => message.value?.includes(String(call.id)))).toHaveLength(1);
   });
 });

@@ -12,7 +12,7 @@ import { waitFor } from '../helpers/wait.js';
 
 /**
  * Two bridge processes on one PostgreSQL database, each receiving webhooks
- * and dispatching (README "Stores and replicas"): dedupe is global, a call's
+ * and dispatching (docs/stores.md, "Running replicas"): dedupe is global, a call's
  * deliveries to a connector leave one at a time in acceptance order whichever
  * replica accepted and whichever sends, a replica killed mid-send costs a
  * resend after its lease and nothing else, each missed call is decided once,

@@ -379,5 +379,44 @@ describe.skipIf(!server.url)(title, () => {
         await schema.drop();
       }
     });
+
+    it('a call id the database keeps as other text fails that commit with STORE_KEY_MISMATCH in bounded time; the rest of its group is stored, nothing stays locked', async () => {
+      const schema = await freshSchema();
+      const store = await createPostgresStore(schema.url);
+      try {
+        // PostgreSQL keeps a lone surrogate as U+FFFD: the call id 'cs_\ud800' is written as the existing 'cs_\ufffd'
+        // (the receiver refuses it; the store is called directly here) and read back as that.
+        await store.commit(counting(event('evt-0', 'cs_\ufffd')));
+        const results = await within(10_000, Promise.allSettled([
+          store.commit(counting(event('evt-1', 'call-x'))),
+          store.commit(counting(event('evt-bad', 'cs_\ud800'))),
+          store.commit(counting(event('evt-2', 'cs_\ufffd'))),
+        ]));
+        expect(results.map((result) => result.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+        const failure = (results[1] as PromiseRejectedResult).reason as BridgeError;
+        expect(failure).toBeInstanceOf(BridgeError);
+        expect([failure.code, failure.status]).toEqual(['STORE_KEY_MISMATCH', 503]);
+
+        expect((await store.list({})).map((record) => record.eventId).sort()).toEqual(['evt-0', 'evt-1', 'evt-2']);
+        expect((await store.trace('evt-2'))[0]?.call?.tags).toEqual({ count: 2 });
+        const { rows } = await withClient(schema.url, (client) =>
+          client.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND state LIKE 'idle in transaction%'"),
+        );
+        expect(rows).toEqual([{ n: 0 }]);
+        // The call's row is free: its next commit does not wait.
+        await expect(within(5_000, store.commit(counting(event('evt-3', 'cs_\ufffd'))))).resolves.toMatchObject({ duplicate: false });
+        await expect(store.ping()).resolves.toBeUndefined();
+      } finally {
+        await store.close();
+        await schema.drop();
+      }
+    });
   });
 });
+
+/** `promise`, or a failure once `ms` have passed: a commit that waits for ever fails the test instead of hanging it. */
+function within<T>(ms: number, promise: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms)));
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}

@@ -1,10 +1,11 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CONNECTORS } from '../../connectors/index.js';
-import { loadConfig, parseConfig } from '../../src/config/load.js';
+import { loadConfig, loadStoreConfig, parseConfig, reloadConfig } from '../../src/config/load.js';
 import { ConfigError, type ConfigIssue } from '../../src/errors.js';
 
 const minimal = `
@@ -172,6 +173,22 @@ routes:
     expect(codes).toEqual(['sources[1].name CONFIG_DUPLICATE', 'sources[1].path CONFIG_DUPLICATE', 'sources[2].path CONFIG_BAD_VALUE', 'routes[1].name CONFIG_DUPLICATE']);
   });
 
+  it('refuses source paths the router cannot tell apart: case, a trailing slash; reserved paths in any case', () => {
+    const codes = codesOf(`
+sources:
+  - { name: lab, path: /Webhooks/Audian, verify: { none: true } }
+  - { name: main, path: /webhooks/audian, verify: { hmac: { secrets: [s1] } } }
+  - { name: slash, path: /webhooks/audian/, verify: { none: true } }
+  - { name: health, path: /HEALTHZ, verify: { none: true } }
+  - { name: metrics, path: /Metrics/, verify: { none: true } }
+  - { name: other, path: /webhooks/audian2, verify: { none: true } }
+connectors: { out: { type: file, path: x } }
+`);
+    expect(codes).toEqual(['sources[1].path CONFIG_DUPLICATE', 'sources[2].path CONFIG_DUPLICATE', 'sources[3].path CONFIG_BAD_VALUE', 'sources[4].path CONFIG_BAD_VALUE']);
+    const [issue] = issuesOf('sources: [{ name: a, path: /Hook, verify: { none: true } }, { name: b, path: /hook, verify: { none: true } }]\n');
+    expect(issue!.message).toContain('/Hook');
+  });
+
   it('names unknown connector options by their key path', () => {
     expect(codesOf(minimal.replace('out: { type: file, path: ./out.jsonl }', 'out: { type: file, path: ./out.jsonl, rotate: daily }'))).toEqual(['connectors.out.rotate CONFIG_UNKNOWN_KEY']);
   });
@@ -229,29 +246,128 @@ describe('loadConfig lookup order', () => {
   writeFileSync(join(dir, 'config.yaml'), minimal.replace('name: main', 'name: local'));
   writeFileSync(join(dir, 'flag.yaml'), minimal.replace('name: main', 'name: flag'));
   writeFileSync(join(dir, 'env.yaml'), minimal.replace('name: main', 'name: env'));
-  const nameOf = (loaded: ReturnType<typeof loadConfig>) => loaded.config.sources[0]!.name;
+  const nameOf = async (loaded: ReturnType<typeof loadConfig>) => (await loaded).config.sources[0]!.name;
 
-  it('--config, then AUDIAN_BRIDGE_CONFIG, then ./config.yaml, then the embedded default', () => {
-    expect(nameOf(loadConfig({ connectors: CONNECTORS, flag: 'flag.yaml', env: { AUDIAN_BRIDGE_CONFIG: 'env.yaml' }, cwd: dir }))).toBe('flag');
-    expect(nameOf(loadConfig({ connectors: CONNECTORS, env: { AUDIAN_BRIDGE_CONFIG: 'env.yaml' }, cwd: dir }))).toBe('env');
-    expect(nameOf(loadConfig({ connectors: CONNECTORS, env: {}, cwd: dir }))).toBe('local');
-    const fallback = loadConfig({ connectors: CONNECTORS, env: {}, cwd: tmpdir() === dir ? '/' : join(dir, '..') });
+  it('--config, then AUDIAN_BRIDGE_CONFIG, then ./config.yaml, then the embedded default', async () => {
+    expect(await nameOf(loadConfig({ connectors: CONNECTORS, flag: 'flag.yaml', env: { AUDIAN_BRIDGE_CONFIG: 'env.yaml' }, cwd: dir }))).toBe('flag');
+    expect(await nameOf(loadConfig({ connectors: CONNECTORS, env: { AUDIAN_BRIDGE_CONFIG: 'env.yaml' }, cwd: dir }))).toBe('env');
+    expect(await nameOf(loadConfig({ connectors: CONNECTORS, env: {}, cwd: dir }))).toBe('local');
+    const fallback = await loadConfig({ connectors: CONNECTORS, env: {}, cwd: tmpdir() === dir ? '/' : join(dir, '..') });
     expect(fallback.origin).toBe('embedded default');
   });
 
-  it('a missing --config file is an error, not a silent fallback', () => {
-    expect(() => loadConfig({ connectors: CONNECTORS, flag: 'nope.yaml', env: {}, cwd: dir })).toThrow(expect.objectContaining({ code: 'CONFIG_NOT_FOUND' }));
+  it('a missing --config file is an error, not a silent fallback', async () => {
+    await expect(loadConfig({ connectors: CONNECTORS, flag: 'nope.yaml', env: {}, cwd: dir })).rejects.toThrow(expect.objectContaining({ code: 'CONFIG_NOT_FOUND' }));
   });
 
-  it('the embedded default verifies HMAC when AUDIAN_WEBHOOK_SECRET is set, and is explicit about none otherwise', () => {
-    const signed = loadConfig({ connectors: CONNECTORS, env: { AUDIAN_WEBHOOK_SECRET: 'sek' }, cwd: '/' }).config;
+  it('the embedded default verifies HMAC when AUDIAN_WEBHOOK_SECRET is set, and is explicit about none otherwise', async () => {
+    const signed = (await loadConfig({ connectors: CONNECTORS, env: { AUDIAN_WEBHOOK_SECRET: 'sek' }, cwd: '/' })).config;
     expect(signed.sources[0]!.verify.hmac?.secrets).toEqual(['sek']);
     expect(signed.sources[0]!.path).toBe('/webhooks/audian');
     expect(signed.server.port).toBe(8080);
-    const unsigned = loadConfig({ connectors: CONNECTORS, env: {}, cwd: '/' }).config;
+    const unsigned = (await loadConfig({ connectors: CONNECTORS, env: {}, cwd: '/' })).config;
     expect(unsigned.sources[0]!.verify.none).toBe(true);
     expect(Object.values(unsigned.connectors).map((connector) => connector.type).sort()).toEqual(['file', 'transcript']);
-    expect(loadConfig({ connectors: CONNECTORS, env: { PORT: '9999' }, cwd: '/' }).config.server.port).toBe(9999);
+    expect((await loadConfig({ connectors: CONNECTORS, env: { PORT: '9999' }, cwd: '/' })).config.server.port).toBe(9999);
+  });
+});
+
+describe('reloadConfig', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'audian-bridge-reload-config-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('reads the file found at start again, even when ./config.yaml was found implicitly; gone, it fails and never falls back to the default', async () => {
+    writeFileSync(join(dir, 'config.yaml'), minimal);
+    const loaded = await loadConfig({ connectors: CONNECTORS, env: {}, cwd: dir });
+    expect(loaded.file).toBe(join(dir, 'config.yaml'));
+    writeFileSync(join(dir, 'config.yaml'), minimal.replace('name: main', 'name: changed'));
+    expect((await reloadConfig(loaded, { env: {}, connectors: CONNECTORS })).config.sources[0]!.name).toBe('changed');
+    rmSync(join(dir, 'config.yaml'));
+    await expect(reloadConfig(loaded, { env: {}, connectors: CONNECTORS })).rejects.toThrow(expect.objectContaining({ code: 'CONFIG_NOT_FOUND' }));
+    mkdirSync(join(dir, 'config.yaml'));
+    await expect(reloadConfig(loaded, { env: {}, connectors: CONNECTORS })).rejects.toThrow(expect.objectContaining({ code: 'CONFIG_NOT_FOUND' }));
+  });
+
+  it('a process started on the embedded default keeps it', async () => {
+    const loaded = await loadConfig({ connectors: CONNECTORS, env: {}, cwd: '/' });
+    expect(loaded.file).toBeUndefined();
+    expect((await reloadConfig(loaded, { env: {}, connectors: CONNECTORS })).origin).toBe('embedded default');
+  });
+});
+
+describe('${file:...} that is not a regular file', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'audian-bridge-secret-files-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const fifo = join(dir, 'fifo');
+  execFileSync('mkfifo', [fifo]);
+  const withSecret = (file: string) => minimal.replace('secrets: ["s1"]', `secrets: ["\${file:${file}}"]`);
+
+  it('is refused at once, naming the key path and what it is, whether read by the loader or synchronously', async () => {
+    writeFileSync(join(dir, 'config.yaml'), withSecret(fifo));
+    const started = Date.now();
+    const error = await loadConfig({ connectors: CONNECTORS, env: {}, cwd: dir }).catch((err: unknown) => err);
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).issues).toEqual([expect.objectContaining({ path: 'sources[0].verify.hmac.secrets[0]', code: 'CONFIG_BAD_VALUE' })]);
+    expect((error as ConfigError).issues[0]!.message).toMatch(/FIFO/);
+    for (const [file, kind] of [[fifo, /FIFO/], [dir, /directory/], ['/dev/zero', /device/]] as const) {
+      const [issue] = issuesOf(withSecret(file));
+      expect([issue!.path, issue!.code]).toEqual(['sources[0].verify.hmac.secrets[0]', 'CONFIG_BAD_VALUE']);
+      expect(issue!.message).toMatch(kind);
+    }
+  });
+
+  it('a config file that is a FIFO is refused at once too', async () => {
+    await expect(loadConfig({ connectors: CONNECTORS, flag: fifo, env: {}, cwd: dir })).rejects.toThrow(expect.objectContaining({ code: 'CONFIG_NOT_FOUND' }));
+  });
+});
+
+describe('values read from files and the environment in messages', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'audian-bridge-provenance-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const secret = join(dir, 'webhook-secret');
+  writeFileSync(secret, 'whsec_do_not_print_me\n');
+
+  it('a secret file named under a key that is not a secret: the message names the key and the file, never the content', () => {
+    const [issue] = issuesOf(`${minimal}log: { level: "\${file:${secret}}" }\n`);
+    expect([issue!.path, issue!.code]).toEqual(['log.level', 'CONFIG_BAD_VALUE']);
+    expect(issue!.message).toContain(`file ${secret}`);
+    expect(issue!.message).not.toContain('whsec_do_not_print_me');
+  });
+
+  it('a variable\'s value is not repeated either, also in a list the connector splits; a value written in the file is', () => {
+    const kafka = minimal.replace('out: { type: file, path: ./out.jsonl }', 'out: { type: kafka, brokers: "${BROKERS}", topic: t }');
+    const [issue] = issuesOf(kafka, { BROKERS: 'kafka-1:9092,sk_live_do_not_print' });
+    expect(issue!.path).toBe('connectors.out.brokers');
+    expect(issue!.message).toContain('environment variable BROKERS');
+    expect(issue!.message).not.toContain('sk_live_do_not_print');
+    const [port] = issuesOf(`${minimal}server: { port: "\${PORT}" }\n`, { PORT: 'sk_port_secret' });
+    expect(port!.message).not.toContain('sk_port_secret');
+    const [literal] = issuesOf(`${minimal}log: { level: loud }\n`);
+    expect(literal!.message).toContain('loud');
+  });
+});
+
+describe('loadStoreConfig (the operator commands)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'audian-bridge-store-only-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('checks and interpolates the store section only: variables and files named elsewhere need not exist', async () => {
+    writeFileSync(
+      join(dir, 'config.yaml'),
+      `${minimal}store: { path: "\${DATA_DIR}/bridge.db" }\nadmin: { token: "\${ADMIN_TOKEN}" }\n`.replace('secrets: ["s1"]', 'secrets: ["${AUDIAN_WEBHOOK_SECRET}", "${file:/nonexistent/secret}"]'),
+    );
+    const loaded = await loadStoreConfig({ env: { DATA_DIR: '/srv' }, cwd: dir });
+    expect(loaded.store.path).toBe('/srv/bridge.db');
+    expect(loaded.connectors).toEqual(['out']);
+    expect(loaded.origin).toBe(join(dir, 'config.yaml'));
+    await expect(loadConfig({ connectors: CONNECTORS, env: { DATA_DIR: '/srv' }, cwd: dir })).rejects.toThrow(expect.objectContaining({ code: 'CONFIG_INVALID' }));
+  });
+
+  it('still names the problems of the store section by key path', async () => {
+    writeFileSync(join(dir, 'bad.yaml'), 'store: { url: "mysql://x", pool: 3 }\n');
+    const error = await loadStoreConfig({ flag: 'bad.yaml', env: {}, cwd: dir }).catch((err: unknown) => err);
+    expect((error as ConfigError).issues.map((issue) => `${issue.path} ${issue.code}`).sort()).toEqual(['store.pool CONFIG_UNKNOWN_KEY', 'store.url CONFIG_BAD_VALUE']);
   });
 });
 

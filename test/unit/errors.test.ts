@@ -3,11 +3,11 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { BridgeError, ConfigError, ERRORS, VerificationError, type ErrorCode } from '../../src/errors.js';
 
-const README = readFileSync(fileURLToPath(new URL('../../README.md', import.meta.url)), 'utf8');
+const PAGE = readFileSync(fileURLToPath(new URL('../../docs/http-api.md', import.meta.url)), 'utf8');
 
-/** `| 401 | \`A\`, \`B\` | when |` rows of the README's error table, as code -> status. */
-function readmeErrorTable(): Map<string, number> {
-  const section = README.slice(README.indexOf('| status | code | when |'));
+/** `| 401 | \`A\`, \`B\` | when |` rows of the error table in docs/http-api.md, as code -> status. */
+function documentedErrorTable(): Map<string, number> {
+  const section = PAGE.slice(PAGE.indexOf('| status | code | when |'));
   const table = section.slice(0, section.indexOf('\n\n'));
   const codes = new Map<string, number>();
   for (const row of table.split('\n').slice(2)) {
@@ -18,8 +18,8 @@ function readmeErrorTable(): Map<string, number> {
 }
 
 describe('the error table', () => {
-  it('README lists every code with the status ERRORS gives it, and no other code', () => {
-    const documented = readmeErrorTable();
+  it('docs/http-api.md lists every code with the status ERRORS gives it, and no other code', () => {
+    const documented = documentedErrorTable();
     const actual = new Map(Object.entries(ERRORS).map(([code, spec]) => [code, spec.status]));
     expect(Object.fromEntries(documented)).toEqual(Object.fromEntries(actual));
   });

@@ -29,6 +29,21 @@ describe('parseJsonBody', () => {
     expect(parse('{"note": "tab\\tand newline\\n stay"}')).toEqual({ note: 'tab\tand newline\n stay' });
   });
 
+  it('refuses a lone surrogate anywhere, high or low, in a value or a key, and keeps pairs and escaped backslashes', () => {
+    expect(codeOf('{"data": {"call_id": "cs_\\ud800"}}')).toBe('LONE_SURROGATE');
+    expect(codeOf('{"data": {"call_id": "\\uDFFFcs"}}')).toBe('LONE_SURROGATE');
+    expect(codeOf('{"id": "\\ud83d\\ud83d"}')).toBe('LONE_SURROGATE'); // two high halves are no pair
+    expect(codeOf('{"id": "\\ude00\\ud83d"}')).toBe('LONE_SURROGATE'); // a pair in the wrong order neither
+    expect(codeOf('{"data": {"tags": ["a", {"deep": ["b\\udc00"]}]}}')).toBe('LONE_SURROGATE');
+    expect(codeOf('{"data": {"k\\udbff": 1}}')).toBe('LONE_SURROGATE');
+    expect(codeOf('{"a": 9007199254740993, "b": "\\ud800"}')).toBe('LONE_SURROGATE');
+    expect(parse('{"smile": "\\ud83d\\ude00", "raw": "😀", "\\uD83D\\uDE00": 1}')).toEqual({ smile: '😀', raw: '😀', '😀': 1 });
+    expect(parse('{"note": "\\\\ud800 is text"}')).toEqual({ note: '\\ud800 is text' });
+    expect(parse('{"replacement": "\\ufffd", "last": "\\ud7ff\\ue000"}')).toEqual({ replacement: '\ufffd', last: '\ud7ff\ue000' });
+    // Encoded as bytes (CESU-8), a surrogate is no UTF-8 at all.
+    expect(errorCodeOf(() => parseJsonBody(Buffer.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xed, 0xa0, 0x80, 0x22, 0x7d]), 32))).toBe('INVALID_JSON');
+  });
+
   it('refuses a number beyond a double with NUMBER_OUT_OF_RANGE instead of storing null', () => {
     expect(codeOf('{"a": 1e400}')).toBe('NUMBER_OUT_OF_RANGE');
     expect(codeOf('{"a": [-1E+400]}')).toBe('NUMBER_OUT_OF_RANGE');

@@ -1,3 +1,4 @@
+import { BridgeError } from '../../errors.js';
 import { callFromRow, type CallRow } from '../rows.js';
 import type { CallKey, CallState } from '../types.js';
 import type { Sql } from './db.js';
@@ -9,6 +10,22 @@ function fromRow(row: CallRow): CallState {
 
 const CALL_COLUMNS = 'c.*, e.dedupe_key AS end_event_key';
 const FROM_CALLS = 'calls c LEFT JOIN events e ON e.seq = c.end_event_seq';
+
+/**
+ * Rounds of `callQueries.lock` before a key it cannot find fails the commit. The row a round inserts is locked by
+ * that insert and invisible to a prune until the commit ends, so the second round finds every key the database
+ * keeps as given; the third is margin.
+ */
+const LOCK_ROUNDS = 3;
+
+/** Keys the database answers under other text: a lone UTF-16 surrogate, kept as U+FFFD, is one (the receiver refuses it). */
+function keyMismatch(missing: readonly CallKey[]): BridgeError {
+  const shown = missing.slice(0, 3).map((key) => JSON.stringify(key.callId).slice(0, 80));
+  return new BridgeError(
+    'STORE_KEY_MISMATCH',
+    `the PostgreSQL store cannot find the row of call ${shown.join(', ')} it wrote: the database keeps that text otherwise (a character its encoding cannot hold?); nothing was stored`,
+  );
+}
 
 /** The call rows, as queries on whatever `Sql` they are given (the pool, or a transaction's client). */
 export const callQueries = {
@@ -31,13 +48,17 @@ export const callQueries = {
    * A row lock needs a row: a call not seen before gets an unsaved one first
    * (a new row is locked by its insert). Both statements go in one order, the
    * database's for the key (`ORDER BY ... FOR UPDATE` locks in the order it
-   * returns rows), so the keys' order in the array does not matter. The loop
-   * covers a row pruned between the insert and the lock.
+   * returns rows), so the keys' order in the array does not matter. A second
+   * round covers a row pruned between the insert and the lock; a key still
+   * missing after `LOCK_ROUNDS` is one the database keeps as other text than
+   * it was given, and fails the commit (STORE_KEY_MISMATCH) instead of waiting
+   * with the other calls' rows locked.
    */
   async lock(sql: Sql, keys: readonly CallKey[], now: number): Promise<Map<string, CallState | undefined>> {
     const locked = new Map<string, CallState | undefined>();
     let missing = keys;
-    while (missing.length > 0) {
+    for (let round = 0; missing.length > 0; round++) {
+      if (round === LOCK_ROUNDS) throw keyMismatch(missing);
       const sources = missing.map((key) => key.source);
       const callIds = missing.map((key) => key.callId);
       await sql.query(

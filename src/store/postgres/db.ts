@@ -103,20 +103,37 @@ export const LOCKS = {
 } as const;
 
 /**
- * Brings the schema up to date. Each migration runs in its own transaction
- * holding a transaction-level advisory lock, and checks again under it whether
- * it was applied: replicas starting at once wait for each other, and the
- * migration runs once.
+ * Brings the schema up to date. What is applied is read first, and a start that
+ * finds everything applied creates nothing: the rights to use the tables are
+ * then enough (README: CREATE is needed at the first start and at upgrades).
+ * Each missing migration runs in its own transaction holding a
+ * transaction-level advisory lock, and checks again under it whether it was
+ * applied: replicas starting at once wait for each other, and the migration
+ * runs once.
  */
 export async function migrate(pool: pg.Pool): Promise<void> {
+  const applied = await appliedMigrations(pool);
   for (const migration of MIGRATIONS) {
+    if (applied.has(migration.version)) continue;
     await inTransaction(pool, async (client) => {
       await client.query('SELECT pg_advisory_xact_lock($1)', [LOCKS.migrate]);
+      if ((await appliedMigrations(client)).has(migration.version)) return;
       await client.query('CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, applied_at bigint NOT NULL)');
-      const applied = await client.query('SELECT 1 FROM schema_migrations WHERE version = $1', [migration.version]);
-      if (applied.rowCount) return;
       await client.query(migration.sql);
       await client.query('INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)', [migration.version, Date.now()]);
     });
   }
+}
+
+/** The versions applied, read without creating anything: none while `schema_migrations` does not exist. */
+async function appliedMigrations(sql: Sql): Promise<Set<number>> {
+  // The catalog itself, not to_regclass: under the lock this must see the table a replica created meanwhile, and
+  // to_regclass can answer from the connection's cache of names, which still says there is none.
+  const { rows } = await sql.query<{ found: boolean }>(
+    `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                     WHERE c.relname = 'schema_migrations' AND n.nspname = ANY (current_schemas(false))) AS found`,
+  );
+  if (!rows[0]?.found) return new Set();
+  const applied = await sql.query<{ version: number }>('SELECT version FROM schema_migrations');
+  return new Set(applied.rows.map((row) => row.version));
 }

@@ -36,10 +36,33 @@ export function isContention(err: unknown): boolean {
 /** The driver's failures as the project's own error; anything else passes unchanged. */
 export function toStoreError(err: unknown, doing: string): unknown {
   if (err instanceof BridgeError) return err;
+  if (sqlState(err) === '42501') return permissionDenied(err as Error, doing);
   if (!isUnavailable(err) && !isContention(err)) return err;
   const state = sqlState(err);
   const detail = state ? ` (${state})` : '';
   return new BridgeError('STORE_UNAVAILABLE', `the PostgreSQL store cannot ${doing}${detail}: ${(err as Error).message}; is the server up and store.url right?`, { cause: err });
+}
+
+/**
+ * A right the user of store.url lacks (42501), in one line: PostgreSQL's message names the object, and what the
+ * bridge does with that kind of object names the right.
+ */
+function permissionDenied(err: Error, doing: string): BridgeError {
+  const said = err.message;
+  return new BridgeError('STORE_PERMISSION_DENIED', `the PostgreSQL user of store.url lacks ${neededRight(said)} (PostgreSQL, asked to ${doing}: ${said})`, { cause: err });
+}
+
+function neededRight(said: string): string {
+  const [, kind, name] = /^permission denied for (schema|table|relation|sequence|database) (.+)$/.exec(said) ?? [];
+  if (kind === 'schema') {
+    return `CREATE on schema ${name}, which the first start and upgrades need to create and change the bridge's tables: grant it, or run them as a user that has it`;
+  }
+  if (kind === 'table' || kind === 'relation') return `SELECT, INSERT, UPDATE and DELETE on table ${name}: grant them`;
+  if (kind === 'sequence') return `USAGE on sequence ${name}: grant it`;
+  if (kind === 'database') return `CREATE on database ${name}: grant it`;
+  const owned = /^must be owner of (\w+) (.+)$/.exec(said);
+  if (owned) return `ownership of ${owned[1]} ${owned[2]}, which an upgrade needs to change it: run the upgrade as its owner`;
+  return 'a right the bridge needs';
 }
 
 /** A failure of the store's own making that is retried like PostgreSQL's serialization failure (40001). */
