@@ -4,8 +4,8 @@
 # service and its production dependencies, runs as an unprivileged user and
 # keeps its SQLite database and file outputs in a volume.
 #
-# scripts/check-docker-steps.sh runs the RUN steps below in a clean copy of the
-# repository on every CI run (there is no Docker engine there); keep the two in step.
+# scripts/container-test.sh builds this image and runs it on every CI run
+# (docs/deployment.md).
 
 ARG NODE_VERSION=24
 
