@@ -96,6 +96,9 @@ cleanup() {
   exit "$status"
 }
 trap cleanup EXIT
+# Interrupted: exit, so that the clean-up above runs.
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 # wait_for SECONDS COMMAND...: polls every 0.2 s until COMMAND succeeds; 1 at the deadline.
 wait_for() {
