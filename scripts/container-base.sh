@@ -78,8 +78,9 @@ build_stand_in() {
   if ! command -v debootstrap >/dev/null 2>&1; then
     command -v apt-get >/dev/null 2>&1 || die "building a stand-in needs debootstrap (no apt-get here to install it)" 3
     log "installing debootstrap"
-    timeout 600 apt-get update -q >&2
-    DEBIAN_FRONTEND=noninteractive timeout 600 apt-get install -y -q --no-install-recommends debootstrap >&2
+    { timeout 600 apt-get update -q && DEBIAN_FRONTEND=noninteractive timeout 600 apt-get install -y -q --no-install-recommends debootstrap; } \
+      >"${TMPDIR:-/tmp}/audian-bridge-apt.$$" 2>&1 || { tail -20 "${TMPDIR:-/tmp}/audian-bridge-apt.$$" >&2; die "apt-get install debootstrap failed"; }
+    rm -f "${TMPDIR:-/tmp}/audian-bridge-apt.$$"
   fi
   work="$(mktemp -d "${TMPDIR:-/tmp}/audian-bridge-base.XXXXXX")"
   # Not a trap of its own: the caller's EXIT trap must stay; an early exit leaves

@@ -79,6 +79,14 @@ abort() {
   exit "${3:-1}"
 }
 
+# The HTTP target on the host (start_target below), if it runs.
+stop_target() {
+  [ -n "$TARGET_PID" ] || return 0
+  kill "$TARGET_PID" 2>/dev/null || true
+  wait "$TARGET_PID" 2>/dev/null || true
+  TARGET_PID=""
+}
+
 cleanup() {
   local status=$?
   set +e
@@ -142,9 +150,9 @@ pass "docker engine"
 
 # --- the base and the image ---------------------------------------------------
 
-scripts_status=0
-"$REPO/scripts/container-base.sh" >"$WORK/base" || scripts_status=$?
-[ "$scripts_status" = 0 ] || abort "base image" "scripts/container-base.sh exited $scripts_status" "$([ "$scripts_status" = 3 ] && echo 3 || echo 1)"
+base_status=0
+"$REPO/scripts/container-base.sh" >"$WORK/base" || base_status=$?
+[ "$base_status" = 0 ] || abort "base image" "scripts/container-base.sh exited $base_status" "$([ "$base_status" = 3 ] && echo 3 || echo 1)"
 pass "base image: $(paste -sd ' ' "$WORK/base")"
 
 # Without the default bridge (an engine started as above) builds need the host's network.
@@ -252,12 +260,6 @@ JS
   TARGET_PID=$!
   wait_for 10 node -e "fetch('http://127.0.0.1:$TARGET_PORT/').then(()=>process.exit(0),()=>process.exit(1))"
 }
-stop_target() {
-  [ -n "$TARGET_PID" ] || return 0
-  kill "$TARGET_PID" 2>/dev/null || true
-  wait "$TARGET_PID" 2>/dev/null || true
-  TARGET_PID=""
-}
 
 ENV_ARGS=(-e PORT -e TARGET_PORT -e AUDIAN_WEBHOOK_SECRET -e VOICE_WEBHOOK_KEY)
 MOUNT_CONFIG=(-v "$CONFIG:/app/config.yaml:ro")
@@ -300,6 +302,20 @@ target_has_ids() {
 
 show_logs() { docker logs --tail 30 "$1" 2>&1 | cut -c1-300 >&2; }
 
+ready() { node -e "fetch('http://127.0.0.1:$PORT/readyz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"; }
+running() { [ "$(docker inspect -f '{{.State.Running}}' "$1" 2>/dev/null)" = true ]; }
+ready_or_gone() { ! running "$1" || ready; }
+# serving NAME CHECK: /readyz answers 200, or the container is gone: the checks after it
+# would only wait out their deadlines, so the run ends here with the container's log.
+serving() {
+  if wait_for 30 ready_or_gone "$1" && running "$1"; then
+    pass "$2"
+    return
+  fi
+  show_logs "$1"
+  abort "$2" "$(docker inspect -f 'running={{.State.Running}}, exit code {{.State.ExitCode}}' "$1" 2>/dev/null)"
+}
+
 write_config
 docker volume create "$VOLUME" >/dev/null
 start_target || abort "http target on the host" "no answer on 127.0.0.1:$TARGET_PORT"
@@ -308,7 +324,8 @@ start_target || abort "http target on the host" "no answer on 127.0.0.1:$TARGET_
 
 FIRST="audian-bridge-$RUN_ID-1"
 run_bridge "$FIRST" || abort "container starts" "docker run failed"
-log "started $FIRST on port $PORT (http target on $TARGET_PORT)"
+serving "$FIRST" "the container starts and serves (/readyz)"
+log "$FIRST serves on port $PORT (http target on $TARGET_PORT)"
 
 # Every dialect: audian.v2 (its documented ids kept, to be replayed later), audian.hooks, voice.
 if sender "$SEND call.completed --dialect audian.v2 --keep-ids && $SEND call.completed --dialect audian.hooks && $SEND call.completed --dialect voice --source voice" \
@@ -437,7 +454,8 @@ SECOND="audian-bridge-$RUN_ID-2"
 start_target || fail "http target on the host comes back"
 # With a read-only root file system this time: the volume is all it needs to write.
 run_bridge "$SECOND" --read-only || abort "second container starts" "docker run failed"
-log "started $SECOND on the same volume, --read-only"
+serving "$SECOND" "a new container on the same volume, --read-only, serves"
+log "$SECOND serves on the same volume, --read-only"
 
 remembers_duplicates() {
   sender "$SEND call.completed --dialect audian.v2 --keep-ids" || return 1
