@@ -10,16 +10,17 @@ import { describeStore, storeOptionsOf } from './config/store.js';
 import type { CanonicalEvent, DialectId } from './dialects/index.js';
 import { createDispatcher, type Dispatcher, type DispatchTarget } from './dispatch/dispatcher.js';
 import type { RetryPolicy } from './dispatch/retry.js';
-import { createAdminApp, createAdminServer } from './http/admin.js';
-import { createHttpApp, type HttpSource } from './http/app.js';
+import { createAdminApp, createAdminServer, type AdminAppDeps } from './http/admin.js';
+import { createHttpApp, type HttpAppDeps, type HttpSource } from './http/app.js';
 import { createBodyBudget } from './http/body.js';
 import { createHttpServer } from './http/server.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { createOperations } from './ops/operations.js';
+import { createProviderSide } from './provider/bridge-side.js';
 import { createReloader, type ReloadAnswer, type Reloader } from './reload.js';
 import { createRouter, type Router } from './routing/router.js';
 import { openStore, type Store } from './store/index.js';
-import { createVerifier } from './verify/index.js';
+import { createVerifier, type ExpiringSecret } from './verify/index.js';
 
 export interface ServiceDeps {
   readonly logger?: Logger;
@@ -79,14 +80,24 @@ export function buildConnectors(
   return connectors;
 }
 
-/** Turns the configured sources into the receiver's routes, each with its verifier. */
-export function buildSources(config: BridgeConfig, logger: Logger): HttpSource[] {
+/**
+ * Turns the configured sources into the receiver's routes, each with its
+ * verifier; `fileSecrets` adds, to an HMAC source, the secrets of the
+ * subscriptions' secrets files naming it (src/provider/bridge-side.ts).
+ */
+export function buildSources(config: BridgeConfig, logger: Logger, fileSecrets?: (source: string) => readonly ExpiringSecret[]): HttpSource[] {
   return config.sources.map((source) => {
     if (source.verify.none) {
       logger.warn({ source: source.name }, `source "${source.name}" accepts UNSIGNED webhooks (verify: none); anyone who can reach it can inject events`);
     }
     const verify = source.verify.hmac
-      ? createVerifier({ hmac: { secrets: source.verify.hmac.secrets, toleranceSeconds: source.verify.hmac.tolerance / 1000 } })
+      ? createVerifier({
+          hmac: {
+            secrets: source.verify.hmac.secrets,
+            toleranceSeconds: source.verify.hmac.tolerance / 1000,
+            ...(fileSecrets ? { expiring: () => fileSecrets(source.name) } : {}),
+          },
+        })
       : source.verify.header
         ? createVerifier({ header: source.verify.header })
         : createVerifier({ none: true });
@@ -170,9 +181,12 @@ export async function startService(config: BridgeConfig, deps: ServiceDeps = {})
   const delivery = createDelivery(config, { store, logger, metrics, now, fetch: deps.fetch ?? globalThis.fetch });
   const { dispatcher } = delivery;
   const routing = createRouting(config, logger, metrics);
-  const { acceptor, watcher, summaries } = createAcceptance(config, { store, router: routing, dispatcher, metrics, logger, now });
-  const sources = buildSources(config, logger);
-  const appFor = createReceiverApps(config, { acceptor, store, metrics, logger, now, accepting: () => state.accepting });
+  const providerSide = createProviderSide({ config, logger, store, registry: metrics.registry, now, ...(deps.fetch ? { fetch: deps.fetch } : {}) });
+  const { acceptor, watcher, summaries } = createAcceptance(config, { store, router: routing, dispatcher, metrics, providerSide, logger, now });
+  const sources = buildSources(config, logger, providerSide.secretsOf);
+  const accepting = () => state.accepting;
+  const readiness = readinessOf(accepting, store, () => providerSide.readinessWarnings());
+  const appFor = createReceiverApps(config, { acceptor, metrics, logger, now, accepting, readiness });
 
   const pruner = startPruner(store, config.store.dedupe_ttl, logger, now, config.store.prune_interval);
   dispatcher.start();
@@ -194,9 +208,10 @@ export async function startService(config: BridgeConfig, deps: ServiceDeps = {})
     build: (next, connectors) => ({
       connectors: delivery.connectorsFor(next, connectors),
       router: routing.routerFor(next),
-      app: appFor(buildSources(next, logger)),
+      app: appFor(buildSources(next, logger, providerSide.secretsOf)),
     }),
     swap: (built, next) => {
+      providerSide.update(next);
       routing.use(built.router);
       // Requests in flight finish on the app that took them; new ones reach the new sources.
       server.removeAllListeners('request');
@@ -205,7 +220,7 @@ export async function startService(config: BridgeConfig, deps: ServiceDeps = {})
     },
   });
   const admin = config.admin.token
-    ? await startAdmin(config, config.admin.token, { store, connectors: names.known, metrics, logger, now, dispatcher, reloader })
+    ? await startAdmin(config, config.admin.token, { store, connectors: names.known, metrics, logger, now, dispatcher, reloader, subscriptions: providerSide.admin })
     : undefined;
   state.accepting = true;
   logger.info({ url, store: describeStore(config.store), sources: sources.map((source) => source.path), connectors: [...delivery.connectors.keys()] }, 'audian-bridge listening');
@@ -215,7 +230,7 @@ export async function startService(config: BridgeConfig, deps: ServiceDeps = {})
     state,
     reloader,
     servers: admin ? [server, admin.server] : [server],
-    background: [pruner, watcher, summaries],
+    background: [() => providerSide.close(), () => pruner.stop(), () => watcher.stop(), () => summaries.stop()],
     dispatcher,
     store,
     logger,
@@ -296,7 +311,15 @@ function createRouting(config: BridgeConfig, logger: Logger, metrics: Metrics) {
 /** The acceptor, and the watchers that decide, once the grace is over, the missed calls and the summaries it commits. */
 function createAcceptance(
   config: BridgeConfig,
-  deps: { store: Store; router: Pick<Router, 'route'>; dispatcher: Pick<Dispatcher, 'notify'>; metrics: Metrics; logger: Logger; now: () => number },
+  deps: {
+    store: Store;
+    router: Pick<Router, 'route'>;
+    dispatcher: Pick<Dispatcher, 'notify'>;
+    metrics: Metrics;
+    providerSide: { seen(event: CanonicalEvent): void };
+    logger: Logger;
+    now: () => number;
+  },
 ) {
   const { store, logger, now } = deps;
   const lifecycle = {
@@ -312,7 +335,10 @@ function createAcceptance(
     logger,
     now,
     onCommitted: (names) => deps.dispatcher.notify(names),
-    onStored: (event) => deps.metrics.countEvent(event),
+    onStored: (event) => {
+      deps.metrics.countEvent(event);
+      deps.providerSide.seen(event);
+    },
   });
   const watcher = createMissedCallWatcher({ store, acceptor, graceMs: lifecycle.graceMs, logger, now });
   const summaries = createSummaryWatcher({ store, acceptor, graceMs: lifecycle.graceMs, logger, now });
@@ -322,10 +348,9 @@ function createAcceptance(
 /** Builds the receiver's app on a set of sources; the apps share one body budget, so requests still on the app a reload replaced count. */
 function createReceiverApps(
   config: BridgeConfig,
-  deps: { acceptor: Acceptor; store: Pick<Store, 'ping'>; metrics: Metrics; logger: Logger; now: () => number; accepting: () => boolean },
+  deps: { acceptor: Acceptor; metrics: Metrics; logger: Logger; now: () => number; accepting: () => boolean; readiness: HttpAppDeps['readiness'] },
 ) {
   const bodyBudget = createBodyBudget(config.server.max_inflight_body);
-  const readiness = readinessOf(deps.accepting, deps.store);
   return (sources: HttpSource[]) => createHttpApp({
     sources,
     bodyBudget,
@@ -338,12 +363,12 @@ function createReceiverApps(
     logger: deps.logger,
     now: deps.now,
     accepting: deps.accepting,
-    readiness,
+    readiness: deps.readiness,
   });
 }
 
-/** `/readyz`: ready while accepting webhooks and the store answers; otherwise why not. */
-export function readinessOf(accepting: () => boolean, store: Pick<Store, 'ping'>): () => Promise<{ ready: boolean; reason?: string }> {
+/** `/readyz`: ready while accepting webhooks and the store answers, with `warnings` that do not change it; otherwise why not. */
+export function readinessOf(accepting: () => boolean, store: Pick<Store, 'ping'>, warnings: () => Promise<string[]>): HttpAppDeps['readiness'] {
   return async () => {
     if (!accepting()) return { ready: false, reason: 'starting or shutting down' };
     try {
@@ -351,7 +376,8 @@ export function readinessOf(accepting: () => boolean, store: Pick<Store, 'ping'>
     } catch (err) {
       return { ready: false, reason: `store: ${(err as Error).message}` };
     }
-    return { ready: true };
+    const found = await warnings();
+    return { ready: true, ...(found.length > 0 ? { warnings: found } : {}) };
   };
 }
 
@@ -367,11 +393,12 @@ async function startAdmin(
     now: () => number;
     dispatcher: Pick<Dispatcher, 'notify'>;
     reloader: Pick<Reloader, 'reload'>;
+    subscriptions: NonNullable<AdminAppDeps['subscriptions']>;
   },
 ) {
   const { metrics, logger } = deps;
   const operations = createOperations({ store: deps.store, connectors: deps.connectors, now: deps.now, onQueued: (names) => deps.dispatcher.notify(names) });
-  const adminServer = createAdminServer(createAdminApp({ operations, metrics, token, logger, reload: () => deps.reloader.reload('admin') }), {
+  const adminServer = createAdminServer(createAdminApp({ operations, metrics, token, logger, reload: () => deps.reloader.reload('admin'), subscriptions: deps.subscriptions }), {
     requestTimeoutMs: config.server.request_timeout,
     logger: logger.child({ component: 'admin' }),
   });
@@ -389,7 +416,7 @@ export interface ShutdownParts {
   /** Closed together: no new connections, requests in flight finished within the budget. */
   readonly servers: readonly Server[];
   /** Stopped one after the other, once no request is in flight. */
-  readonly background: readonly { stop(): Promise<void> }[];
+  readonly background: readonly (() => void | Promise<void>)[];
   readonly dispatcher: { stop(graceMs: number): Promise<void> };
   readonly store: Pick<Store, 'close'>;
   readonly logger: Logger;
@@ -408,7 +435,7 @@ export async function shutDown(parts: ShutdownParts): Promise<void> {
   logger.info('shutting down');
   await parts.reloader.close();
   await Promise.all(parts.servers.map((server) => closeServer(server, remaining())));
-  for (const part of parts.background) await part.stop();
+  for (const stopPart of parts.background) await stopPart();
   await parts.dispatcher.stop(remaining());
   state.closed = true;
   await parts.store.close();

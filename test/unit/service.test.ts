@@ -13,17 +13,24 @@ function config(connectors: Record<string, unknown>) {
 }
 
 describe('readinessOf', () => {
-  it('is not ready while not accepting, nor while the store fails its ping; ready otherwise', async () => {
+  it('is not ready while not accepting, nor while the store fails its ping; ready otherwise, with the warnings if any', async () => {
     let accepting = false;
     let failing = false;
-    const ready = readinessOf(() => accepting, {
-      ping: async () => {
-        if (failing) throw new Error('database is locked');
+    let warnings: string[] = [];
+    const ready = readinessOf(
+      () => accepting,
+      {
+        ping: async () => {
+          if (failing) throw new Error('database is locked');
+        },
       },
-    });
+      async () => warnings,
+    );
     expect(await ready()).toEqual({ ready: false, reason: 'starting or shutting down' });
     accepting = true;
     expect(await ready()).toEqual({ ready: true });
+    warnings = ['subscription "main" silent for 2h'];
+    expect(await ready()).toEqual({ ready: true, warnings: ['subscription "main" silent for 2h'] });
     failing = true;
     expect(await ready()).toEqual({ ready: false, reason: 'store: database is locked' });
   });
@@ -72,13 +79,14 @@ function recordingParts(servers: Server[], timeoutMs: number) {
     state,
     reloader: { close: async () => void events.push(`reloader accepting=${state.accepting} servers=${listening()}`) },
     servers,
-    background: ['pruner', 'missed', 'summaries'].map((name) => ({
-      stop: async () => {
+    background: [
+      () => void events.push(`watcher closed servers=${listening()}`),
+      ...['pruner', 'missed', 'summaries'].map((name) => async () => {
         events.push(`${name} servers=${listening()}`);
         await new Promise((resolve) => setTimeout(resolve, 5));
         events.push(`${name} stopped`);
-      },
-    })),
+      }),
+    ],
     dispatcher: {
       stop: async (grace) => {
         graceMs = grace;
@@ -98,6 +106,7 @@ describe('shutDown', () => {
     await shutDown(parts);
     expect(events).toEqual([
       'reloader accepting=false servers=open,open',
+      'watcher closed servers=closed,closed',
       'pruner servers=closed,closed',
       'pruner stopped',
       'missed servers=closed,closed',
