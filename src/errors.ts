@@ -68,6 +68,16 @@ export const ERRORS = {
   CONFIG_DUPLICATE: service(500, false),
   CONFIG_UNKNOWN_REFERENCE: service(500, false),
   CONFIG_UNVERIFIED_SOURCE: service(500, false),
+  // the provider's management API (src/provider/); messages name the endpoint, never a token or a response body
+  PROVIDER_UNAUTHORIZED: service(502),
+  PROVIDER_NOT_FOUND: service(502),
+  PROVIDER_REJECTED: service(502),
+  PROVIDER_UNAVAILABLE: service(502),
+  PROVIDER_TIMEOUT: service(504),
+  PROVIDER_MALFORMED: service(502),
+  SUBSCRIPTION_NOT_APPLIED: request(409),
+  SUBSCRIPTION_UNSUPPORTED: request(400),
+  SECRET_FILE_INVALID: service(500),
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -28,23 +28,6 @@ export interface MetricsOptions {
 /** Every Prometheus metric the service exports, on one registry (no global state, so tests can make many). */
 export function createMetrics(options: MetricsOptions = {}) {
   const registry = new Registry();
-  const connectors = options.connectors ?? [];
-  /** A store read for a gauge; nothing while the store cannot answer (the scrape still succeeds). */
-  async function read<T>(query: (store: Store) => Promise<T>, fallback: T): Promise<T> {
-    const store = options.store?.();
-    if (!store) return fallback;
-    try {
-      return await query(store);
-    } catch {
-      return fallback;
-    }
-  }
-  /** Per connector, every configured one included, at 0 where the store has no row. */
-  function perConnector<Row extends { connector: string }>(rows: readonly Row[], value: (row: Row) => number): Map<string, number> {
-    const values = new Map(connectors.map((name) => [name, 0]));
-    for (const row of rows) values.set(row.connector, value(row));
-    return values;
-  }
   // Node's process metrics under their standard names (process_cpu_seconds_total, ...), as dashboards expect them.
   if (options.defaults !== false) collectDefaultMetrics({ register: registry });
 
@@ -92,6 +75,45 @@ export function createMetrics(options: MetricsOptions = {}) {
     labelNames: ['route'] as const,
     registers: [registry],
   });
+  registerStoreGauges(registry, options);
+
+  return {
+    registry,
+    webhooks,
+    events,
+    requestSeconds,
+    deliveries,
+    sendSeconds,
+    routeErrors,
+    /** Counts one committed event; `source` is the configured source's name. */
+    countEvent(event: CanonicalEvent): void {
+      const source = event.source.startsWith('audian/') ? event.source.slice('audian/'.length) : event.source;
+      events.inc({ source, dialect: event.dialect, type: typeLabel(event.type) });
+    },
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;
+
+/** The gauges read from the store at each scrape: the outbox by connector, pauses, and the store's size. */
+function registerStoreGauges(registry: Registry, options: MetricsOptions): void {
+  const connectors = options.connectors ?? [];
+  /** A store read for a gauge; nothing while the store cannot answer (the scrape still succeeds). */
+  async function read<T>(query: (store: Store) => Promise<T>, fallback: T): Promise<T> {
+    const store = options.store?.();
+    if (!store) return fallback;
+    try {
+      return await query(store);
+    } catch {
+      return fallback;
+    }
+  }
+  /** Per connector, every configured one included, at 0 where the store has no row. */
+  function perConnector<Row extends { connector: string }>(rows: readonly Row[], value: (row: Row) => number): Map<string, number> {
+    const values = new Map(connectors.map((name) => [name, 0]));
+    for (const row of rows) values.set(row.connector, value(row));
+    return values;
+  }
   /** A gauge per connector, every configured one present (0 where the store has no row), read from the store at each scrape. */
   function connectorGauge<Row extends { connector: string }>(name: string, help: string, rows: (store: Store) => Promise<readonly Row[]>, value: (row: Row, now: number) => number): void {
     new Gauge({
@@ -126,21 +148,5 @@ export function createMetrics(options: MetricsOptions = {}) {
       if (size !== undefined) this.set(size);
     },
   });
-
-  return {
-    registry,
-    webhooks,
-    events,
-    requestSeconds,
-    deliveries,
-    sendSeconds,
-    routeErrors,
-    /** Counts one committed event; `source` is the configured source's name. */
-    countEvent(event: CanonicalEvent): void {
-      const source = event.source.startsWith('audian/') ? event.source.slice('audian/'.length) : event.source;
-      events.inc({ source, dialect: event.dialect, type: typeLabel(event.type) });
-    },
-  };
 }
 
-export type Metrics = ReturnType<typeof createMetrics>;

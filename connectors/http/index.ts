@@ -1,10 +1,15 @@
 import { createHash } from 'node:crypto';
-import jsonata from 'jsonata';
 import { EnvHttpProxyAgent } from 'undici';
 import { z } from 'zod';
-import { boolean, compileTemplate, duration, integer, jsonataExpression, memoryState, nonEmpty, permanent, retriable, sent, skipped, template, type CanonicalEvent, type ConnectorDefinition, type Delivery, type SendResult } from '../../src/sdk/index.js';
+import { boolean, duration, integer, jsonataExpression, memoryState, nonEmpty, permanent, retriable, sent, template, type CanonicalEvent, type ConnectorDefinition, type Delivery, type Preview, type SendResult } from '../../src/sdk/index.js';
 import { parseRetryAfter } from '../retry-after.js';
+import { redactHeaders, redactQuery } from './redact.js';
+import { BREAKS_HEADER, createRequestPlanner, NOT_LATIN1, type PlannedRequest, type Request } from './request.js';
+import { createStaleGuard } from './stale-guard.js';
 import { compileUrlTemplate, withoutUserInfo } from './url.js';
+
+export { REDACTED, redactHeaders } from './redact.js';
+export { STALE_GUARD_TTL_MS } from './stale-guard.js';
 
 const TYPE = 'http';
 
@@ -18,11 +23,6 @@ function urlTemplate() {
     }
   });
 }
-
-/** Fetch refuses these in a header value; a literal one is a config error, a rendered one a permanent failure. */
-const BREAKS_HEADER = /[\r\n\0]/;
-/** HTTP header values are bytes; fetch takes Latin-1 only. */
-const NOT_LATIN1 = /[^\u0000-\u00ff]/;
 
 function headerTemplate() {
   return template().refine((value) => !BREAKS_HEADER.test(value), 'a header value cannot contain CR, LF or NUL');
@@ -73,9 +73,6 @@ export const httpSchema = z.strictObject({
 
 export type HttpOptions = z.output<typeof httpSchema>;
 
-/** How long the stale guard remembers a call's last delivered update. */
-export const STALE_GUARD_TTL_MS = 30 * 24 * 3600_000;
-
 /**
  * The `Idempotency-Key` of one delivery: unique per (source, type, event id,
  * route, connector), because providers reuse an event id across types (seed
@@ -88,30 +85,58 @@ export function idempotencyKey(event: Pick<CanonicalEvent, 'source' | 'type' | '
   return replay > 0 ? `${key}.replay-${replay}` : key;
 }
 
-/** Where an update stands in its call's order: event time, then acceptance order (the outbox id). */
-interface Mark {
-  readonly time: number;
-  readonly order: number;
+/** What a request needs beside itself: how it is sent, where, and for how long. */
+interface Exchange {
+  readonly method: string;
+  readonly timeoutMs: number;
+  /** The target's scheme, host and port, for messages. */
+  readonly origin: string;
+  readonly dispatcher: EnvHttpProxyAgent;
+  readonly fetch: typeof fetch;
+  readonly now: () => number;
 }
 
-function isOlder(mark: Mark, than: Mark): boolean {
-  return mark.time < than.time || (mark.time === than.time && mark.order < than.order);
+/**
+ * Sends one request and reads the answer: 2xx is delivered; 408, 429, 5xx and
+ * a failed request are retriable (with `Retry-After`); anything else is
+ * permanent.
+ */
+async function exchange(request: Request, how: Exchange, signal: AbortSignal): Promise<SendResult> {
+  const timeout = AbortSignal.timeout(how.timeoutMs);
+  let response: Response;
+  try {
+    response = await how.fetch(request.url, {
+      method: how.method,
+      headers: request.headers,
+      body: request.text,
+      signal: AbortSignal.any([signal, timeout]),
+      redirect: 'manual',
+      // Node's fetch is undici's; its `dispatcher` option is not in the DOM types.
+      ...({ dispatcher: how.dispatcher } as object),
+    });
+  } catch (err) {
+    return retriable(`request to ${how.origin} failed: ${timeout.aborted ? `timed out after ${how.timeoutMs} ms` : describe(err)}`);
+  }
+  // Drain the body so the connection goes back to the pool; keep a little for the error message.
+  const text = (await response.text().catch(() => '')).slice(0, 300);
+  if (response.ok) return sent;
+  const detail = `${how.method} ${how.origin} answered ${response.status}${text ? `: ${text}` : ''}`;
+  if (response.status === 408 || response.status === 429 || response.status >= 500) {
+    return retriable(detail, parseRetryAfter(response.headers.get('retry-after'), how.now()));
+  }
+  return permanent(detail);
 }
 
-/** Headers whose values a preview never shows: credentials, and anything named like one. */
-const SECRET_HEADER = /^(?:authorization|proxy-authorization|cookie|x-api-key)$|token|secret|key|password|auth|session|signature/i;
-/** Query parameters a preview never shows, by the same rule. */
-const SECRET_PARAM = /token|secret|key|password|passwd|auth|session|signature|sig$/i;
-/** The connector's own headers: known values, never secret. */
-const OWN_HEADERS = new Set(['content-type', 'idempotency-key', 'user-agent']);
-export const REDACTED = '[redacted]';
-
-interface Request {
-  readonly url: string;
-  readonly headers: Record<string, string>;
-  /** The JSON value sent, and its text. */
-  readonly body: unknown;
-  readonly text: string;
+/** What a preview shows of a planned request: secrets redacted. */
+function previewOf(planned: PlannedRequest, method: string): Preview {
+  if (!planned.ok) return { outcome: 'fail', error: planned.error };
+  const { request } = planned;
+  const shownUrl = redactQuery(request.url);
+  return {
+    outcome: 'send',
+    target: `${method} ${shownUrl}`,
+    message: { method, url: shownUrl, headers: redactHeaders(request.headers), body: request.body },
+  };
 }
 
 /**
@@ -130,93 +155,23 @@ export const httpConnector: ConnectorDefinition<typeof httpSchema> = {
   create(name, options, context) {
     const logger = context.logger.child({ connector: name });
     const url = compileUrlTemplate(options.url);
-    const headers = Object.entries(options.headers).map(([header, value]) => [header.toLowerCase(), compileTemplate(value)] as const);
-    const body = options.body === undefined ? undefined : jsonata(options.body);
-    const authorization = options.auth
-      ? 'bearer' in options.auth
-        ? `Bearer ${options.auth.bearer}`
-        : `Basic ${Buffer.from(`${options.auth.basic.username}:${options.auth.basic.password}`).toString('base64')}`
-      : url.authorization;
+    const plan = createRequestPlanner(options, url);
+    const guard = createStaleGuard(options.stale_guard, context.state ?? memoryState(context.now), context.now);
     // HTTPS_PROXY / HTTP_PROXY / NO_PROXY, read once; without them it connects directly. No I/O until a request.
     const dispatcher = new EnvHttpProxyAgent();
-    const state = context.state ?? memoryState(context.now);
+    const how: Exchange = { method: options.method, timeoutMs: options.timeout, origin: url.origin, dispatcher, fetch: context.fetch, now: context.now };
     let closing: Promise<void> | undefined;
 
-    /** The request for an event with its idempotency key, or why there can be none (a permanent failure). */
-    async function plan(event: CanonicalEvent, key: string): Promise<{ ok: true; request: Request } | { ok: false; error: string }> {
-      const target = url.render(event);
-      if (!target.ok) return target;
-      const requestHeaders: Record<string, string> = {
-        'content-type': body ? 'application/json' : 'application/cloudevents+json; charset=utf-8',
-        'idempotency-key': key,
-        'user-agent': 'audian-bridge',
-        ...(authorization ? { authorization } : {}),
-      };
-      for (const [header, value] of headers) {
-        const rendered = value.render(event);
-        if (!rendered.ok) return { ok: false, error: `header ${header} has no value for {${rendered.missing.join('}, {')}}` };
-        if (BREAKS_HEADER.test(rendered.value)) return { ok: false, error: `header ${header}: a value contains CR, LF or NUL, which could forge headers; not sent` };
-        if (NOT_LATIN1.test(rendered.value)) return { ok: false, error: `header ${header}: a value has characters beyond Latin-1, which an HTTP header cannot carry` };
-        requestHeaders[header] = rendered.value;
-      }
-      try {
-        const payload: unknown = body ? await body.evaluate(event) : event;
-        return { ok: true, request: { url: target.url, headers: requestHeaders, body: payload, text: JSON.stringify(payload) ?? 'null' } };
-      } catch (err) {
-        return { ok: false, error: `body mapping failed: ${(err as Error).message}` };
-      }
-    }
-
-    /** The state key of the call's last delivered update, when the stale guard applies to the event. */
-    function guardKey(event: CanonicalEvent): string | undefined {
-      return options.stale_guard && event.subject !== undefined ? `stale-guard\u0000${event.source}\u0000${event.subject}` : undefined;
-    }
-
-    async function lastDelivered(key: string): Promise<Mark | undefined> {
-      const value = await state.get(key);
-      return value === undefined ? undefined : (JSON.parse(value) as Mark);
-    }
-
+    /** Past the stale guard, planned with its idempotency key, then sent. */
     async function sendOne(delivery: Delivery, signal: AbortSignal): Promise<SendResult> {
       const { event } = delivery;
-      const replay = delivery.replay ?? 0;
-      const markKey = guardKey(event);
-      const mark: Mark = { time: Date.parse(event.time), order: delivery.id };
-      const last = markKey === undefined ? undefined : await lastDelivered(markKey);
-      // An operator's replay is sent whatever its age: resending an old update is what was asked for.
-      if (last && replay === 0 && isOlder(mark, last)) {
-        return skipped(`stale: ${event.type} of ${event.time} is older than the update of ${new Date(last.time).toISOString()} already delivered for call ${event.subject}`);
-      }
-      const planned = await plan(event, idempotencyKey(event, delivery.route, name, replay));
+      const admitted = await guard.admit(delivery);
+      if ('stale' in admitted) return admitted.stale;
+      const planned = await plan(event, idempotencyKey(event, delivery.route, name, delivery.replay ?? 0));
       if (!planned.ok) return permanent(planned.error);
-      const { request } = planned;
-      const timeout = AbortSignal.timeout(options.timeout);
-      let response: Response;
-      try {
-        response = await context.fetch(request.url, {
-          method: options.method,
-          headers: request.headers,
-          body: request.text,
-          signal: AbortSignal.any([signal, timeout]),
-          redirect: 'manual',
-          // Node's fetch is undici's; its `dispatcher` option is not in the DOM types.
-          ...({ dispatcher } as object),
-        });
-      } catch (err) {
-        return retriable(`request to ${url.origin} failed: ${timeout.aborted ? `timed out after ${options.timeout} ms` : describe(err)}`);
-      }
-      // Drain the body so the connection goes back to the pool; keep a little for the error message.
-      const text = (await response.text().catch(() => '')).slice(0, 300);
-      if (response.ok) {
-        // The mark only moves forward (a replay of an old update leaves it).
-        if (markKey !== undefined && (!last || isOlder(last, mark))) await state.set(markKey, JSON.stringify(mark), context.now() + STALE_GUARD_TTL_MS);
-        return sent;
-      }
-      const detail = `${options.method} ${url.origin} answered ${response.status}${text ? `: ${text}` : ''}`;
-      if (response.status === 408 || response.status === 429 || response.status >= 500) {
-        return retriable(detail, parseRetryAfter(response.headers.get('retry-after'), context.now()));
-      }
-      return permanent(detail);
+      const result = await exchange(planned.request, how, signal);
+      if (result.ok) await admitted.delivered();
+      return result;
     }
 
     return {
@@ -234,15 +189,7 @@ export const httpConnector: ConnectorDefinition<typeof httpSchema> = {
         return results;
       },
       async preview(event, route) {
-        const planned = await plan(event, route === undefined ? PER_ROUTE : idempotencyKey(event, route, name));
-        if (!planned.ok) return { outcome: 'fail', error: planned.error };
-        const { request } = planned;
-        const shownUrl = redactQuery(request.url);
-        return {
-          outcome: 'send',
-          target: `${options.method} ${shownUrl}`,
-          message: { method: options.method, url: shownUrl, headers: redactHeaders(request.headers), body: request.body },
-        };
+        return previewOf(await plan(event, route === undefined ? PER_ROUTE : idempotencyKey(event, route, name)), options.method);
       },
       async stop() {
         // Idempotent: the dispatcher may stop a connector that `start` never reached, or stop it twice.
@@ -261,20 +208,4 @@ function describe(err: unknown): string {
   const error = err as { message?: unknown; cause?: { message?: unknown; code?: unknown } };
   const cause = typeof error?.cause?.message === 'string' && error.cause.message !== '' ? `: ${error.cause.message}` : '';
   return `${String(error?.message ?? err)}${cause}`.replace(/\/\/[^/?#@\s]*@/g, '//');
-}
-
-export function redactHeaders(headers: Readonly<Record<string, string>>): Record<string, string> {
-  return Object.fromEntries(Object.entries(headers).map(([name, value]) => [name, !OWN_HEADERS.has(name) && SECRET_HEADER.test(name) ? REDACTED : value]));
-}
-
-function redactQuery(url: string): string {
-  const parsed = new URL(url);
-  if (![...parsed.searchParams.keys()].some((key) => SECRET_PARAM.test(key))) return url;
-  // Rebuilt by hand: URLSearchParams would re-encode every other value.
-  const [head, query] = [url.slice(0, url.indexOf('?')), url.slice(url.indexOf('?') + 1).split('#')[0]!];
-  const shown = query.split('&').map((pair) => {
-    const [key = '', ...value] = pair.split('=');
-    return value.length > 0 && SECRET_PARAM.test(decodeURIComponent(key)) ? `${key}=${REDACTED}` : pair;
-  });
-  return `${head}?${shown.join('&')}${parsed.hash}`;
 }

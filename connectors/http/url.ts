@@ -36,7 +36,25 @@ type Part = 'path' | 'query' | 'fragment';
 
 /** Compiles and checks a URL template; throws an Error saying what to change. Messages never contain the user info. */
 export function compileUrlTemplate(source: string): UrlTemplate {
-  const pieces = compileTemplate(source).pieces;
+  const { origin, authorization, rest } = splitOrigin(compileTemplate(source).pieces);
+  checkPlaces(rest);
+  // A literal part that URL parsing would rewrite (a space, a `..` segment) would fail every delivery: refuse it now.
+  const sample = buildUrl(origin, rest, () => 'x');
+  if (!sample.ok) throw new Error('the URL is not in normal form (a space or another character to percent-encode, or a "." or ".." segment?): write it as a browser would send it');
+
+  return {
+    origin,
+    ...(authorization ? { authorization } : {}),
+    render: (event) => buildUrl(origin, rest, (path) => placeholderValue(event, path)),
+  };
+}
+
+/**
+ * The fixed part of a template (scheme, host and port) and the pieces after
+ * it (path, query, fragment; the path starts with `/`). Throws where a
+ * placeholder stands in the fixed part, or it is no http(s) URL.
+ */
+function splitOrigin(pieces: readonly TemplatePiece[]): { origin: string; authorization: string | undefined; rest: TemplatePiece[] } {
   const first = pieces.findIndex((piece) => typeof piece !== 'string');
   const leading = (first === -1 ? pieces : pieces.slice(0, first)).join('');
   const authority = SCHEME_AND_AUTHORITY.exec(leading);
@@ -55,79 +73,71 @@ export function compileUrlTemplate(source: string): UrlTemplate {
   }
   if (base.protocol !== 'http:' && base.protocol !== 'https:') throw new Error(`${base.protocol.slice(0, -1)} URLs are not supported: use http or https`);
   if (base.hostname === '') throw new Error('the URL names no host');
-  const origin = base.origin;
   const authorization =
     base.username || base.password ? `Basic ${Buffer.from(`${decodeURIComponent(base.username)}:${decodeURIComponent(base.password)}`).toString('base64')}` : undefined;
 
   // Everything after the authority: path, query, fragment. `https://crm?x=1` has the path `/`.
   const rest: TemplatePiece[] = [leading.slice(authority[0].length), ...(first === -1 ? [] : pieces.slice(first))];
   if (!(rest[0] as string).startsWith('/')) rest[0] = `/${rest[0] as string}`;
-  checkPlaces(rest);
+  return { origin: base.origin, authorization, rest };
+}
 
-  function build(valueOf: (path: string) => string | undefined): { ok: true; url: string } | { ok: false; error: string } {
-    const missing: string[] = [];
-    let url = origin;
-    let part: Part = 'path';
-    /** The path segment being written, and whether a placeholder filled any of it. */
-    let segment = '';
-    let filled: string[] = [];
-    const closeSegment = (): string | undefined => {
-      if (filled.length === 0) return undefined;
-      const which = `{${filled.join('}, {')}}`;
-      if (segment === '') return `${which} left a path segment empty`;
-      if (DOT_SEGMENT.test(segment)) return `${which} made the path segment "${segment}", which URL parsing would resolve to another path`;
-      return undefined;
-    };
-    for (const piece of rest) {
-      if (typeof piece === 'string') {
-        for (const char of piece) {
-          if (part === 'path' && (char === '/' || char === '?' || char === '#')) {
-            const problem = closeSegment();
-            if (problem) return { ok: false, error: problem };
-            segment = '';
-            filled = [];
-            if (char !== '/') part = char === '?' ? 'query' : 'fragment';
-          } else if (part === 'query' && char === '#') {
-            part = 'fragment';
-          } else if (part === 'path') {
-            segment += char;
-          }
-          url += char;
+/** Why a path segment that placeholders (`filled`) helped write may not be sent, if it may not. */
+function segmentProblem(segment: string, filled: readonly string[]): string | undefined {
+  if (filled.length === 0) return undefined;
+  const which = `{${filled.join('}, {')}}`;
+  if (segment === '') return `${which} left a path segment empty`;
+  if (DOT_SEGMENT.test(segment)) return `${which} made the path segment "${segment}", which URL parsing would resolve to another path`;
+  return undefined;
+}
+
+/** The URL of `origin` and `rest` with each placeholder's value encoded, or why it cannot be sent. */
+function buildUrl(origin: string, rest: readonly TemplatePiece[], valueOf: (path: string) => string | undefined): { ok: true; url: string } | { ok: false; error: string } {
+  const missing: string[] = [];
+  let url = origin;
+  let part: Part = 'path';
+  /** The path segment being written, and whether a placeholder filled any of it. */
+  let segment = '';
+  let filled: string[] = [];
+  for (const piece of rest) {
+    if (typeof piece === 'string') {
+      for (const char of piece) {
+        if (part === 'path' && (char === '/' || char === '?' || char === '#')) {
+          const problem = segmentProblem(segment, filled);
+          if (problem) return { ok: false, error: problem };
+          segment = '';
+          filled = [];
+          if (char !== '/') part = char === '?' ? 'query' : 'fragment';
+        } else if (part === 'query' && char === '#') {
+          part = 'fragment';
+        } else if (part === 'path') {
+          segment += char;
         }
-        continue;
+        url += char;
       }
-      const value = valueOf(piece.path);
-      if (value === undefined) {
-        missing.push(piece.path);
-        continue;
-      }
-      const encoded = encodeComponent(value);
-      if (part === 'path') {
-        segment += encoded;
-        filled.push(piece.path);
-      }
-      url += encoded;
+      continue;
     }
-    if (missing.length > 0) return { ok: false, error: `url template has no value for {${missing.join('}, {')}}` };
+    const value = valueOf(piece.path);
+    if (value === undefined) {
+      missing.push(piece.path);
+      continue;
+    }
+    const encoded = encodeComponent(value);
     if (part === 'path') {
-      const problem = closeSegment();
-      if (problem) return { ok: false, error: problem };
+      segment += encoded;
+      filled.push(piece.path);
     }
-    // The last guard: what is sent is exactly what was built, to the host configured.
-    const parsed = parseUrl(url);
-    if (!parsed || parsed.href !== url || parsed.origin !== origin) return { ok: false, error: 'the rendered URL would be rewritten by URL parsing; not sent' };
-    return { ok: true, url };
+    url += encoded;
   }
-
-  // A literal part that URL parsing would rewrite (a space, a `..` segment) would fail every delivery: refuse it now.
-  const sample = build(() => 'x');
-  if (!sample.ok) throw new Error('the URL is not in normal form (a space or another character to percent-encode, or a "." or ".." segment?): write it as a browser would send it');
-
-  return {
-    origin,
-    ...(authorization ? { authorization } : {}),
-    render: (event) => build((path) => placeholderValue(event, path)),
-  };
+  if (missing.length > 0) return { ok: false, error: `url template has no value for {${missing.join('}, {')}}` };
+  if (part === 'path') {
+    const problem = segmentProblem(segment, filled);
+    if (problem) return { ok: false, error: problem };
+  }
+  // The last guard: what is sent is exactly what was built, to the host configured.
+  const parsed = parseUrl(url);
+  if (!parsed || parsed.href !== url || parsed.origin !== origin) return { ok: false, error: 'the rendered URL would be rewritten by URL parsing; not sent' };
+  return { ok: true, url };
 }
 
 const PLACEHOLDER_PLACES =

@@ -66,105 +66,34 @@ export interface Sender {
  */
 export function createSender(options: SenderOptions): Sender {
   const { logger } = options;
-  let producer: ProducerLike | undefined;
-  let connecting: Promise<ProducerLike> | undefined;
-  /** Set after a failed request: the next one needs a new producer. */
-  let stale = false;
+  const slot = createProducerSlot(options.createProducer, logger);
   /** Sends run one at a time; the dispatcher may start a new one while an abandoned one still runs. */
   let tail: Promise<unknown> = Promise.resolve();
 
-  async function ready(): Promise<ProducerLike> {
-    if (producer && !stale) return producer;
-    connecting ??= (async () => {
-      const old = producer;
-      producer = undefined;
-      stale = false;
-      if (old) await old.disconnect().catch((err: unknown) => logger.debug({ err }, 'disconnecting the previous producer failed'));
-      const fresh = options.createProducer();
-      try {
-        await fresh.connect();
-      } catch (err) {
-        await fresh.disconnect().catch(() => undefined);
-        throw err;
-      }
-      producer = fresh;
-      return fresh;
-    })().finally(() => {
-      connecting = undefined;
-    });
-    return connecting;
-  }
-
-  /**
-   * Sends one request's worth of records; fills `results` at their indexes;
-   * returns the failure, if any. `held` holds the partitions (topic and key)
-   * of this send that had a retriable failure.
-   */
-  async function attempt(
-    candidates: readonly number[],
-    records: readonly KafkaRecord[],
-    results: SendResult[],
-    signal: AbortSignal,
-    held: Set<string>,
-  ): Promise<KafkaFailure | undefined> {
-    const indexes = candidates.filter((index) => {
-      if (!held.has(partitionOf(records[index]!))) return true;
-      results[index] = retriable(HELD_BACK);
-      return false;
-    });
-    if (indexes.length === 0) return undefined;
-    if (signal.aborted) {
-      const failure: KafkaFailure = { retriable: true, scope: 'connection', kind: 'Aborted', error: `send aborted: ${String((signal.reason as Error | undefined)?.message ?? signal.reason)}` };
-      for (const index of indexes) results[index] = retriable(failure.error);
-      for (const index of indexes) held.add(partitionOf(records[index]!));
-      return failure;
-    }
+  /** One request through the live producer; a failed one retires the producer. */
+  async function produce(indexes: readonly number[], records: readonly KafkaRecord[]): Promise<void> {
     try {
-      const live = await ready();
+      const live = await slot.ready();
       await live.sendBatch({ topicMessages: groupByTopic(indexes, records), acks: options.acks, timeout: options.ackTimeoutMs, compression: options.compression });
-      for (const index of indexes) results[index] = sent;
-      return undefined;
     } catch (err) {
-      stale = true;
-      const failure = classifyKafkaError(err);
-      const topics = new Set(indexes.map((index) => records[index]!.topic));
-      logger.debug({ err, scope: failure.scope, retriable: failure.retriable, messages: indexes.length, topics: [...topics] }, 'produce request failed');
-      if (failure.scope !== 'connection' && topics.size > 1) {
-        return eachUntilDisconnected(
-          [...topics].map((topic) => indexes.filter((index) => records[index]!.topic === topic)),
-          (group) => attempt(group, records, results, signal, held),
-          results,
-        );
-      }
-      if (failure.scope === 'message' && indexes.length > 1) {
-        return eachUntilDisconnected(
-          indexes.map((index) => [index]),
-          (group) => attempt(group, records, results, signal, held),
-          results,
-        );
-      }
-      const topic = topics.size === 1 ? `topic "${[...topics][0]}": ` : '';
-      const result = toResult({ ...failure, error: failure.scope === 'connection' ? failure.error : `${topic}${failure.error}` });
-      for (const index of indexes) results[index] = result;
-      if (failure.retriable) for (const index of indexes) held.add(partitionOf(records[index]!));
-      return failure;
+      slot.retire();
+      throw err;
     }
   }
 
   async function sendAll(records: readonly KafkaRecord[], signal: AbortSignal): Promise<SendResult[]> {
-    const results: SendResult[] = new Array(records.length);
-    const held = new Set<string>();
+    const run: Run = { records, results: new Array(records.length), signal, held: new Set<string>(), produce: (indexes) => produce(indexes, records), logger };
     await eachUntilDisconnected(
       chunkBySize(records, options.maxRequestBytes),
-      (chunk) => attempt(chunk, records, results, signal, held),
-      results,
+      (chunk) => attempt(run, chunk),
+      run.results,
     );
-    return results;
+    return run.results;
   }
 
   return {
     async connect() {
-      await ready();
+      await slot.ready();
     },
     send(records, signal) {
       const run = tail.then(() => sendAll(records, signal));
@@ -173,12 +102,124 @@ export function createSender(options: SenderOptions): Sender {
     },
     async close() {
       await tail;
+      await slot.close();
+    },
+  };
+}
+
+/** The producer requests go through: kept while they succeed, replaced by a new one after one fails (see createSender). */
+export interface ProducerSlot {
+  /** The producer to send through, connecting a new one when there is none or the last one is retired. */
+  ready(): Promise<ProducerLike>;
+  /** After a failed request: the next `ready` disconnects this producer and connects a new one. */
+  retire(): void;
+  /** Waits for a connect in progress, then disconnects. */
+  close(): Promise<void>;
+}
+
+export function createProducerSlot(createProducer: () => ProducerLike, logger: Logger): ProducerSlot {
+  let producer: ProducerLike | undefined;
+  let connecting: Promise<ProducerLike> | undefined;
+  /** Set after a failed request: the next one needs a new producer. */
+  let stale = false;
+
+  async function replace(): Promise<ProducerLike> {
+    const old = producer;
+    producer = undefined;
+    stale = false;
+    if (old) await old.disconnect().catch((err: unknown) => logger.debug({ err }, 'disconnecting the previous producer failed'));
+    const fresh = createProducer();
+    try {
+      await fresh.connect();
+    } catch (err) {
+      await fresh.disconnect().catch(() => undefined);
+      throw err;
+    }
+    producer = fresh;
+    return fresh;
+  }
+
+  return {
+    async ready() {
+      if (producer && !stale) return producer;
+      connecting ??= replace().finally(() => {
+        connecting = undefined;
+      });
+      return connecting;
+    },
+    retire() {
+      stale = true;
+    },
+    async close() {
       await connecting?.catch(() => undefined);
       const last = producer;
       producer = undefined;
       await last?.disconnect();
     },
   };
+}
+
+/** One send: its records, their results as they are known, and the partitions (topic and key) that had a retriable failure. */
+interface Run {
+  readonly records: readonly KafkaRecord[];
+  readonly results: SendResult[];
+  readonly signal: AbortSignal;
+  readonly held: Set<string>;
+  /** Sends the records at these indexes in one request. */
+  readonly produce: (indexes: readonly number[]) => Promise<void>;
+  readonly logger: Logger;
+}
+
+/**
+ * Sends one request's worth of records; fills `run.results` at their indexes;
+ * returns the failure, if any. A failure for one topic or one message of
+ * several is tried again by topic, then by message.
+ */
+async function attempt(run: Run, candidates: readonly number[]): Promise<KafkaFailure | undefined> {
+  const { records, results, signal } = run;
+  const indexes = candidates.filter((index) => {
+    if (!run.held.has(partitionOf(records[index]!))) return true;
+    results[index] = retriable(HELD_BACK);
+    return false;
+  });
+  if (indexes.length === 0) return undefined;
+  if (signal.aborted) {
+    const failure: KafkaFailure = { retriable: true, scope: 'connection', kind: 'Aborted', error: `send aborted: ${String((signal.reason as Error | undefined)?.message ?? signal.reason)}` };
+    settle(run, indexes, failure);
+    return failure;
+  }
+  try {
+    await run.produce(indexes);
+    for (const index of indexes) results[index] = sent;
+    return undefined;
+  } catch (err) {
+    const failure = classifyKafkaError(err);
+    const topics = new Set(indexes.map((index) => records[index]!.topic));
+    run.logger.debug({ err, scope: failure.scope, retriable: failure.retriable, messages: indexes.length, topics: [...topics] }, 'produce request failed');
+    const groups = smallerRequests(failure, indexes, topics, records);
+    if (groups) return eachUntilDisconnected(groups, (group) => attempt(run, group), results);
+    const topic = topics.size === 1 ? `topic "${[...topics][0]}": ` : '';
+    settle(run, indexes, { ...failure, error: failure.scope === 'connection' ? failure.error : `${topic}${failure.error}` });
+    return failure;
+  }
+}
+
+/** Fails the records at `indexes` with `failure`; a retriable one holds back their partitions for the rest of the send. */
+function settle(run: Run, indexes: readonly number[], failure: KafkaFailure): void {
+  const result = toResult(failure);
+  for (const index of indexes) run.results[index] = result;
+  if (failure.retriable) for (const index of indexes) run.held.add(partitionOf(run.records[index]!));
+}
+
+/**
+ * After a request failed for one topic or one message, the requests to try
+ * instead: one per topic, or one per message of a single topic. None when the
+ * failure concerns them all (the connection, or the only topic or message).
+ */
+function smallerRequests(failure: KafkaFailure, indexes: readonly number[], topics: ReadonlySet<string>, records: readonly KafkaRecord[]): number[][] | undefined {
+  if (failure.scope !== 'connection' && topics.size > 1) return [...topics].map((topic) => indexes.filter((index) => records[index]!.topic === topic));
+  if (failure.scope === 'message' && indexes.length > 1) return indexes.map((index) => [index]);
+  return undefined;
 }
 
 const HELD_BACK = 'not sent: an earlier event with the same topic and key failed in this batch';

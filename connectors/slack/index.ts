@@ -1,15 +1,13 @@
-import { setTimeout as sleep } from 'node:timers/promises';
-import { LogLevel, WebClient, type ChatPostMessageArguments, type FetchFunction, type Logger as SlackLogger } from '@slack/web-api';
+import type { ChatPostMessageArguments, WebClient } from '@slack/web-api';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { boolean, compileTemplate, duration, nonEmpty, retriable, sent, template, type CanonicalEvent, type ConnectorDefinition, type Delivery, type SendResult } from '../../src/sdk/index.js';
-import { buildMessage } from './blocks.js';
+import { boolean, compileTemplate, duration, nonEmpty, sent, template, type CanonicalEvent, type ConnectorDefinition, type Delivery, type Preview, type SendResult } from '../../src/sdk/index.js';
+import { buildMessage, type MessageOptions } from './blocks.js';
+import { createClientFor } from './client.js';
 import { classifySlackError } from './errors.js';
 import { escapeMrkdwn } from './escape.js';
-import { createThreads, memoryState } from './threads.js';
-
-/** Longest the connector waits in place for its turn (pacing, a rate-limit window) before handing the wait to the outbox. */
-const MAX_WAIT_IN_PLACE_MS = 10_000;
+import { createPacer, type Pacer } from './pacing.js';
+import { createThreads, memoryState, type ThreadRef, type Threads } from './threads.js';
 
 function httpUrl() {
   return nonEmpty().refine((value) => URL.canParse(value) && /^https?:$/.test(new URL(value).protocol), 'must be an http(s) URL, e.g. https://slack.com/api/');
@@ -51,19 +49,93 @@ export const slackSchema = z.strictObject({
 
 export type SlackOptions = z.output<typeof slackSchema>;
 
-/** @slack/web-api logs through our pino logger; its failures are reported by the dispatcher, so they are debug here. */
-function slackLogger(logger: Logger): SlackLogger {
-  let level = LogLevel.DEBUG;
-  const write = (msg: unknown[]) => msg.map((part) => (typeof part === 'string' ? part : JSON.stringify(part))).join(' ');
-  return {
-    debug: (...msg: unknown[]) => logger.debug(write(msg)),
-    info: (...msg: unknown[]) => logger.debug(write(msg)),
-    warn: (...msg: unknown[]) => logger.debug(write(msg)),
-    error: (...msg: unknown[]) => logger.warn(write(msg)),
-    setLevel: (next: LogLevel) => (level = next),
-    getLevel: () => level,
-    setName: () => {},
-  };
+/** A post planned for an event: the thread it joins, if any, and the `chat.postMessage` arguments. */
+interface Post {
+  readonly thread: ThreadRef | undefined;
+  readonly request: ChatPostMessageArguments;
+}
+
+/** An event nothing is posted for, and why. */
+interface Skip {
+  readonly skip: string;
+}
+
+/** The `chat.postMessage` arguments for an event, or why nothing is posted. Reads the thread state, changes nothing. */
+async function planPost(event: CanonicalEvent, channel: string, messageOptions: MessageOptions, threads: Threads | undefined): Promise<Post | Skip> {
+  const thread = await threads?.find(event);
+  if (threads && !thread && event.type !== 'call.missed') {
+    // With threading on, anything but an alert is a follow-up; without an alert there is nothing to follow.
+    return { skip: `thread_follow_ups is on and no alert thread is open for this ${event.type} event's call or caller` } as const;
+  }
+  const message = buildMessage(event, messageOptions);
+  // A repeated missed call goes in the thread and, being an alert, to the channel too.
+  const threading = thread ? { thread_ts: thread.ts, ...(event.type === 'call.missed' ? { reply_broadcast: true } : {}) } : {};
+  const request = {
+    channel: thread?.channel ?? channel,
+    text: message.text,
+    blocks: [...message.blocks],
+    // Nothing in the text becomes a link or a mention unless spelled out as <...>, which escaping prevents.
+    parse: 'none',
+    link_names: false,
+    unfurl_links: false,
+    unfurl_media: false,
+    ...threading,
+  } as ChatPostMessageArguments; // the library's union of argument shapes does not narrow from an object built in steps
+  return { thread, request } as const;
+}
+
+/** What a preview shows of a planned post. */
+function previewOf(planned: Post | Skip): Preview {
+  if ('skip' in planned) return { outcome: 'skip', reason: `not posted: ${planned.skip}` };
+  const { channel, text, blocks, thread_ts: thread } = planned.request as { channel: string; text: string; blocks: unknown[]; thread_ts?: string };
+  return { outcome: 'send', target: `channel ${channel}`, message: { channel, text, blocks, ...(thread ? { thread_ts: thread } : {}) } };
+}
+
+/**
+ * Posts the planned message in its turn. A failure comes back classified, and
+ * its `Retry-After` holds back the next post; every attempt holds the next
+ * one back by `minInterval`.
+ */
+async function postInTurn(
+  clientFor: (signal: AbortSignal) => WebClient,
+  post: Post,
+  pacer: Pacer,
+  minInterval: number,
+  signal: AbortSignal,
+): Promise<{ posted: { channel?: string; ts?: string } } | { failed: SendResult }> {
+  const waited = await pacer.waitTurn(signal);
+  if (waited) return { failed: waited };
+  try {
+    return { posted: await clientFor(signal).chat.postMessage(post.request) };
+  } catch (err) {
+    const outcome = classifySlackError(err);
+    if (!outcome.ok && outcome.retryAfterMs !== undefined) pacer.holdFor(outcome.retryAfterMs);
+    return { failed: outcome };
+  } finally {
+    pacer.holdFor(minInterval);
+  }
+}
+
+/** Records the thread of a posted alert, or that a follow-up joined one; a failure only loses the thread. */
+async function recordThread(threads: Threads, event: CanonicalEvent, thread: ThreadRef | undefined, posted: { channel: string; ts: string }, logger: Logger): Promise<void> {
+  try {
+    if (thread) await threads.join(event, thread);
+    else await threads.open(event, posted);
+  } catch (err) {
+    // The message is out; only its thread is forgotten, so a follow-up may be skipped.
+    logger.error({ err, eventId: event.id }, 'could not record the Slack thread of a posted alert');
+  }
+}
+
+/** Checks the token with `auth.test` within `timeout` ms, logging the outcome; never throws. */
+async function checkAuth(clientFor: (signal: AbortSignal) => WebClient, timeout: number, channel: string, logger: Logger): Promise<void> {
+  try {
+    const auth = await clientFor(AbortSignal.timeout(timeout)).auth.test();
+    logger.info({ team: auth.team, user: auth.user, channel }, 'slack connector ready');
+  } catch (err) {
+    const outcome = classifySlackError(err);
+    logger.warn({ error: outcome.ok ? undefined : outcome.error }, 'slack auth.test failed; alerts will fail until this is fixed');
+  }
 }
 
 /**
@@ -88,60 +160,9 @@ export const slackConnector: ConnectorDefinition<typeof slackSchema> = {
     const threads = options.thread_follow_ups
       ? createThreads(context.state ?? memoryState(context.now), options.channel, options.thread_window, context.now)
       : undefined;
-    const clientLogger = slackLogger(logger);
-    /** No post before this time (ms): pacing and Slack's last `Retry-After`. */
-    let nextPostAt = 0;
-
-    /** A client whose requests end with `signal` (the dispatcher's send timeout or shutdown). */
-    function clientFor(signal: AbortSignal): WebClient {
-      const fetchWithSignal: FetchFunction = (url, init) =>
-        context.fetch(url, { ...init, signal: init?.signal ? AbortSignal.any([init.signal, signal]) : signal });
-      return new WebClient(options.token, {
-        slackApiUrl: options.api_url,
-        retryConfig: { retries: 0 },
-        rejectRateLimitedCalls: true,
-        maxRequestConcurrency: 1,
-        timeout: options.timeout,
-        logger: clientLogger,
-        fetch: fetchWithSignal,
-      });
-    }
-
-    async function waitTurn(signal: AbortSignal): Promise<SendResult | undefined> {
-      const wait = nextPostAt - context.now();
-      if (wait <= 0) return undefined;
-      if (wait > MAX_WAIT_IN_PLACE_MS) return retriable(`Slack rate limit: next post in ${wait} ms`, wait);
-      try {
-        await sleep(wait, undefined, { signal });
-        return undefined;
-      } catch {
-        return retriable('aborted while waiting for a Slack rate-limit window');
-      }
-    }
-
-    /** The `chat.postMessage` arguments for an event, or why nothing is posted. Reads the thread state, changes nothing. */
-    async function plan(event: CanonicalEvent) {
-      const thread = await threads?.find(event);
-      if (threads && !thread && event.type !== 'call.missed') {
-        // With threading on, anything but an alert is a follow-up; without an alert there is nothing to follow.
-        return { skip: `thread_follow_ups is on and no alert thread is open for this ${event.type} event's call or caller` } as const;
-      }
-      const message = buildMessage(event, messageOptions);
-      // A repeated missed call goes in the thread and, being an alert, to the channel too.
-      const threading = thread ? { thread_ts: thread.ts, ...(event.type === 'call.missed' ? { reply_broadcast: true } : {}) } : {};
-      const request = {
-        channel: thread?.channel ?? options.channel,
-        text: message.text,
-        blocks: [...message.blocks],
-        // Nothing in the text becomes a link or a mention unless spelled out as <...>, which escaping prevents.
-        parse: 'none',
-        link_names: false,
-        unfurl_links: false,
-        unfurl_media: false,
-        ...threading,
-      } as ChatPostMessageArguments; // the library's union of argument shapes does not narrow from an object built in steps
-      return { thread, request } as const;
-    }
+    const clientFor = createClientFor(options, context.fetch, logger);
+    const pacer = createPacer(context.now);
+    const plan = (event: CanonicalEvent) => planPost(event, options.channel, messageOptions, threads);
 
     async function sendOne(delivery: Delivery, signal: AbortSignal): Promise<SendResult> {
       const { event } = delivery;
@@ -150,31 +171,11 @@ export const slackConnector: ConnectorDefinition<typeof slackSchema> = {
         logger.debug({ eventId: event.id, type: event.type }, 'no alert thread for this follow-up; not posted');
         return sent;
       }
-      const { thread, request } = planned;
-      const waited = await waitTurn(signal);
-      if (waited) return waited;
-
-      let posted: { channel?: string; ts?: string };
-      try {
-        posted = await clientFor(signal).chat.postMessage(request);
-      } catch (err) {
-        const outcome = classifySlackError(err);
-        if (!outcome.ok && outcome.retryAfterMs !== undefined) nextPostAt = Math.max(nextPostAt, context.now() + outcome.retryAfterMs);
-        return outcome;
-      } finally {
-        nextPostAt = Math.max(nextPostAt, context.now() + options.min_interval);
-      }
-
-      if (threads && posted.channel && posted.ts) {
-        try {
-          if (thread) await threads.join(event, thread);
-          else await threads.open(event, { channel: posted.channel, ts: posted.ts });
-        } catch (err) {
-          // The message is out; only its thread is forgotten, so a follow-up may be skipped.
-          logger.error({ err, eventId: event.id }, 'could not record the Slack thread of a posted alert');
-        }
-      }
-      logger.debug({ eventId: event.id, channel: posted.channel, ts: posted.ts, thread: thread?.ts }, 'posted to Slack');
+      const outcome = await postInTurn(clientFor, planned, pacer, options.min_interval, signal);
+      if ('failed' in outcome) return outcome.failed;
+      const { posted } = outcome;
+      if (threads && posted.channel && posted.ts) await recordThread(threads, event, planned.thread, { channel: posted.channel, ts: posted.ts }, logger);
+      logger.debug({ eventId: event.id, channel: posted.channel, ts: posted.ts, thread: planned.thread?.ts }, 'posted to Slack');
       return sent;
     }
 
@@ -182,25 +183,14 @@ export const slackConnector: ConnectorDefinition<typeof slackSchema> = {
       name,
       async start() {
         // Only a check: a wrong token shows in the log at start, not first at the next missed call.
-        try {
-          const auth = await clientFor(AbortSignal.timeout(options.timeout)).auth.test();
-          logger.info({ team: auth.team, user: auth.user, channel: options.channel }, 'slack connector ready');
-        } catch (err) {
-          const outcome = classifySlackError(err);
-          logger.warn({ error: outcome.ok ? undefined : outcome.error }, 'slack auth.test failed; alerts will fail until this is fixed');
-        }
+        await checkAuth(clientFor, options.timeout, options.channel, logger);
       },
       async send(batch, signal) {
         const results: SendResult[] = [];
         for (const delivery of batch) results.push(await sendOne(delivery, signal));
         return results;
       },
-      async preview(event) {
-        const planned = await plan(event);
-        if ('skip' in planned) return { outcome: 'skip', reason: `not posted: ${planned.skip}` };
-        const { channel, text, blocks, thread_ts: thread } = planned.request as { channel: string; text: string; blocks: unknown[]; thread_ts?: string };
-        return { outcome: 'send', target: `channel ${channel}`, message: { channel, text, blocks, ...(thread ? { thread_ts: thread } : {}) } };
-      },
+      preview: async (event) => previewOf(await plan(event)),
       async stop() {},
     };
   },

@@ -70,3 +70,6 @@ export function createThreads(state: ConnectorState, channel: string, windowMs: 
     },
   };
 }
+
+/** A channel's alert threads (createThreads). */
+export type Threads = ReturnType<typeof createThreads>;

@@ -17,6 +17,7 @@ const [
   { OPS_COMMANDS, OPS_HELP, OPS_OPTIONS, runOps },
   { createProcessLogger, exitOnSignals },
   { send, SEND_HELP },
+  { SUBSCRIPTIONS_HELP, SUBSCRIPTIONS_OPTIONS },
 ] = await Promise.all([
   import('../config/load.js'),
   import('../config/store.js'),
@@ -28,6 +29,7 @@ const [
   import('./ops.js'),
   import('./process-exit.js'),
   import('./send.js'),
+  import('./subscriptions-help.js'),
 ]);
 
 /** Each command's usage line and its longer help (`audian-bridge help COMMAND`). */
@@ -45,6 +47,7 @@ const COMMANDS: Readonly<Record<string, { usage: string; summary: string; help?:
   explain: EXPLAIN_HELP,
   send: { usage: 'send [TYPE|SCENARIO] [--file F] [--dialect D] [--url URL] ...', summary: 'send realistic signed webhooks (a simulator)', help: SEND_HELP },
   ...OPS_HELP,
+  subscriptions: SUBSCRIPTIONS_HELP,
   help: { usage: 'help [COMMAND]', summary: 'this text, or one command in detail' },
 };
 
@@ -131,6 +134,12 @@ async function check(flag: string | undefined): Promise<void> {
     const match = Object.entries(route.match).map(([key, value]) => `${key}=${Array.isArray(value) ? value.join('|') : String(value)}`);
     lines.push(`  ${route.name}: ${match.join(' ') || 'every event'}${route.when ? ` when ${route.when}` : ''} -> ${route.to.join(', ')}`);
   }
+  // The provider's side, never its token (docs/provider-setup.md).
+  if (config.provider) lines.push('', `subscriptions (provider ${config.provider.url}):`);
+  for (const item of config.subscriptions) {
+    const what = item.api === 'accounts' ? `hooks: ${(item.hooks ?? []).join(', ')}` : `events: ${(item.events ?? []).join(', ')}  secret_file: ${item.secret_file}`;
+    lines.push(`  ${item.name}  ${item.api} API -> source ${item.source}  ${item.url}  ${what}`);
+  }
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 
@@ -163,6 +172,7 @@ async function main(argv: string[]): Promise<void> {
       count: { type: 'string' },
       ...OPS_OPTIONS,
       ...EXPLAIN_OPTIONS,
+      ...SUBSCRIPTIONS_OPTIONS,
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'V' },
     },
@@ -188,6 +198,10 @@ async function main(argv: string[]): Promise<void> {
       return sign({ ...(values.secret ? { secret: values.secret } : {}), ...(values['secret-env'] ? { secretEnv: values['secret-env'] } : {}), ...(values.file ? { file: values.file } : {}) });
     case 'send':
       return send(rest, values, () => load(values.config));
+    case 'subscriptions': {
+      const { runSubscriptions } = await import('./subscriptions.js');
+      return runSubscriptions(rest, values, load);
+    }
     default:
       if (OPS_COMMANDS.has(command)) return runOps(command, rest, values, loadStore);
       throw new UsageError(`unknown command "${command}"`);

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { DIALECT_IDS } from '../dialects/index.js';
 import { issueCode, issueMessage, unknownKeyMessage, keysAt } from './issues.js';
+import { providerSchema, subscriptionChecks, subscriptionsSchema } from './subscriptions.js';
 import { boolean, byteSize, duration, integer, jsonataExpression, nonEmpty, oneOrMany, pem, writtenForms } from './values.js';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
@@ -299,6 +300,9 @@ export const createConfigSchema = (connectors: ConnectorSchemas) => z
     sources: z.array(sourceSchema).min(1, 'configure at least one source'),
     connectors: z.record(name(), connectorSchema(connectors)).default({}),
     routes: z.array(routeSchema).default([]),
+    // The provider's side (subscriptions.ts).
+    provider: providerSchema.optional(),
+    subscriptions: subscriptionsSchema,
   })
   // Cross-field checks run even when fields are invalid, so every problem is reported in one pass;
   // they therefore read the document defensively.
@@ -329,6 +333,7 @@ function crossChecks(config: unknown, ctx: z.RefinementCtx): void {
     if (RESERVED_PATHS.some((reserved) => routeKey(reserved) === key)) issue(['sources', index, 'path'], 'CONFIG_BAD_VALUE', `${path} is reserved (${RESERVED_PATHS.join(', ')}, in any case)`);
     if (!seen) seenPaths.set(key, { index, path });
   });
+  subscriptionChecks(config, ctx);
   const connectors = isRecord(config.connectors) ? Object.keys(config.connectors) : [];
   const seenRoutes = new Map<unknown, number>();
   listOf(config.routes).forEach((route, index) => {

@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import { BridgeError, type ErrorCode } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import type { Operations, Query } from '../ops/operations.js';
+import { addSubscriptionRoutes, type SubscriptionsAdmin } from '../provider/admin-routes.js';
 import type { ReloadAnswer } from '../reload.js';
 import { metricsRoute } from './app.js';
 import { checkBodyFraming, parseJsonBody, readRawBody } from './body.js';
@@ -32,6 +33,8 @@ export interface AdminAppDeps {
   readonly logger: Logger;
   /** Reloads the config (as SIGHUP does); absent: `POST /admin/reload` answers NOT_IMPLEMENTED. */
   readonly reload?: () => Promise<ReloadAnswer>;
+  /** The provider's routes (`/admin/subscriptions...`); absent: not served. */
+  readonly subscriptions?: SubscriptionsAdmin;
 }
 
 /** Equal length digests, so the comparison takes the same time whatever the token or the guess. */
@@ -137,6 +140,7 @@ export function createAdminApp(deps: AdminAppDeps): Koa {
     if (!answer.reloaded) ctx.status = RELOAD_REFUSED_STATUS[answer.error.code] ?? 422;
     ctx.body = answer;
   });
+  if (deps.subscriptions) addSubscriptionRoutes(router, deps.subscriptions);
   router.get('/metrics', metricsRoute(deps.metrics));
 
   app.on('error', (err: Error) => logger.debug({ err: err.message }, 'connection error'));

@@ -31,7 +31,7 @@ export interface HttpAppDeps {
   /** Whether webhooks are taken now (false while starting or shutting down); checked on every request. */
   readonly accepting: () => boolean;
   /** For /readyz: accepting, and the store answers. */
-  readonly readiness: () => Promise<{ ready: boolean; reason?: string }>;
+  readonly readiness: () => Promise<{ ready: boolean; reason?: string; warnings?: readonly string[] }>;
   readonly now?: () => number;
   /** false keeps /metrics off this port (`server.metrics`). */
   readonly serveMetrics?: boolean;
@@ -46,9 +46,7 @@ export function metricsRoute(metrics: Metrics): Koa.Middleware {
 }
 
 export function createHttpApp(deps: HttpAppDeps): Koa {
-  const now = deps.now ?? Date.now;
   const logger = deps.logger.child({ component: 'http' });
-  const { metrics } = deps;
   const budget = deps.bodyBudget ?? createBodyBudget(deps.maxInflightBody);
   const app = new Koa({ proxy: false });
   const router = new Router();
@@ -57,67 +55,13 @@ export function createHttpApp(deps: HttpAppDeps): Koa {
     ctx.body = { status: 'ok' };
   });
   router.get('/readyz', async (ctx) => {
-    const { ready, reason } = await deps.readiness();
+    const { ready, reason, warnings } = await deps.readiness();
     ctx.status = ready ? 200 : 503;
-    ctx.body = ready ? { status: 'ready' } : { status: 'not ready', reason };
+    // Warnings (a subscription's silent source) are for people: they never make a replica unready.
+    ctx.body = ready ? { status: 'ready', ...(warnings ? { warnings } : {}) } : { status: 'not ready', reason };
   });
-  if (deps.serveMetrics !== false) router.get('/metrics', metricsRoute(metrics));
-
-  for (const source of deps.sources) {
-    const cloudEventsSource = `audian/${source.name}`;
-    router.post(source.path, async (ctx) => {
-      const receivedAt = now();
-      const stopTimer = metrics.requestSeconds.startTimer({ source: source.name });
-      const claim = budget.claim();
-      try {
-        if (!deps.accepting()) throw new BridgeError('SHUTTING_DOWN', 'the bridge is not accepting webhooks right now; retry shortly');
-        // Everything that needs no body is refused before a byte of it is read.
-        checkBodyHead(ctx, deps.bodyLimit);
-        source.verify.checkHeaders(ctx.request.headers, receivedAt);
-        const declared = ctx.request.length;
-        if (declared !== undefined && !claim.take(declared)) {
-          throw new BridgeError('OVERLOADED', 'too many request bodies are being received at once; retry shortly');
-        }
-        const rawBody = await readRawBody(ctx.req, {
-          limit: deps.bodyLimit,
-          timeoutMs: deps.bodyTimeoutMs,
-          take: declared === undefined ? (bytes) => claim.take(bytes) : () => true,
-        });
-        source.verify.verify({ rawBody, headers: ctx.request.headers, now: receivedAt });
-        const body = parseJsonBody(rawBody, WEBHOOK_JSON_DEPTH);
-        const event = normalizePayload(body, {
-          rawBody,
-          source: cloudEventsSource,
-          receivedAt,
-          ...(source.dialects ? { accept: source.dialects } : {}),
-        });
-        const result = await deps.acceptor.accept(event, receivedAt);
-        if (result.duplicate) {
-          ctx.body = { id: result.id, duplicate: true };
-          metrics.webhooks.inc({ source: source.name, outcome: 'duplicate' });
-        } else {
-          ctx.body = { id: result.id, deliveries: result.deliveries };
-          metrics.webhooks.inc({ source: source.name, outcome: 'accepted' });
-        }
-        logger.info(
-          { source: source.name, eventId: event.id, type: event.type, callId: event.subject, deliveries: result.deliveries, duplicate: result.duplicate },
-          result.duplicate ? 'webhook accepted: duplicate' : 'webhook accepted',
-        );
-      } catch (err) {
-        const known = err instanceof BridgeError ? err : undefined;
-        metrics.webhooks.inc({ source: source.name, outcome: known?.code ?? 'INTERNAL_ERROR' });
-        if (known?.status === 401) {
-          logger.warn({ source: source.name, code: known.code, ip: ctx.ip }, 'webhook rejected: not verified');
-        } else if (known && known.status < 500) {
-          logger.info({ source: source.name, code: known.code, message: known.message }, 'webhook rejected');
-        }
-        throw err;
-      } finally {
-        claim.release();
-        stopTimer();
-      }
-    });
-  }
+  if (deps.serveMetrics !== false) router.get('/metrics', metricsRoute(deps.metrics));
+  for (const source of deps.sources) router.post(source.path, webhookRoute(source, deps, budget, logger));
 
   // Errors outside the middleware (a client gone while its answer is written) are the client's; Koa would print them to stderr.
   app.on('error', (err: Error) => logger.debug({ err: err.message }, 'connection error'));
@@ -125,4 +69,68 @@ export function createHttpApp(deps: HttpAppDeps): Koa {
   app.use(router.routes());
   app.use(router.allowedMethods());
   return app;
+}
+
+/**
+ * POST to a source's path: checks, reads, verifies, normalizes and accepts
+ * one webhook, refusing whatever it can before reading the body. Every
+ * answer is timed and counted by outcome; an error goes on to the error
+ * middleware.
+ */
+function webhookRoute(source: HttpSource, deps: HttpAppDeps, budget: BodyBudget, logger: Logger): Koa.Middleware {
+  const now = deps.now ?? Date.now;
+  const { metrics } = deps;
+  const cloudEventsSource = `audian/${source.name}`;
+  return async (ctx) => {
+    const receivedAt = now();
+    const stopTimer = metrics.requestSeconds.startTimer({ source: source.name });
+    const claim = budget.claim();
+    try {
+      if (!deps.accepting()) throw new BridgeError('SHUTTING_DOWN', 'the bridge is not accepting webhooks right now; retry shortly');
+      // Everything that needs no body is refused before a byte of it is read.
+      checkBodyHead(ctx, deps.bodyLimit);
+      source.verify.checkHeaders(ctx.request.headers, receivedAt);
+      const declared = ctx.request.length;
+      if (declared !== undefined && !claim.take(declared)) {
+        throw new BridgeError('OVERLOADED', 'too many request bodies are being received at once; retry shortly');
+      }
+      const rawBody = await readRawBody(ctx.req, {
+        limit: deps.bodyLimit,
+        timeoutMs: deps.bodyTimeoutMs,
+        take: declared === undefined ? (bytes) => claim.take(bytes) : () => true,
+      });
+      source.verify.verify({ rawBody, headers: ctx.request.headers, now: receivedAt });
+      const body = parseJsonBody(rawBody, WEBHOOK_JSON_DEPTH);
+      const event = normalizePayload(body, {
+        rawBody,
+        source: cloudEventsSource,
+        receivedAt,
+        ...(source.dialects ? { accept: source.dialects } : {}),
+      });
+      const result = await deps.acceptor.accept(event, receivedAt);
+      if (result.duplicate) {
+        ctx.body = { id: result.id, duplicate: true };
+        metrics.webhooks.inc({ source: source.name, outcome: 'duplicate' });
+      } else {
+        ctx.body = { id: result.id, deliveries: result.deliveries };
+        metrics.webhooks.inc({ source: source.name, outcome: 'accepted' });
+      }
+      logger.info(
+        { source: source.name, eventId: event.id, type: event.type, callId: event.subject, deliveries: result.deliveries, duplicate: result.duplicate },
+        result.duplicate ? 'webhook accepted: duplicate' : 'webhook accepted',
+      );
+    } catch (err) {
+      const known = err instanceof BridgeError ? err : undefined;
+      metrics.webhooks.inc({ source: source.name, outcome: known?.code ?? 'INTERNAL_ERROR' });
+      if (known?.status === 401) {
+        logger.warn({ source: source.name, code: known.code, ip: ctx.ip }, 'webhook rejected: not verified');
+      } else if (known && known.status < 500) {
+        logger.info({ source: source.name, code: known.code, message: known.message }, 'webhook rejected');
+      }
+      throw err;
+    } finally {
+      claim.release();
+      stopTimer();
+    }
+  };
 }

@@ -109,6 +109,16 @@ export interface Store {
   /** The durable key-value state of one connector, read and written at `now()`. */
   connectorState(connector: string, now: () => number): ConnectorState;
 
+  /**
+   * When the newest event stored from `source` (a CloudEvents source, e.g.
+   * `audian/main`) was received, events of `exceptTypes` (the derived ones)
+   * left out; undefined when none is stored. Read by the provider's side
+   * (`subscriptions status`, `expect_within`).
+   */
+  lastReceivedAt(source: string, exceptTypes: readonly string[]): Promise<number | undefined>;
+  /** Which of `ids` are stored as events of `source` (`subscriptions test` and `reconcile`). */
+  storedEventIds(source: string, ids: readonly string[]): Promise<ReadonlySet<string>>;
+
   /** Rejects when the store cannot answer. */
   ping(): Promise<void>;
   /** Waits for writes in progress, then closes; idempotent. */

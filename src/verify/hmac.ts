@@ -1,6 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { VerificationError } from '../errors.js';
-import { singleHeader, type RequestHeaders, type VerifyInput } from './types.js';
+import { singleHeader, type ExpiringSecret, type RequestHeaders, type VerifyInput } from './types.js';
 
 export const SIGNATURE_HEADER = 'x-audian-signature';
 export const TIMESTAMP_HEADER = 'x-audian-timestamp';
@@ -11,6 +11,8 @@ export const MAX_SIGNATURES = 8;
 export interface HmacOptions {
   /** Every secret currently valid; during a rotation, the old and the new one. */
   readonly secrets: readonly string[];
+  /** More secrets, each accepted only before its expiry (a subscription's secrets file during a rotation). */
+  readonly expiring?: readonly ExpiringSecret[];
   /** Largest accepted distance between the signed timestamp and now, in seconds, either way. */
   readonly toleranceSeconds: number;
 }
@@ -76,6 +78,12 @@ function readSignedHeaders(headers: RequestHeaders, now: number, options: HmacOp
   return { timestamp, signatures };
 }
 
+/** The configured secrets, then the expiring ones not yet expired at `now`. */
+export function acceptedSecrets(options: HmacOptions, now: number): string[] {
+  const live = (options.expiring ?? []).filter((entry) => entry.expiresAt === undefined || entry.expiresAt > now).map((entry) => entry.secret);
+  return [...options.secrets, ...live];
+}
+
 export function checkAudianHmacHeaders(headers: RequestHeaders, now: number, options: HmacOptions): void {
   readSignedHeaders(headers, now, options);
 }
@@ -85,7 +93,7 @@ export function verifyAudianHmac(input: VerifyInput, options: HmacOptions): void
   // Compare every secret with every candidate, without stopping at the first match,
   // so timing tells neither which secret nor which candidate matched.
   let matched = false;
-  for (const secret of options.secrets) {
+  for (const secret of acceptedSecrets(options, input.now)) {
     const expected = Buffer.from(computeAudianSignature(secret, timestamp, input.rawBody), 'hex');
     for (const signature of signatures) if (timingSafeEqual(expected, signature)) matched = true;
   }

@@ -1,18 +1,27 @@
 import { verifyStaticHeader } from './header.js';
 import { checkAudianHmacHeaders, verifyAudianHmac } from './hmac.js';
-import type { Verifier } from './types.js';
+import type { ExpiringSecret, Verifier } from './types.js';
 
 export type VerifyConfig =
-  | { readonly hmac: { readonly secrets: readonly string[]; readonly toleranceSeconds: number } }
+  | {
+      readonly hmac: {
+        readonly secrets: readonly string[];
+        readonly toleranceSeconds: number;
+        /** Read on each request: secrets that come and go while running (a subscription's secrets file). */
+        readonly expiring?: () => readonly ExpiringSecret[];
+      };
+    }
   | { readonly header: { readonly name: string; readonly value: string } }
   | { readonly none: true };
 
 /** Picks the verification scheme a source is configured with. */
 export function createVerifier(config: VerifyConfig): Verifier {
   if ('hmac' in config) {
+    const { secrets, toleranceSeconds, expiring } = config.hmac;
     return {
-      checkHeaders: (headers, now) => checkAudianHmacHeaders(headers, now, config.hmac),
-      verify: (input) => verifyAudianHmac(input, config.hmac),
+      checkHeaders: (headers, now) => checkAudianHmacHeaders(headers, now, { secrets, toleranceSeconds }),
+      // The list is taken once per request and handed in with `now`: verification itself stays pure.
+      verify: (input) => verifyAudianHmac(input, { secrets, toleranceSeconds, expiring: expiring?.() ?? [] }),
     };
   }
   if ('header' in config) {
@@ -23,7 +32,7 @@ export function createVerifier(config: VerifyConfig): Verifier {
   return { checkHeaders: () => undefined, verify: () => undefined };
 }
 
-export type { Verifier, VerifyInput, RequestHeaders } from './types.js';
+export type { ExpiringSecret, Verifier, VerifyInput, RequestHeaders } from './types.js';
 export { verifyAudianHmac, computeAudianSignature, MAX_SIGNATURES } from './hmac.js';
 export { verifyStaticHeader } from './header.js';
 export { signAudianRequest } from './sign.js';

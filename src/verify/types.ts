@@ -9,6 +9,12 @@ export interface VerifyInput {
   readonly now: number;
 }
 
+/** A secret accepted until `expiresAt` (ms since the epoch); without it, until it is removed. */
+export interface ExpiringSecret {
+  readonly secret: string;
+  readonly expiresAt?: number;
+}
+
 /** Throws a `VerificationError` when the request is not proven genuine; returns nothing otherwise. */
 export interface Verifier {
   /**

@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { classifyKafkaError } from '../../connectors/kafka/errors.js';
 import { kafkaSchema } from '../../connectors/kafka/index.js';
 import { buildRecord, STRUCTURED_CONTENT_TYPE, type KafkaRecord, type RecordFormat } from '../../connectors/kafka/message.js';
-import { chunkBySize, createSender, type ProducerLike } from '../../connectors/kafka/sender.js';
+import { chunkBySize, createProducerSlot, createSender, type ProducerLike } from '../../connectors/kafka/sender.js';
 import type { SendResult } from '../../src/sdk/index.js';
 import { CONNECTORS } from '../../connectors/index.js';
 import { parseConfig } from '../../src/config/load.js';
@@ -399,5 +399,39 @@ describe('createSender', () => {
     expect(results).toEqual([[ok], [ok], [ok]]);
     expect(most).toBe(1);
     expect(producers.requests.map((request) => request.topics.a)).toEqual([['1'], ['2'], ['3']]);
+  });
+});
+
+describe('createProducerSlot', () => {
+  it('connects one producer for concurrent callers, and a new one, after the old one disconnected, once retired', async () => {
+    const producers = fakeProducers(() => undefined);
+    const slot = createProducerSlot(producers.createProducer, pino({ level: 'silent' }));
+    const [first, second] = await Promise.all([slot.ready(), slot.ready()]);
+    expect(first).toBe(second);
+    expect(await slot.ready()).toBe(first);
+    expect(producers.created()).toBe(1);
+    slot.retire();
+    const [third, fourth] = await Promise.all([slot.ready(), slot.ready()]);
+    expect(third).not.toBe(first);
+    expect(third).toBe(fourth);
+    expect(producers.created()).toBe(2);
+    expect(producers.disconnected).toEqual([1]);
+    await slot.close();
+    expect(producers.disconnected).toEqual([1, 2]);
+  });
+
+  it('close waits for a connect in progress and disconnects what it connected', async () => {
+    let open!: () => void;
+    const opened = new Promise<void>((resolve) => (open = resolve));
+    const producers = fakeProducers(() => undefined);
+    const base = producers.createProducer;
+    producers.createProducer = () => ({ ...base(), connect: () => opened });
+    const slot = createProducerSlot(producers.createProducer, pino({ level: 'silent' }));
+    const connecting = slot.ready();
+    const closed = slot.close();
+    open();
+    await connecting;
+    await closed;
+    expect(producers.disconnected).toEqual([1]);
   });
 });

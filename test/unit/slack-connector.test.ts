@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { slackConnector, slackSchema } from '../../connectors/slack/index.js';
+import { createPacer, MAX_WAIT_IN_PLACE_MS } from '../../connectors/slack/pacing.js';
 import { memoryState } from '../../connectors/slack/threads.js';
 import type { ConnectorState, Delivery } from '../../src/sdk/index.js';
 import type { CanonicalEvent } from '../../src/dialects/index.js';
@@ -150,6 +151,23 @@ describe('pacing', () => {
     expect(await send(target, missedFrom('w2', '+1415556'))).toEqual({ ok: true });
     const [limited, next] = slack.posts();
     expect(next!.at - limited!.at).toBeGreaterThanOrEqual(950);
+  });
+});
+
+describe('the pacer', () => {
+  it('hands a wait longer than it waits in place to the outbox, and never shortens a hold', async () => {
+    let now = 1_000_000;
+    const pacer = createPacer(() => now);
+    expect(await pacer.waitTurn(new AbortController().signal)).toBeUndefined();
+    pacer.holdFor(30_000);
+    pacer.holdFor(1_000);
+    now += 5_000;
+    expect(await pacer.waitTurn(new AbortController().signal)).toEqual({ ok: false, retriable: true, error: expect.any(String), retryAfterMs: 25_000 });
+    now += 25_000 - MAX_WAIT_IN_PLACE_MS + 1;
+    const controller = new AbortController();
+    controller.abort();
+    // Within the limit it waits in place, and an abort ends the wait as retriable.
+    expect(await pacer.waitTurn(controller.signal)).toEqual({ ok: false, retriable: true, error: expect.any(String) });
   });
 });
 

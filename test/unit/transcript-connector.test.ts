@@ -4,7 +4,9 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { fileNameOf, MAX_NAME_BYTES, transcriptConnector, transcriptSchema } from '../../connectors/transcript/index.js';
-import type { CanonicalEvent, Delivery } from '../../src/sdk/index.js';
+import { createDocumentPlaces } from '../../connectors/transcript/names.js';
+import { planWork } from '../../connectors/transcript/work.js';
+import { memoryState, type CanonicalEvent, type Delivery } from '../../src/sdk/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'audian-bridge-transcript-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -86,5 +88,40 @@ describe('finished documents', () => {
     expect(results).toEqual([{ ok: true }]);
     expect(JSON.parse(readFileSync(join(dir, 'main', 'doc-1.json'), 'utf8'))).toMatchObject({ transcript_source: 'final', segments: [{ speaker: 'ai', text: 'Greeting message', time: null }] });
     expect(readFileSync(join(dir, 'main', 'doc-1.md'), 'utf8')).toContain('**ai**: Greeting message');
+  });
+});
+
+describe('what an event asks of the connector', () => {
+  const plan = (type: string, data: Record<string, unknown>) => planWork(deliveryOf(type, 'call-w', data).event, '/t');
+
+  it('a segment appends its line to the call\'s live file', () => {
+    expect(plan('transcript.segment', { speaker: 'agent', text: 'hi' })).toMatchObject({ kind: 'append', folder: join('/t', 'main'), path: join('/t', 'main', 'call-w.jsonl') });
+  });
+
+  it('a summary finishes from the live lines; transcript.completed keeps the source it names', () => {
+    expect(plan('call.summary', {})).toMatchObject({ kind: 'finish', source: 'live', live: join('/t', 'main', 'call-w.jsonl') });
+    expect(plan('call.summary', {})).not.toHaveProperty('segments');
+    const segments = [{ speaker: 'agent', text: 'bye', time: null }];
+    expect(plan('transcript.completed', { segments, transcript_source: 'final' })).toMatchObject({ kind: 'finish', source: 'final', segments });
+    expect(plan('transcript.completed', { segments, transcript_source: 'live' })).toMatchObject({ kind: 'finish', source: 'live', segments });
+    expect(plan('transcript.completed', {})).toMatchObject({ kind: 'none' });
+  });
+});
+
+describe('where a call\'s documents go', () => {
+  const ending = (endedAt: string) => deliveryOf('call.summary', 'call-d', { ended_at: endedAt }).event;
+
+  it('naming: date fixes the folder at the first document; a preview fixes nothing', async () => {
+    const places = createDocumentPlaces({ dir: '/t', naming: 'date' }, memoryState(Date.now), Date.now);
+    expect(await places.peek(ending('2026-03-02T00:00:01Z'))).toEqual({ folder: join('/t', 'main', '2026-03-02'), base: join('/t', 'main', '2026-03-02', 'call-d') });
+    expect(await places.settle(ending('2026-03-01T23:59:59Z'))).toMatchObject({ folder: join('/t', 'main', '2026-03-01') });
+    // A later document of the call (a summary of a later revision) replaces the first one, in its folder.
+    expect(await places.settle(ending('2026-03-02T00:00:01Z'))).toMatchObject({ folder: join('/t', 'main', '2026-03-01') });
+    expect(await places.peek(ending('2026-03-03T00:00:00Z'))).toMatchObject({ folder: join('/t', 'main', '2026-03-01') });
+  });
+
+  it('naming: call_id puts them beside the live file', async () => {
+    const places = createDocumentPlaces({ dir: '/t', naming: 'call_id' }, memoryState(Date.now), Date.now);
+    expect(await places.settle(ending('2026-03-01T23:59:59Z'))).toEqual({ folder: join('/t', 'main'), base: join('/t', 'main', 'call-d') });
   });
 });

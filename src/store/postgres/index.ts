@@ -22,6 +22,7 @@ import { createPool, inTransaction, LOCKS, migrate, type PoolOptions, type Sql }
 import { createDeliveryQueries } from './deliveries.js';
 import { contention, isContention, isUnavailable, retryingContention, toStoreError, type Guard } from './errors.js';
 import { createGroupCommit, InputFailure } from './group-commit.js';
+import { createProviderReads } from './provider-reads.js';
 
 /** The store on one PostgreSQL database, for any number of processes (replicas) at once. */
 export interface PostgresStore extends Store {
@@ -331,6 +332,7 @@ function openOn(pool: pg.Pool, options: PostgresStoreOptions): PostgresStore {
   }
 
   const connectorState = createConnectorStateQueries(pool, guarded);
+  const providerReads = createProviderReads(pool);
   return {
     pool,
     commit(request: CommitRequest): Promise<CommitResult> {
@@ -367,6 +369,8 @@ function openOn(pool: pg.Pool, options: PostgresStoreOptions): PostgresStore {
       }),
     prune: (now, ttlMs, limit) => write('prune', () => prune(now, ttlMs, limit)),
     connectorState: (connector, now) => connectorState.scope(connector, now),
+    lastReceivedAt: (source, exceptTypes) => guarded('read events', () => providerReads.lastReceivedAt(source, exceptTypes)),
+    storedEventIds: (source, ids) => guarded('read events', () => providerReads.storedEventIds(source, ids)),
     async ping() {
       await guarded('answer', () => pool.query('SELECT 1'));
       // Reads work on a standby after a failover, or while the disk is full: try a write.

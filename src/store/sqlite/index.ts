@@ -23,6 +23,7 @@ import { createDeliveryReads } from './deliveries.js';
 import { guarded, toStoreError } from './errors.js';
 import { createKeyedQueue } from './keyed-queue.js';
 import { lockForServing } from './process-lock.js';
+import { createProviderReads } from './provider-reads.js';
 import { createWriter, type Writer } from './writer.js';
 import { startWriterThread } from './writer-thread.js';
 import { callKeyOf, type WriteName, type WriteResult, type Writes } from './writes.js';
@@ -74,6 +75,7 @@ export function createSqliteStore(path: string, options: SqliteStoreOptions = {}
   const writer: Writer = threaded ? startWriterThread(writerOptions) : createWriter(db, writerOptions);
   const deliveries = createDeliveryReads(db);
   const calls = createCallReads(db);
+  const providerReads = createProviderReads(db);
   // Every writer of a call lives in this process, so a keyed queue is the per-call serialization.
   const queue = createKeyedQueue();
   // The rows of the calls committed lately, as committed, so a call's next event needs no read. Every
@@ -277,6 +279,8 @@ export function createSqliteStore(path: string, options: SqliteStoreOptions = {}
       return result;
     },
     connectorState: (connector, now) => connectorState.scope(connector, now),
+    lastReceivedAt: (source, exceptTypes) => guarded('read events', () => providerReads.lastReceivedAt(source, exceptTypes)),
+    storedEventIds: (source, ids) => guarded('read events', () => providerReads.storedEventIds(source, ids)),
     async ping() {
       await guarded('answer', () => void ping.get());
       // Reads work while another connection holds the write lock or the disk is full: try a write.
