@@ -18,12 +18,8 @@ const MAX_LINES = 80;
  * list (the test says so), and none may join it.
  */
 const ALLOWED: ReadonlySet<string> = new Set([
-  // The service's start: wires every part together.
-  'src/service.ts startService',
   // Operations over the store (admin API and CLI).
   'src/ops/operations.ts createOperations',
-  // Config reloads.
-  'src/reload.ts createReloader',
 ]);
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
