@@ -4,8 +4,8 @@
 # service and its production dependencies, runs as an unprivileged user and
 # keeps its SQLite database and file outputs in a volume.
 #
-# scripts/check-docker-steps.sh runs the RUN steps below in a clean copy of the
-# repository on every CI run (there is no Docker engine there); keep the two in step.
+# scripts/container-test.sh builds this image and runs it on every CI run
+# (docs/deployment.md).
 
 ARG NODE_VERSION=24
 
@@ -24,8 +24,10 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY connectors ./connectors
 RUN npm run build
-# Same lockfile, without dev dependencies; the native module is rebuilt for this tree.
-RUN npm ci --omit=dev
+# Dev dependencies removed from the tree npm ci installed: the same packages as a
+# second `npm ci --omit=dev`, without compiling better-sqlite3 again, the step
+# that took minutes and ran again on every change of the sources.
+RUN npm prune --omit=dev
 
 FROM node:${NODE_VERSION}-bookworm-slim AS runtime
 ENV NODE_ENV=production

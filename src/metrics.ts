@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { CANONICAL_TYPES, type CanonicalEvent } from './dialects/index.js';
-import type { DeadStats, PendingStats, Store } from './store/index.js';
+import type { DeadStats, OperationsStore, PendingStats } from './store/index.js';
 
 /** The package's version, for `audian_bridge_build_info`. */
 function packageVersion(): string {
@@ -19,7 +19,7 @@ export function typeLabel(type: string): string {
 }
 
 export interface MetricsOptions {
-  readonly store?: () => Store | undefined;
+  readonly store?: () => OperationsStore | undefined;
   /** Every configured connector: its outbox gauges are present, at 0, before it ever had a delivery. */
   readonly connectors?: readonly string[];
   readonly defaults?: boolean;
@@ -99,7 +99,7 @@ export type Metrics = ReturnType<typeof createMetrics>;
 function registerStoreGauges(registry: Registry, options: MetricsOptions): void {
   const connectors = options.connectors ?? [];
   /** A store read for a gauge; nothing while the store cannot answer (the scrape still succeeds). */
-  async function read<T>(query: (store: Store) => Promise<T>, fallback: T): Promise<T> {
+  async function read<T>(query: (store: OperationsStore) => Promise<T>, fallback: T): Promise<T> {
     const store = options.store?.();
     if (!store) return fallback;
     try {
@@ -115,7 +115,7 @@ function registerStoreGauges(registry: Registry, options: MetricsOptions): void 
     return values;
   }
   /** A gauge per connector, every configured one present (0 where the store has no row), read from the store at each scrape. */
-  function connectorGauge<Row extends { connector: string }>(name: string, help: string, rows: (store: Store) => Promise<readonly Row[]>, value: (row: Row, now: number) => number): void {
+  function connectorGauge<Row extends { connector: string }>(name: string, help: string, rows: (store: OperationsStore) => Promise<readonly Row[]>, value: (row: Row, now: number) => number): void {
     new Gauge({
       name,
       help,

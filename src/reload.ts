@@ -4,7 +4,7 @@ import type { BridgeConfig } from './config/load.js';
 import type { DispatchTarget } from './dispatch/dispatcher.js';
 import { BridgeError, ConfigError, type ErrorCode } from './errors.js';
 import type { Metrics } from './metrics.js';
-import type { Store } from './store/index.js';
+import type { OperationsStore } from './store/index.js';
 
 /**
  * Sections read once at start: the listeners, the store, the logger, the
@@ -72,7 +72,7 @@ export interface ReloadDeps<Built extends { readonly connectors: ReadonlyMap<str
   readonly load?: () => Promise<BridgeConfig>;
   readonly logger: Logger;
   readonly metrics: Metrics;
-  readonly store: Pick<Store, 'pendingStats'>;
+  readonly store: Pick<OperationsStore, 'pendingStats'>;
   /** `put` settles once the new connector has started, `remove` once the old one claims no more; neither is waited for long. */
   readonly dispatcher: { put(name: string, target: DispatchTarget): Promise<unknown>; remove(name: string): Promise<void> };
   /** Builds, with the builders used at start, the connectors named (no I/O) and everything else `next` needs. */
@@ -92,6 +92,14 @@ export interface ReloadDeps<Built extends { readonly connectors: ReadonlyMap<str
  */
 export const HANDOVER_WAIT_MS = 1_000;
 
+/** Why a reload leaves the running config in force: the outcome it is counted as, and the error it answers. */
+export interface ReloadFailure {
+  readonly outcome: 'invalid' | 'refused';
+  readonly code: ErrorCode;
+  readonly message: string;
+  readonly issues: readonly unknown[];
+}
+
 /**
  * Hot reload (SIGHUP, `POST /admin/reload`): the new file is validated
  * whole; a bad one, or one that changes a live-only key, leaves the running
@@ -102,9 +110,69 @@ export const HANDOVER_WAIT_MS = 1_000;
  * have started, or after `handoverWaitMs` naming those still starting.
  */
 export function createReloader<Built extends { readonly connectors: ReadonlyMap<string, DispatchTarget> }>(deps: ReloadDeps<Built>) {
-  const now = deps.now ?? Date.now;
   const logger = deps.logger.child({ component: 'reload' });
-  const registers = [deps.metrics.registry];
+  const outcomes = createReloadMetrics(deps.metrics, deps.now ?? Date.now);
+  const waitMs = deps.handoverWaitMs ?? HANDOVER_WAIT_MS;
+  const queue = createQueue();
+  let running = deps.running;
+  let closed = false;
+
+  function failed({ outcome, code, message, issues }: ReloadFailure): ReloadAnswer {
+    outcomes.failed(outcome);
+    logger.error({ code, issues }, `config reload ${outcome === 'refused' ? 'refused' : 'failed'}; the running config stays: ${message}`);
+    return { reloaded: false, error: { code, message, issues } };
+  }
+
+  async function reload(trigger: string): Promise<ReloadAnswer> {
+    if (closed) return { reloaded: false, error: { code: 'SHUTTING_DOWN', message: 'the bridge is stopping', issues: [] } };
+    if (!deps.load) return { reloaded: false, error: { code: 'NOT_IMPLEMENTED', message: 'this bridge was started without a way to read its config again', issues: [] } };
+    logger.info({ trigger }, 'reloading the config');
+    const read = await readNext(deps.load, running);
+    if ('failure' in read) return failed(read.failure);
+    const { next } = read;
+    const plan = planConnectors(running, next);
+    const made = buildNext(deps.build, next, plan);
+    if ('failure' in made) return failed(made.failure);
+    const { starts, removals } = handOver(deps.dispatcher, deps.swap, plan, made.built, next);
+    running = next;
+    const starting = await unsettledWithin(starts, removals, waitMs);
+
+    const orphaned = await orphans(deps.store, plan.removed, logger);
+    outcomes.applied();
+    const answer: AppliedReload = {
+      reloaded: true,
+      connectors: plan,
+      sources: next.sources.map((source) => source.name),
+      routes: next.routes.map((route) => route.name),
+      orphaned,
+      starting,
+    };
+    reportApplied(logger, answer, waitMs);
+    return answer;
+  }
+
+  return {
+    /** Reloads once the reload before has finished; never rejects for a bad config. */
+    reload(trigger: string): Promise<ReloadAnswer> {
+      return queue.run(() => reload(trigger));
+    },
+    /** Lets the reload under way finish; later ones are refused. */
+    async close(): Promise<void> {
+      closed = true;
+      await queue.idle();
+    },
+  };
+}
+
+type AppliedReload = Extract<ReloadAnswer, { reloaded: true }>;
+
+/**
+ * `audian_bridge_config_reloads_total` by outcome, each at 0 from the start,
+ * and the time the config in force was loaded: now, and again at each
+ * applied reload.
+ */
+export function createReloadMetrics(metrics: Pick<Metrics, 'registry'>, now: () => number) {
+  const registers = [metrics.registry];
   const reloads = new Counter({
     name: 'audian_bridge_config_reloads_total',
     help: 'Config reloads, by outcome: applied, invalid (the file is bad), refused (a key that cannot change live changed).',
@@ -118,106 +186,118 @@ export function createReloader<Built extends { readonly connectors: ReadonlyMap<
     registers,
   });
   lastSuccess.set(now() / 1000);
-  let running = deps.running;
-  let queue: Promise<unknown> = Promise.resolve();
-  let closed = false;
-
-  function failed(outcome: 'invalid' | 'refused', code: ErrorCode, message: string, issues: readonly unknown[]): ReloadAnswer {
-    reloads.inc({ outcome });
-    logger.error({ code, issues }, `config reload ${outcome === 'refused' ? 'refused' : 'failed'}; the running config stays: ${message}`);
-    return { reloaded: false, error: { code, message, issues } };
-  }
-
-  async function reload(trigger: string): Promise<ReloadAnswer> {
-    if (closed) return { reloaded: false, error: { code: 'SHUTTING_DOWN', message: 'the bridge is stopping', issues: [] } };
-    if (!deps.load) return { reloaded: false, error: { code: 'NOT_IMPLEMENTED', message: 'this bridge was started without a way to read its config again', issues: [] } };
-    logger.info({ trigger }, 'reloading the config');
-    let next: BridgeConfig;
-    try {
-      next = await deps.load();
-    } catch (err) {
-      if (err instanceof ConfigError) return failed('invalid', err.code, err.message, err.issues);
-      throw err;
-    }
-    const refused = refusedKeys(running, next);
-    if (refused.length > 0) {
-      const issues = refused.map((key) => ({ path: key, code: 'CONFIG_NOT_RELOADABLE', message: 'cannot change while running; restart the bridge to change it' }));
-      return failed('refused', 'CONFIG_NOT_RELOADABLE', `${refused.join(', ')} cannot change while running`, issues);
-    }
-    const plan = planConnectors(running, next);
-    let built: Built;
-    try {
-      built = deps.build(next, [...plan.added, ...plan.replaced]);
-    } catch (err) {
-      const message = (err as Error).message;
-      const code = err instanceof BridgeError ? err.code : 'CONFIG_INVALID';
-      return failed('invalid', code, message, [{ path: '(root)', code, message }]);
-    }
-    const target = (name: string) => built.connectors.get(name) as DispatchTarget;
-    // A new worker is in place as soon as `put` returns, so deliveries the new routes make find it.
-    const starts = new Map(plan.added.map((name) => [name, deps.dispatcher.put(name, target(name))]));
-    deps.swap(built, next);
-    for (const name of plan.replaced) starts.set(name, deps.dispatcher.put(name, target(name)));
-    const removals = plan.removed.map((name) => deps.dispatcher.remove(name));
-    running = next;
-    const starting = await unsettledWithin(starts, removals, deps.handoverWaitMs ?? HANDOVER_WAIT_MS);
-
-    const orphaned = await orphans(plan.removed);
-    reloads.inc({ outcome: 'applied' });
-    lastSuccess.set(now() / 1000);
-    const answer: ReloadAnswer = {
-      reloaded: true,
-      connectors: plan,
-      sources: next.sources.map((source) => source.name),
-      routes: next.routes.map((route) => route.name),
-      orphaned,
-      starting,
-    };
-    logger.info({ connectors: plan, sources: answer.sources, routes: answer.routes }, 'config reloaded');
-    for (const connector of starting) {
-      logger.warn({ connector, waitedMs: deps.handoverWaitMs ?? HANDOVER_WAIT_MS }, 'connector not started yet; its deliveries wait in the outbox until it starts');
-    }
-    for (const { connector, pending } of orphaned) {
-      logger.warn({ connector, pending }, 'connector removed with deliveries still in the outbox; they stay there until a connector of that name is configured again, or they are purged');
-    }
-    return answer;
-  }
-
-  /** The removed connectors that still have pending deliveries; a store that cannot tell reports none. */
-  async function orphans(removed: readonly string[]): Promise<{ connector: string; pending: number }[]> {
-    if (removed.length === 0) return [];
-    try {
-      const stats = await deps.store.pendingStats();
-      return stats.filter((row) => removed.includes(row.connector) && row.n > 0).map((row) => ({ connector: row.connector, pending: row.n }));
-    } catch (err) {
-      logger.error({ err, removed }, 'could not count the deliveries left to removed connectors');
-      return [];
-    }
-  }
-
   return {
-    /** Reloads once the reload before has finished; never rejects for a bad config. */
-    reload(trigger: string): Promise<ReloadAnswer> {
-      const result = queue.then(() => reload(trigger));
-      queue = result.catch(() => undefined);
-      return result;
+    failed(outcome: ReloadFailure['outcome']): void {
+      reloads.inc({ outcome });
     },
-    /** Lets the reload under way finish; later ones are refused. */
-    async close(): Promise<void> {
-      closed = true;
-      await queue;
+    applied(): void {
+      reloads.inc({ outcome: 'applied' });
+      lastSuccess.set(now() / 1000);
     },
   };
 }
 
+/** Runs tasks one at a time, each once the one before has settled, whether it failed or not. */
+function createQueue() {
+  let tail: Promise<unknown> = Promise.resolve();
+  return {
+    run<T>(task: () => Promise<T>): Promise<T> {
+      const result = tail.then(task);
+      tail = result.catch(() => undefined);
+      return result;
+    },
+    /** Settles once every task run so far has. */
+    idle(): Promise<unknown> {
+      return tail;
+    },
+  };
+}
+
+/**
+ * Reads the config file again through `load` and checks it against the
+ * running one: the next config, or why it cannot be put in force (a bad
+ * file, or a live-only key changed). Errors other than `ConfigError` are
+ * thrown.
+ */
+export async function readNext(load: () => Promise<BridgeConfig>, running: BridgeConfig): Promise<{ next: BridgeConfig } | { failure: ReloadFailure }> {
+  let next: BridgeConfig;
+  try {
+    next = await load();
+  } catch (err) {
+    if (err instanceof ConfigError) return { failure: { outcome: 'invalid', code: err.code, message: err.message, issues: err.issues } };
+    throw err;
+  }
+  const refused = refusedKeys(running, next);
+  if (refused.length > 0) {
+    const issues = refused.map((key) => ({ path: key, code: 'CONFIG_NOT_RELOADABLE', message: 'cannot change while running; restart the bridge to change it' }));
+    return { failure: { outcome: 'refused', code: 'CONFIG_NOT_RELOADABLE', message: `${refused.join(', ')} cannot change while running`, issues } };
+  }
+  return { next };
+}
+
+/** Builds what `next` needs, with the connectors `plan` starts; a builder that throws makes the file invalid. */
+function buildNext<Built>(build: (next: BridgeConfig, connectors: readonly string[]) => Built, next: BridgeConfig, plan: ConnectorPlan): { built: Built } | { failure: ReloadFailure } {
+  try {
+    return { built: build(next, [...plan.added, ...plan.replaced]) };
+  } catch (err) {
+    const message = (err as Error).message;
+    const code = err instanceof BridgeError ? err.code : 'CONFIG_INVALID';
+    return { failure: { outcome: 'invalid', code, message, issues: [{ path: '(root)', code, message }] } };
+  }
+}
+
+/**
+ * Puts `built` in force: added connectors first, then (`swap`) sources and
+ * routes, then replaced and removed connectors. Returns the starts by name
+ * and the removals, not waited for.
+ */
+export function handOver<Built extends { readonly connectors: ReadonlyMap<string, DispatchTarget> }>(
+  dispatcher: ReloadDeps<Built>['dispatcher'],
+  swap: ReloadDeps<Built>['swap'],
+  plan: ConnectorPlan,
+  built: Built,
+  next: BridgeConfig,
+): { starts: Map<string, Promise<unknown>>; removals: Promise<void>[] } {
+  const target = (name: string) => built.connectors.get(name) as DispatchTarget;
+  // A new worker is in place as soon as `put` returns, so deliveries the new routes make find it.
+  const starts = new Map(plan.added.map((name) => [name, dispatcher.put(name, target(name))]));
+  swap(built, next);
+  for (const name of plan.replaced) starts.set(name, dispatcher.put(name, target(name)));
+  const removals = plan.removed.map((name) => dispatcher.remove(name));
+  return { starts, removals };
+}
+
 /** The names in `starts` whose promise has not settled within `waitMs`; `others` are waited for as long, and not named. */
-async function unsettledWithin(starts: ReadonlyMap<string, Promise<unknown>>, others: readonly Promise<unknown>[], waitMs: number): Promise<string[]> {
+export async function unsettledWithin(starts: ReadonlyMap<string, Promise<unknown>>, others: readonly Promise<unknown>[], waitMs: number): Promise<string[]> {
   const settled = new Set<string>();
   const all = Promise.allSettled([...[...starts].map(([name, start]) => start.finally(() => settled.add(name))), ...others]);
   let timer: NodeJS.Timeout | undefined;
   await Promise.race([all, new Promise((resolve) => (timer = setTimeout(resolve, waitMs)))]);
   clearTimeout(timer);
   return [...starts.keys()].filter((name) => !settled.has(name));
+}
+
+/** The removed connectors that still have pending deliveries; a store that cannot tell reports none. */
+async function orphans(store: ReloadDeps<never>['store'], removed: readonly string[], logger: Logger): Promise<{ connector: string; pending: number }[]> {
+  if (removed.length === 0) return [];
+  try {
+    const stats = await store.pendingStats();
+    return stats.filter((row) => removed.includes(row.connector) && row.n > 0).map((row) => ({ connector: row.connector, pending: row.n }));
+  } catch (err) {
+    logger.error({ err, removed }, 'could not count the deliveries left to removed connectors');
+    return [];
+  }
+}
+
+/** Logs an applied reload, then each connector not started yet and each removed one that left deliveries behind. */
+function reportApplied(logger: Logger, answer: AppliedReload, waitedMs: number): void {
+  logger.info({ connectors: answer.connectors, sources: answer.sources, routes: answer.routes }, 'config reloaded');
+  for (const connector of answer.starting) {
+    logger.warn({ connector, waitedMs }, 'connector not started yet; its deliveries wait in the outbox until it starts');
+  }
+  for (const { connector, pending } of answer.orphaned) {
+    logger.warn({ connector, pending }, 'connector removed with deliveries still in the outbox; they stay there until a connector of that name is configured again, or they are purged');
+  }
 }
 
 export type Reloader = ReturnType<typeof createReloader>;

@@ -2,26 +2,26 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pino, type Logger } from 'pino';
 import { CONNECTORS } from '../connectors/index.js';
-import { createAcceptor } from './accept/acceptor.js';
+import { createAcceptor, type Acceptor } from './accept/acceptor.js';
 import { createMissedCallWatcher } from './accept/missed-call-watcher.js';
 import { createSummaryWatcher } from './accept/summary-watcher.js';
 import type { BridgeConfig } from './config/load.js';
 import { redactConfig } from './config/redact.js';
 import { describeStore, storeOptionsOf } from './config/store.js';
 import { createConsole } from './console/index.js';
-import type { DialectId } from './dialects/index.js';
-import { createDispatcher, type DispatchTarget } from './dispatch/dispatcher.js';
+import type { CanonicalEvent, DialectId } from './dialects/index.js';
+import { createDispatcher, type Dispatcher, type DispatchTarget } from './dispatch/dispatcher.js';
 import type { RetryPolicy } from './dispatch/retry.js';
-import { createAdminApp, createAdminServer } from './http/admin.js';
-import { createHttpApp, type HttpSource } from './http/app.js';
+import { createAdminApp, createAdminServer, type AdminAppDeps } from './http/admin.js';
+import { createHttpApp, type HttpAppDeps, type HttpSource } from './http/app.js';
 import { createBodyBudget } from './http/body.js';
 import { createHttpServer } from './http/server.js';
-import { createMetrics } from './metrics.js';
+import { createMetrics, type Metrics } from './metrics.js';
 import { createOperations } from './ops/operations.js';
 import { createProviderSide } from './provider/bridge-side.js';
-import { createReloader, type ReloadAnswer } from './reload.js';
+import { createReloader, type ReloadAnswer, type Reloader } from './reload.js';
 import { createRouter, type Router } from './routing/router.js';
-import { openStore, type Store } from './store/index.js';
+import { openStore, type Store, type UpkeepStore } from './store/index.js';
 import { createVerifier, type ExpiringSecret } from './verify/index.js';
 
 export interface ServiceDeps {
@@ -117,7 +117,7 @@ export function buildSources(config: BridgeConfig, logger: Logger, fileSecrets?:
  * batch per store call, a bounded number of calls per pass. Dead deliveries
  * and their events stay (the store keeps them until replayed or purged).
  */
-export function startPruner(store: Store, ttlMs: number, logger: Logger, now: () => number, intervalMs = 15 * 60_000) {
+export function startPruner(store: UpkeepStore, ttlMs: number, logger: Logger, now: () => number, intervalMs = 15 * 60_000) {
   let running: Promise<void> = Promise.resolve();
   let stopped = false;
   async function prune(): Promise<void> {
@@ -177,81 +177,20 @@ export async function startService(config: BridgeConfig, deps: ServiceDeps = {})
   const logger = deps.logger ?? pino({ level: config.log.level });
   const now = deps.now ?? Date.now;
   const store = deps.store ?? await openStore({ ...storeOptionsOf(config.store), serving: true });
-  let accepting = false;
-  let closed = false;
-  // Both are changed in place by a reload: metrics and operations read them on each use.
-  const connectorNames = Object.keys(config.connectors);
+  const state: ServiceState = { accepting: false, closed: false };
+  const names = createConnectorNames(config);
   // What the console and GET /admin/config show: the config in force, replaced by a reload.
   let running = { config, loadedAt: now() };
-  const knownConnectors = new Set(connectorNames);
-  const metrics = createMetrics({ store: () => (closed ? undefined : store), connectors: connectorNames });
-
-  const connectorContext = { logger, fetch: deps.fetch ?? globalThis.fetch, now };
-  const connectors = buildConnectors(config, store, connectorContext);
-  const dispatcher = createDispatcher({
-    store,
-    connectors,
-    logger,
-    metrics,
-    now,
-    options: {
-      retry: retryPolicyOf(config.dispatch),
-      pollIntervalMs: config.dispatch.poll_interval,
-      sendTimeoutMs: config.dispatch.send_timeout,
-    },
-  });
-  const routerFor = (bridge: BridgeConfig) => createRouter(bridge.routes, logger.child({ component: 'routing' }), (route) => metrics.routeErrors.inc({ route }));
-  // A reload replaces the router; a commit in flight routes with whichever is in force when it gets there.
-  let router: Router = routerFor(config);
-  const lifecycle = {
-    graceMs: config.lifecycle.missed_call_grace,
-    unknownDirection: config.lifecycle.unknown_direction,
-    maxCallAgeMs: config.lifecycle.max_call_age,
-  };
-  const acceptor = createAcceptor({
-    store,
-    router: { route: (event) => router.route(event) },
-    lifecycle,
-    transcriptEvents: config.lifecycle.transcript_event,
-    logger,
-    now,
-    onCommitted: (names) => dispatcher.notify(names),
-    onStored: (event) => {
-      metrics.countEvent(event);
-      providerSide.seen(event);
-    },
-  });
-  const watcher = createMissedCallWatcher({ store, acceptor, graceMs: lifecycle.graceMs, logger, now });
-  const summaries = createSummaryWatcher({ store, acceptor, graceMs: lifecycle.graceMs, logger, now });
-
+  const metrics = createMetrics({ store: () => (state.closed ? undefined : store), connectors: names.list });
+  const delivery = createDelivery(config, { store, logger, metrics, now, fetch: deps.fetch ?? globalThis.fetch });
+  const { dispatcher } = delivery;
+  const routing = createRouting(config, logger, metrics);
   const providerSide = createProviderSide({ config, logger, store, registry: metrics.registry, now, ...(deps.fetch ? { fetch: deps.fetch } : {}) });
+  const { acceptor, watcher, summaries } = createAcceptance(config, { store, router: routing, dispatcher, metrics, providerSide, logger, now });
   const sources = buildSources(config, logger, providerSide.secretsOf);
-  // One budget across the apps a reload builds: requests on the old one still count.
-  const bodyBudget = createBodyBudget(config.server.max_inflight_body);
-  const appFor = (current: HttpSource[]) => createHttpApp({
-    sources: current,
-    bodyBudget,
-    acceptor,
-    bodyLimit: config.server.body_limit,
-    bodyTimeoutMs: config.server.body_timeout,
-    maxInflightBody: config.server.max_inflight_body,
-    metrics,
-    serveMetrics: config.server.metrics,
-    logger,
-    now,
-    accepting: () => accepting,
-    readiness,
-  });
-  async function readiness() {
-    if (!accepting) return { ready: false, reason: 'starting or shutting down' };
-    try {
-      await store.ping();
-    } catch (err) {
-      return { ready: false, reason: `store: ${(err as Error).message}` };
-    }
-    const warnings = await providerSide.readinessWarnings();
-    return { ready: true, ...(warnings.length > 0 ? { warnings } : {}) };
-  }
+  const accepting = () => state.accepting;
+  const readiness = readinessOf(accepting, store, () => providerSide.readinessWarnings());
+  const appFor = createReceiverApps(config, { acceptor, metrics, logger, now, accepting, readiness });
 
   const pruner = startPruner(store, config.store.dedupe_ttl, logger, now, config.store.prune_interval);
   dispatcher.start();
@@ -270,65 +209,37 @@ export async function startService(config: BridgeConfig, deps: ServiceDeps = {})
     metrics,
     store,
     dispatcher,
-    build: (next, names) => ({
-      connectors: buildConnectors({ ...next, connectors: Object.fromEntries(names.map((name) => [name, next.connectors[name]!])) }, store, connectorContext),
-      router: routerFor(next),
+    build: (next, connectors) => ({
+      connectors: delivery.connectorsFor(next, connectors),
+      router: routing.routerFor(next),
       app: appFor(buildSources(next, logger, providerSide.secretsOf)),
     }),
     swap: (built, next) => {
       providerSide.update(next);
-      router = built.router;
-      running = { config: next, loadedAt: now() };
+      routing.use(built.router);
       // Requests in flight finish on the app that took them; new ones reach the new sources.
       server.removeAllListeners('request');
       server.on('request', built.app.callback());
-      connectorNames.splice(0, connectorNames.length, ...Object.keys(next.connectors));
-      knownConnectors.clear();
-      for (const name of connectorNames) knownConnectors.add(name);
+      names.update(next);
+      running = { config: next, loadedAt: now() };
     },
   });
-  const admin = config.admin.token ? await startAdmin(config, config.admin.token) : undefined;
-  accepting = true;
-  logger.info({ url, store: describeStore(config.store), sources: sources.map((source) => source.path), connectors: [...connectors.keys()] }, 'audian-bridge listening');
+  const admin = config.admin.token
+    ? await startAdmin(config, config.admin.token, { store, connectors: names.known, metrics, logger, now, dispatcher, reloader, subscriptions: providerSide.admin, readiness, running: () => running })
+    : undefined;
+  state.accepting = true;
+  logger.info({ url, store: describeStore(config.store), sources: sources.map((source) => source.path), connectors: [...delivery.connectors.keys()] }, 'audian-bridge listening');
 
-  /** The admin API on its own listener (`admin.host`, 127.0.0.1 unless exposed on purpose). */
-  async function startAdmin(bridge: BridgeConfig, token: string) {
-    const operations = createOperations({
-      store,
-      connectors: knownConnectors,
-      now,
-      onQueued: (names) => dispatcher.notify(names),
-      configuration: () => ({ config: redactConfig(running.config, CONNECTORS), loadedAt: new Date(running.loadedAt).toISOString() }),
-    });
-    const ui = bridge.admin.ui ? createConsole({ operations, token, sessionTtlMs: bridge.admin.session_ttl, readiness, logger, now }) : undefined;
-    const app = createAdminApp({ operations, metrics, token, logger, reload: () => reloader.reload('admin'), subscriptions: providerSide.admin, trustProxy: bridge.admin.trust_proxy, ...(ui ? { console: ui } : {}) });
-    const adminServer = createAdminServer(app, {
-      requestTimeoutMs: bridge.server.request_timeout,
-      logger: logger.child({ component: 'admin' }),
-    });
-    const adminUrl = await listen(adminServer, bridge.admin.host, bridge.admin.port);
-    logger.info({ url: adminUrl, ...(ui ? { console: `${adminUrl}/ui/` } : {}) }, 'admin API listening');
-    return { server: adminServer, url: adminUrl };
-  }
-
-  async function stop(): Promise<void> {
-    // One budget for the whole stop: requests in flight first, then the sends in flight.
-    const deadline = Date.now() + config.server.shutdown_timeout;
-    const remaining = () => Math.max(0, deadline - Date.now());
-    accepting = false;
-    logger.info('shutting down');
-    await reloader.close();
-    await Promise.all([closeServer(server, remaining()), admin ? closeServer(admin.server, remaining()) : undefined]);
-    providerSide.close();
-    await pruner.stop();
-    await watcher.stop();
-    await summaries.stop();
-    await dispatcher.stop(remaining());
-    closed = true;
-    await store.close();
-    logger.info('stopped');
-  }
-
+  const stop = () => shutDown({
+    timeoutMs: config.server.shutdown_timeout,
+    state,
+    reloader,
+    servers: admin ? [server, admin.server] : [server],
+    background: [() => providerSide.close(), () => pruner.stop(), () => watcher.stop(), () => summaries.stop()],
+    dispatcher,
+    store,
+    logger,
+  });
   let stopping: Promise<void> | undefined;
   return {
     url,
@@ -337,4 +248,219 @@ export async function startService(config: BridgeConfig, deps: ServiceDeps = {})
     reload: (trigger = 'api') => reloader.reload(trigger),
     stop: () => (stopping ??= stop()),
   };
+}
+
+/** Whether the receiver takes webhooks (not while starting or stopping), and whether the store is closed: metrics then read none. */
+export interface ServiceState {
+  accepting: boolean;
+  closed: boolean;
+}
+
+/**
+ * The names of the configured connectors, as a list (metrics) and a set
+ * (operations). Both are changed in place by `update`, at a reload: their
+ * readers hold them from the start and read them on each use.
+ */
+export function createConnectorNames(config: BridgeConfig) {
+  const list = Object.keys(config.connectors);
+  const known = new Set(list);
+  return {
+    list,
+    known,
+    update(next: BridgeConfig): void {
+      list.splice(0, list.length, ...Object.keys(next.connectors));
+      known.clear();
+      for (const name of list) known.add(name);
+    },
+  };
+}
+
+/** The configured connectors and the dispatcher that sends to them; `connectorsFor` builds, for a reload, the connectors named. */
+function createDelivery(config: BridgeConfig, deps: { store: Store; logger: Logger; metrics: Metrics; now: () => number; fetch: typeof fetch }) {
+  const context = { logger: deps.logger, fetch: deps.fetch, now: deps.now };
+  const connectors = buildConnectors(config, deps.store, context);
+  const dispatcher = createDispatcher({
+    store: deps.store,
+    connectors,
+    logger: deps.logger,
+    metrics: deps.metrics,
+    now: deps.now,
+    options: {
+      retry: retryPolicyOf(config.dispatch),
+      pollIntervalMs: config.dispatch.poll_interval,
+      sendTimeoutMs: config.dispatch.send_timeout,
+    },
+  });
+  return {
+    connectors,
+    dispatcher,
+    connectorsFor(next: BridgeConfig, names: readonly string[]): Map<string, DispatchTarget> {
+      return buildConnectors({ ...next, connectors: Object.fromEntries(names.map((name) => [name, next.connectors[name]!])) }, deps.store, context);
+    },
+  };
+}
+
+/** The routes in force; a reload replaces them, and a commit in flight routes with whichever are in force when it gets there. */
+function createRouting(config: BridgeConfig, logger: Logger, metrics: Metrics) {
+  const routerFor = (bridge: BridgeConfig) => createRouter(bridge.routes, logger.child({ component: 'routing' }), (route) => metrics.routeErrors.inc({ route }));
+  let router: Router = routerFor(config);
+  return {
+    route: (event: CanonicalEvent) => router.route(event),
+    routerFor,
+    use(next: Router): void {
+      router = next;
+    },
+  };
+}
+
+/** The acceptor, and the watchers that decide, once the grace is over, the missed calls and the summaries it commits. */
+function createAcceptance(
+  config: BridgeConfig,
+  deps: {
+    store: Store;
+    router: Pick<Router, 'route'>;
+    dispatcher: Pick<Dispatcher, 'notify'>;
+    metrics: Metrics;
+    providerSide: { seen(event: CanonicalEvent): void };
+    logger: Logger;
+    now: () => number;
+  },
+) {
+  const { store, logger, now } = deps;
+  const lifecycle = {
+    graceMs: config.lifecycle.missed_call_grace,
+    unknownDirection: config.lifecycle.unknown_direction,
+    maxCallAgeMs: config.lifecycle.max_call_age,
+  };
+  const acceptor = createAcceptor({
+    store,
+    router: deps.router,
+    lifecycle,
+    transcriptEvents: config.lifecycle.transcript_event,
+    logger,
+    now,
+    onCommitted: (names) => deps.dispatcher.notify(names),
+    onStored: (event) => {
+      deps.metrics.countEvent(event);
+      deps.providerSide.seen(event);
+    },
+  });
+  const watcher = createMissedCallWatcher({ store, acceptor, graceMs: lifecycle.graceMs, logger, now });
+  const summaries = createSummaryWatcher({ store, acceptor, graceMs: lifecycle.graceMs, logger, now });
+  return { acceptor, watcher, summaries };
+}
+
+/** Builds the receiver's app on a set of sources; the apps share one body budget, so requests still on the app a reload replaced count. */
+function createReceiverApps(
+  config: BridgeConfig,
+  deps: { acceptor: Acceptor; metrics: Metrics; logger: Logger; now: () => number; accepting: () => boolean; readiness: HttpAppDeps['readiness'] },
+) {
+  const bodyBudget = createBodyBudget(config.server.max_inflight_body);
+  return (sources: HttpSource[]) => createHttpApp({
+    sources,
+    bodyBudget,
+    acceptor: deps.acceptor,
+    bodyLimit: config.server.body_limit,
+    bodyTimeoutMs: config.server.body_timeout,
+    maxInflightBody: config.server.max_inflight_body,
+    metrics: deps.metrics,
+    serveMetrics: config.server.metrics,
+    logger: deps.logger,
+    now: deps.now,
+    accepting: deps.accepting,
+    readiness: deps.readiness,
+  });
+}
+
+/** `/readyz`: ready while accepting webhooks and the store answers, with `warnings` that do not change it; otherwise why not. */
+export function readinessOf(accepting: () => boolean, store: Pick<Store, 'ping'>, warnings: () => Promise<string[]>): HttpAppDeps['readiness'] {
+  return async () => {
+    if (!accepting()) return { ready: false, reason: 'starting or shutting down' };
+    try {
+      await store.ping();
+    } catch (err) {
+      return { ready: false, reason: `store: ${(err as Error).message}` };
+    }
+    const found = await warnings();
+    return { ready: true, ...(found.length > 0 ? { warnings: found } : {}) };
+  };
+}
+
+/** The admin API on its own listener (`admin.host`, 127.0.0.1 unless exposed on purpose). */
+async function startAdmin(
+  config: BridgeConfig,
+  token: string,
+  deps: {
+    store: Store;
+    connectors: ReadonlySet<string>;
+    metrics: Metrics;
+    logger: Logger;
+    now: () => number;
+    dispatcher: Pick<Dispatcher, 'notify'>;
+    reloader: Pick<Reloader, 'reload'>;
+    subscriptions: NonNullable<AdminAppDeps['subscriptions']>;
+    readiness: HttpAppDeps['readiness'];
+    /** The config in force and when it was loaded: the configuration page shows it redacted. */
+    running: () => { readonly config: BridgeConfig; readonly loadedAt: number };
+  },
+) {
+  const { metrics, logger } = deps;
+  const operations = createOperations({
+    store: deps.store,
+    connectors: deps.connectors,
+    now: deps.now,
+    onQueued: (names) => deps.dispatcher.notify(names),
+    configuration: () => ({ config: redactConfig(deps.running().config, CONNECTORS), loadedAt: new Date(deps.running().loadedAt).toISOString() }),
+  });
+  // The operators' console (src/console) on the same listener, before the API's bearer check.
+  const ui = config.admin.ui ? createConsole({ operations, token, sessionTtlMs: config.admin.session_ttl, readiness: deps.readiness, logger, now: deps.now }) : undefined;
+  const app = createAdminApp({
+    operations,
+    metrics,
+    token,
+    logger,
+    reload: () => deps.reloader.reload('admin'),
+    subscriptions: deps.subscriptions,
+    trustProxy: config.admin.trust_proxy,
+    ...(ui ? { console: ui } : {}),
+  });
+  const adminServer = createAdminServer(app, { requestTimeoutMs: config.server.request_timeout, logger: logger.child({ component: 'admin' }) });
+  const adminUrl = await listen(adminServer, config.admin.host, config.admin.port);
+  logger.info({ url: adminUrl, ...(ui ? { console: `${adminUrl}/ui/` } : {}) }, 'admin API listening');
+  return { server: adminServer, url: adminUrl };
+}
+
+/** What `shutDown` stops, in the order it stops them. */
+export interface ShutdownParts {
+  /** One budget for the whole stop (`server.shutdown_timeout`): requests in flight first, then the sends in flight. */
+  readonly timeoutMs: number;
+  readonly state: ServiceState;
+  readonly reloader: Pick<Reloader, 'close'>;
+  /** Closed together: no new connections, requests in flight finished within the budget. */
+  readonly servers: readonly Server[];
+  /** Stopped one after the other, once no request is in flight. */
+  readonly background: readonly (() => void | Promise<void>)[];
+  readonly dispatcher: { stop(graceMs: number): Promise<void> };
+  readonly store: Pick<Store, 'close'>;
+  readonly logger: Logger;
+}
+
+/**
+ * Graceful stop: webhooks refused at once, the reload under way finished,
+ * the listeners closed, the background work stopped, the sends in flight
+ * finished within what is left of the budget, then the store closed.
+ */
+export async function shutDown(parts: ShutdownParts): Promise<void> {
+  const { state, logger } = parts;
+  const deadline = Date.now() + parts.timeoutMs;
+  const remaining = () => Math.max(0, deadline - Date.now());
+  state.accepting = false;
+  logger.info('shutting down');
+  await parts.reloader.close();
+  await Promise.all(parts.servers.map((server) => closeServer(server, remaining())));
+  for (const stopPart of parts.background) await stopPart();
+  await parts.dispatcher.stop(remaining());
+  state.closed = true;
+  await parts.store.close();
+  logger.info('stopped');
 }

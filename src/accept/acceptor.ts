@@ -1,9 +1,11 @@
 import type { Logger } from 'pino';
 import type { CanonicalEvent } from '../dialects/index.js';
 import { advanceCall, buildMissedEvent, concernsCall, enrichEvent, isMissed, type LifecycleOptions } from '../lifecycle/call-state.js';
+import { dedupeKeyOf } from '../lifecycle/dedupe.js';
 import { buildSummaryEvent, buildTranscriptEvent } from '../lifecycle/summary.js';
+import type { CallKey, CallState, CommitRequest, RouteTarget } from '../lifecycle/types.js';
 import type { Router } from '../routing/router.js';
-import { dedupeKeyOf, type CallKey, type CallState, type CommitRequest, type RouteTarget, type Store } from '../store/index.js';
+import type { IngestStore } from '../store/index.js';
 
 export interface AcceptResult {
   readonly duplicate: boolean;
@@ -12,7 +14,7 @@ export interface AcceptResult {
 }
 
 export interface AcceptorDeps {
-  readonly store: Store;
+  readonly store: IngestStore;
   readonly router: Router;
   readonly lifecycle: LifecycleOptions;
   /** Emit `transcript.completed` beside each summary of a call that has a transcript. */

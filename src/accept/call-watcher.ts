@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { CallKey } from '../store/index.js';
+import type { CallKey } from '../lifecycle/types.js';
 
 const BATCH = 100;
 

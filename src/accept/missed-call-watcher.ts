@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { Store } from '../store/index.js';
+import type { UpkeepStore } from '../store/index.js';
 import type { Acceptor } from './acceptor.js';
 import { createCallWatcher } from './call-watcher.js';
 
@@ -12,7 +12,7 @@ export function watchInterval(graceMs: number): number {
  * Decides ended calls once their grace period is over. The pending checks
  * live in the store, so a restart picks them up where it left off.
  */
-export function createMissedCallWatcher(deps: { store: Store; acceptor: Acceptor; graceMs: number; logger: Logger; now?: () => number }) {
+export function createMissedCallWatcher(deps: { store: UpkeepStore; acceptor: Acceptor; graceMs: number; logger: Logger; now?: () => number }) {
   return createCallWatcher({
     due: (now, limit) => deps.store.dueMissedChecks(now, limit),
     decide: (call) => deps.acceptor.decideMissed(call),

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { Store } from '../store/index.js';
+import type { UpkeepStore } from '../store/index.js';
 import type { Acceptor } from './acceptor.js';
 import { createCallWatcher } from './call-watcher.js';
 import { watchInterval } from './missed-call-watcher.js';
@@ -9,7 +9,7 @@ import { watchInterval } from './missed-call-watcher.js';
  * longest age, for a call whose end never came). The pending summaries live in
  * the store's call rows, so a restart emits what was due, once.
  */
-export function createSummaryWatcher(deps: { store: Store; acceptor: Acceptor; graceMs: number; logger: Logger; now?: () => number }) {
+export function createSummaryWatcher(deps: { store: UpkeepStore; acceptor: Acceptor; graceMs: number; logger: Logger; now?: () => number }) {
   return createCallWatcher({
     due: (now, limit) => deps.store.dueSummaries(now, limit),
     decide: (call) => deps.acceptor.decideSummary(call),

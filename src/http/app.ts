@@ -84,20 +84,20 @@ function webhookRoute(source: HttpSource, deps: HttpAppDeps, budget: BodyBudget,
   return async (ctx) => {
     const receivedAt = now();
     const stopTimer = metrics.requestSeconds.startTimer({ source: source.name });
-    const claim = budget.claim();
+    const reservation = budget.reserve();
     try {
       if (!deps.accepting()) throw new BridgeError('SHUTTING_DOWN', 'the bridge is not accepting webhooks right now; retry shortly');
       // Everything that needs no body is refused before a byte of it is read.
       checkBodyHead(ctx, deps.bodyLimit);
       source.verify.checkHeaders(ctx.request.headers, receivedAt);
       const declared = ctx.request.length;
-      if (declared !== undefined && !claim.take(declared)) {
+      if (declared !== undefined && !reservation.take(declared)) {
         throw new BridgeError('OVERLOADED', 'too many request bodies are being received at once; retry shortly');
       }
       const rawBody = await readRawBody(ctx.req, {
         limit: deps.bodyLimit,
         timeoutMs: deps.bodyTimeoutMs,
-        take: declared === undefined ? (bytes) => claim.take(bytes) : () => true,
+        take: declared === undefined ? (bytes) => reservation.take(bytes) : () => true,
       });
       source.verify.verify({ rawBody, headers: ctx.request.headers, now: receivedAt });
       const body = parseJsonBody(rawBody, WEBHOOK_JSON_DEPTH);
@@ -129,7 +129,7 @@ function webhookRoute(source: HttpSource, deps: HttpAppDeps, budget: BodyBudget,
       }
       throw err;
     } finally {
-      claim.release();
+      reservation.release();
       stopTimer();
     }
   };

@@ -41,16 +41,16 @@ export function checkBodyLength(length: number, limit: number): void {
 
 /** Body bytes in flight across all requests, bounded so many slow uploads cannot exhaust memory. */
 export interface BodyBudget {
-  /** A claim for one request; `take` adds bytes to it, false when the budget has no room; `release` returns them all. */
-  claim(): { take(bytes: number): boolean; release(): void };
-  /** Bytes currently claimed. */
+  /** A reservation for one request; `take` adds bytes to it, false when the budget has no room; `release` returns them all. */
+  reserve(): { take(bytes: number): boolean; release(): void };
+  /** Bytes currently reserved. */
   inFlight(): number;
 }
 
 export function createBodyBudget(total: number): BodyBudget {
   let used = 0;
   return {
-    claim() {
+    reserve() {
       let held = 0;
       return {
         take(bytes) {

@@ -1,8 +1,7 @@
 import type { CanonicalEvent } from '../dialects/index.js';
-import type { CallState } from '../store/types.js';
 import { DERIVED_TYPES } from './summary.js';
+import type { CallState } from './types.js';
 
-// The row these rules compute is the one the store keeps; its type lives with the store's interface.
 export type { CallState };
 
 export interface LifecycleOptions {

@@ -1,5 +1,5 @@
 import type { CanonicalEvent } from '../dialects/index.js';
-import type { CallState } from '../store/types.js';
+import type { CallState } from './types.js';
 
 /**
  * The pure rules of `call.summary` (DESIGN.md, "Derived events"): one record

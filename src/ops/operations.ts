@@ -1,7 +1,7 @@
 import ms from 'ms';
 import { ExactInteger } from '../dialects/index.js';
 import { BridgeError } from '../errors.js';
-import { digitsOf, type AttemptRecord, type CallRecord, type DeliveryDetail, type DeliveryRecord, type DeliverySearch, type DeliveryStatus, type ReplaySelection, type Store } from '../store/index.js';
+import { digitsOf, type AttemptRecord, type CallRecord, type DeliveryDetail, type DeliveryRecord, type DeliverySearch, type DeliveryStatus, type OperationsStore, type ReplaySelection } from '../store/index.js';
 
 /**
  * What an operator can do with the outbox, as JSON in and JSON out: the admin
@@ -158,7 +158,7 @@ const CALL_ROWS = 1000;
 const REPLAY_FILTER_KEYS = new Set(['status', 'connector', 'route', 'since']);
 
 export interface OperationsDeps {
-  readonly store: Store;
+  readonly store: OperationsStore;
   /** The configured connectors: pausing another name is `NOT_FOUND`, not a pause nobody would lift. */
   readonly connectors: ReadonlySet<string>;
   readonly now?: () => number;

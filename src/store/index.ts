@@ -32,7 +32,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
   });
 }
 
-export { dedupeKeyOf } from './dedupe.js';
+export { dedupeKeyOf } from '../lifecycle/dedupe.js';
 export type * from './types.js';
 export type * from './operator-reads.js';
 export { digitsOf } from './operator-reads.js';

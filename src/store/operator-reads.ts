@@ -1,4 +1,5 @@
 import type { CanonicalEvent } from '../dialects/index.js';
+import type { Awaitable } from './core/availability.js';
 import type { CallState, DeliveryRecord, DeliveryStatus } from './types.js';
 
 /**
@@ -28,6 +29,11 @@ export interface OperatorReads {
   /** Per connector named: the most recent error of a delivery still failing (pending a retry, or dead), if any. */
   lastErrors(connectors: readonly string[]): Promise<ConnectorError[]>;
 }
+
+/** The same reads as an adapter gives them to the store core (src/store/core/operator-reads.ts guards them). */
+export type OperatorReadsAdapter = {
+  readonly [K in keyof OperatorReads]: (...args: Parameters<OperatorReads[K]>) => Awaitable<Awaited<ReturnType<OperatorReads[K]>>>;
+};
 
 export interface DeliverySearch {
   /** Any of these statuses. */

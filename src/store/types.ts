@@ -1,19 +1,45 @@
 import type { CanonicalEvent } from '../dialects/index.js';
+import type {
+  CallKey,
+  CallState,
+  CommitRequest,
+  CommitResult,
+  MissedDecision,
+  MissedVerdict,
+  SummaryDecision,
+  SummaryVerdict,
+} from '../lifecycle/types.js';
 import type { OperatorReads } from './operator-reads.js';
 
+// The call's row, the commit request and the decisions belong to the lifecycle rules, which the store applies.
+export type * from '../lifecycle/types.js';
+
 /**
- * What the acceptor, the missed-call watcher, the dispatcher, the pruner,
- * metrics and the CLI need from a store. Every method is asynchronous, so an
+ * A store, as the parts of the bridge see it: each caller is given the part
+ * it uses (`IngestStore`, `OutboxStore`, `OperationsStore`, `UpkeepStore`),
+ * and the service the whole. Every method is asynchronous, so an
  * implementation may write from another thread or over a network. Errors that
  * cross this interface are `BridgeError`s (`STORE_UNAVAILABLE` while the store
- * cannot read or write), never a driver's own.
+ * cannot read or write, `OVERLOADED` when too many commits wait), never a
+ * driver's own.
  *
- * Promises every implementation keeps (DESIGN.md, "Stores"): a commit resolves
- * only once durable; dedupe is global; the events of one call are committed one
- * at a time, in the order their call was locked, and their deliveries leave in
- * that order per connector; each missed-call check is decided exactly once.
+ * Promises every implementation keeps: a commit resolves only once durable;
+ * dedupe is global; the events of one call are committed one at a time, in
+ * the order their call was locked, and their deliveries leave in that order
+ * per connector; each missed-call check and each summary revision is decided
+ * exactly once.
  */
-export interface Store extends OperatorReads {
+export interface Store extends IngestStore, OutboxStore, OperationsStore, UpkeepStore {
+  /** The durable key-value state of one connector, read and written at `now()`. */
+  connectorState(connector: string, now: () => number): ConnectorState;
+  /** Rejects when the store cannot answer, or cannot write since its last write failed. */
+  ping(): Promise<void>;
+  /** Waits for writes in progress, then closes; idempotent. */
+  close(): Promise<void>;
+}
+
+/** What the acceptor needs: events in, and the decisions of the calls' checks. */
+export interface IngestStore {
   /**
    * Stores one event with its call row and its deliveries, atomically. An
    * event with a `subject` belongs to call (`source`, `subject`): `advance` runs
@@ -22,9 +48,6 @@ export interface Store extends OperatorReads {
    * `dedupeKeyOf`) stores nothing and `advance` is not called.
    */
   commit(request: CommitRequest): Promise<CommitResult>;
-
-  /** Calls whose missed-call grace period is over at `now`, oldest first. */
-  dueMissedChecks(now: number, limit: number): Promise<CallKey[]>;
   /**
    * Decides one call's missed-call check under the call's serialization: if the
    * check is still due, `verdict` sees the call and its ending event and
@@ -32,9 +55,6 @@ export interface Store extends OperatorReads {
    * record "not missed". A check already decided (by anyone) is `not_due`.
    */
   decideMissed(call: CallKey, now: number, verdict: MissedVerdict): Promise<MissedDecision>;
-
-  /** Calls whose summary is due at `now` (ended and past their grace, or past the longest call age), oldest first. */
-  dueSummaries(now: number, limit: number): Promise<CallKey[]>;
   /**
    * Summarizes one call under the call's serialization: if its summary is
    * still due, `verdict` sees the call and its stored events (in acceptance
@@ -44,7 +64,10 @@ export interface Store extends OperatorReads {
    * already used ends the check as `duplicate`.
    */
   decideSummary(call: CallKey, now: number, verdict: SummaryVerdict): Promise<SummaryDecision>;
+}
 
+/** What the dispatcher needs: deliveries out, their outcomes back. */
+export interface OutboxStore {
   /**
    * Leases due deliveries of one connector. Per call, only the earliest pending
    * deliveries are handed out (up to `maxPerCall`, in order, stopping at one
@@ -60,6 +83,12 @@ export interface Store extends OperatorReads {
   settle(outcomes: readonly DeliveryOutcome[], now: number): Promise<SettleResult>;
   /** When the connector's next pending delivery falls due, if it has any. */
   nextDueAt(connector: string): Promise<number | undefined>;
+  /** The paused connectors and since when. */
+  paused(): Promise<PauseRecord[]>;
+}
+
+/** What operators use (the admin API, the CLI, metrics, the provider's side): reads of the outbox and the events, replays, purges and pauses. */
+export interface OperationsStore extends Pick<OutboxStore, 'paused'>, OperatorReads {
   /** Per connector: pending deliveries and when the oldest of them was created. */
   pendingStats(): Promise<PendingStats[]>;
   /** Per connector: dead deliveries (kept until replayed or purged). */
@@ -68,8 +97,6 @@ export interface Store extends OperatorReads {
   list(filter: DeliveryFilter): Promise<DeliveryRecord[]>;
   /** One delivery with every attempt made, oldest first; undefined when there is no such delivery. */
   delivery(id: number): Promise<DeliveryDetail | undefined>;
-  /** Puts dead deliveries back in the queue (an operator's replay). Resolves with how many moved. */
-  requeue(ids: readonly number[], now: number): Promise<number>;
   /**
    * An operator's replay. By `ids`: a dead delivery is queued again with a
    * fresh budget (attempts and age start over); a delivered (or skipped) one is queued
@@ -82,7 +109,6 @@ export interface Store extends OperatorReads {
   purgeDead(before: number, filter: { readonly connector?: string }): Promise<number>;
   /** Every stored event with this id (ids repeat across types and sources), newest first, with its call and deliveries. */
   trace(eventId: string): Promise<EventTrace[]>;
-
   /**
    * Pauses a connector for every process on this store: `claim` hands out
    * nothing for it until `resume`. Resolves false when it was paused already.
@@ -93,23 +119,8 @@ export interface Store extends OperatorReads {
    * so time spent paused never makes one dead. Resolves false when it was not paused.
    */
   resume(connector: string, now: number): Promise<boolean>;
-  /** The paused connectors and since when. */
-  paused(): Promise<PauseRecord[]>;
-
-  /**
-   * Forgets up to `limit` events older than `ttlMs` (with their deliveries and
-   * attempts) and up to `limit` such calls, except what a pending or dead
-   * delivery, an undecided missed-call check or a call summary not yet due
-   * (the call and all its events) needs. `more` says
-   * another call has work left.
-   */
-  prune(now: number, ttlMs: number, limit: number): Promise<PruneResult>;
   /** Bytes the store takes on disk, where it can tell. */
   sizeBytes(): Promise<number | undefined>;
-
-  /** The durable key-value state of one connector, read and written at `now()`. */
-  connectorState(connector: string, now: () => number): ConnectorState;
-
   /**
    * When the newest event stored from `source` (a CloudEvents source, e.g.
    * `audian/main`) was received, events of `exceptTypes` (the derived ones)
@@ -119,11 +130,22 @@ export interface Store extends OperatorReads {
   lastReceivedAt(source: string, exceptTypes: readonly string[]): Promise<number | undefined>;
   /** Which of `ids` are stored as events of `source` (`subscriptions test` and `reconcile`). */
   storedEventIds(source: string, ids: readonly string[]): Promise<ReadonlySet<string>>;
+}
 
-  /** Rejects when the store cannot answer. */
-  ping(): Promise<void>;
-  /** Waits for writes in progress, then closes; idempotent. */
-  close(): Promise<void>;
+/** What keeps the store going: the call watchers' due checks, and pruning. */
+export interface UpkeepStore {
+  /** Calls whose missed-call grace period is over at `now`, oldest first. */
+  dueMissedChecks(now: number, limit: number): Promise<CallKey[]>;
+  /** Calls whose summary is due at `now` (ended and past their grace, or past the longest call age), oldest first. */
+  dueSummaries(now: number, limit: number): Promise<CallKey[]>;
+  /**
+   * Forgets up to `limit` events older than `ttlMs` (with their deliveries and
+   * attempts) and up to `limit` such calls, except what a pending or dead
+   * delivery, an undecided missed-call check or a call summary not yet due
+   * (the call and all its events) needs. `more` says
+   * another call has work left.
+   */
+  prune(now: number, ttlMs: number, limit: number): Promise<PruneResult>;
 }
 
 /** Where a store lives: SQLite takes a file path (`:memory:` for a throwaway one), PostgreSQL a URL. */
@@ -148,99 +170,6 @@ export interface StoreOptions {
   /** Commits waiting at once beyond which `commit` rejects at once with OVERLOADED. */
   readonly maxPendingCommits?: number;
 }
-
-/** One call as the bridge knows it (DESIGN.md, "Call lifecycle"): the lifecycle rules compute it, the store keeps it. */
-export interface CallState {
-  source: string;
-  callId: string;
-  direction?: string;
-  from?: string;
-  to?: string;
-  fromName?: string;
-  status?: string;
-  tags?: Record<string, unknown>;
-  /** Event time of the earliest initiated/ringing event. */
-  startedAt?: string;
-  answered: boolean;
-  endedAt?: string;
-  /** Dedupe key of the event that ended the call; the `call.missed` event is built from it. */
-  endEventKey?: string;
-  /** no_answer, busy, declined, cancelled, unanswered, completed, or another failure reason. */
-  endReason?: string;
-  /** When to decide whether the call was missed (ms); set while a decision is pending. */
-  missedCheckAt?: number;
-  /** The decision, once made; unset while the call is running or its grace period lasts. */
-  missed?: 'emitted' | 'not_missed';
-  /** When the next `call.summary` revision is due (ms); unset while none is. */
-  summaryCheckAt?: number;
-  /** The last `call.summary` revision emitted; unset before the first. */
-  summaryRevision?: number;
-}
-
-export interface CallKey {
-  readonly source: string;
-  readonly callId: string;
-}
-
-export interface RouteTarget {
-  readonly route: string;
-  readonly connector: string;
-}
-
-/** What an event becomes once its call has been advanced: what to store and where it goes. */
-export interface Admission {
-  /** The event as stored and delivered (e.g. enriched from its call). */
-  readonly event: CanonicalEvent;
-  /** The call's row after the event; omitted when the event does not change it. */
-  readonly call?: CallState;
-  /** One delivery each, numbered after every earlier event of the call. */
-  readonly targets: readonly RouteTarget[];
-}
-
-export interface CommitRequest {
-  readonly event: CanonicalEvent;
-  readonly receivedAt: number;
-  /** Given the stored call (undefined when new or when the event has no subject); may be asynchronous (routing). */
-  readonly advance: (stored: CallState | undefined) => Admission | Promise<Admission>;
-}
-
-/** A stored event names where its deliveries went (one per target). */
-export type CommitResult = { readonly duplicate: true } | { readonly duplicate: false; readonly targets: readonly RouteTarget[] };
-
-/** Given a call whose check is due and its ending event (if still stored): the derived event to commit, or nothing for "not missed". */
-export type MissedVerdict = (
-  call: CallState,
-  ending: CanonicalEvent | undefined,
-) => CommitRequest | undefined | Promise<CommitRequest | undefined>;
-
-export type MissedDecision =
-  /** Nothing to decide: no such call, its check is not due yet, or it was decided already. */
-  | { readonly outcome: 'not_due' }
-  | { readonly outcome: 'not_missed' }
-  | { readonly outcome: 'emitted'; readonly event: CanonicalEvent; readonly targets: readonly RouteTarget[] }
-  /** The derived event's id was taken (another call's ending event had the same id and type); recorded as not missed. */
-  | { readonly outcome: 'duplicate' };
-
-/** Given a call whose summary is due and its events: what to commit (the summary last), or nothing to end the check without one. */
-export type SummaryVerdict = (
-  call: CallState,
-  events: readonly CanonicalEvent[],
-) => SummaryCommit | undefined | Promise<SummaryCommit | undefined>;
-
-export interface SummaryCommit {
-  /** Derived events committed before the summary (e.g. `transcript.completed`); a duplicate among them is ignored. */
-  readonly companions: readonly CommitRequest[];
-  readonly summary: CommitRequest;
-}
-
-export type SummaryDecision =
-  /** Nothing to do: no such call, its summary is not due, or another caller took it. */
-  | { readonly outcome: 'not_due' }
-  /** The verdict had nothing to summarize; the check ended. */
-  | { readonly outcome: 'none' }
-  | { readonly outcome: 'emitted'; readonly events: readonly CanonicalEvent[]; readonly targets: readonly RouteTarget[] }
-  /** The summary's id was taken already; the check ended without it. */
-  | { readonly outcome: 'duplicate' };
 
 /** `skipped`: the connector chose not to send (e.g. an update older than one delivered); final, like `delivered`. */
 export type DeliveryStatus = 'pending' | 'delivered' | 'skipped' | 'dead';

@@ -71,6 +71,8 @@ const delivered = (claimed: readonly ClaimedDelivery[]) => claimed.map(({ id, le
 /**
  * What every store implementation promises (src/store/types.ts), through the
  * interface alone: run it against each implementation on its real backend.
+ * The call checks' rules it relies on are tested alone, without a store, in
+ * call-checks.test.ts beside this file.
  */
 export function describeStoreContract(name: string, factory: StoreFactory): void {
   describe(`store contract: ${name}`, () => {
@@ -225,15 +227,6 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
         expect(byEvent['evt-o3']).toMatchObject({ status: 'dead', attempts: 1, lastError: 'rejected' });
         expect(await store.pendingStats()).toEqual([{ connector: 'sink', n: 1, oldest: T0 }]);
         expect((await store.list({ status: 'dead' })).map((record) => record.eventId)).toEqual(['evt-o3']);
-      });
-
-      it('requeues dead deliveries only', async () => {
-        for (const n of ['1', '2']) await store.commit(request(event(`evt-q${n}`, `call-q${n}`)));
-        const [dead, done] = await store.claim('sink', T0, ONE_PER_CALL);
-        await store.settle([{ id: dead!.id, lease: dead!.lease, outcome: 'dead', error: 'no' }, ...delivered([done!])], T0);
-        expect(await store.requeue([dead!.id, done!.id, 9_999_999], T0 + 100)).toBe(1);
-        const again = await store.claim('sink', T0 + 100, ONE_PER_CALL);
-        expect(ids(again)).toEqual(['evt-q1']);
       });
     });
 

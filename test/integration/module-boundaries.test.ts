@@ -1,8 +1,9 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import ts from 'typescript';
 import YAML from 'yaml';
 import { afterAll, describe, expect, it } from 'vitest';
 import { baseConfig } from '../helpers/bridge.js';
@@ -72,4 +73,49 @@ describe('the vendor clients load only where connectors are built', () => {
     expect(result.stderr).toBe('');
     expect(result.stdout).toBe('file');
   });
+});
+
+/**
+ * The layers point one way: http -> accept -> store -> lifecycle rules ->
+ * dialects. Read from the sources' own import statements (type-only imports
+ * too: a type from a layer above still ties a module to it).
+ */
+describe('the layers point one way', () => {
+  /** What the modules under each folder may import from src/, besides their own folder. */
+  const MAY_IMPORT: Record<string, readonly string[]> = {
+    // Pure rules: the canonical event's types and nothing else.
+    'src/lifecycle': ['src/dialects'],
+    // The store applies the rules; it knows nothing of HTTP, routing, connectors or the dispatcher.
+    'src/store': ['src/lifecycle', 'src/dialects', 'src/errors.ts'],
+  };
+
+  /** Every module of src/ that `path` imports, as a path from the repository's root. */
+  function importsOf(path: string): string[] {
+    const { importedFiles } = ts.preProcessFile(readFileSync(join(ROOT, path), 'utf8'), true, true);
+    return importedFiles
+      .map((file) => file.fileName)
+      .filter((name) => name.startsWith('.'))
+      .map((name) => relative(ROOT, join(ROOT, dirname(path), name)).replace(/\.js$/, '.ts'));
+  }
+
+  function modulesUnder(folder: string): string[] {
+    return readdirSync(join(ROOT, folder), { withFileTypes: true, recursive: true })
+      .filter((entry) => entry.isFile() && entry.name.endsWith('.ts'))
+      .map((entry) => relative(ROOT, join(entry.parentPath, entry.name)));
+  }
+
+  const within = (path: string, place: string) => path === place || path.startsWith(`${place}/`);
+
+  for (const [folder, allowed] of Object.entries(MAY_IMPORT)) {
+    it(`${folder} imports only ${allowed.join(', ')} (and itself)`, () => {
+      const modules = modulesUnder(folder);
+      expect(modules.length).toBeGreaterThan(0);
+      const stray = modules.flatMap((path) =>
+        importsOf(path)
+          .filter((target) => !within(target, folder) && !allowed.some((place) => within(target, place)))
+          .map((target) => `${path} -> ${target}`),
+      );
+      expect(stray).toEqual([]);
+    });
+  }
 });

@@ -87,7 +87,7 @@ describe('limits before and while reading the body', () => {
   it('past max_inflight_body, a new upload gets 503 OVERLOADED with Retry-After; the budget frees when the slow one ends', async () => {
     const body = JSON.stringify({ id: 'evt_budget', event: 'call.ringing', data: { call_id: 'call_budget' } });
     const hog = await open(bridge.url);
-    hog.socket.write(head(200 * 1024, signAudianRequest('x', TEST_SECRET))); // claims 200 kB, sends nothing more
+    hog.socket.write(head(200 * 1024, signAudianRequest('x', TEST_SECRET))); // reserves 200 kB, sends nothing more
     hog.socket.write('{');
     const answer = await waitFor(async () => {
       const response = await fetch(bridge.url + PATH, {
@@ -95,7 +95,7 @@ describe('limits before and while reading the body', () => {
         headers: { 'content-type': 'application/json', ...signAudianRequest(body + ' '.repeat(100 * 1024), TEST_SECRET) },
         body: body + ' '.repeat(100 * 1024),
       });
-      return response.status === 503 && response; // the hog's claim is registered once its head is parsed
+      return response.status === 503 && response; // the hog's reservation is registered once its head is parsed
     });
     expect(answer.headers.get('retry-after')).toBe('5');
     expect(await answer.json()).toMatchObject({ error: { code: 'OVERLOADED' } });

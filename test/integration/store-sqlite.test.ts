@@ -78,7 +78,7 @@ describe('sqlite: the writer thread', () => {
       await store.commit(commitOf('evt-1', 'call-1'));
       const thread = store.writer.thread?.();
       expect(thread).toBeDefined();
-      const inFlight = store.writer.write('write', 'probe', T0);
+      const inFlight = store.writer.write('probe', T0);
       await thread!.terminate();
       await expect(inFlight).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' });
       await expect(store.commit(commitOf('evt-2', 'call-1'))).resolves.toMatchObject({ duplicate: false });

@@ -92,6 +92,14 @@ export async function inTransaction<T>(pool: pg.Pool, task: (client: pg.PoolClie
   }
 }
 
+/** One transaction that runs only where no other replica runs the same periodic task (`lock`, of `LOCKS`) right now; else `idle`. */
+export function exclusively<T>(pool: pg.Pool, lock: number, idle: T, task: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  return inTransaction(pool, async (client) => {
+    const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS locked', [lock]);
+    return rows[0]?.locked ? task(client) : idle;
+  });
+}
+
 /** Advisory lock keys of this store (one database, any number of replicas). */
 export const LOCKS = {
   migrate: 0x6175_6d00,

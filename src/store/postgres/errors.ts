@@ -1,4 +1,4 @@
-import { BridgeError } from '../../errors.js';
+import { storeErrors, type DriverFailure } from '../core/errors.js';
 import { retrying, type ContentionPolicy } from '../retry.js';
 
 /** The SQLSTATE of a server error, when `err` is one. */
@@ -33,25 +33,25 @@ export function isContention(err: unknown): boolean {
   return state === '40P01' || state === '40001';
 }
 
-/** The driver's failures as the project's own error; anything else passes unchanged. */
-export function toStoreError(err: unknown, doing: string): unknown {
-  if (err instanceof BridgeError) return err;
-  if (sqlState(err) === '42501') return permissionDenied(err as Error, doing);
-  if (!isUnavailable(err) && !isContention(err)) return err;
+/**
+ * The driver's failures the store answers with its own error: a right the user
+ * of store.url lacks (42501); the server cannot answer now (`isUnavailable`),
+ * or the work lost to another writer (`isContention`) past its retries.
+ */
+export const postgresFailure: DriverFailure = (err) => {
   const state = sqlState(err);
-  const detail = state ? ` (${state})` : '';
-  return new BridgeError('STORE_UNAVAILABLE', `the PostgreSQL store cannot ${doing}${detail}: ${(err as Error).message}; is the server up and store.url right?`, { cause: err });
-}
+  if (state === '42501') return { code: 'STORE_PERMISSION_DENIED', user: 'the PostgreSQL user of store.url', right: neededRight((err as Error).message) };
+  if (!isUnavailable(err) && !isContention(err)) return undefined;
+  return { code: 'STORE_UNAVAILABLE', detail: state ? ` (${state})` : '', hint: '; is the server up and store.url right?' };
+};
+
+/** The core's mapping of those failures to the store's errors, for opening the store. */
+export const { toStoreError } = storeErrors('PostgreSQL', postgresFailure);
 
 /**
- * A right the user of store.url lacks (42501), in one line: PostgreSQL's message names the object, and what the
+ * The right the user of store.url lacks (42501), from PostgreSQL's message: it names the object, and what the
  * bridge does with that kind of object names the right.
  */
-function permissionDenied(err: Error, doing: string): BridgeError {
-  const said = err.message;
-  return new BridgeError('STORE_PERMISSION_DENIED', `the PostgreSQL user of store.url lacks ${neededRight(said)} (PostgreSQL, asked to ${doing}: ${said})`, { cause: err });
-}
-
 function neededRight(said: string): string {
   const [, kind, name] = /^permission denied for (schema|table|relation|sequence|database) (.+)$/.exec(said) ?? [];
   if (kind === 'schema') {
@@ -69,9 +69,6 @@ function neededRight(said: string): string {
 export function contention(message: string): Error {
   return Object.assign(new Error(message), { code: '40001' });
 }
-
-/** Runs one of the store's operations and settles with its answer, the driver's errors mapped (`toStoreError`). */
-export type Guard = <T>(doing: string, task: () => Promise<T>) => Promise<T>;
 
 /** Short waits before running a deadlocked or serialization-failed transaction again; then the caller hears STORE_UNAVAILABLE. */
 const CONTENTION: ContentionPolicy = {

@@ -1,8 +1,7 @@
 import type { CanonicalEvent } from '../../dialects/index.js';
-import type { CallRecord, ConnectorError, DeliverySearch, OperatorReads, StoredEvent } from '../operator-reads.js';
+import type { CallRecord, ConnectorError, DeliverySearch, OperatorReadsAdapter, StoredEvent } from '../operator-reads.js';
 import { callFromRow, recordFromRow, type CallRow, type RecordRow } from '../rows.js';
 import type { Sql } from './db.js';
-import type { Guard } from './errors.js';
 
 /** A delivery as deliveries.ts reads it. */
 const RECORD_COLUMNS = `d.id, e.id AS event_id, e.type, e.source, e.subject, d.route, d.connector, d.status, d.attempts,
@@ -36,93 +35,89 @@ const CALL_RECORD = 'c.*, NULL::text AS end_event_key';
 type CallRecordRow = CallRow & { updated_at: number };
 const callRecordOf = (row: CallRecordRow): CallRecord => ({ ...callFromRow(row), updatedAt: row.updated_at });
 
-/** `OperatorReads` on the pool, each read guarded as the store's others are. */
-export function createOperatorReads(pool: Sql, guarded: Guard): OperatorReads {
-  async function searchDeliveries(search: DeliverySearch) {
-    const filters = [
-      search.statuses ? [...search.statuses] : null,
-      search.connector ?? null,
-      search.route ?? null,
-      search.type ?? null,
-      search.since ?? null,
-      search.until ?? null,
-      search.before ?? null,
-      search.limit,
-    ];
-    const { rows } =
-      search.event !== undefined
+/** Deliveries matching a search: through the event or the call's events when named, else down the ids. */
+async function searchDeliveries(pool: Sql, search: DeliverySearch) {
+  const filters = [
+    search.statuses ? [...search.statuses] : null,
+    search.connector ?? null,
+    search.route ?? null,
+    search.type ?? null,
+    search.since ?? null,
+    search.until ?? null,
+    search.before ?? null,
+    search.limit,
+  ];
+  const { rows } =
+    search.event !== undefined
+      ? await pool.query<RecordRow>(
+          `SELECT ${RECORD_COLUMNS} FROM events m JOIN deliveries d ON d.event_seq = m.seq JOIN events e ON e.seq = d.event_seq
+            WHERE m.id = $9 AND ($10::text IS NULL OR m.subject = $10) AND ${FILTERS} ORDER BY d.id DESC LIMIT $8`,
+          [...filters, search.event, search.call ?? null],
+        )
+      : search.call !== undefined
         ? await pool.query<RecordRow>(
-            `SELECT ${RECORD_COLUMNS} FROM events m JOIN deliveries d ON d.event_seq = m.seq JOIN events e ON e.seq = d.event_seq
-              WHERE m.id = $9 AND ($10::text IS NULL OR m.subject = $10) AND ${FILTERS} ORDER BY d.id DESC LIMIT $8`,
-            [...filters, search.event, search.call ?? null],
+            `WITH RECURSIVE ${EVENT_SOURCES}
+             SELECT ${RECORD_COLUMNS} FROM sources JOIN events e ON e.source = sources.source AND e.subject = $9
+               JOIN deliveries d ON d.event_seq = e.seq
+              WHERE ${FILTERS} ORDER BY d.id DESC LIMIT $8`,
+            [...filters, search.call],
           )
-        : search.call !== undefined
-          ? await pool.query<RecordRow>(
-              `WITH RECURSIVE ${EVENT_SOURCES}
-               SELECT ${RECORD_COLUMNS} FROM sources JOIN events e ON e.source = sources.source AND e.subject = $9
-                 JOIN deliveries d ON d.event_seq = e.seq
-                WHERE ${FILTERS} ORDER BY d.id DESC LIMIT $8`,
-              [...filters, search.call],
-            )
-          : await pool.query<RecordRow>(
-              `SELECT ${RECORD_COLUMNS} FROM deliveries d JOIN events e ON e.seq = d.event_seq WHERE ${FILTERS} ORDER BY d.id DESC LIMIT $8`,
-              filters,
-            );
-    return rows.map(recordFromRow);
-  }
+        : await pool.query<RecordRow>(
+            `SELECT ${RECORD_COLUMNS} FROM deliveries d JOIN events e ON e.seq = d.event_seq WHERE ${FILTERS} ORDER BY d.id DESC LIMIT $8`,
+            filters,
+          );
+  return rows.map(recordFromRow);
+}
 
+/** The operators' reads on the pool; the store core guards them (src/store/core/operator-reads.ts). */
+export function createOperatorReads(pool: Sql): OperatorReadsAdapter {
   return {
-    searchDeliveries: (search) => guarded('read deliveries', () => searchDeliveries(search)),
-    callsWithId: (callId) =>
-      guarded('read calls', async () => {
-        const { rows } = await pool.query<CallRecordRow>(
-          `WITH RECURSIVE ${CALL_SOURCES}
-           SELECT ${CALL_RECORD} FROM sources JOIN calls c ON c.source = sources.source AND c.call_id = $1 WHERE c.saved ORDER BY c.source`,
-          [callId],
-        );
-        return rows.map(callRecordOf);
-      }),
-    callsWithNumber: (digits, limit) =>
-      guarded('read calls', async () => {
-        const { rows } = await pool.query<CallRecordRow>(
-          `SELECT * FROM (
-             (SELECT ${CALL_RECORD} FROM calls c WHERE c.from_digits = $1 AND c.saved ORDER BY c.updated_at DESC LIMIT $2)
-             UNION
-             (SELECT ${CALL_RECORD} FROM calls c WHERE c.to_digits = $1 AND c.saved ORDER BY c.updated_at DESC LIMIT $2)) found
-           ORDER BY updated_at DESC LIMIT $2`,
-          [digits, limit],
-        );
-        return rows.map(callRecordOf);
-      }),
-    eventsOfCall: (callId, limit) =>
-      guarded('read events', async () => {
-        const { rows } = await pool.query<{ body: string; received_at: number }>(
-          `WITH RECURSIVE ${EVENT_SOURCES}
-           SELECT e.body, e.received_at FROM sources JOIN events e ON e.source = sources.source AND e.subject = $1 ORDER BY e.seq LIMIT $2`,
-          [callId, limit],
-        );
-        return rows.map((row): StoredEvent => ({ event: JSON.parse(row.body) as CanonicalEvent, receivedAt: row.received_at }));
-      }),
-    deliveriesOfCall: (callId, limit) =>
-      guarded('read deliveries', async () => {
-        const { rows } = await pool.query<RecordRow>(
-          `WITH RECURSIVE ${EVENT_SOURCES}
-           SELECT ${RECORD_COLUMNS} FROM sources JOIN events e ON e.source = sources.source AND e.subject = $1
-             JOIN deliveries d ON d.event_seq = e.seq ORDER BY d.id LIMIT $2`,
-          [callId, limit],
-        );
-        return rows.map(recordFromRow);
-      }),
-    lastErrors: (connectors) =>
-      guarded('read deliveries', async () => {
-        if (connectors.length === 0) return [];
-        const { rows } = await pool.query<{ connector: string; id: number; last_error: string; updated_at: number }>(
-          `SELECT k.connector, l.id, l.last_error, l.updated_at FROM unnest($1::text[]) AS k (connector)
-             CROSS JOIN LATERAL (SELECT id, last_error, updated_at FROM deliveries
-                                  WHERE connector = k.connector AND last_error IS NOT NULL ORDER BY updated_at DESC LIMIT 1) l`,
-          [[...connectors]],
-        );
-        return rows.map((row): ConnectorError => ({ connector: row.connector, error: row.last_error, at: row.updated_at, deliveryId: row.id }));
-      }),
+    searchDeliveries: (search) => searchDeliveries(pool, search),
+    async callsWithId(callId) {
+      const { rows } = await pool.query<CallRecordRow>(
+        `WITH RECURSIVE ${CALL_SOURCES}
+         SELECT ${CALL_RECORD} FROM sources JOIN calls c ON c.source = sources.source AND c.call_id = $1 WHERE c.saved ORDER BY c.source`,
+        [callId],
+      );
+      return rows.map(callRecordOf);
+    },
+    async callsWithNumber(digits, limit) {
+      const { rows } = await pool.query<CallRecordRow>(
+        `SELECT * FROM (
+           (SELECT ${CALL_RECORD} FROM calls c WHERE c.from_digits = $1 AND c.saved ORDER BY c.updated_at DESC LIMIT $2)
+           UNION
+           (SELECT ${CALL_RECORD} FROM calls c WHERE c.to_digits = $1 AND c.saved ORDER BY c.updated_at DESC LIMIT $2)) found
+         ORDER BY updated_at DESC LIMIT $2`,
+        [digits, limit],
+      );
+      return rows.map(callRecordOf);
+    },
+    async eventsOfCall(callId, limit) {
+      const { rows } = await pool.query<{ body: string; received_at: number }>(
+        `WITH RECURSIVE ${EVENT_SOURCES}
+         SELECT e.body, e.received_at FROM sources JOIN events e ON e.source = sources.source AND e.subject = $1 ORDER BY e.seq LIMIT $2`,
+        [callId, limit],
+      );
+      return rows.map((row): StoredEvent => ({ event: JSON.parse(row.body) as CanonicalEvent, receivedAt: row.received_at }));
+    },
+    async deliveriesOfCall(callId, limit) {
+      const { rows } = await pool.query<RecordRow>(
+        `WITH RECURSIVE ${EVENT_SOURCES}
+         SELECT ${RECORD_COLUMNS} FROM sources JOIN events e ON e.source = sources.source AND e.subject = $1
+           JOIN deliveries d ON d.event_seq = e.seq ORDER BY d.id LIMIT $2`,
+        [callId, limit],
+      );
+      return rows.map(recordFromRow);
+    },
+    async lastErrors(connectors) {
+      if (connectors.length === 0) return [];
+      const { rows } = await pool.query<{ connector: string; id: number; last_error: string; updated_at: number }>(
+        `SELECT k.connector, l.id, l.last_error, l.updated_at FROM unnest($1::text[]) AS k (connector)
+           CROSS JOIN LATERAL (SELECT id, last_error, updated_at FROM deliveries
+                                WHERE connector = k.connector AND last_error IS NOT NULL ORDER BY updated_at DESC LIMIT 1) l`,
+        [[...connectors]],
+      );
+      return rows.map((row): ConnectorError => ({ connector: row.connector, error: row.last_error, at: row.updated_at, deliveryId: row.id }));
+    },
   };
 }

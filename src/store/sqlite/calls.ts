@@ -31,7 +31,9 @@ export function createCallReads(db: Db) {
   };
 }
 
-/** The calls' writes, where the store's writes run (writer.ts). */
+export type CallReads = ReturnType<typeof createCallReads>;
+
+/** The calls' writes, where the store's writes run (connection-writer.ts). */
 export function createCallWrites(db: Db) {
   const upsert = db.prepare(
     `INSERT INTO calls (source, call_id, direction, from_number, to_number, from_name, status, tags, started_at,

@@ -1,19 +1,25 @@
 import Database from './driver.js';
 import { BridgeError } from '../../errors.js';
+import { storeErrors, type DriverFailure } from '../core/errors.js';
 import { retrying, type ContentionPolicy } from '../retry.js';
 
 /**
- * The driver's failures (SQLITE_BUSY, SQLITE_FULL, SQLITE_IOERR, a closed
- * connection, ...) as the project's own error: the store cannot answer now,
- * and whoever asked should try again later. Anything else passes unchanged.
+ * The driver's failures that mean the store cannot answer now (SQLITE_BUSY,
+ * SQLITE_FULL, SQLITE_IOERR, a closed connection, ...): whoever asked should
+ * try again later. Anything else is a bug and passes unchanged.
  */
-export function toStoreError(err: unknown, doing: string): unknown {
-  if (err instanceof BridgeError) return err;
-  const closed = err instanceof TypeError && /database connection is not open/i.test(err.message);
-  if (!(err instanceof Database.SqliteError) && !closed) return err;
-  const code = err instanceof Database.SqliteError ? ` (${err.code})` : '';
-  return new BridgeError('STORE_UNAVAILABLE', `the SQLite store cannot ${doing}${code}: ${err.message}`, { cause: err });
-}
+export const sqliteFailure: DriverFailure = (err) => {
+  if (err instanceof Database.SqliteError) return { code: 'STORE_UNAVAILABLE', detail: ` (${err.code})` };
+  if (err instanceof TypeError && /database connection is not open/i.test(err.message)) return { code: 'STORE_UNAVAILABLE', detail: '' };
+  return undefined;
+};
+
+/**
+ * The core's mapping of those failures to STORE_UNAVAILABLE, for the code that
+ * runs beside the core: opening the file, and the writer, whose errors must
+ * be the store's own before they cross the writer thread.
+ */
+export const { toStoreError, guarded } = storeErrors('SQLite', sqliteFailure);
 
 /** Another connection holds the lock (the CLI, an operator's sqlite3 shell): worth a few more tries. */
 export function isLockContention(err: unknown): boolean {
@@ -24,15 +30,6 @@ export function isLockContention(err: unknown): boolean {
 /** Failures that fail every write alike: retrying each write of a group alone cannot help. */
 export function failsEveryWrite(err: unknown): boolean {
   return err instanceof Database.SqliteError && /^SQLITE_(BUSY|LOCKED|FULL|IOERR|READONLY|CANTOPEN|NOMEM|CORRUPT|NOTADB)/.test(err.code);
-}
-
-/** Runs a synchronous driver call and settles as the store's asynchronous answer, its errors mapped. */
-export async function guarded<T>(doing: string, task: () => T | Promise<T>): Promise<T> {
-  try {
-    return await task();
-  } catch (err) {
-    throw toStoreError(err, doing);
-  }
 }
 
 /**

@@ -1,8 +1,7 @@
 import type { CanonicalEvent } from '../../dialects/index.js';
-import type { CallRecord, ConnectorError, DeliverySearch, OperatorReads, StoredEvent } from '../operator-reads.js';
+import type { CallRecord, ConnectorError, DeliverySearch, OperatorReadsAdapter, StoredEvent } from '../operator-reads.js';
 import { callFromRow, recordFromRow, type CallRow, type RecordRow } from '../rows.js';
 import type { Db } from './db.js';
-import { guarded } from './errors.js';
 
 /** A delivery as deliveries.ts reads it: a skipped one is stored as delivered with its reason. */
 const RECORD_COLUMNS = `d.id, e.id AS event_id, e.type, e.source, e.subject, d.route, d.connector,
@@ -67,8 +66,8 @@ export const SQL = {
   lastError: 'SELECT id, last_error, updated_at FROM deliveries WHERE connector = ? AND last_error IS NOT NULL ORDER BY updated_at DESC LIMIT 1',
 } as const;
 
-/** `OperatorReads` on the reading connection. */
-export function createOperatorReads(db: Db): OperatorReads {
+/** The operators' reads on the reading connection; the store core guards them (src/store/core/operator-reads.ts). */
+export function createOperatorReads(db: Db): OperatorReadsAdapter {
   const byEvent = db.prepare<[SearchParams], RecordRow>(SQL.byEvent);
   const byCall = db.prepare<[SearchParams], RecordRow>(SQL.byCall);
   const walk = db.prepare<[SearchParams], RecordRow>(SQL.walk);
@@ -96,20 +95,16 @@ export function createOperatorReads(db: Db): OperatorReads {
   }
 
   return {
-    searchDeliveries: (search) => guarded('read deliveries', () => searchDeliveries(search)),
-    callsWithId: (callId) => guarded('read calls', () => callsWithId.all(callId).map(callRecordOf)),
-    callsWithNumber: (digits, limit) => guarded('read calls', () => callsWithNumber.all({ digits, limit }).map(callRecordOf)),
+    searchDeliveries,
+    callsWithId: (callId) => callsWithId.all(callId).map(callRecordOf),
+    callsWithNumber: (digits, limit) => callsWithNumber.all({ digits, limit }).map(callRecordOf),
     eventsOfCall: (callId, limit) =>
-      guarded('read events', () =>
-        eventsOfCall.all(callId, limit).map((row): StoredEvent => ({ event: JSON.parse(row.body) as CanonicalEvent, receivedAt: row.received_at })),
-      ),
-    deliveriesOfCall: (callId, limit) => guarded('read deliveries', () => deliveriesOfCall.all(callId, limit).map(recordFromRow)),
+      eventsOfCall.all(callId, limit).map((row): StoredEvent => ({ event: JSON.parse(row.body) as CanonicalEvent, receivedAt: row.received_at })),
+    deliveriesOfCall: (callId, limit) => deliveriesOfCall.all(callId, limit).map(recordFromRow),
     lastErrors: (connectors) =>
-      guarded('read deliveries', () =>
-        connectors.flatMap((connector): ConnectorError[] => {
-          const row = lastError.get(connector);
-          return row ? [{ connector, error: row.last_error, at: row.updated_at, deliveryId: row.id }] : [];
-        }),
-      ),
+      connectors.flatMap((connector): ConnectorError[] => {
+        const row = lastError.get(connector);
+        return row ? [{ connector, error: row.last_error, at: row.updated_at, deliveryId: row.id }] : [];
+      }),
   };
 }

@@ -2,8 +2,8 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker, type MessagePort } from 'node:worker_threads';
 import { BridgeError, ERRORS, type ErrorCode } from '../../errors.js';
-import type { Writer, WriterOptions } from './writer.js';
-import type { WriteName, WriteRequest, WriteResult, Writes } from './writes.js';
+import type { Writer, WriterOptions } from './connection-writer.js';
+import type { WriteName, WriteRequest, WriteResult, Writes } from './named-writes.js';
 
 /**
  * The writer in a thread of its own, on its own connection to the file: the
@@ -16,7 +16,6 @@ import type { WriteName, WriteRequest, WriteResult, Writes } from './writes.js';
 
 interface Call {
   readonly id: number;
-  readonly doing: string;
   readonly request: WriteRequest;
 }
 /** An error as it crosses the thread: a store error keeps its code. */
@@ -84,7 +83,7 @@ export function serveWriter(port: MessagePort, writer: Writer, close: () => Prom
     }
     for (const call of calls) {
       const { name, args } = call.request;
-      const done = (writer.write as (doing: string, name: WriteName, ...args: readonly unknown[]) => Promise<unknown>)(call.doing, name, ...args).then(
+      const done = (writer.write as (name: WriteName, ...args: readonly unknown[]) => Promise<unknown>)(name, ...args).then(
         (value) => answer({ id: call.id, value }),
         (err: unknown) => answer({ id: call.id, error: toWire(err) }),
       );
@@ -100,9 +99,9 @@ export function serveWriter(port: MessagePort, writer: Writer, close: () => Prom
  * (`npm test` builds first).
  */
 function threadScript(): URL {
-  const here = new URL('./writer-worker.js', import.meta.url);
+  const here = new URL('./thread-writer-entry.js', import.meta.url);
   if (existsSync(fileURLToPath(here))) return here;
-  return new URL('../../../dist/src/store/sqlite/writer-worker.js', import.meta.url);
+  return new URL('../../../dist/src/store/sqlite/thread-writer-entry.js', import.meta.url);
 }
 
 /**
@@ -110,7 +109,7 @@ function threadScript(): URL {
  * that stops unexpectedly fails its writes in flight with STORE_UNAVAILABLE;
  * the next write starts a new one.
  */
-export function startWriterThread(options: WriterOptions): Writer {
+export function startThreadWriter(options: WriterOptions): Writer {
   const waiting = new Map<number, { resolve(value: unknown): void; reject(err: unknown): void }>();
   let nextId = 0;
   let worker: Worker | undefined;
@@ -152,14 +151,14 @@ export function startWriterThread(options: WriterOptions): Writer {
 
   return {
     thread: () => worker,
-    write<K extends WriteName>(doing: string, name: K, ...args: Parameters<Writes[K]>): Promise<WriteResult<K>> {
+    write<K extends WriteName>(name: K, ...args: Parameters<Writes[K]>): Promise<WriteResult<K>> {
       if (closed) return Promise.reject(new BridgeError('STORE_UNAVAILABLE', 'the SQLite store is closed'));
       const thread = worker && send ? { worker, send } : start();
       const id = nextId++;
       if (waiting.size === 0) thread.worker.ref();
       return new Promise<WriteResult<K>>((resolve, reject) => {
         waiting.set(id, { resolve: resolve as (value: unknown) => void, reject });
-        thread.send({ id, doing, request: { name, args } as WriteRequest });
+        thread.send({ id, request: { name, args } as WriteRequest });
       });
     },
     close() {

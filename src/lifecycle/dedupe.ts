@@ -1,4 +1,5 @@
 import type { CanonicalEvent } from '../dialects/index.js';
+import type { CommitResult } from './types.js';
 
 /**
  * Dedupe key: the provider's event id within its source and type. The type is
@@ -9,3 +10,6 @@ import type { CanonicalEvent } from '../dialects/index.js';
 export function dedupeKeyOf(event: Pick<CanonicalEvent, 'source' | 'type' | 'id'>): string {
   return `${event.source}\u0000${event.type}\u0000${event.id}`;
 }
+
+/** What a commit of an event already stored answers: nothing was stored, and it was not advanced. */
+export const DUPLICATE: CommitResult = { duplicate: true };

@@ -1,0 +1,257 @@
+import type { Logger } from 'pino';
+import type { Metrics } from '../metrics.js';
+import type { Connector, Delivery, SendResult } from '../sdk/index.js';
+import type { ClaimedDelivery, DeliveryOutcome, OutboxStore } from '../store/index.js';
+import { createOutcomeJudge, type OutcomeOf } from './outcomes.js';
+import type { RetryPolicy } from './retry.js';
+import { createWakeableSleep, type WakeableSleep } from './wakeable-sleep.js';
+
+export interface DispatchOptions {
+  /** Retries and giving up, unless a connector has its own (`DispatchTarget.retry`). */
+  readonly retry: RetryPolicy;
+  /** Longest sleep between looks at the outbox when nothing wakes the worker. */
+  readonly pollIntervalMs: number;
+  /** A send still running after this is aborted and counted as a retriable failure. */
+  readonly sendTimeoutMs: number;
+}
+
+/** A connector as the dispatcher drives it. */
+export interface DispatchTarget {
+  readonly connector: Connector;
+  /** Most deliveries handed over in one `send`. */
+  readonly batchSize: number;
+  /** Most deliveries of one call in one batch: 1 unless the connector keeps their order within a batch. */
+  readonly maxPerCall: number;
+  /** The connector's own retry policy (`connectors.<name>.dispatch`), else the dispatcher's. */
+  readonly retry?: RetryPolicy;
+}
+
+/** What every worker of a dispatcher shares. */
+export interface WorkerDeps {
+  readonly store: OutboxStore;
+  readonly options: DispatchOptions;
+  /** The dispatcher's logger; each worker names its connector. */
+  readonly logger: Logger;
+  readonly metrics?: Metrics;
+  readonly now: () => number;
+  readonly random: () => number;
+}
+
+/** Beyond `send_timeout`, how long a claim lasts: time to write the outcomes after a send that used all of it. */
+const LEASE_MARGIN_MS = 30_000;
+
+/** One worker's own parts, handed to the steps below. */
+interface Worker {
+  readonly name: string;
+  readonly target: DispatchTarget;
+  readonly deps: WorkerDeps;
+  readonly log: Logger;
+  readonly outcomeOf: OutcomeOf;
+  readonly sleep: WakeableSleep;
+  /** Aborts the sends in flight, once a stop's grace is over. */
+  readonly abort: AbortController;
+  /** Aborted when the worker stops: a `start()` still running is no longer waited for. */
+  readonly halt: AbortController;
+  /** Settles the worker's `ready`. */
+  readonly settleReady: (ok: boolean) => void;
+  readonly stopping: () => boolean;
+}
+
+/**
+ * Drives one connector: starts it, then claims its due deliveries, sends them
+ * and writes their outcomes back, until stopped. A slow or failing connector
+ * holds up only its own worker. `after`: the worker it replaces has stopped
+ * claiming; this one claims nothing before.
+ */
+export function createWorker(name: string, target: DispatchTarget, deps: WorkerDeps, after: Promise<void> = Promise.resolve()) {
+  let stopping = false;
+  let settleReady!: (ok: boolean) => void;
+  const ready = new Promise<boolean>((resolve) => (settleReady = resolve));
+  const log = deps.logger.child({ connector: name });
+  const policy = target.retry ?? deps.options.retry;
+  const worker: Worker = {
+    name,
+    target,
+    deps,
+    log,
+    outcomeOf: createOutcomeJudge({ connector: name, policy, log, ...(deps.metrics ? { metrics: deps.metrics } : {}), random: deps.random }),
+    sleep: createWakeableSleep(),
+    abort: new AbortController(),
+    halt: new AbortController(),
+    settleReady,
+    stopping: () => stopping,
+  };
+  let done: Promise<void> = Promise.resolve();
+  let halted: Promise<void> | undefined;
+  let closed: Promise<void> | undefined;
+  /** Stops claiming: the batches in flight finish (up to `graceMs`, then are aborted). */
+  function halt(graceMs: number): Promise<void> {
+    halted ??= (async () => {
+      stopping = true;
+      worker.halt.abort(new Error('stopping'));
+      worker.sleep.interrupt();
+      const timer = setTimeout(() => worker.abort.abort(new Error('shutting down')), graceMs);
+      await after;
+      await done;
+      clearTimeout(timer);
+      settleReady(false);
+    })();
+    return halted;
+  }
+  return {
+    start() {
+      if (!stopping) done = run(worker, after);
+    },
+    /** New deliveries are waiting: look at once. */
+    notify: () => worker.sleep.wake(),
+    /** Settles true once the connector has started (or failed to, and sends are tried), false if stopped before. */
+    ready,
+    halt,
+    /** Halts, then stops the connector. */
+    stop(graceMs: number): Promise<void> {
+      closed ??= halt(graceMs).then(() => target.connector.stop().catch((err: unknown) => log.error({ err }, 'connector failed to stop cleanly')));
+      return closed;
+    },
+  };
+}
+
+/**
+ * Claims and sends until stopped, once the connector has started. Up to
+ * `connector.concurrency` batches are in flight at once, so a call whose
+ * target hangs holds one slot, not the connector: the other calls keep
+ * flowing. One call's deliveries still never overlap, because a call with a
+ * claimed delivery is not claimed again.
+ */
+async function run(worker: Worker, after: Promise<void>): Promise<void> {
+  await after;
+  if (worker.stopping() || !(await startConnector(worker))) return;
+  const slots = Math.max(1, worker.target.connector.concurrency ?? 1);
+  const inFlight = new Set<Promise<void>>();
+  while (!worker.stopping()) {
+    try {
+      if (inFlight.size >= slots) await Promise.race(inFlight);
+      else await claimOnce(worker, inFlight);
+    } catch (err) {
+      worker.log.error({ err }, 'cannot read the outbox; trying again shortly');
+      await worker.sleep.sleep(worker.deps.options.pollIntervalMs);
+    }
+  }
+  await Promise.all(inFlight);
+}
+
+/**
+ * Starts the connector; true once it has. Nothing is claimed before, so
+ * while a connector cannot connect its deliveries wait in the outbox with
+ * no attempt spent. A stop does not wait for a `start()` that hangs (a
+ * broker that accepts connections and never answers).
+ */
+async function startConnector(worker: Worker): Promise<boolean> {
+  try {
+    await raceAbort(worker.target.connector.start(), worker.halt.signal);
+  } catch (err) {
+    if (worker.stopping()) return false;
+    worker.log.error({ err }, 'connector failed to start; deliveries will be retried');
+  }
+  worker.settleReady(true);
+  return !worker.stopping();
+}
+
+/** One claim: a batch goes out (joining `inFlight`), or the worker sleeps until something may be due. */
+async function claimOnce(worker: Worker, inFlight: Set<Promise<void>>): Promise<void> {
+  const { store, options, now } = worker.deps;
+  const { batchSize: limit, maxPerCall } = worker.target;
+  const batch = await store.claim(worker.name, now(), { limit, leaseMs: options.sendTimeoutMs + LEASE_MARGIN_MS, maxPerCall });
+  if (batch.length > 0) {
+    const sending: Promise<void> = sendBatch(worker, batch)
+      .catch((err: unknown) => worker.log.error({ err }, 'sending a batch failed unexpectedly; its deliveries are retried when their lease ends'))
+      .finally(() => {
+        inFlight.delete(sending);
+        // The batch's calls may have their next delivery due now.
+        worker.sleep.wake();
+      });
+    inFlight.add(sending);
+    return;
+  }
+  // Something due that the claim did not hand out is held: by a lease (a batch of ours in flight wakes this
+  // worker when it ends; another replica's ends on its own) or behind an earlier delivery of its call that
+  // waits for a retry. Looking again before the poll interval would only spin.
+  const nextDue = await store.nextDueAt(worker.name);
+  const wait = nextDue === undefined ? options.pollIntervalMs : nextDue - now();
+  await worker.sleep.sleep(wait <= 0 ? options.pollIntervalMs : Math.min(options.pollIntervalMs, Math.max(5, wait)));
+}
+
+async function sendBatch(worker: Worker, batch: ClaimedDelivery[]): Promise<void> {
+  const { options, metrics, now } = worker.deps;
+  const deliveries: Delivery[] = batch.map((due) => ({ id: due.id, route: due.route, attempt: due.attempts + 1, event: due.event, ...(due.replay > 0 ? { replay: due.replay } : {}) }));
+  const timeout = AbortSignal.timeout(options.sendTimeoutMs);
+  const signal = AbortSignal.any([worker.abort.signal, timeout]);
+  const started = performance.now();
+  let results: SendResult[];
+  try {
+    results = await raceAbort(worker.target.connector.send(deliveries, signal), signal);
+  } catch (err) {
+    const reason = timeout.aborted ? `send timed out after ${options.sendTimeoutMs} ms` : (err as Error).message;
+    results = batch.map(() => ({ ok: false, retriable: true, error: reason }));
+  }
+  const durationMs = performance.now() - started;
+  metrics?.sendSeconds.observe({ connector: worker.name }, durationMs / 1000);
+  const failedRetriably = batch.some((_, index) => results[index]?.ok !== true && (results[index] as { retriable?: boolean } | undefined)?.retriable !== false);
+  const paused = failedRetriably && (await pausedNow(worker));
+  const at = now();
+  const outcomes = batch.map((due, index) => worker.outcomeOf(due, results[index], at, durationMs, paused));
+  const delivered = outcomes.filter((outcome) => outcome.outcome === 'delivered').length;
+  if (delivered > 0) metrics?.deliveries.inc({ connector: worker.name, outcome: 'delivered' }, delivered);
+  await settle(worker, outcomes);
+}
+
+/**
+ * Writes the outcomes, trying again for as long as the store cannot answer:
+ * forgetting them would send the batch again. Only a stop gives up (the
+ * restarted process then sends it again: at-least-once).
+ */
+async function settle(worker: Worker, outcomes: readonly DeliveryOutcome[]): Promise<void> {
+  const { store, now, options } = worker.deps;
+  for (let failures = 0; ; failures++) {
+    try {
+      const { refused } = await store.settle(outcomes, now());
+      if (refused.length > 0) worker.log.warn({ deliveryIds: refused }, 'lease lost before the outcome was written; another claim owns these deliveries');
+      if (failures > 0) worker.log.info({ deliveries: outcomes.length }, 'delivery outcomes recorded after the store recovered');
+      return;
+    } catch (err) {
+      if (worker.stopping()) {
+        worker.log.error({ err }, 'could not record delivery outcomes before stopping; they will be sent again after a restart');
+        return;
+      }
+      if (failures === 0) worker.log.error({ err }, 'could not record delivery outcomes; trying again until the store answers');
+      await worker.sleep.sleep(options.pollIntervalMs);
+    }
+  }
+}
+
+/** Whether the connector is paused now; a store that cannot tell counts as not paused. */
+async function pausedNow(worker: Worker): Promise<boolean> {
+  try {
+    return (await worker.deps.store.paused()).some((pause) => pause.connector === worker.name);
+  } catch {
+    return false;
+  }
+}
+
+/** A connector that ignores its signal must not hold the worker past the timeout. */
+function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason as Error);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason as Error);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err as Error);
+      },
+    );
+  });
+}
