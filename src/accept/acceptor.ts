@@ -27,7 +27,7 @@ export interface AcceptorDeps {
   readonly onStored?: (event: CanonicalEvent) => void;
 }
 
-/** Accepts canonical events: call lifecycle, routing and one commit each (DESIGN.md, "The data flow"). */
+/** Accepts canonical events: call lifecycle, routing and one commit each (docs/architecture.md, "The pipeline"). */
 export function createAcceptor(deps: AcceptorDeps) {
   const { store, router, lifecycle } = deps;
   const now = deps.now ?? Date.now;

@@ -2,7 +2,7 @@ import type { CanonicalEvent } from '../dialects/index.js';
 import type { CallState } from './types.js';
 
 /**
- * The pure rules of `call.summary` (DESIGN.md, "Derived events"): one record
+ * The pure rules of `call.summary` (docs/call-lifecycle.md, "Call summaries"): one record
  * per call, built from every stored event of the call, whatever order they
  * arrived in. No clock, no I/O: the summary watcher in `src/accept/` decides
  * when, the store keeps the events and the revision.
@@ -81,8 +81,8 @@ function endingSaysAnswered(event: CanonicalEvent): boolean {
 }
 
 /**
- * How the call ended, from its events (README, "Call summaries", lists the
- * payload fields per dialect). An answer wins over a no-answer or cancel
+ * How the call ended, from its events (docs/call-lifecycle.md, "Dispositions",
+ * lists the payload fields per dialect). An answer wins over a no-answer or cancel
  * cause, as for missed calls; without an ending event the call is `unknown`.
  */
 export function dispositionOf(events: readonly CanonicalEvent[]): Disposition {

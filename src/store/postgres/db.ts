@@ -113,7 +113,7 @@ export const LOCKS = {
 /**
  * Brings the schema up to date. What is applied is read first, and a start that
  * finds everything applied creates nothing: the rights to use the tables are
- * then enough (README: CREATE is needed at the first start and at upgrades).
+ * then enough (docs/stores.md: CREATE is needed at the first start and at upgrades).
  * Each missing migration runs in its own transaction holding a
  * transaction-level advisory lock, and checks again under it whether it was
  * applied: replicas starting at once wait for each other, and the migration

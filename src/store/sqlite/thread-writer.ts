@@ -36,10 +36,10 @@ function fromWire(wire: WireError): Error {
 }
 
 /**
- * Writes per message to the writer thread, at most. Under the bench's closed
- * loop (50 connections), 16 took 5–12% more webhooks a second than one message
- * per turn, in four alternating pairs of rounds; 4 and 8 did no better, 32 was
- * mixed. One write per message is worse: more, smaller groups, more syncs.
+ * Writes per message to the writer thread, at most. Under a burst the thread
+ * commits the first ones while the event loop still parses the rest, and the
+ * groups stay large enough to share one sync; one write per message means more,
+ * smaller groups and more syncs (measured in docs/benchmarks.md).
  */
 const WRITES_PER_MESSAGE = 16;
 
