@@ -168,38 +168,67 @@ export interface OperationsDeps {
   readonly configuration?: () => { readonly config: unknown; readonly loadedAt: string };
 }
 
-export function createOperations(deps: OperationsDeps) {
-  const { store } = deps;
-  const now = deps.now ?? Date.now;
+/** A deliveries query (query-string form) as the store's search; unknown keys refused. */
+function deliverySearchOf(query: Query, now: number): DeliverySearch {
+  refuseUnknown(query, FILTER_KEYS, 'filter');
+  const limit = parseLimit(query.limit, DEFAULT_LIMIT, MAX_LIMIT);
+  const statuses = parseStatuses(query.status);
+  return {
+    ...(statuses ? { statuses } : {}),
+    ...(query.connector ? { connector: query.connector } : {}),
+    ...(query.route ? { route: query.route } : {}),
+    ...(query.type ? { type: query.type } : {}),
+    ...(query.event ? { event: query.event } : {}),
+    ...(query.call ? { call: query.call } : {}),
+    ...(query.since ? { since: parseTime(query.since, 'since', now) } : {}),
+    ...(query.until ? { until: parseTime(query.until, 'until', now) } : {}),
+    ...(query.cursor ? { before: parseId(query.cursor, 'cursor') } : {}),
+    limit,
+  };
+}
 
-  function knownConnector(name: string): string {
-    if (!deps.connectors.has(name)) {
-      throw new BridgeError('NOT_FOUND', `no connector named "${name}" (configured: ${[...deps.connectors].join(', ') || 'none'})`);
-    }
-    return name;
+/** What a replay request names: ids, or a filter of dead deliveries that must say `status: dead`. */
+function replaySelectionOf(body: unknown, now: number): ReplaySelection {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new BridgeError('INVALID_REQUEST', 'send {"ids": [...]} or a filter such as {"status": "dead", "connector": "crm"}');
+  const input = body as Record<string, unknown>;
+  if (input.ids !== undefined) {
+    if (Object.keys(input).some((key) => key !== 'ids')) throw new BridgeError('INVALID_REQUEST', 'give ids or a filter, not both');
+    if (!Array.isArray(input.ids) || input.ids.length === 0) throw new BridgeError('INVALID_REQUEST', 'ids must be a non-empty list of delivery ids');
+    if (input.ids.length > MAX_LIMIT) throw new BridgeError('INVALID_REQUEST', `at most ${MAX_LIMIT} ids at once`);
+    return { ids: input.ids.map((id, index) => parseId(id, `ids[${index}]`)) };
   }
+  const keys = Object.keys(input).filter((key) => input[key] !== undefined);
+  const unknown = keys.find((key) => !REPLAY_FILTER_KEYS.has(key));
+  if (unknown) throw new BridgeError('INVALID_REQUEST', `unknown replay filter "${unknown}" (use ids, or ${[...REPLAY_FILTER_KEYS].join(', ')})`);
+  // An empty filter would replay everything dead: asking for it takes `status: dead`.
+  if (keys.length === 0) throw new BridgeError('INVALID_REQUEST', 'name ids or a filter; {"status": "dead"} replays every dead delivery');
+  // Spelled out, so {"connector": "crm"} is never taken for every delivery of crm: a filter replays dead ones only.
+  if (input.status === undefined) throw new BridgeError('REPLAY_STATUS_REQUIRED', 'a replay filter must name its status: add "status": "dead" (a filter replays dead deliveries only)');
+  if (input.status !== undefined && input.status !== 'dead') {
+    throw new BridgeError('INVALID_REQUEST', 'a filter replays dead deliveries only; name delivered ones by id to send them again');
+  }
+  const since = nonEmpty(input.since, 'since');
+  const connector = nonEmpty(input.connector, 'connector');
+  const route = nonEmpty(input.route, 'route');
+  return {
+    filter: {
+      ...(connector ? { connector } : {}),
+      ...(route ? { route } : {}),
+      ...(since ? { since: parseTime(since, 'since', now) } : {}),
+    },
+  };
+}
 
+/** Deliveries and events: list, show, replay, purge, trace. */
+function deliveryOperations(store: OperationsStore, now: () => number, onQueued: OperationsDeps['onQueued']) {
   return {
     /**
      * `{deliveries, cursor}`: newest first; pass `cursor` back for the next page (absent on the last one).
      * `status` takes several, separated by commas; `since` and `until` bound when they were created.
      */
     async listDeliveries(query: Query) {
-      refuseUnknown(query, FILTER_KEYS, 'filter');
-      const limit = parseLimit(query.limit, DEFAULT_LIMIT, MAX_LIMIT);
-      const statuses = parseStatuses(query.status);
-      const filter: DeliverySearch = {
-        ...(statuses ? { statuses } : {}),
-        ...(query.connector ? { connector: query.connector } : {}),
-        ...(query.route ? { route: query.route } : {}),
-        ...(query.type ? { type: query.type } : {}),
-        ...(query.event ? { event: query.event } : {}),
-        ...(query.call ? { call: query.call } : {}),
-        ...(query.since ? { since: parseTime(query.since, 'since', now()) } : {}),
-        ...(query.until ? { until: parseTime(query.until, 'until', now()) } : {}),
-        ...(query.cursor ? { before: parseId(query.cursor, 'cursor') } : {}),
-        limit,
-      };
+      const filter = deliverySearchOf(query, now());
+      const limit = filter.limit;
       const rows = await store.searchDeliveries(filter);
       const last = rows.at(-1);
       return { deliveries: rows.map(viewOf), ...(rows.length === limit && last ? { cursor: String(last.id) } : {}) };
@@ -219,38 +248,8 @@ export function createOperations(deps: OperationsDeps) {
      * dead ones it matches. Answers what was queued and what was skipped, and why.
      */
     async replay(body: unknown) {
-      if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new BridgeError('INVALID_REQUEST', 'send {"ids": [...]} or a filter such as {"status": "dead", "connector": "crm"}');
-      const input = body as Record<string, unknown>;
-      let selection: ReplaySelection;
-      if (input.ids !== undefined) {
-        if (Object.keys(input).some((key) => key !== 'ids')) throw new BridgeError('INVALID_REQUEST', 'give ids or a filter, not both');
-        if (!Array.isArray(input.ids) || input.ids.length === 0) throw new BridgeError('INVALID_REQUEST', 'ids must be a non-empty list of delivery ids');
-        if (input.ids.length > MAX_LIMIT) throw new BridgeError('INVALID_REQUEST', `at most ${MAX_LIMIT} ids at once`);
-        selection = { ids: input.ids.map((id, index) => parseId(id, `ids[${index}]`)) };
-      } else {
-        const keys = Object.keys(input).filter((key) => input[key] !== undefined);
-        const unknown = keys.find((key) => !REPLAY_FILTER_KEYS.has(key));
-        if (unknown) throw new BridgeError('INVALID_REQUEST', `unknown replay filter "${unknown}" (use ids, or ${[...REPLAY_FILTER_KEYS].join(', ')})`);
-        // An empty filter would replay everything dead: asking for it takes `status: dead`.
-        if (keys.length === 0) throw new BridgeError('INVALID_REQUEST', 'name ids or a filter; {"status": "dead"} replays every dead delivery');
-        // Spelled out, so {"connector": "crm"} is never taken for every delivery of crm: a filter replays dead ones only.
-        if (input.status === undefined) throw new BridgeError('REPLAY_STATUS_REQUIRED', 'a replay filter must name its status: add "status": "dead" (a filter replays dead deliveries only)');
-        if (input.status !== undefined && input.status !== 'dead') {
-          throw new BridgeError('INVALID_REQUEST', 'a filter replays dead deliveries only; name delivered ones by id to send them again');
-        }
-        const since = nonEmpty(input.since, 'since');
-        const connector = nonEmpty(input.connector, 'connector');
-        const route = nonEmpty(input.route, 'route');
-        selection = {
-          filter: {
-            ...(connector ? { connector } : {}),
-            ...(route ? { route } : {}),
-            ...(since ? { since: parseTime(since, 'since', now()) } : {}),
-          },
-        };
-      }
-      const result = await store.replay(selection, now());
-      if (result.queued.length > 0) deps.onQueued?.();
+      const result = await store.replay(replaySelectionOf(body, now()), now());
+      if (result.queued.length > 0) onQueued?.();
       return { queued: result.queued.length, ids: result.queued, skipped: result.skipped };
     },
 
@@ -277,6 +276,50 @@ export function createOperations(deps: OperationsDeps) {
       };
     },
 
+  };
+}
+
+/** Calls: found by id or by phone number, and one call whole. */
+function callOperations(store: OperationsStore) {
+  return {
+    /** `{calls}`: by `call` id (every source that has it), or by `phone`, the caller's or callee's number compared as digits, newest first. */
+    async calls(query: Query) {
+      refuseUnknown(query, CALL_SEARCH_KEYS, 'search key');
+      const limit = parseLimit(query.limit, DEFAULT_LIMIT, MAX_LIMIT);
+      if ((query.phone === undefined) === (query.call === undefined)) throw new BridgeError('INVALID_REQUEST', 'give phone (a number, compared as digits) or call (a call id)');
+      if (query.call !== undefined) return { calls: (await store.callsWithId(nonEmpty(query.call, 'call') as string)).slice(0, limit).map(callViewOf) };
+      const digits = digitsOf(query.phone as string);
+      if (digits.length < 3) throw new BridgeError('INVALID_REQUEST', `phone must hold at least 3 digits, not "${shown(query.phone)}"`);
+      return { calls: (await store.callsWithNumber(digits, limit)).map(callViewOf) };
+    },
+
+    /** One call id: its calls (one per source), every stored event in the order accepted, every delivery; `truncated` past 1000 of either. */
+    async call(callId: string) {
+      const [calls, events, deliveries] = await Promise.all([store.callsWithId(callId), store.eventsOfCall(callId, CALL_ROWS), store.deliveriesOfCall(callId, CALL_ROWS)]);
+      if (calls.length === 0 && events.length === 0) throw new BridgeError('NOT_FOUND', `no call ${JSON.stringify(callId)} is stored (calls go after dedupe_ttl)`);
+      return {
+        callId,
+        calls: calls.map(callViewOf),
+        events: events.map((stored) => ({ receivedAt: iso(stored.receivedAt), event: stored.event })),
+        deliveries: deliveries.map(viewOf),
+        truncated: events.length === CALL_ROWS || deliveries.length === CALL_ROWS,
+      };
+    },
+
+  };
+}
+
+/** Connectors: their state, pause and resume; and the running configuration. */
+function connectorOperations(deps: OperationsDeps, now: () => number) {
+  const { store } = deps;
+  function knownConnector(name: string): string {
+    if (!deps.connectors.has(name)) {
+      throw new BridgeError('NOT_FOUND', `no connector named "${name}" (configured: ${[...deps.connectors].join(', ') || 'none'})`);
+    }
+    return name;
+  }
+
+  return {
     /**
      * Every configured connector (and any other that still has deliveries
      * waiting or dead): paused or not, pending (and since when the oldest
@@ -305,30 +348,6 @@ export function createOperations(deps: OperationsDeps) {
       };
     },
 
-    /** `{calls}`: by `call` id (every source that has it), or by `phone`, the caller's or callee's number compared as digits, newest first. */
-    async calls(query: Query) {
-      refuseUnknown(query, CALL_SEARCH_KEYS, 'search key');
-      const limit = parseLimit(query.limit, DEFAULT_LIMIT, MAX_LIMIT);
-      if ((query.phone === undefined) === (query.call === undefined)) throw new BridgeError('INVALID_REQUEST', 'give phone (a number, compared as digits) or call (a call id)');
-      if (query.call !== undefined) return { calls: (await store.callsWithId(nonEmpty(query.call, 'call') as string)).slice(0, limit).map(callViewOf) };
-      const digits = digitsOf(query.phone as string);
-      if (digits.length < 3) throw new BridgeError('INVALID_REQUEST', `phone must hold at least 3 digits, not "${shown(query.phone)}"`);
-      return { calls: (await store.callsWithNumber(digits, limit)).map(callViewOf) };
-    },
-
-    /** One call id: its calls (one per source), every stored event in the order accepted, every delivery; `truncated` past 1000 of either. */
-    async call(callId: string) {
-      const [calls, events, deliveries] = await Promise.all([store.callsWithId(callId), store.eventsOfCall(callId, CALL_ROWS), store.deliveriesOfCall(callId, CALL_ROWS)]);
-      if (calls.length === 0 && events.length === 0) throw new BridgeError('NOT_FOUND', `no call ${JSON.stringify(callId)} is stored (calls go after dedupe_ttl)`);
-      return {
-        callId,
-        calls: calls.map(callViewOf),
-        events: events.map((stored) => ({ receivedAt: iso(stored.receivedAt), event: stored.event })),
-        deliveries: deliveries.map(viewOf),
-        truncated: events.length === CALL_ROWS || deliveries.length === CALL_ROWS,
-      };
-    },
-
     /** The running config with every secret redacted, and when it was loaded. */
     configuration() {
       if (!deps.configuration) throw new BridgeError('NOT_IMPLEMENTED', 'the configuration is known to the serving process only');
@@ -345,6 +364,15 @@ export function createOperations(deps: OperationsDeps) {
       if (changed) deps.onQueued?.([name]);
       return { connector: name, paused: false, changed };
     },
+  };
+}
+
+export function createOperations(deps: OperationsDeps) {
+  const now = deps.now ?? Date.now;
+  return {
+    ...deliveryOperations(deps.store, now, deps.onQueued),
+    ...callOperations(deps.store),
+    ...connectorOperations(deps, now),
   };
 }
 
