@@ -1,27 +1,12 @@
 import type { CanonicalEvent } from '../../dialects/index.js';
 import type { CallRecord, ConnectorError, DeliverySearch, OperatorReadsAdapter, StoredEvent } from '../operator-reads.js';
+import { CALL_SOURCES, EVENT_SOURCES } from '../source-walk.js';
 import { callFromRow, recordFromRow, type CallRow, type RecordRow } from '../rows.js';
 import type { Sql } from './db.js';
 
 /** A delivery as deliveries.ts reads it. */
 const RECORD_COLUMNS = `d.id, e.id AS event_id, e.type, e.source, e.subject, d.route, d.connector, d.status, d.attempts,
   d.next_attempt_at, d.last_error, d.created_at, d.updated_at, d.replay, d.skip_reason`;
-
-/**
- * The sources that have events of a call, one index seek each (events_call
- * leads with source): a call id names events without its source, and there
- * is no index on the subject alone.
- */
-const EVENT_SOURCES = `sources (source) AS (
-  SELECT MIN(source) FROM events WHERE subject IS NOT NULL
-  UNION ALL
-  SELECT (SELECT MIN(source) FROM events WHERE subject IS NOT NULL AND source > sources.source) FROM sources WHERE sources.source IS NOT NULL)`;
-
-/** The sources that have calls, by the primary key's leading column. */
-const CALL_SOURCES = `sources (source) AS (
-  SELECT MIN(source) FROM calls
-  UNION ALL
-  SELECT (SELECT MIN(source) FROM calls WHERE source > sources.source) FROM sources WHERE sources.source IS NOT NULL)`;
 
 /** The filters of a search but the events it starts from: $1 statuses ... $7 before. */
 const FILTERS = `($1::text[] IS NULL OR d.status = ANY ($1::text[]))
