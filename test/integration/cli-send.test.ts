@@ -1,6 +1,5 @@
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import YAML from 'yaml';
@@ -11,6 +10,7 @@ import { readEvents, TEST_SECRET } from '../helpers/bridge.js';
 import { CLI, startChildBridge, stopChildBridge, type ChildBridge } from '../helpers/child-bridge.js';
 import { seedExamples } from '../helpers/seeds.js';
 import { waitFor } from '../helpers/wait.js';
+import { freePort } from '../../scripts/kafka-broker.js';
 
 /**
  * `audian-bridge send` against the bridge as a process: what the receiver
@@ -22,14 +22,6 @@ const configPath = join(dir, 'config.yaml');
 const VOICE_KEY = 'voice-key-for-send';
 let bridge: ChildBridge;
 let port: number;
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port: free } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return free;
-}
 
 function writeConfig(): void {
   writeFileSync(

@@ -11,6 +11,7 @@ import { startChildBridge, stopChildBridge, type ChildBridge } from '../helpers/
 import { startRecordingServer } from '../helpers/http-server.js';
 import { createTopics, readTopics, uniqueName } from '../helpers/kafka.js';
 import { waitFor } from '../helpers/wait.js';
+import { freePort } from '../../scripts/kafka-broker.js';
 
 /**
  * Hot reload against the bridge as a process: SIGHUP while signed webhooks
@@ -222,15 +223,6 @@ describe('POST /admin/reload', () => {
     expect((await post(bridge, NEW)).status).toBe(200);
   });
 });
-
-/** A port nothing listens on right now, for a config that names its port (`${PORT}`) as the embedded default does. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 const lines = (bridge: ChildBridge, message: string) => bridge.output().split('\n').filter((line) => line.includes(`"msg":"${message}`)).map((line) => JSON.parse(line) as Record<string, any>);
 

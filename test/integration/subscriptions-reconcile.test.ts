@@ -1,5 +1,4 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import YAML from 'yaml';
@@ -8,6 +7,7 @@ import { baseConfig } from '../helpers/bridge.js';
 import { runCli, startChildBridge, stopChildBridge, type ChildBridge } from '../helpers/child-bridge.js';
 import { startFakeAudian, type FakeAudian } from '../helpers/fake-audian.js';
 import { waitFor } from '../helpers/wait.js';
+import { freePort } from '../../scripts/kafka-broker.js';
 
 /**
  * `subscriptions reconcile` after an outage: the bridge (a real process) is
@@ -39,14 +39,6 @@ afterEach(async () => {
   }
   bridge = undefined;
 });
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 async function setup(name: string, subscription: Record<string, unknown> = {}) {
   const dir = join(root, name);

@@ -1,5 +1,4 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import YAML from 'yaml';
@@ -7,6 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { baseConfig, TEST_SECRET } from '../helpers/bridge.js';
 import { runCli, startChildBridge, stopChildBridge, type ChildBridge } from '../helpers/child-bridge.js';
 import { startFakeAudian, type FakeAudian } from '../helpers/fake-audian.js';
+import { freePort } from '../../scripts/kafka-broker.js';
 
 /**
  * `subscriptions test` end to end: the fake provider sends a real signed
@@ -35,15 +35,6 @@ afterEach(async () => {
   }
   bridge = undefined;
 });
-
-/** A port nothing listens on (taken, then released). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 let cases = 0;
 async function setup(options: { url?: (port: number) => string } = {}) {
