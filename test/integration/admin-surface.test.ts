@@ -1,5 +1,4 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -7,6 +6,7 @@ import YAML from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { baseConfig } from '../helpers/bridge.js';
 import { runCli, startChildBridge, stopChildBridge, type ChildBridge } from '../helpers/child-bridge.js';
+import { openRawClient } from '../helpers/raw-client.js';
 import { waitFor } from '../helpers/wait.js';
 
 /**
@@ -63,26 +63,6 @@ async function admin(method: string, path: string, body?: string | object, heade
   return { status: response.status, headers: response.headers, code: answer.error?.code, message: answer.error?.message ?? '', body: answer };
 }
 
-/** A raw client socket: what it received, and whether the server has closed it. */
-interface RawClient {
-  readonly socket: Socket;
-  received(): string;
-  closed(): boolean;
-}
-
-async function open(url: string): Promise<RawClient> {
-  const { hostname, port } = new URL(url);
-  const socket = connect(Number(port), hostname);
-  let data = '';
-  let closed = false;
-  socket.setEncoding('utf8');
-  socket.on('data', (chunk: string) => (data += chunk));
-  socket.on('close', () => (closed = true));
-  socket.on('error', () => undefined); // a reset is the server closing it, as intended
-  await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
-  return { socket, received: () => data, closed: () => closed };
-}
-
 interface LogLine {
   readonly level: number;
   readonly msg: string;
@@ -101,7 +81,7 @@ const settle = () => new Promise((resolve) => setTimeout(resolve, 300));
 
 describe('connections', () => {
   it('64 idle connections without a token do not lock an operator out, and are closed after a short header timeout', async () => {
-    const idle = await Promise.all(Array.from({ length: 64 }, () => open(adminUrl)));
+    const idle = await Promise.all(Array.from({ length: 64 }, () => openRawClient(adminUrl)));
     // Half send nothing, half the start of a request that never ends.
     idle.forEach((client, index) => index % 2 === 1 && client.socket.write('GET /admin/deliveries HTTP/1.1\r\nHost: admin\r\n'));
     await settle();
@@ -153,7 +133,7 @@ describe('logs', () => {
 
 describe('bodies', () => {
   it('a declared Content-Length over the limit is 413 at once, before a byte of the body', async () => {
-    const client = await open(adminUrl);
+    const client = await openRawClient(adminUrl);
     const started = Date.now();
     client.socket.write(
       ['POST /admin/deliveries/replay HTTP/1.1', 'Host: admin', `Authorization: Bearer ${TOKEN}`, 'Content-Type: application/json', 'Content-Length: 99999999999', '', ''].join('\r\n'),

@@ -1,30 +1,10 @@
-import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { baseConfig, startBridge, TEST_SECRET, type TestBridge } from '../helpers/bridge.js';
+import { openRawClient } from '../helpers/raw-client.js';
 import { waitFor } from '../helpers/wait.js';
 import { signAudianRequest } from '../../src/verify/index.js';
 
 const PATH = '/webhooks/audian';
-
-/** A raw client socket: what it received, and whether the server has closed it. */
-interface RawClient {
-  readonly socket: Socket;
-  received(): string;
-  closed(): boolean;
-}
-
-async function open(url: string): Promise<RawClient> {
-  const { hostname, port } = new URL(url);
-  const socket = connect(Number(port), hostname);
-  let data = '';
-  let closed = false;
-  socket.setEncoding('utf8');
-  socket.on('data', (chunk: string) => (data += chunk));
-  socket.on('close', () => (closed = true));
-  socket.on('error', () => undefined); // a reset after the answer is the server closing, as intended
-  await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
-  return { socket, received: () => data, closed: () => closed };
-}
 
 /** Request head for a POST with `length` body bytes announced. */
 function head(length: number, headers: Record<string, string> = {}): string {
@@ -50,7 +30,7 @@ describe('limits before and while reading the body', () => {
   afterAll(() => bridge.stop());
 
   it('200 slow unsigned uploads are each refused before the body is read, and their connections closed', async () => {
-    const clients = await Promise.all(Array.from({ length: 200 }, () => open(bridge.url)));
+    const clients = await Promise.all(Array.from({ length: 200 }, () => openRawClient(bridge.url)));
     // One megabyte announced, not a byte of it sent.
     for (const client of clients) client.socket.write(head(1_000_000));
     await waitFor(() => clients.every((client) => client.closed()), { what: 'every connection closed by the server', timeoutMs: 15_000 });
@@ -61,7 +41,7 @@ describe('limits before and while reading the body', () => {
   });
 
   it('a stale timestamp is refused before the body, too', async () => {
-    const client = await open(bridge.url);
+    const client = await openRawClient(bridge.url);
     client.socket.write(head(1_000_000, signAudianRequest('{}', TEST_SECRET, { timestamp: Math.floor(Date.now() / 1000) - 3600 })));
     await waitFor(() => client.closed(), { what: 'the connection closed' });
     expect(codeOf(client.received())).toBe('TIMESTAMP_OUT_OF_TOLERANCE');
@@ -69,7 +49,7 @@ describe('limits before and while reading the body', () => {
 
   it('a body that trickles in (slowloris) is cut after body_timeout: 408 REQUEST_TIMEOUT, connection closed', async () => {
     const body = JSON.stringify({ id: 'evt_slow', event: 'call.ringing', data: { call_id: 'call_slow' } });
-    const client = await open(bridge.url);
+    const client = await openRawClient(bridge.url);
     const started = Date.now();
     client.socket.write(head(Buffer.byteLength(body), signAudianRequest(body, TEST_SECRET)));
     client.socket.write(body.slice(0, 10));
@@ -86,7 +66,7 @@ describe('limits before and while reading the body', () => {
 
   it('past max_inflight_body, a new upload gets 503 OVERLOADED with Retry-After; the budget frees when the slow one ends', async () => {
     const body = JSON.stringify({ id: 'evt_budget', event: 'call.ringing', data: { call_id: 'call_budget' } });
-    const hog = await open(bridge.url);
+    const hog = await openRawClient(bridge.url);
     hog.socket.write(head(200 * 1024, signAudianRequest('x', TEST_SECRET))); // reserves 200 kB, sends nothing more
     hog.socket.write('{');
     const answer = await waitFor(async () => {
@@ -113,15 +93,15 @@ describe('connection cap', () => {
   afterAll(() => bridge.stop());
 
   it('connections past server.max_connections are closed at once; one more is taken when one ends', async () => {
-    const held = await Promise.all(Array.from({ length: 5 }, () => open(bridge.url)));
-    const extra = await open(bridge.url);
+    const held = await Promise.all(Array.from({ length: 5 }, () => openRawClient(bridge.url)));
+    const extra = await openRawClient(bridge.url);
     extra.socket.write('GET /healthz HTTP/1.1\r\nHost: bridge\r\n\r\n');
     await waitFor(() => extra.closed(), { what: 'the sixth connection closed' });
     expect(extra.received()).toBe('');
     held[0]!.socket.destroy();
     await waitFor(() => held[0]!.closed());
     const next = await waitFor(async () => {
-      const client = await open(bridge.url);
+      const client = await openRawClient(bridge.url);
       client.socket.write('GET /healthz HTTP/1.1\r\nHost: bridge\r\nConnection: close\r\n\r\n');
       await waitFor(() => client.closed(), { what: 'the answer' });
       return statusOf(client.received()) === 200 && client;
