@@ -165,7 +165,12 @@ describe('admin API', () => {
     await waitFor(() => okKeys().includes(keyOf('evt_c-admin_initiated', 1)), { what: 'the resend with a new idempotency key' });
     expect(crmRequestsFor('evt_c-admin_initiated').map((request) => request.url)).toEqual(Array(4).fill('/calls/c-admin'));
 
-    const trace = await admin(bridge, 'GET', '/admin/events/evt_c-admin_initiated');
+    // The CRM has the request before the bridge records its answer: wait for the record.
+    const trace = await waitFor(async () => {
+      const answer = await admin(bridge, 'GET', '/admin/events/evt_c-admin_initiated');
+      const crmDelivery = answer.body.deliveries?.find((delivery: Record<string, unknown>) => delivery.connector === 'crm');
+      return crmDelivery?.status === 'delivered' ? answer : undefined;
+    }, { what: 'the resend recorded as delivered' });
     expect(trace.status).toBe(200);
     expect(trace.body.event).toMatchObject({ id: 'evt_c-admin_initiated', type: 'call.initiated', subject: 'c-admin' });
     expect(trace.body.call).toMatchObject({ callId: 'c-admin', direction: 'inbound' });
