@@ -50,7 +50,26 @@ export type SendResult =
       readonly error: string;
       /** The receiver's own wait (HTTP `Retry-After`, Slack rate limits), in ms. */
       readonly retryAfterMs?: number;
+      /**
+       * Set when the failure is the connector's, not this delivery's: the
+       * dispatcher then judges the connector's health instead of spending the
+       * delivery's attempts.
+       * - `unreachable`: the target cannot be reached at all (connection
+       *   refused or reset, DNS, TLS, timeout, broker not available, Slack
+       *   `service_unavailable`);
+       * - `server`: the target answered with a server error (5xx); one is
+       *   not enough to call the connector down, several in a row are;
+       * - `throttled`: the target asked the whole connector to wait
+       *   (`retryAfterMs`, e.g. a 429 with `Retry-After`).
+       */
+      readonly fault?: ConnectorFault;
     };
+
+/** Why a failure is the connector's rather than one delivery's; see `SendResult`. */
+export type ConnectorFault = 'unreachable' | 'server' | 'throttled';
+
+/** What a connector's health probe found: reachable with working credentials, or why not. */
+export type ProbeResult = { readonly ok: true; readonly detail?: string } | { readonly ok: false; readonly reason: string };
 
 /** The lifecycle the dispatcher drives; every connector type has this one shape, so the dispatcher knows none of them. */
 export interface Connector {
@@ -71,6 +90,15 @@ export interface Connector {
   send(batch: readonly Delivery[], signal: AbortSignal): Promise<SendResult[]>;
   /** Flush and close. */
   stop(): Promise<void>;
+  /**
+   * Checks that the target is reachable and the credentials work, with a
+   * request that is safe to send (Kafka: metadata with a leader for every
+   * partition of its topics; Slack: `auth.test`; http: its `health` request;
+   * transcript and file: the directory is writable). Works before `start()`;
+   * never sends a delivery. The dispatcher probes a connector that is down
+   * until this answers ok; `audian-bridge check --connect` runs it once.
+   */
+  probe?(signal: AbortSignal): Promise<ProbeResult>;
 }
 
 /**
@@ -164,8 +192,14 @@ export const sent: SendResult = { ok: true };
 export function skipped(reason: string): SendResult {
   return { ok: true, skipped: reason };
 }
-export function retriable(error: string, retryAfterMs?: number): SendResult {
-  return retryAfterMs === undefined ? { ok: false, retriable: true, error } : { ok: false, retriable: true, error, retryAfterMs };
+export function retriable(error: string, retryAfterMs?: number, fault?: ConnectorFault): SendResult {
+  return {
+    ok: false,
+    retriable: true,
+    error,
+    ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+    ...(fault === undefined ? {} : { fault }),
+  };
 }
 export function permanent(error: string): SendResult {
   return { ok: false, retriable: false, error };

@@ -17,11 +17,13 @@ export {
   skipped,
   type Connector,
   type ConnectorContext,
+  type ConnectorFault,
   type ConnectorDefinition,
   type ConnectorRegistry,
   type ConnectorState,
   type Delivery,
   type Preview,
   type Previewer,
+  type ProbeResult,
   type SendResult,
 } from './connector.js';
