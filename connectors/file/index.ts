@@ -52,7 +52,7 @@ export const fileConnector: ConnectorDefinition<typeof fileSchema> = {
           // (EACCES), a full disk or a folder in the way are the operator's to
           // fix, and the waiting lines go out once they are.
           const error = err as NodeJS.ErrnoException;
-          const result = retriable(`cannot append to ${options.path}: ${error.code ?? error.message}`);
+          const result = retriable(`cannot append to ${options.path}: ${error.code ?? error.message}`, undefined, 'unreachable');
           await handle?.close().catch(() => undefined);
           handle = undefined;
           return batch.map(() => result);

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { EnvHttpProxyAgent } from 'undici';
 import { z } from 'zod';
-import { boolean, duration, integer, jsonataExpression, memoryState, nonEmpty, permanent, retriable, secret, sent, template, type CanonicalEvent, type ConnectorDefinition, type Delivery, type Preview, type SendResult } from '../../src/sdk/index.js';
+import { boolean, duration, integer, jsonataExpression, memoryState, nonEmpty, permanent, retriable, secret, sent, template, type CanonicalEvent, type ConnectorDefinition, type ConnectorFault, type Delivery, type Preview, type SendResult } from '../../src/sdk/index.js';
 import { parseRetryAfter } from '../retry-after.js';
 import { redactHeaders, redactQuery } from './redact.js';
 import { BREAKS_HEADER, createRequestPlanner, NOT_LATIN1, type PlannedRequest, type Request } from './request.js';
@@ -115,16 +115,24 @@ async function exchange(request: Request, how: Exchange, signal: AbortSignal): P
       ...({ dispatcher: how.dispatcher } as object),
     });
   } catch (err) {
-    return retriable(`request to ${how.origin} failed: ${timeout.aborted ? `timed out after ${how.timeoutMs} ms` : describe(err)}`);
+    // Refused, reset, DNS, TLS or timed out: the target, not this delivery.
+    return retriable(`request to ${how.origin} failed: ${timeout.aborted ? `timed out after ${how.timeoutMs} ms` : describe(err)}`, undefined, 'unreachable');
   }
   // Drain the body so the connection goes back to the pool; keep a little for the error message.
   const text = (await response.text().catch(() => '')).slice(0, 300);
   if (response.ok) return sent;
   const detail = `${how.method} ${how.origin} answered ${response.status}${text ? `: ${text}` : ''}`;
   if (response.status === 408 || response.status === 429 || response.status >= 500) {
-    return retriable(detail, parseRetryAfter(response.headers.get('retry-after'), how.now()));
+    const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'), how.now());
+    return retriable(detail, retryAfterMs, faultOf(response.status, retryAfterMs));
   }
   return permanent(detail);
+}
+
+/** A 5xx is the server's; a 429 naming its wait holds the whole connector; a 408 or a bare 429 stays this delivery's. */
+function faultOf(status: number, retryAfterMs: number | undefined): ConnectorFault | undefined {
+  if (status >= 500) return 'server';
+  return status === 429 && retryAfterMs !== undefined ? 'throttled' : undefined;
 }
 
 /** What a preview shows of a planned request: secrets redacted. */

@@ -47,7 +47,9 @@ async function write(event: CanonicalEvent, dir: string, places: DocumentPlaces)
     }
     return sent;
   } catch (err) {
-    return retriable((err as Error).message);
+    // The file system refusing (permissions, a full disk) fails every event alike: the connector's, not this event's.
+    const fromFileSystem = typeof (err as NodeJS.ErrnoException).code === 'string';
+    return retriable((err as Error).message, undefined, fromFileSystem ? 'unreachable' : undefined);
   }
 }
 
