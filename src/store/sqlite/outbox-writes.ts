@@ -1,4 +1,4 @@
-import type { DeliveryOutcome, DeliveryStatus, ReplayResult, ReplaySelection } from '../types.js';
+import type { ConnectorHealthRecord, DeliveryOutcome, DeliveryStatus, ReplayResult, ReplaySelection } from '../types.js';
 import { attemptOf } from '../rows.js';
 import type { Db } from './db.js';
 
@@ -11,7 +11,16 @@ const OUTCOMES = {
   skipped: "UPDATE deliveries SET status = 'delivered', skip_reason = ?, attempts = attempts + 1, last_error = NULL, updated_at = ? WHERE id = ?",
   retry: 'UPDATE deliveries SET attempts = attempts + 1, next_attempt_at = ?, last_error = ?, updated_at = ? WHERE id = ?',
   dead: "UPDATE deliveries SET status = 'dead', attempts = attempts + 1, last_error = ?, updated_at = ? WHERE id = ?",
+  // Its connector is down or held: no attempt counted, and none kept in the history.
+  held: 'UPDATE deliveries SET last_error = ?, updated_at = ? WHERE id = ?',
 } as const;
+
+// Compare-and-set: the first record inserts version 1; each later one only over the version before it.
+const RECORD_HEALTH = `INSERT INTO connector_health (connector, state, since, reason, until, flaps, version)
+  VALUES (@connector, @state, @since, @reason, @until, @flaps, @version)
+  ON CONFLICT (connector) DO UPDATE SET state = excluded.state, since = excluded.since, reason = excluded.reason,
+    until = excluded.until, flaps = excluded.flaps, version = excluded.version
+  WHERE connector_health.version = excluded.version - 1`;
 
 // A replayed delivery starts a fresh budget: no attempts counted, its age from now.
 const REQUEUE_DEAD =
@@ -38,7 +47,13 @@ const RESTART_BUDGETS = `UPDATE deliveries SET budget_from = MAX(budget_from, @n
  */
 export function createOutboxWrites(db: Db) {
   const insert = db.prepare(INSERT);
-  const outcome = { delivered: db.prepare(OUTCOMES.delivered), skipped: db.prepare(OUTCOMES.skipped), retry: db.prepare(OUTCOMES.retry), dead: db.prepare(OUTCOMES.dead) };
+  const outcome = {
+    delivered: db.prepare(OUTCOMES.delivered),
+    skipped: db.prepare(OUTCOMES.skipped),
+    retry: db.prepare(OUTCOMES.retry),
+    dead: db.prepare(OUTCOMES.dead),
+    held: db.prepare(OUTCOMES.held),
+  };
   const recordAttempt = db.prepare('INSERT INTO delivery_attempts (delivery_id, at, outcome, error, duration_ms) VALUES (?, ?, ?, ?, ?)');
   const requeueDead = db.prepare(REQUEUE_DEAD);
   const resend = db.prepare(RESEND);
@@ -48,6 +63,7 @@ export function createOutboxWrites(db: Db) {
   const pauseOne = db.prepare('INSERT INTO connector_pauses (connector, paused_at) VALUES (?, ?) ON CONFLICT (connector) DO NOTHING');
   const unpause = db.prepare('DELETE FROM connector_pauses WHERE connector = ?');
   const restartBudgets = db.prepare(RESTART_BUDGETS);
+  const recordHealth = db.prepare(RECORD_HEALTH);
 
   // Taken IMMEDIATE, as settle is: a replay reads the statuses it then changes, and in WAL mode
   // a read that turns into a write fails at once instead of waiting for the lock.
@@ -77,8 +93,18 @@ export function createOutboxWrites(db: Db) {
     return true;
   });
 
+  const healthOnce = db.transaction((next: ConnectorHealthRecord, now: number): boolean => {
+    if (recordHealth.run(next).changes === 0) return false;
+    if (next.state === 'up') restartBudgets.run({ connector: next.connector, now });
+    return true;
+  });
+
   const writeOutcomes = db.transaction((outcomes: readonly DeliveryOutcome[], now: number): void => {
     for (const settled of outcomes) {
+      if (settled.outcome === 'held') {
+        outcome.held.run(settled.error, now, settled.id);
+        continue;
+      }
       if (settled.outcome === 'delivered') outcome.delivered.run(now, settled.id);
       else if (settled.outcome === 'skipped') outcome.skipped.run(settled.reason, now, settled.id);
       else if (settled.outcome === 'retry') outcome.retry.run(settled.at, settled.error, now, settled.id);
@@ -99,5 +125,6 @@ export function createOutboxWrites(db: Db) {
     purgeDead: (before: number, connector: string | undefined): number => purgeDead.run({ before, connector: connector ?? null }).changes,
     pause: (connector: string, now: number): boolean => pauseOne.run(connector, now).changes > 0,
     resume: (connector: string, now: number): boolean => resumeOne.immediate(connector, now),
+    recordHealth: (next: ConnectorHealthRecord, now: number): boolean => healthOnce.immediate(next, now),
   };
 }
