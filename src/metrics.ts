@@ -58,7 +58,7 @@ export function createMetrics(options: MetricsOptions = {}) {
   });
   const deliveries = new Counter({
     name: 'audian_bridge_deliveries_total',
-    help: 'Delivery attempts, by connector and outcome (delivered, skipped, retry, dead).',
+    help: 'Delivery attempts, by connector and outcome (delivered, skipped, retry, dead; held: failed while its connector was down or held, no attempt spent).',
     labelNames: ['connector', 'outcome'] as const,
     registers: [registry],
   });
