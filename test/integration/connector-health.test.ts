@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { httpConnector, httpSchema } from '../../connectors/http/index.js';
+import { slackConnector, slackSchema } from '../../connectors/slack/index.js';
 import { freePort } from '../../scripts/kafka-broker.js';
 import type { CanonicalEvent } from '../../src/dialects/index.js';
 import { createDispatcher, type DispatchOptions } from '../../src/dispatch/dispatcher.js';
@@ -12,6 +13,7 @@ import type { HealthOptions } from '../../src/dispatch/health.js';
 import { retriable, type Connector } from '../../src/sdk/index.js';
 import type { DeliveryRecord } from '../../src/store/index.js';
 import { createSqliteStore, type SqliteStore } from '../../src/store/sqlite/index.js';
+import { startFakeSlack } from '../helpers/fake-slack.js';
 import { startRecordingServer, type RecordingServer } from '../helpers/http-server.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -51,19 +53,20 @@ afterEach(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function event(id: string, call: string): CanonicalEvent {
+function event(id: string, call: string, type = 'call.ringing'): CanonicalEvent {
+  const data = type === 'call.missed' ? { call_id: call, from: '+14155550100', to: '+14155550199', reason: 'no_answer' } : {};
   return {
-    specversion: '1.0', id, source: 'audian/test', type: 'call.ringing', subject: call,
-    time: new Date(T0).toISOString(), datacontenttype: 'application/json', dialect: 'audian.v2', test: false, data: {},
+    specversion: '1.0', id, source: 'audian/test', type, subject: call,
+    time: new Date(T0).toISOString(), datacontenttype: 'application/json', dialect: 'audian.v2', test: false, data,
   };
 }
 
 /** `perCall` events on each of `calls` calls, accepted at the clock's time, in order within each call. */
-async function accept(calls: number, perCall: number): Promise<string[]> {
+async function accept(calls: number, perCall: number, type?: string): Promise<string[]> {
   const ids: string[] = [];
   for (let n = 1; n <= perCall; n++) {
     for (let c = 1; c <= calls; c++) {
-      const ev = event(`evt-${c}-${n}`, `call-${c}`);
+      const ev = event(`evt-${c}-${n}`, `call-${c}`, type);
       ids.push(ev.id);
       await store.commit({ event: ev, receivedAt: clock, advance: () => ({ event: ev, targets: [{ route: 'r', connector: 'crm' }] }) });
     }
@@ -211,6 +214,27 @@ describe('an http target that goes away and comes back', () => {
     expect(await store.deadStats()).toEqual([]);
     expectPerCallOrder(deliveredOrder(server), ids);
     expect((await records()).map((row) => row.attempts)).toEqual(ids.map(() => 1));
+  });
+});
+
+describe('a Slack stand-in answering service_unavailable', () => {
+  it('takes the connector down with nothing spent, and up again once Slack answers', async () => {
+    const slack = await startFakeSlack();
+    cleanups.push(() => slack.close());
+    slack.failWith(() => ({ kind: 'error', error: 'service_unavailable' }));
+    const options = slackSchema.parse({ type: 'slack', token: slack.token, channel: 'alerts', api_url: slack.apiUrl, min_interval: 0 });
+    const connector = slackConnector.create('crm', options, { logger: pino({ level: 'silent' }), fetch: globalThis.fetch, now: () => clock });
+    await accept(2, 1, 'call.missed');
+    start(connector);
+    expect(await waitFor(async () => (await health())?.state === 'down' && health(), { what: 'the connector down' })).toMatchObject({ reason: expect.stringContaining('service_unavailable') });
+    await advanceUntil(1_000, async () => slack.posts().length >= 4, 'probes or trial posts to reach the stand-in');
+    expect((await records()).map((row) => [row.status, row.attempts])).toEqual([['pending', 0], ['pending', 0]]);
+
+    slack.failWith(() => undefined);
+    await advanceUntil(50, async () => (await records()).every((row) => row.status === 'delivered'), 'both alerts posted');
+    expect((await records()).map((row) => row.attempts)).toEqual([1, 1]);
+    expect(slack.messages).toHaveLength(2);
+    expect(await health()).toMatchObject({ state: 'up' });
   });
 });
 
