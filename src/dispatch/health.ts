@@ -118,90 +118,112 @@ export interface HealthDeps {
   readonly refreshMs: number;
 }
 
-/** One worker's view of its connector's health: kept in the store, read again now and then. */
-export function createHealthGate(deps: HealthDeps) {
-  const { connector, store, log, options } = deps;
+/** The record as this process last read or wrote it, and how to read it again or write over it. */
+interface HealthView {
+  readonly deps: HealthDeps;
+  /** The record last read or written; undefined: none (up). */
+  record(): ConnectorHealthRecord | undefined;
+  /** Reads the record again once it may have changed elsewhere (or at once with `force`). */
+  current(force?: boolean): Promise<ConnectorHealthRecord | undefined>;
+  /** Writes what `next` makes of the record; after a lost race, reads again and asks `next` again. True once written. */
+  write(next: (previous: ConnectorHealthRecord | undefined) => ConnectorHealthRecord | undefined): Promise<boolean>;
+}
+
+function createHealthView(deps: HealthDeps): HealthView {
   let record: ConnectorHealthRecord | undefined;
   let readAt = Number.NEGATIVE_INFINITY;
-  const judgeFaults = createFaultJudge();
-
-  /** The record, read again from the store once it may have changed elsewhere: every probe interval while not up. */
   async function current(force = false): Promise<ConnectorHealthRecord | undefined> {
     const now = deps.now();
-    const every = healthAt(record, now).state === 'up' ? deps.refreshMs : options.probeIntervalMs;
+    // Every probe interval while not up: another process's probe may have brought it back.
+    const every = healthAt(record, now).state === 'up' ? deps.refreshMs : deps.options.probeIntervalMs;
     if (force || now - readAt >= every || now < readAt) {
-      record = (await store.connectorHealth()).find((row) => row.connector === connector);
+      record = (await deps.store.connectorHealth()).find((row) => row.connector === deps.connector);
       readAt = now;
     }
     return record;
   }
-
-  /** Writes what `next` makes of the record; after a lost race, reads again and asks `next` again. True once written. */
-  async function write(next: (previous: ConnectorHealthRecord | undefined) => ConnectorHealthRecord | undefined): Promise<boolean> {
-    for (let tries = 0; tries < 3; tries++) {
-      const wanted = next(record);
-      if (!wanted) return false;
-      if (await store.recordHealth(wanted, deps.now())) {
-        record = wanted;
-        return true;
+  return {
+    deps,
+    record: () => record,
+    current,
+    async write(next) {
+      for (let tries = 0; tries < 3; tries++) {
+        const wanted = next(record);
+        if (!wanted) return false;
+        if (await deps.store.recordHealth(wanted, deps.now())) {
+          record = wanted;
+          return true;
+        }
+        await current(true);
       }
-      await current(true);
-    }
-    return false;
-  }
+      return false;
+    },
+  };
+}
 
-  async function judge(batch: readonly ClaimedDelivery[], results: readonly (SendResult | undefined)[]): Promise<boolean> {
-    const now = deps.now();
-    const verdict = judgeFaults(batch, results, now);
-    if (verdict?.kind === 'down') {
-      if (await write((previous) => transitions.down(connector, previous, verdict.reason, now, options, deps.random()))) {
-        log.warn({ reason: verdict.reason, flaps: record?.flaps, nextProbeInMs: (record?.until ?? now) - now }, 'connector down: its deliveries wait without spending attempts; probing it');
-      }
-      return true;
+/** Judges a batch's results into the record; true when the connector is down or held (its retriable failures spend nothing). */
+async function judgeBatch(view: HealthView, verdict: Verdict, now: number): Promise<boolean> {
+  const { connector, options, log, random } = view.deps;
+  if (verdict?.kind === 'down') {
+    if (await view.write((previous) => transitions.down(connector, previous, verdict.reason, now, options, random()))) {
+      const record = view.record();
+      log.warn({ reason: verdict.reason, flaps: record?.flaps, nextProbeInMs: (record?.until ?? now) - now }, 'connector down: its deliveries wait without spending attempts; probing it');
     }
-    if (verdict?.kind === 'held') {
-      if (await write((previous) => transitions.held(connector, previous, verdict.until, verdict.reason, now))) {
-        log.info({ reason: verdict.reason, heldForMs: verdict.until - now }, 'connector held: the target asked to wait; no attempt is spent');
-      }
-      return true;
-    }
-    return healthAt(record, now).state !== 'up';
+    return true;
   }
-
-  /** One probe, when it is due and this process took its slot; up when it answers. */
-  async function probeOnce(probe: () => Promise<ProbeResult>): Promise<void> {
-    if (!(await write((previous) => transitions.probeSlot(previous, deps.now(), options, deps.random())))) return;
-    const downSince = record?.since ?? deps.now();
-    const result = await probe().catch((err: unknown): ProbeResult => ({ ok: false, reason: (err as Error).message }));
-    if (result.ok) {
-      if (await write((previous) => transitions.up(previous, deps.now()))) log.info({ downForMs: deps.now() - downSince }, 'connector up again: its waiting deliveries are due now');
-      return;
+  if (verdict?.kind === 'held') {
+    if (await view.write((previous) => transitions.held(connector, previous, verdict.until, verdict.reason, now))) {
+      log.info({ reason: verdict.reason, heldForMs: verdict.until - now }, 'connector held: the target asked to wait; no attempt is spent');
     }
-    log.debug({ reason: result.reason }, 'connector still down');
-    if (result.reason !== record?.reason) await write((previous) => (previous?.state === 'down' ? { ...previous, reason: result.reason, version: previous.version + 1 } : undefined));
+    return true;
   }
+  return healthAt(view.record(), now).state !== 'up';
+}
 
+/** One probe, when it is due and this process took its slot; up when it answers. */
+async function probeOnce(view: HealthView, probe: () => Promise<ProbeResult>): Promise<void> {
+  const { now, options, random, log } = view.deps;
+  if (!(await view.write((previous) => transitions.probeSlot(previous, now(), options, random())))) return;
+  const downSince = view.record()?.since ?? now();
+  const result = await probe().catch((err: unknown): ProbeResult => ({ ok: false, reason: (err as Error).message }));
+  if (result.ok) {
+    if (await view.write((previous) => transitions.up(previous, now()))) log.info({ downForMs: now() - downSince }, 'connector up again: its waiting deliveries are due now');
+    return;
+  }
+  log.debug({ reason: result.reason }, 'connector still down');
+  if (result.reason !== view.record()?.reason) {
+    await view.write((previous) => (previous?.state === 'down' ? { ...previous, reason: result.reason, version: previous.version + 1 } : undefined));
+  }
+}
+
+/** One worker's view of its connector's health: kept in the store, read again now and then. */
+export function createHealthGate(deps: HealthDeps) {
+  const view = createHealthView(deps);
+  const judgeFaults = createFaultJudge();
   return {
     /** Whether the worker may claim: the connector is up (or its hold has ended). */
     async admits(): Promise<boolean> {
-      return healthAt(await current(), deps.now()).state === 'up';
+      return healthAt(await view.current(), deps.now()).state === 'up';
     },
     /**
      * Judges a batch's results (in the order batches end). True when the
      * connector is down or held: the batch's retriable failures spend nothing.
      */
-    judge,
+    judge(batch: readonly ClaimedDelivery[], results: readonly (SendResult | undefined)[]): Promise<boolean> {
+      const now = deps.now();
+      return judgeBatch(view, judgeFaults(batch, results, now), now);
+    },
     /** While down or held: probes when due (and this process's turn), else sleeps until the next look. */
     async whileUnavailable(sleep: (ms: number) => Promise<void>, probe: () => Promise<ProbeResult>): Promise<void> {
       const now = deps.now();
-      const health = healthAt(record, now);
+      const health = healthAt(view.record(), now);
       if (health.state === 'up') return;
       const until = health.until ?? now;
       if (health.state === 'held' || until > now) {
-        await sleep(Math.max(5, Math.min(until - now, options.probeIntervalMs)));
+        await sleep(Math.max(5, Math.min(until - now, deps.options.probeIntervalMs)));
         return;
       }
-      await probeOnce(probe);
+      await probeOnce(view, probe);
     },
   };
 }

@@ -4,6 +4,7 @@ import type { PruneCut } from '../core/adapter.js';
 import type { CallState, CommitResult, ConnectorHealthRecord, DeliveryOutcome, ReplayResult, ReplaySelection, RouteTarget } from '../types.js';
 import { createCallWrites } from './calls.js';
 import type { Db } from './db.js';
+import { createHealthWrites } from './health-writes.js';
 import { createOutboxWrites } from './outbox-writes.js';
 
 /** What one accepted event writes, all in one transaction; plain data, so it can cross to the writer thread. */
@@ -49,6 +50,7 @@ const UPSERT_STATE = `INSERT INTO connector_state (connector, key, value, expire
  */
 export function createNamedWrites(db: Db) {
   const deliveries = createOutboxWrites(db);
+  const health = createHealthWrites(db);
   const calls = createCallWrites(db);
   const insertEvent = db.prepare(INSERT_EVENT);
   const pruneEvents = db.prepare(PRUNE_EVENTS);
@@ -80,7 +82,7 @@ export function createNamedWrites(db: Db) {
     purgeDead: (before: number, connector: string | undefined): number => deliveries.purgeDead(before, connector),
     pause: (connector: string, now: number): boolean => deliveries.pause(connector, now),
     resume: (connector: string, now: number): boolean => deliveries.resume(connector, now),
-    recordHealth: (next: ConnectorHealthRecord, now: number): boolean => deliveries.recordHealth(next, now),
+    recordHealth: (next: ConnectorHealthRecord, now: number): boolean => health.record(next, now),
     prune: db.transaction((cut: PruneCut): { events: number; calls: number } => ({
       events: pruneEvents.run(cut).changes,
       calls: calls.prune(cut.olderThan, cut.now, cut.limit),

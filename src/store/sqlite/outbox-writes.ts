@@ -1,4 +1,4 @@
-import type { ConnectorHealthRecord, DeliveryOutcome, DeliveryStatus, ReplayResult, ReplaySelection } from '../types.js';
+import type { DeliveryOutcome, DeliveryStatus, ReplayResult, ReplaySelection } from '../types.js';
 import { attemptOf } from '../rows.js';
 import type { Db } from './db.js';
 
@@ -15,12 +15,6 @@ const OUTCOMES = {
   held: 'UPDATE deliveries SET last_error = ?, updated_at = ? WHERE id = ?',
 } as const;
 
-// Compare-and-set: the first record inserts version 1; each later one only over the version before it.
-const RECORD_HEALTH = `INSERT INTO connector_health (connector, state, since, reason, until, flaps, version)
-  VALUES (@connector, @state, @since, @reason, @until, @flaps, @version)
-  ON CONFLICT (connector) DO UPDATE SET state = excluded.state, since = excluded.since, reason = excluded.reason,
-    until = excluded.until, flaps = excluded.flaps, version = excluded.version
-  WHERE connector_health.version = excluded.version - 1`;
 
 // A replayed delivery starts a fresh budget: no attempts counted, its age from now.
 const REQUEUE_DEAD =
@@ -36,7 +30,7 @@ const REQUEUE_MATCHING = `UPDATE deliveries SET status = 'pending', attempts = 0
  RETURNING id`;
 
 // Time spent paused never counts towards `max_age`, and what waited is due at once.
-const RESTART_BUDGETS = `UPDATE deliveries SET budget_from = MAX(budget_from, @now), next_attempt_at = MIN(next_attempt_at, @now)
+export const RESTART_BUDGETS = `UPDATE deliveries SET budget_from = MAX(budget_from, @now), next_attempt_at = MIN(next_attempt_at, @now)
  WHERE connector = @connector AND status = 'pending'`;
 
 /**
@@ -47,13 +41,7 @@ const RESTART_BUDGETS = `UPDATE deliveries SET budget_from = MAX(budget_from, @n
  */
 export function createOutboxWrites(db: Db) {
   const insert = db.prepare(INSERT);
-  const outcome = {
-    delivered: db.prepare(OUTCOMES.delivered),
-    skipped: db.prepare(OUTCOMES.skipped),
-    retry: db.prepare(OUTCOMES.retry),
-    dead: db.prepare(OUTCOMES.dead),
-    held: db.prepare(OUTCOMES.held),
-  };
+  const outcome = { delivered: db.prepare(OUTCOMES.delivered), skipped: db.prepare(OUTCOMES.skipped), retry: db.prepare(OUTCOMES.retry), dead: db.prepare(OUTCOMES.dead), held: db.prepare(OUTCOMES.held) };
   const recordAttempt = db.prepare('INSERT INTO delivery_attempts (delivery_id, at, outcome, error, duration_ms) VALUES (?, ?, ?, ?, ?)');
   const requeueDead = db.prepare(REQUEUE_DEAD);
   const resend = db.prepare(RESEND);
@@ -63,7 +51,6 @@ export function createOutboxWrites(db: Db) {
   const pauseOne = db.prepare('INSERT INTO connector_pauses (connector, paused_at) VALUES (?, ?) ON CONFLICT (connector) DO NOTHING');
   const unpause = db.prepare('DELETE FROM connector_pauses WHERE connector = ?');
   const restartBudgets = db.prepare(RESTART_BUDGETS);
-  const recordHealth = db.prepare(RECORD_HEALTH);
 
   // Taken IMMEDIATE, as settle is: a replay reads the statuses it then changes, and in WAL mode
   // a read that turns into a write fails at once instead of waiting for the lock.
@@ -93,12 +80,6 @@ export function createOutboxWrites(db: Db) {
     return true;
   });
 
-  const healthOnce = db.transaction((next: ConnectorHealthRecord, now: number): boolean => {
-    if (recordHealth.run(next).changes === 0) return false;
-    if (next.state === 'up') restartBudgets.run({ connector: next.connector, now });
-    return true;
-  });
-
   const writeOutcomes = db.transaction((outcomes: readonly DeliveryOutcome[], now: number): void => {
     for (const settled of outcomes) {
       if (settled.outcome === 'held') {
@@ -125,6 +106,5 @@ export function createOutboxWrites(db: Db) {
     purgeDead: (before: number, connector: string | undefined): number => purgeDead.run({ before, connector: connector ?? null }).changes,
     pause: (connector: string, now: number): boolean => pauseOne.run(connector, now).changes > 0,
     resume: (connector: string, now: number): boolean => resumeOne.immediate(connector, now),
-    recordHealth: (next: ConnectorHealthRecord, now: number): boolean => healthOnce.immediate(next, now),
   };
 }
