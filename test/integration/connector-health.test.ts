@@ -12,6 +12,7 @@ import { createDispatcher, type DispatchOptions } from '../../src/dispatch/dispa
 import type { HealthOptions } from '../../src/dispatch/health.js';
 import { retriable, type Connector } from '../../src/sdk/index.js';
 import type { DeliveryRecord } from '../../src/store/index.js';
+import { createOperations } from '../../src/ops/operations.js';
 import { createSqliteStore, type SqliteStore } from '../../src/store/sqlite/index.js';
 import { startFakeSlack } from '../helpers/fake-slack.js';
 import { startRecordingServer, type RecordingServer } from '../helpers/http-server.js';
@@ -79,12 +80,16 @@ function httpTo(port: number): Connector {
   return httpConnector.create('crm', options, { logger: pino({ level: 'silent' }), fetch: globalThis.fetch, now: () => clock });
 }
 
+/** The dispatcher's log lines, as JSON. */
+let logged: { level: number; msg: string; connector?: string; reason?: string; downForMs?: number }[];
+
 function start(connector: Connector, health: Partial<HealthOptions> = HEALTH, now: () => number = () => clock) {
+  logged = [];
   const dispatcher = createDispatcher({
     store,
     connectors: new Map([['crm', { connector, batchSize: 1, maxPerCall: 1 }]]),
     options: OPTIONS,
-    logger: pino({ level: 'silent' }),
+    logger: pino({ level: 'info' }, { write: (line: string) => logged.push(JSON.parse(line) as (typeof logged)[number]) }),
     now,
     random: () => 0.5,
     health,
@@ -141,6 +146,12 @@ describe('an http target that goes away and comes back', () => {
       await sleep(20);
     }
     expect((await records()).map((row) => [row.status, row.attempts])).toEqual(ids.map(() => ['pending', 0]));
+    // The admin API's view (GET /admin/connectors answers this), and one warn with the reason.
+    const { connectors } = await createOperations({ store, connectors: new Set(['crm']), now: () => clock }).connectors();
+    expect(connectors).toMatchObject([{ name: 'crm', paused: false, health: 'down', healthSince: new Date(T0).toISOString(), healthReason: expect.stringMatching(/request to .* failed/), pending: 6 }]);
+    const warned = logged.filter((line) => line.msg.startsWith('connector down'));
+    expect(warned).toHaveLength(1);
+    expect(warned[0]).toMatchObject({ level: 40, connector: 'crm', reason: expect.stringMatching(/failed/) });
 
     const server = await target(port, () => ({ status: 503, body: 'maintenance' }));
     await advanceUntil(1_000, async () => server.requests.length >= 3, 'the target to see probes or trial sends');
@@ -157,6 +168,9 @@ describe('an http target that goes away and comes back', () => {
     expect(clock - back).toBeLessThanOrEqual(2_000);
     expect(await health()).toMatchObject({ state: 'up', reason: null });
     expectPerCallOrder(deliveredOrder(server).slice(refused), ids);
+    const up = logged.filter((line) => line.msg.startsWith('connector up again'));
+    expect(up.at(-1)).toMatchObject({ level: 30, connector: 'crm', downForMs: expect.any(Number) });
+    expect(up.at(-1)!.downForMs).toBeGreaterThan(10_000);
   });
 
   it('a 422 is dead-lettered on its own schedule while the connector stays up', async () => {
