@@ -16,6 +16,7 @@ export async function probeDirectory(dir: string): Promise<ProbeResult> {
   try {
     created = await mkdir(dir, { recursive: true });
   } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return { ok: false, reason: `ENOTDIR on ${dir}: a file stands where the directory should be` };
     return failure(err, dir, 'cannot create the directory');
   }
   const temporary = resolve(dir, `.audian-bridge-probe-${randomBytes(6).toString('hex')}.tmp`);
