@@ -51,10 +51,11 @@ export async function probeAppendable(path: string): Promise<ProbeResult> {
   }
 }
 
-function failure(err: unknown, fallback: string, what: string): ProbeResult {
+/** `EACCES on PATH (what)`: the path the operator knows (the configured one), not the probe's temporary file. */
+function failure(err: unknown, path: string, what: string): ProbeResult {
   const error = err as NodeJS.ErrnoException;
-  if (typeof error.code !== 'string') return { ok: false, reason: `${what} ${fallback}: ${error.message ?? String(err)}` };
-  return { ok: false, reason: `${error.code} on ${error.path ?? fallback} (${what})` };
+  if (typeof error.code !== 'string') return { ok: false, reason: `${what} ${path}: ${error.message ?? String(err)}` };
+  return { ok: false, reason: `${error.code} on ${path} (${what})` };
 }
 
 /** Removes the empty folders from `dir` up to `top`, which `mkdir` created; one another process filled stays. */

@@ -63,7 +63,7 @@ describe('networkReason', () => {
 
   it("names kafkajs's failures the same way, and its connect timeout with the time waited", () => {
     const refused = new KafkaJSConnectionError('Connection error: connect ECONNREFUSED 127.0.0.1:9', { broker: '127.0.0.1:9', code: 'ECONNREFUSED' });
-    expect(kafkaReason(new KafkaJSNonRetriableError(refused, { cause: refused }), 3000)).toBe('ECONNREFUSED at 127.0.0.1:9');
+    expect(kafkaReason(Object.assign(new KafkaJSNonRetriableError(refused), { cause: refused }), 3000)).toBe('ECONNREFUSED at 127.0.0.1:9');
     expect(kafkaReason(new KafkaJSConnectionError('Connection timeout', { broker: 'kafka-1:9092' }), 3000)).toBe('connect timeout after 3000 ms at kafka-1:9092');
     const unknown = Object.assign(new Error('This server does not host this topic-partition'), { type: 'UNKNOWN_TOPIC_OR_PARTITION', code: 3 });
     expect(kafkaReason(unknown, 3000)).toBe('UNKNOWN_TOPIC_OR_PARTITION: This server does not host this topic-partition');
