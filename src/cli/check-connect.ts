@@ -69,7 +69,7 @@ export function checkConnections(config: BridgeConfig, registry: ConnectorRegist
 }
 
 /** One line per connector: `ok` and what was found, or `FAIL` and why. */
-export function formatChecks(origin: string, checks: readonly ConnectionCheck[]): string {
+export function formatChecks(origin: string, warnings: readonly string[], checks: readonly ConnectionCheck[]): string {
   const width = Math.max(0, ...checks.map((check) => `${check.connector} (${check.type})`.length));
   const lines = checks.map((check) => {
     const who = `${check.connector} (${check.type})`.padEnd(width);
@@ -77,7 +77,8 @@ export function formatChecks(origin: string, checks: readonly ConnectionCheck[])
   });
   const failed = checks.filter((check) => !check.ok).length;
   const summary = checks.length === 0 ? 'no connector is configured' : failed === 0 ? `all ${checks.length} connector(s) reachable` : `${failed} of ${checks.length} connector(s) failed`;
-  return `config: ${origin} (valid)\n\nconnectors:\n${lines.join('\n')}${lines.length > 0 ? '\n' : ''}\n${summary}\n`;
+  const warned = warnings.map((warning) => `warning: ${warning}\n`).join('');
+  return `config: ${origin} (valid)\n${warned}\nconnectors:\n${lines.join('\n')}${lines.length > 0 ? '\n' : ''}\n${summary}\n`;
 }
 
 function parseBound(text: string | undefined): number {
@@ -96,10 +97,10 @@ export async function runCheckConnect(
   load: (flag: string | undefined) => Promise<LoadedConfig>,
 ): Promise<void> {
   const boundMs = parseBound(values.timeout);
-  const { config, origin } = await load(values.config);
+  const { config, origin, warnings } = await load(values.config);
   const { CONNECTORS } = await import('../../connectors/index.js');
   const checks = await checkConnections(config, CONNECTORS, boundMs);
   const ok = checks.every((check) => check.ok);
-  process.stdout.write(values.json ? `${JSON.stringify({ config: origin, ok, connectors: checks }, null, 2)}\n` : formatChecks(origin, checks));
+  process.stdout.write(values.json ? `${JSON.stringify({ config: origin, ok, connectors: checks }, null, 2)}\n` : formatChecks(origin, warnings, checks));
   if (!ok) process.exitCode = 1;
 }
