@@ -9,7 +9,7 @@ import { freePort } from '../../scripts/kafka-broker.js';
 import { CLI, runCli } from '../helpers/child-bridge.js';
 import { startFakeSlack, type FakeSlack } from '../helpers/fake-slack.js';
 import { startRecordingServer, type RecordingServer } from '../helpers/http-server.js';
-import { createTopics, deleteCreatedTopics, uniqueName } from '../helpers/kafka.js';
+import { createTopics, deleteCreatedTopics, listTopics, uniqueName } from '../helpers/kafka.js';
 
 /**
  * `audian-bridge check --connect` as an operator runs it: the built CLI, a
@@ -207,10 +207,14 @@ describeKafka(`check --connect: Kafka${kafka.skipReason ? ` — SKIPPED: ${kafka
     const config = writeConfig('kafka-down', {
       closed: { type: 'kafka', brokers: `127.0.0.1:${closedPort}`, topic: `${prefix}.calls` },
       missing: { type: 'kafka', brokers: kafka.brokers, topic: `${prefix}.missing`, allow_auto_topic_creation: false },
+      creatable: { type: 'kafka', brokers: kafka.brokers, topic: `${prefix}.later` },
     });
     const { code, checks } = await checkConnect(config);
     expect(code).toBe(1);
     expect(checks.get('closed')!.reason).toBe(`brokers 127.0.0.1:${closedPort}: ECONNREFUSED at 127.0.0.1:${closedPort}`);
     expect(checks.get('missing')!.reason).toContain(`topic ${prefix}.missing does not exist, and allow_auto_topic_creation is off`);
+    // A topic the connector may have created is ok, and the probe did not create it.
+    expect(checks.get('creatable')).toMatchObject({ ok: true, detail: expect.stringContaining(`topic ${prefix}.later does not exist yet`) });
+    expect(await listTopics(kafka.brokers!)).not.toContain(`${prefix}.later`);
   });
 });
