@@ -14,7 +14,7 @@ export interface KafkaProbeSetup {
   readonly requestTimeoutMs: number;
 }
 
-interface TopicMetadata {
+export interface TopicMetadata {
   readonly name: string;
   readonly partitions: readonly PartitionMetadata[];
 }
@@ -91,8 +91,8 @@ async function templatedTopics(admin: Admin, template: Template): Promise<Found>
   return { topics: matching, detail: `topic template ${template.source}: ${which}; topics not created yet are not checked` };
 }
 
-/** `topic X partition N has no leader` for each partition without a live leader. */
-function withoutLeader(topic: TopicMetadata, live: ReadonlySet<number>): string[] {
+/** `topic X: partition(s) N without a leader`, for a topic with partitions that have no live leader (leader -1, or a broker gone). */
+export function withoutLeader(topic: TopicMetadata, live: ReadonlySet<number>): string[] {
   const partitions = topic.partitions.filter((partition) => partition.leader < 0 || !live.has(partition.leader)).map((partition) => partition.partitionId);
   return partitions.length === 0 ? [] : [`topic ${topic.name}: partition(s) ${partitions.sort((a, b) => a - b).join(', ')} without a leader`];
 }

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CONNECTORS } from '../../connectors/index.js';
 import { probeAppendable, probeDirectory } from '../../connectors/directory-probe.js';
 import { healthSchema } from '../../connectors/http/probe.js';
-import { kafkaReason } from '../../connectors/kafka/probe.js';
+import { kafkaReason, withoutLeader } from '../../connectors/kafka/probe.js';
 import { networkReason, withDeadline } from '../../connectors/probe-reason.js';
 import { freePort } from '../../scripts/kafka-broker.js';
 import { startFakeSlack, type FakeSlack } from '../helpers/fake-slack.js';
@@ -67,6 +67,17 @@ describe('networkReason', () => {
     expect(kafkaReason(new KafkaJSConnectionError('Connection timeout', { broker: 'kafka-1:9092' }), 3000)).toBe('connect timeout after 3000 ms at kafka-1:9092');
     const unknown = Object.assign(new Error('This server does not host this topic-partition'), { type: 'UNKNOWN_TOPIC_OR_PARTITION', code: 3 });
     expect(kafkaReason(unknown, 3000)).toBe('UNKNOWN_TOPIC_OR_PARTITION: This server does not host this topic-partition');
+  });
+});
+
+describe('kafka leaders', () => {
+  const partition = (partitionId: number, leader: number) => ({ partitionId, leader, partitionErrorCode: 0, replicas: [1, 2], isr: [1] });
+
+  it('names the partitions without a live leader: none elected (-1), or a broker that is gone', () => {
+    const topic = { name: 'audian.calls', partitions: [partition(2, -1), partition(0, 1), partition(1, 3)] };
+    expect(withoutLeader(topic, new Set([1, 2]))).toEqual(['topic audian.calls: partition(s) 1, 2 without a leader']);
+    expect(withoutLeader(topic, new Set([1, 2, 3]))).toEqual(['topic audian.calls: partition(s) 2 without a leader']);
+    expect(withoutLeader({ name: 'ok', partitions: [partition(0, 1)] }, new Set([1]))).toEqual([]);
   });
 });
 
