@@ -19,8 +19,8 @@ export const CHECK_HELP = {
   summary: 'validate the config, print routes and connectors; --connect: reach each connector',
   help: `Validates the config (exit 2 and every problem if it is bad) and prints its sources,
 connectors, routes and subscriptions.
-  --connect      also reach each connector with its health probe, all at once, without
-                 sending anything: Kafka metadata (a leader for every partition of its
+  --connect      validate, then reach each connector with its health probe (printed
+                 instead of the summary), all at once, without sending anything: Kafka metadata (a leader for every partition of its
                  topics), Slack auth.test, the http connector's health request, a
                  writable directory for file and transcript. One line per connector, ok
                  or the reason; exit 1 if any fails
