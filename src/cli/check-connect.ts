@@ -1,6 +1,7 @@
 import { pino } from 'pino';
 import type { BridgeConfig, LoadedConfig } from '../config/load.js';
 import { duration } from '../config/values.js';
+import { ConfigError } from '../errors.js';
 import type { ConnectorRegistry } from '../sdk/index.js';
 import { UsageError } from './errors.js';
 
@@ -88,16 +89,37 @@ function parseBound(text: string | undefined): number {
   return parsed.data;
 }
 
+/** A variable the loader left unset (filled with a stand-in), at a key path. */
+interface UnsetVariable {
+  readonly path: string;
+  readonly name: string;
+}
+
+/**
+ * The connectors' options are what the probes use: a variable unset there
+ * fails the load as `check` would (exit 2); one unset elsewhere (the admin
+ * token, a webhook secret) is not needed to reach the connectors.
+ */
+function refuseUnsetInConnectors(unset: readonly UnsetVariable[]): void {
+  const needed = unset.filter((variable) => variable.path.startsWith('connectors.'));
+  if (needed.length === 0) return;
+  throw new ConfigError(
+    needed.map(({ path, name }) => ({ path, code: 'CONFIG_ENV_MISSING', message: `environment variable ${name} is not set, and check --connect needs it to reach the connector` })),
+  );
+}
+
 /**
  * `audian-bridge check --connect`: the config validated as `check` does (a
  * bad one exits 2), then every connector probed; exit 1 if any probe fails.
+ * `load` may leave variables the connectors do not use unset (`unset`).
  */
 export async function runCheckConnect(
   values: { config?: string; timeout?: string; json?: boolean },
-  load: (flag: string | undefined) => Promise<LoadedConfig>,
+  load: (flag: string | undefined) => Promise<LoadedConfig & { readonly unset?: readonly UnsetVariable[] }>,
 ): Promise<void> {
   const boundMs = parseBound(values.timeout);
-  const { config, origin, warnings } = await load(values.config);
+  const { config, origin, warnings, unset } = await load(values.config);
+  refuseUnsetInConnectors(unset ?? []);
   const { CONNECTORS } = await import('../../connectors/index.js');
   const checks = await checkConnections(config, CONNECTORS, boundMs);
   const ok = checks.every((check) => check.ok);
