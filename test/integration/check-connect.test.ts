@@ -147,6 +147,16 @@ describe('check --connect: Slack, http, file and transcript', () => {
     }
   });
 
+  it('a variable a connector uses must be set: exit 2 naming its key, and nothing is probed', async () => {
+    const path = join(scratch, 'unset.yaml');
+    writeFileSync(path, `sources: [{ name: main, verify: { none: true } }]\nconnectors: { crm: { type: http, url: "${crm.url}/x", auth: { bearer: "\${CRM_TOKEN}" } } }\nroutes: [{ name: all, to: crm }]\n`);
+    const before = crm.requests.length;
+    const result = await runCli(['check', '--connect', '--config', path], { cwd: scratch, env: { CRM_TOKEN: undefined } });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/connectors\.crm\.auth\.bearer: .*CRM_TOKEN.* \[CONFIG_ENV_MISSING\]/);
+    expect(crm.requests.length).toBe(before);
+  });
+
   it('an invalid config still exits 2, and nothing is probed', async () => {
     const path = join(scratch, 'invalid.yaml');
     writeFileSync(path, `sources: [{ name: main, verify: { none: true } }]\nconnectors: { crm: { type: http, url: "${crm.url}/x", health: { path: "//elsewhere/x" } } }\nroutes: [{ name: all, to: crm }]\n`);
