@@ -12,6 +12,7 @@ import { createDispatcher, type DispatchOptions } from '../../src/dispatch/dispa
 import type { HealthOptions } from '../../src/dispatch/health.js';
 import { retriable, type Connector } from '../../src/sdk/index.js';
 import type { DeliveryRecord } from '../../src/store/index.js';
+import { createMetrics } from '../../src/metrics.js';
 import { createOperations } from '../../src/ops/operations.js';
 import { createSqliteStore, type SqliteStore } from '../../src/store/sqlite/index.js';
 import { startFakeSlack } from '../helpers/fake-slack.js';
@@ -249,6 +250,20 @@ describe('a Slack stand-in answering service_unavailable', () => {
     expect((await records()).map((row) => row.attempts)).toEqual([1, 1]);
     expect(slack.messages).toHaveLength(2);
     expect(await health()).toMatchObject({ state: 'up' });
+  });
+});
+
+describe('metrics', () => {
+  it('say per connector whether it is up, and how long it has been down, from the store', async () => {
+    const metrics = createMetrics({ store: () => store, connectors: ['crm', 'file'], defaults: false });
+    const since = Date.now() - 90_000;
+    expect(await store.recordHealth({ connector: 'crm', state: 'down', since, reason: 'connect ECONNREFUSED', until: since + 1_000, flaps: 0, version: 1 }, since)).toBe(true);
+    const text = await metrics.registry.metrics();
+    expect(text).toMatch(/^audian_bridge_connector_up\{connector="crm"\} 0$/m);
+    expect(text).toMatch(/^audian_bridge_connector_up\{connector="file"\} 1$/m);
+    const downFor = Number(/^audian_bridge_connector_down_seconds\{connector="crm"\} ([0-9.]+)$/m.exec(text)?.[1]);
+    expect(downFor).toBeGreaterThanOrEqual(90);
+    expect(text).toMatch(/^audian_bridge_connector_down_seconds\{connector="file"\} 0$/m);
   });
 });
 
