@@ -2,6 +2,7 @@ import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { z } from 'zod';
 import { nonEmpty, retriable, sent, type ConnectorDefinition } from '../../src/sdk/index.js';
+import { probeAppendable } from '../directory-probe.js';
 
 const TYPE = 'file';
 
@@ -58,6 +59,7 @@ export const fileConnector: ConnectorDefinition<typeof fileSchema> = {
           return batch.map(() => result);
         }
       },
+      probe: () => probeAppendable(options.path),
       async preview(event) {
         return { outcome: 'send', target: options.path, message: { path: options.path, line: JSON.stringify(event) } };
       },

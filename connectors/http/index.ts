@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { boolean, duration, integer, jsonataExpression, memoryState, nonEmpty, permanent, retriable, secret, sent, template, type CanonicalEvent, type ConnectorDefinition, type ConnectorFault, type Delivery, type Preview, type SendResult } from '../../src/sdk/index.js';
 import { parseRetryAfter } from '../retry-after.js';
 import { redactHeaders, redactQuery } from './redact.js';
+import { createHttpProbe, healthSchema } from './probe.js';
 import { BREAKS_HEADER, createRequestPlanner, NOT_LATIN1, type PlannedRequest, type Request } from './request.js';
 import { createStaleGuard } from './stale-guard.js';
 import { compileUrlTemplate, withoutUserInfo } from './url.js';
@@ -61,6 +62,8 @@ export const httpSchema = z.strictObject({
   auth: authSchema.optional(),
   /** Skip an update for a call older (event time, then acceptance order) than the last one delivered for it. */
   stale_guard: boolean().default(false),
+  /** The probe's request (probe.ts); absent: `HEAD /` on the target's origin. */
+  health: healthSchema.optional(),
 }).superRefine((options, ctx) => {
   if (options.auth === undefined) return;
   if (Object.keys(options.headers).some((header) => header.toLowerCase() === 'authorization')) {
@@ -169,6 +172,7 @@ export const httpConnector: ConnectorDefinition<typeof httpSchema> = {
     const dispatcher = new EnvHttpProxyAgent();
     const how: Exchange = { method: options.method, timeoutMs: options.timeout, origin: url.origin, dispatcher, fetch: context.fetch, now: context.now };
     let closing: Promise<void> | undefined;
+    const probe = createHttpProbe({ ...options, url, dispatcher, fetch: context.fetch });
 
     /** Past the stale guard, planned with its idempotency key, then sent. */
     async function sendOne(delivery: Delivery, signal: AbortSignal): Promise<SendResult> {
@@ -196,6 +200,7 @@ export const httpConnector: ConnectorDefinition<typeof httpSchema> = {
         }
         return results;
       },
+      probe,
       async preview(event, route) {
         return previewOf(await plan(event, route === undefined ? PER_ROUTE : idempotencyKey(event, route, name)), options.method);
       },

@@ -26,6 +26,7 @@ function fakeConnector(answer: (batch: readonly Delivery[]) => Promise<SendResul
       return answer(batch);
     },
     async stop() {},
+    probe: async () => ({ ok: true }),
   };
   return { connector, batches, sends: () => batches.flat() };
 }
