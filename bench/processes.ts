@@ -112,11 +112,15 @@ export function startBaseline(): Promise<Server> {
   return startProcess([BASELINE], (line) => jsonLine(line)?.url as string | undefined, 'the Koa baseline');
 }
 
-/** The bridge as deployed: `serve` with the default durable store (or the `store` keys given), one source, `connectors`, one route to all of them. */
+/**
+ * The bridge as deployed: `serve` with the default durable store (or the `store` keys given), one source,
+ * `connectors`, one route to all of them. `dispatch`: keys over a poll interval of 200 ms, or `'defaults'` for
+ * the dispatch settings a user gets.
+ */
 export function startBridge(
   dir: string,
   connectors: Record<string, unknown>,
-  options: { dispatch?: Record<string, unknown>; profileDir?: string; synchronous?: 'full' | 'normal'; store?: Record<string, unknown> } = {},
+  options: { dispatch?: Record<string, unknown> | 'defaults'; profileDir?: string; synchronous?: 'full' | 'normal'; store?: Record<string, unknown> } = {},
 ): Promise<Server> {
   const configPath = join(dir, 'config.yaml');
   writeFileSync(
@@ -125,7 +129,7 @@ export function startBridge(
       server: { host: '127.0.0.1', port: 0 },
       store: { path: join(dir, 'bridge.db'), synchronous: options.synchronous ?? 'full', ...options.store },
       log: { level: 'info' },
-      dispatch: { poll_interval: '200ms', ...options.dispatch },
+      ...(options.dispatch === 'defaults' ? {} : { dispatch: { poll_interval: '200ms', ...options.dispatch } }),
       sources: [{ name: 'main', path: WEBHOOK_PATH, verify: { hmac: { secrets: [SECRET] } } }],
       connectors,
       routes: [{ name: 'all', to: Object.keys(connectors) }],

@@ -11,6 +11,8 @@
  *   npm run bench -- --only-kafka      only the Kafka phases
  *   npm run bench -- --synchronous normal  the store at synchronous=NORMAL (the goals are stated at FULL, the default)
  *   npm run bench -- --profile DIR     only the ingest load, the bridge under --cpu-prof; prints its top entries
+ *   npm run bench -- --profile DIR --profile-rate 1000  the same, paced at 1,000/s with the default dispatch settings
+ *   npm run bench -- --only-paced      only the CPU per webhook at paced rates (100/s and 1,000/s)
  *
  * Environment: BENCH_SECONDS (per round, default 10), BENCH_CONNECTIONS (default 50).
  */
@@ -22,6 +24,7 @@ import { KafkaScriptError, startBroker, TOOLS_MISSING, type Broker } from './bro
 import { closedLoop, openLoop, type LoadResult } from './load.js';
 import { webhooks } from './payloads.js';
 import { drained, drainedFrom, pendingDeliveries, startBaseline, startBridge, type Server } from './processes.js';
+import { pacedCpu } from './paced.js';
 import { topOfProfiles } from './profile.js';
 
 const { values: flags } = parseArgs({
@@ -31,6 +34,8 @@ const { values: flags } = parseArgs({
     'only-kafka': { type: 'boolean', default: false },
     'memory-minutes': { type: 'string', default: '0.5' },
     profile: { type: 'string' },
+    'profile-rate': { type: 'string' },
+    'only-paced': { type: 'boolean', default: false },
     synchronous: { type: 'string', default: 'full' },
   },
 });
@@ -97,11 +102,19 @@ function show(name: string, result: LoadResult, cpu?: CpuPerRequest): void {
 
 async function profileOnly(dir: string, profileDir: string): Promise<void> {
   mkdirSync(profileDir, { recursive: true });
-  const bridge = await startBridge(dir, fileConnector(dir), { profileDir, synchronous: SYNCHRONOUS });
+  const rate = flags['profile-rate'] === undefined ? undefined : Number(flags['profile-rate']);
+  // Paced, the bridge runs with the dispatch settings a user gets: what is fixed per commit and per wake-up shows.
+  const bridge = await startBridge(dir, fileConnector(dir), { profileDir, synchronous: SYNCHRONOUS, ...(rate === undefined ? {} : { dispatch: 'defaults' as const }) });
   const next = webhooks('profile', 1000);
   try {
-    show('warm-up', await closedLoop(bridge.url, next, { seconds: 2, connections: CONNECTIONS }));
-    show('bridge, full ingest (profiled)', await closedLoop(bridge.url, next, { seconds: SECONDS, connections: CONNECTIONS }));
+    if (rate === undefined) {
+      show('warm-up', await closedLoop(bridge.url, next, { seconds: 2, connections: CONNECTIONS }));
+      show('bridge, full ingest (profiled)', await closedLoop(bridge.url, next, { seconds: SECONDS, connections: CONNECTIONS }));
+    } else {
+      show('warm-up', await openLoop(bridge.url, next, { rate, seconds: 2 }));
+      show(`bridge at ${rate}/s (profiled)`, await openLoop(bridge.url, next, { rate, seconds: SECONDS }));
+      await drained(dir, 60_000);
+    }
   } finally {
     await bridge.stop();
   }
@@ -120,10 +133,14 @@ async function main(): Promise<void> {
     const results: Record<string, unknown> = { date: started.toISOString(), node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model, seconds: SECONDS, connections: CONNECTIONS, smoke: SMOKE, synchronous: SYNCHRONOUS };
     const goals: Goal[] = [];
 
-    if (!flags['only-kafka']) await ingestPhases(dir, results, goals);
+    if (flags['only-paced']) await pacedPhase(results, goals, undefined);
+    else if (!flags['only-kafka']) {
+      await ingestPhases(dir, results, goals);
+      await pacedPhase(results, goals, results.maxRate as number);
+    }
 
     // 4. Kafka: end to end at the maximum intake rate, then a backlog built while the broker is down.
-    if (!SMOKE && !flags['no-kafka']) await kafkaPhases(results, goals, (results.maxRate as number | undefined) ?? 0);
+    if (!SMOKE && !flags['no-kafka'] && !flags['only-paced']) await kafkaPhases(results, goals, (results.maxRate as number | undefined) ?? 0);
 
     console.log('\ngoals (ratios within this run):');
     let failed = 0;
@@ -223,6 +240,27 @@ async function ingestPhases(dir: string, results: Record<string, unknown>, goals
   } finally {
     await baseline.stop();
     await bridge.stop();
+  }
+}
+
+/**
+ * CPU per webhook at 100/s, 1,000/s and half the maximum rate (when known), the bridge with its default
+ * dispatch settings against bare Koa (bench/paced.ts).
+ */
+async function pacedPhase(results: Record<string, unknown>, goals: Goal[], maxRate: number | undefined): Promise<void> {
+  const rates = [100, 1000, ...(maxRate === undefined ? [] : [Math.max(50, Math.round(maxRate / 2))])];
+  console.log(`\nCPU per webhook at paced rates (${rates.join(', ')}/s; the bridge with its default dispatch settings, until every event is delivered):`);
+  const paced = await pacedCpu(rates, { seconds: SECONDS, rounds: ROUNDS });
+  results.paced = paced;
+  const at1000 = paced.find((entry) => entry.rate === 1000);
+  if (at1000) {
+    goals.push({
+      name: 'CPU per webhook at 1,000/s / bare Koa per request',
+      value: at1000.ratio,
+      limit: 2.5,
+      atMost: true,
+      detail: `${at1000.bridgeCpuUs.toFixed(0)} vs ${at1000.baselineCpuUs.toFixed(0)} µs`,
+    });
   }
 }
 
