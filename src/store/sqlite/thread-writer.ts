@@ -4,6 +4,7 @@ import { Worker, type MessagePort } from 'node:worker_threads';
 import { BridgeError, ERRORS, type ErrorCode } from '../../errors.js';
 import type { Writer, WriterOptions } from './connection-writer.js';
 import type { WriteName, WriteRequest, WriteResult, Writes } from './named-writes.js';
+import { createWriteGatherer } from './write-gatherer.js';
 
 /**
  * The writer in a thread of its own, on its own connection to the file: the
@@ -120,11 +121,22 @@ export function startThreadWriter(options: WriterOptions): Writer {
     const thread = new Worker(threadScript(), { workerData: options });
     // A long turn (a burst of webhooks) sends its writes in parts, so the thread commits the first ones while
     // the event loop still parses the rest; they still travel in groups, so the thread's groups stay large.
-    const post = batcher<Call>((batch) => thread.postMessage(batch), WRITES_PER_MESSAGE);
+    // Writes asked for while others are in flight wait for their answer, up to the commit window (write-gatherer.ts).
+    let unanswered = 0;
+    const gatherer = createWriteGatherer<Call>(
+      (batch) => {
+        unanswered += batch.length;
+        thread.postMessage(batch);
+      },
+      { max: WRITES_PER_MESSAGE, windowMs: options.commitWindowMs ?? 0, busy: () => unanswered > 0 },
+    );
+    const post = (call: Call) => gatherer.add(call);
     // Only writes in flight keep the process alive, as a writer in the caller's thread would.
     thread.unref();
     thread.on('message', (answers: Answer[] | 'closed') => {
       if (answers === 'closed') return;
+      unanswered -= answers.length;
+      if (unanswered <= 0) gatherer.idle();
       for (const answer of answers) {
         const call = waiting.get(answer.id);
         if (!call) continue;
