@@ -9,6 +9,8 @@ import { drained, startBaseline, startBridge, type Server } from './processes.js
 export interface PacedRound {
   readonly load: LoadResult;
   readonly cpuUs: number;
+  /** Voluntary context switches of the server's threads per request: the wake-ups each costs. */
+  readonly wakeups: number;
   /** For the bridge: seconds from the last answer until every delivery was made. */
   readonly deliveredAfterSeconds?: number;
 }
@@ -23,6 +25,8 @@ export interface PacedRate {
   readonly ratio: number;
   readonly bridgeP99Ms: number;
   readonly baselineP99Ms: number;
+  readonly bridgeWakeups: number;
+  readonly baselineWakeups: number;
 }
 
 const median = (values: readonly number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
@@ -65,10 +69,13 @@ export async function pacedCpu(rates: readonly number[], options: { seconds: num
         ratio: median(rounds.map((r) => r.bridge.cpuUs / Math.max(1, r.baseline.cpuUs))),
         bridgeP99Ms: median(rounds.map((r) => r.bridge.load.p99)),
         baselineP99Ms: median(rounds.map((r) => r.baseline.load.p99)),
+        bridgeWakeups: median(rounds.map((r) => r.bridge.wakeups)),
+        baselineWakeups: median(rounds.map((r) => r.baseline.wakeups)),
       };
       console.log(
         `  ${rate}/s (medians): bridge ${result.bridgeCpuUs.toFixed(0)} µs per webhook delivered, bare Koa ${result.baselineCpuUs.toFixed(0)} µs per request: ` +
-          `${result.ratio.toFixed(2)}×; p99 ${result.bridgeP99Ms.toFixed(1)} ms against ${result.baselineP99Ms.toFixed(1)} ms`,
+          `${result.ratio.toFixed(2)}×; p99 ${result.bridgeP99Ms.toFixed(1)} ms against ${result.baselineP99Ms.toFixed(1)} ms; ` +
+          `wake-ups ${result.bridgeWakeups.toFixed(1)} against ${result.baselineWakeups.toFixed(1)} per request`,
       );
       results.push(result);
     }
@@ -82,16 +89,18 @@ export async function pacedCpu(rates: readonly number[], options: { seconds: num
 
 async function pacedRound(server: Server, rate: number, seconds: number, next: () => import('./payloads.js').Webhook, storeDir?: string): Promise<PacedRound> {
   const before = server.cpuMs().total;
+  const wokenBefore = server.wakeups();
   const load = await openLoop(server.url, next, { rate, seconds });
   if (load.failed > 0) throw new Error(`paced ${rate}/s: ${load.failed} of ${load.total} requests failed${load.firstError ? ` (first: ${load.firstError})` : ''}`);
   const deliveredAfterSeconds = storeDir === undefined ? undefined : await drained(storeDir, 120_000);
   const cpuUs = ((server.cpuMs().total - before) * 1000) / load.total;
-  return { load, cpuUs, ...(deliveredAfterSeconds === undefined ? {} : { deliveredAfterSeconds }) };
+  const wakeups = (server.wakeups() - wokenBefore) / load.total;
+  return { load, cpuUs, wakeups, ...(deliveredAfterSeconds === undefined ? {} : { deliveredAfterSeconds }) };
 }
 
 function show(name: string, round: PacedRound): void {
   const delivered = round.deliveredAfterSeconds === undefined ? '' : `   all delivered ${round.deliveredAfterSeconds.toFixed(2)} s after the last answer`;
   console.log(
-    `  ${name.padEnd(44)} ${round.load.rate.toFixed(0).padStart(6)} req/s   p50 ${round.load.p50.toFixed(1).padStart(6)} ms   p99 ${round.load.p99.toFixed(1).padStart(6)} ms   CPU ${round.cpuUs.toFixed(0).padStart(5)} µs/req${delivered}`,
+    `  ${name.padEnd(44)} ${round.load.rate.toFixed(0).padStart(6)} req/s   p50 ${round.load.p50.toFixed(1).padStart(6)} ms   p99 ${round.load.p99.toFixed(1).padStart(6)} ms   CPU ${round.cpuUs.toFixed(0).padStart(5)} µs/req   wake-ups ${round.wakeups.toFixed(1).padStart(5)}/req${delivered}`,
   );
 }

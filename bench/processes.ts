@@ -21,6 +21,11 @@ export interface Server {
    * the kernel does not say).
    */
   cpuMs(): { readonly main: number; readonly total: number; readonly mainWaiting: number | undefined };
+  /**
+   * Times a thread of the process went to sleep waiting for something (voluntary context switches, summed over
+   * its threads still running): each is a wake-up to come, whatever the machine's load.
+   */
+  wakeups(): number;
   stop(): Promise<void>;
 }
 
@@ -69,6 +74,17 @@ function serverOf(child: ChildProcess, url: string): Server {
       }
       return { main, total, mainWaiting: runQueueWaitMs(`/proc/${child.pid}/task/${child.pid}/schedstat`) };
     },
+    wakeups() {
+      let total = 0;
+      for (const tid of readdirSync(`/proc/${child.pid}/task`)) {
+        try {
+          total += Number(/voluntary_ctxt_switches:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/task/${tid}/status`, 'utf8'))?.[1] ?? 0);
+        } catch {
+          // the thread ended between the listing and the read
+        }
+      }
+      return total;
+    },
     async stop() {
       if (child.exitCode === null) child.kill('SIGTERM');
       await exited;
@@ -115,12 +131,12 @@ export function startBaseline(): Promise<Server> {
 /**
  * The bridge as deployed: `serve` with the default durable store (or the `store` keys given), one source,
  * `connectors`, one route to all of them. `dispatch`: keys over a poll interval of 200 ms, or `'defaults'` for
- * the dispatch settings a user gets.
+ * the dispatch settings a user gets. `cli`: another build's `src/cli/main.js` (an A/B against it).
  */
 export function startBridge(
   dir: string,
   connectors: Record<string, unknown>,
-  options: { dispatch?: Record<string, unknown> | 'defaults'; profileDir?: string; synchronous?: 'full' | 'normal'; store?: Record<string, unknown> } = {},
+  options: { dispatch?: Record<string, unknown> | 'defaults'; profileDir?: string; synchronous?: 'full' | 'normal'; store?: Record<string, unknown>; cli?: string } = {},
 ): Promise<Server> {
   const configPath = join(dir, 'config.yaml');
   writeFileSync(
@@ -137,7 +153,7 @@ export function startBridge(
   );
   const profile = options.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`] : [];
   return startProcess(
-    [...profile, CLI, 'serve', '--config', configPath],
+    [...profile, options.cli ?? CLI, 'serve', '--config', configPath],
     (line) => {
       const entry = jsonLine(line);
       return entry?.msg === 'audian-bridge listening' ? (entry.url as string) : undefined;

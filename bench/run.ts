@@ -13,6 +13,7 @@
  *   npm run bench -- --profile DIR     only the ingest load, the bridge under --cpu-prof; prints its top entries
  *   npm run bench -- --profile DIR --profile-rate 1000  the same, paced at 1,000/s with the default dispatch settings
  *   npm run bench -- --only-paced      only the CPU per webhook at paced rates (100/s and 1,000/s)
+ *   npm run bench -- --only-recovery   only the HTTP target's outage and recovery
  *
  * Environment: BENCH_SECONDS (per round, default 10), BENCH_CONNECTIONS (default 50).
  */
@@ -25,6 +26,7 @@ import { closedLoop, openLoop, type LoadResult } from './load.js';
 import { webhooks } from './payloads.js';
 import { drained, drainedFrom, pendingDeliveries, startBaseline, startBridge, type Server } from './processes.js';
 import { pacedCpu } from './paced.js';
+import { firstMessageAfter, httpRecovery, topicSize } from './recovery.js';
 import { topOfProfiles } from './profile.js';
 
 const { values: flags } = parseArgs({
@@ -36,6 +38,7 @@ const { values: flags } = parseArgs({
     profile: { type: 'string' },
     'profile-rate': { type: 'string' },
     'only-paced': { type: 'boolean', default: false },
+    'only-recovery': { type: 'boolean', default: false },
     synchronous: { type: 'string', default: 'full' },
   },
 });
@@ -45,6 +48,9 @@ const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const ROUNDS = SMOKE ? 1 : 3;
 const MEMORY_SECONDS = SMOKE ? 3 : Math.round(Number(flags['memory-minutes']) * 60);
 const BACKLOG = { deliveries: 100_000, calls: 500 };
+/** The Kafka outage and the HTTP target's, seconds (the smoke's HTTP outage is short: it runs the code path only). */
+const OUTAGE_SECONDS = 30;
+const HTTP_OUTAGE_SECONDS = SMOKE ? 3 : 40;
 const TOPIC = 'audian.bench';
 const SYNCHRONOUS = flags.synchronous === 'normal' ? 'normal' : 'full';
 
@@ -134,13 +140,15 @@ async function main(): Promise<void> {
     const goals: Goal[] = [];
 
     if (flags['only-paced']) await pacedPhase(results, goals, undefined);
+    else if (flags['only-recovery']) await httpRecoveryPhase(results, goals);
     else if (!flags['only-kafka']) {
       await ingestPhases(dir, results, goals);
       await pacedPhase(results, goals, results.maxRate as number);
+      await httpRecoveryPhase(results, goals);
     }
 
     // 4. Kafka: end to end at the maximum intake rate, then a backlog built while the broker is down.
-    if (!SMOKE && !flags['no-kafka'] && !flags['only-paced']) await kafkaPhases(results, goals, (results.maxRate as number | undefined) ?? 0);
+    if (!SMOKE && !flags['no-kafka'] && !flags['only-paced'] && !flags['only-recovery']) await kafkaPhases(results, goals, (results.maxRate as number | undefined) ?? 0);
 
     console.log('\ngoals (ratios within this run):');
     let failed = 0;
@@ -264,6 +272,16 @@ async function pacedPhase(results: Record<string, unknown>, goals: Goal[], maxRa
   }
 }
 
+/** A local HTTP target down, then back: how soon the bridge, with its default dispatch settings, delivers to it. */
+async function httpRecoveryPhase(results: Record<string, unknown>, goals: Goal[]): Promise<void> {
+  const calls = SMOKE ? 5 : 20;
+  console.log(`\nrecovery: a local HTTP target refusing connections for ${HTTP_OUTAGE_SECONDS} s while ${calls} calls arrive (default dispatch settings):`);
+  const recovery = await httpRecovery({ outageSeconds: HTTP_OUTAGE_SECONDS, calls });
+  console.log(`  once the target was back: the first delivery after ${recovery.firstAfterSeconds.toFixed(2)} s, all ${recovery.calls} after ${recovery.allAfterSeconds.toFixed(2)} s`);
+  results.httpRecovery = recovery;
+  goals.push({ name: 'http: first delivery after the target is back (s)', value: recovery.firstAfterSeconds, limit: 2, atMost: true, detail: `after ${HTTP_OUTAGE_SECONDS} s down` });
+}
+
 async function kafkaPhases(results: Record<string, unknown>, goals: Goal[], maxRate: number): Promise<void> {
   console.log(`\nkafka (a broker of its own, scripts/kafka.sh; topic ${TOPIC} of 6 partitions):`);
   let broker: Broker;
@@ -281,9 +299,8 @@ async function kafkaPhases(results: Record<string, unknown>, goals: Goal[], maxR
   let bridge: Server | undefined;
   try {
     await broker.createTopic(TOPIC, 6);
-    // Retries never run out during the outage, and come often enough to notice the broker's return.
-    const dispatch = { retry_initial: '50ms', retry_max: '500ms', max_attempts: 1000 };
-    bridge = await startBridge(dir, { kafka: { type: 'kafka', brokers: broker.brokers, topic: TOPIC } }, { dispatch, synchronous: SYNCHRONOUS });
+    // The dispatch settings a user gets: how soon the backlog leaves after the outage is theirs to decide.
+    bridge = await startBridge(dir, { kafka: { type: 'kafka', brokers: broker.brokers, topic: TOPIC } }, { dispatch: 'defaults', synchronous: SYNCHRONOUS });
     const next = webhooks('kafka', 1000);
     await closedLoop(bridge.url, next, { seconds: 2, connections: CONNECTIONS });
     await drained(dir, 60_000);
@@ -293,6 +310,8 @@ async function kafkaPhases(results: Record<string, unknown>, goals: Goal[], maxR
     console.log(`  kafka caught up ${caughtUp.toFixed(2)} s after the load stopped`);
     goals.push({ name: 'kafka caught up after max intake (s)', value: caughtUp, limit: 2, atMost: true, detail: `at ${intake.rate.toFixed(0)} req/s` });
 
+    const before = topicSize(broker.brokers, TOPIC);
+    const inKafka = await before.read().finally(() => before.close());
     await broker.stop();
     const backlogNext = webhooks('backlog', BACKLOG.calls);
     const building = performance.now();
@@ -301,16 +320,23 @@ async function kafkaPhases(results: Record<string, unknown>, goals: Goal[], maxR
     show('bridge into kafka, broker down', built);
     const pending = pendingDeliveries(dir);
     console.log(`  backlog of ${pending} deliveries over ${BACKLOG.calls} calls built in ${((performance.now() - building) / 1000).toFixed(1)} s while the broker was down`);
+    // The broker stays down at least OUTAGE_SECONDS, however fast the backlog was built.
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, OUTAGE_SECONDS * 1000 - (performance.now() - building))));
+    const downFor = (performance.now() - building) / 1000;
     await broker.restart();
-    const drain = await drainedFrom(dir, 600_000);
+    const firstMessage = firstMessageAfter(broker.brokers, TOPIC, inKafka, 900_000);
+    const drain = await drainedFrom(dir, 900_000);
+    const firstInKafka = await firstMessage;
     const drainSeconds = drain.seconds;
     const drainRate = pending / drainSeconds;
     const intakeRate = Math.max(maxRate, intake.rate);
     console.log(
-      `  drained in ${drainSeconds.toFixed(1)} s once the broker was back: ${drainRate.toFixed(0)} deliveries/s ` +
-        `(the first left after ${drain.firstAfter.toFixed(1)} s, then ${(pending / Math.max(0.001, drainSeconds - drain.firstAfter)).toFixed(0)}/s)`,
+      `  the broker down ${downFor.toFixed(1)} s; once it was back: the first message in Kafka after ${firstInKafka.toFixed(1)} s, ` +
+        `drained in ${drainSeconds.toFixed(1)} s: ${drainRate.toFixed(0)} deliveries/s ` +
+        `(the first outcome recorded after ${drain.firstAfter.toFixed(1)} s, then ${(pending / Math.max(0.001, drainSeconds - drain.firstAfter)).toFixed(0)}/s)`,
     );
-    results.kafka = { intake, caughtUpSeconds: caughtUp, backlog: pending, drainSeconds, drainRate, firstDeliveryAfterSeconds: drain.firstAfter };
+    results.kafka = { intake, caughtUpSeconds: caughtUp, backlog: pending, outageSeconds: downFor, firstMessageAfterSeconds: firstInKafka, drainSeconds, drainRate, firstDeliveryAfterSeconds: drain.firstAfter };
+    goals.push({ name: 'kafka: first message after the broker is back (s)', value: firstInKafka, limit: 2, atMost: true, detail: `after ${downFor.toFixed(0)} s down, default dispatch settings` });
     goals.push({ name: 'kafka backlog drain / maximum intake rate', value: drainRate / intakeRate, limit: 3, detail: `${drainRate.toFixed(0)} vs ${intakeRate.toFixed(0)} /s` });
   } finally {
     await bridge?.stop();
