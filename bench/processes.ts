@@ -29,9 +29,18 @@ export interface Server {
   stop(): Promise<void>;
 }
 
+/** Servers still running: a benchmark stopped by a signal (or ending with an error) takes them with it. */
+const running = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
+
 /** Starts `args` with node and resolves once `found` picks the URL out of a stdout line. */
 function startProcess(args: string[], found: (line: string) => string | undefined, what: string): Promise<Server> {
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  running.add(child);
+  child.once('exit', () => running.delete(child));
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       // A server that never said where it listens is not left running behind the failed run.
