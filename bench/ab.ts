@@ -20,7 +20,7 @@ import { parseArgs } from 'node:util';
 import { startBroker } from './broker.js';
 import { closedLoop, openLoop, type LoadResult } from './load.js';
 import { webhooks } from './payloads.js';
-import { drained, startBridge, type Server } from './processes.js';
+import { drained, quiet, startBridge, type Server } from './processes.js';
 
 const { values: flags } = parseArgs({
   options: {
@@ -100,6 +100,7 @@ async function paced(sides: readonly Side[], rate: number) {
   for (let round = 1; round <= ROUNDS; round++) {
     const entry: Record<string, { cpuUs: number; p99: number; wakeups: number }> = {};
     for (const side of sides) {
+      await quiet(side.bridge);
       const before = side.bridge.cpuMs().total;
       const wokenBefore = side.bridge.wakeups();
       const result = await openLoop(side.bridge.url, next, { rate, seconds: SECONDS });

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openLoop, type LoadResult } from './load.js';
 import { webhooks } from './payloads.js';
-import { drained, startBaseline, startBridge, type Server } from './processes.js';
+import { drained, quiet, startBaseline, startBridge, type Server } from './processes.js';
 
 /** One paced round of one server: the load, and the CPU of all its threads per request, µs. */
 export interface PacedRound {
@@ -38,7 +38,8 @@ const median = (values: readonly number[]) => [...values].sort((a, b) => a - b)[
  * alternating rounds. A round's CPU is utime + stime of every thread of the
  * server process (/proc), from just before the first request until the last
  * answer (bare Koa) or until every event was delivered (the bridge), divided
- * by the requests sent.
+ * by the requests sent. Each round starts once the server is quiet, so work
+ * left by the round before (summaries falling due) is not charged to it.
  */
 export async function pacedCpu(rates: readonly number[], options: { seconds: number; rounds: number }): Promise<PacedRate[]> {
   const dir = mkdtempSync(join(tmpdir(), 'audian-bridge-bench-paced-'));
@@ -88,6 +89,7 @@ export async function pacedCpu(rates: readonly number[], options: { seconds: num
 }
 
 async function pacedRound(server: Server, rate: number, seconds: number, next: () => import('./payloads.js').Webhook, storeDir?: string): Promise<PacedRound> {
+  await quiet(server);
   const before = server.cpuMs().total;
   const wokenBefore = server.wakeups();
   const load = await openLoop(server.url, next, { rate, seconds });

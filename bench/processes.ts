@@ -210,3 +210,19 @@ export async function drainedFrom(dir: string, timeoutMs: number): Promise<{ sec
     db.close();
   }
 }
+
+/**
+ * Resolves once `server` has used no more than one clock tick of CPU over half a second (or after `timeoutMs`):
+ * work a previous round left behind (a call's summary or missed-call decision falls due seconds after its end,
+ * a checkpoint) is then not charged to the next round.
+ */
+export async function quiet(server: Server, timeoutMs = 20_000): Promise<void> {
+  const started = performance.now();
+  let last = server.cpuMs().total;
+  while (performance.now() - started < timeoutMs) {
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const now = server.cpuMs().total;
+    if (now - last <= 10) return;
+    last = now;
+  }
+}
