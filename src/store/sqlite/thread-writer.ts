@@ -106,6 +106,28 @@ function threadScript(): URL {
 }
 
 /**
+ * How calls reach `thread`: gathered into messages of at most WRITES_PER_MESSAGE; those asked for while others
+ * are unanswered wait for their answers, at most `windowMs` (write-gatherer.ts). `answered` is told of each answer.
+ */
+function postingTo(thread: Worker, windowMs: number): { post: (call: Call) => void; answered: (count: number) => void } {
+  let unanswered = 0;
+  const gatherer = createWriteGatherer<Call>(
+    (batch) => {
+      unanswered += batch.length;
+      thread.postMessage(batch);
+    },
+    { max: WRITES_PER_MESSAGE, windowMs, busy: () => unanswered > 0 },
+  );
+  return {
+    post: (call) => gatherer.add(call),
+    answered(count) {
+      unanswered -= count;
+      if (unanswered <= 0) gatherer.idle();
+    },
+  };
+}
+
+/**
  * Starts the writer thread on the file and answers with its writer. A thread
  * that stops unexpectedly fails its writes in flight with STORE_UNAVAILABLE;
  * the next write starts a new one.
@@ -121,22 +143,12 @@ export function startThreadWriter(options: WriterOptions): Writer {
     const thread = new Worker(threadScript(), { workerData: options });
     // A long turn (a burst of webhooks) sends its writes in parts, so the thread commits the first ones while
     // the event loop still parses the rest; they still travel in groups, so the thread's groups stay large.
-    // Writes asked for while others are in flight wait for their answer, up to the commit window (write-gatherer.ts).
-    let unanswered = 0;
-    const gatherer = createWriteGatherer<Call>(
-      (batch) => {
-        unanswered += batch.length;
-        thread.postMessage(batch);
-      },
-      { max: WRITES_PER_MESSAGE, windowMs: options.commitWindowMs ?? 0, busy: () => unanswered > 0 },
-    );
-    const post = (call: Call) => gatherer.add(call);
+    const { post, answered } = postingTo(thread, options.commitWindowMs ?? 0);
     // Only writes in flight keep the process alive, as a writer in the caller's thread would.
     thread.unref();
     thread.on('message', (answers: Answer[] | 'closed') => {
       if (answers === 'closed') return;
-      unanswered -= answers.length;
-      if (unanswered <= 0) gatherer.idle();
+      answered(answers.length);
       for (const answer of answers) {
         const call = waiting.get(answer.id);
         if (!call) continue;
