@@ -170,6 +170,41 @@ describe('sqlite: the writer thread', () => {
     }
   });
 
+  it('close answers the writes the commit window still holds', async () => {
+    const path = join(dir, 'bridge.db');
+    const store = createSqliteStore(path, { writerThread: true, commitWindowMs: 60_000 });
+    const other = new Database(path);
+    try {
+      await store.commit(commitOf('first', 'call-first'));
+      other.exec('BEGIN IMMEDIATE');
+      const thread = store.writer.thread?.();
+      let posted = 0;
+      const post = thread!.postMessage.bind(thread);
+      thread!.postMessage = (message: unknown) => {
+        if (Array.isArray(message)) posted++;
+        post(message);
+      };
+      const a = store.commit(commitOf('a', 'call-a'));
+      while (posted === 0) await new Promise((resolve) => setImmediate(resolve));
+      const b = store.commit(commitOf('b', 'call-b'));
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(posted).toBe(1);
+      const closed = store.close();
+      await new Promise((resolve) => setImmediate(resolve));
+      other.exec('COMMIT');
+      expect(await Promise.all([a, b])).toEqual([TO_SINK, TO_SINK].map((targets) => ({ duplicate: false, targets })));
+      await closed;
+    } finally {
+      other.close();
+    }
+    const reopened = createSqliteStore(path);
+    try {
+      expect((await reopened.list({})).map((record) => record.eventId).sort()).toEqual(['a', 'b', 'first']);
+    } finally {
+      await reopened.close();
+    }
+  });
+
   it.each([false, true])('an outcome on its way to the file keeps its lease: nobody claims the delivery meanwhile (writer thread: %s)', async (writerThread) => {
     const store = createSqliteStore(join(dir, 'bridge.db'), { writerThread });
     try {

@@ -73,6 +73,14 @@ describe('gathering writes for the writer thread', () => {
     expect(posts).toEqual([[1], [2]]);
   });
 
+  it('a flush posts what it holds at once', () => {
+    const { gather, posts, setBusy } = gatherer({ windowMs: 60_000 });
+    setBusy(true);
+    gather.add(1);
+    gather.flush();
+    expect(posts).toEqual([[1]]);
+  });
+
   it('an idle with nothing held posts nothing', async () => {
     const { gather, posts } = gatherer();
     gather.idle();

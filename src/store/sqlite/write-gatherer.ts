@@ -16,6 +16,8 @@ export interface WriteGatherer<T> {
   add(item: T): void;
   /** Every write posted so far is answered: what is held goes at the end of this turn. */
   idle(): void;
+  /** Posts what it holds now (before a close, which must come after every write). */
+  flush(): void;
 }
 
 /**
@@ -60,5 +62,6 @@ export function createWriteGatherer<T>(post: (batch: T[]) => void, options: Gath
     idle() {
       if (timer) endOfTurn();
     },
+    flush: send,
   };
 }
