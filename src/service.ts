@@ -289,6 +289,7 @@ function createDelivery(config: BridgeConfig, deps: { store: Store; logger: Logg
       retry: retryPolicyOf(config.dispatch),
       pollIntervalMs: config.dispatch.poll_interval,
       sendTimeoutMs: config.dispatch.send_timeout,
+      batchWindowMs: config.dispatch.batch_window,
     },
   });
   return {

@@ -5,7 +5,7 @@ import type { ClaimedDelivery, DeliveryOutcome, OutboxStore } from '../store/ind
 import { createHealthGate, type HealthGate, type HealthOptions } from './health.js';
 import { createOutcomeJudge, heldOutcome, type OutcomeOf } from './outcomes.js';
 import type { RetryPolicy } from './retry.js';
-import { createWakeableSleep, type WakeableSleep } from './wakeable-sleep.js';
+import { createGatheredWake, createWakeableSleep, type WakeableSleep } from './wakeable-sleep.js';
 
 export interface DispatchOptions {
   /** Retries and giving up, unless a connector has its own (`DispatchTarget.retry`). */
@@ -14,6 +14,11 @@ export interface DispatchOptions {
   readonly pollIntervalMs: number;
   /** A send still running after this is aborted and counted as a retriable failure. */
   readonly sendTimeoutMs: number;
+  /**
+   * After new deliveries are committed, how long the worker waits before claiming (0: at once), so the deliveries
+   * of the commits meanwhile share one claim, one send and one outcome write; a batch that was not full waits as long.
+   */
+  readonly batchWindowMs?: number;
 }
 
 /** A connector as the dispatcher drives it. */
@@ -52,6 +57,8 @@ interface Worker {
   readonly outcomeOf: OutcomeOf;
   readonly health: HealthGate;
   readonly sleep: WakeableSleep;
+  /** Wakes the worker once the batch window has passed: news of new deliveries, gathered (`batchWindowMs`). */
+  readonly wakeGathered: () => void;
   /** Aborts the sends in flight, once a stop's grace is over. */
   readonly abort: AbortController;
   /** Aborted when the worker stops: a `start()` still running is no longer waited for. */
@@ -73,6 +80,7 @@ export function createWorker(name: string, target: DispatchTarget, deps: WorkerD
   const ready = new Promise<boolean>((resolve) => (settleReady = resolve));
   const log = deps.logger.child({ connector: name });
   const policy = target.retry ?? deps.options.retry;
+  const sleep = createWakeableSleep();
   const worker: Worker = {
     name,
     target,
@@ -80,7 +88,8 @@ export function createWorker(name: string, target: DispatchTarget, deps: WorkerD
     log,
     outcomeOf: createOutcomeJudge({ connector: name, policy, log, ...(deps.metrics ? { metrics: deps.metrics } : {}), random: deps.random }),
     health: createHealthGate({ connector: name, store: deps.store, log, now: deps.now, random: deps.random, options: deps.health, refreshMs: deps.options.pollIntervalMs }),
-    sleep: createWakeableSleep(),
+    sleep,
+    wakeGathered: createGatheredWake(() => sleep.wake(), deps.options.batchWindowMs ?? 0),
     abort: new AbortController(),
     halt: new AbortController(),
     settleReady,
@@ -107,8 +116,8 @@ export function createWorker(name: string, target: DispatchTarget, deps: WorkerD
     start() {
       if (!stopping) done = run(worker, after);
     },
-    /** New deliveries are waiting: look at once. */
-    notify: () => worker.sleep.wake(),
+    /** New deliveries are waiting: look once the batch window has passed (at once without one). */
+    notify: () => worker.wakeGathered(),
     /** Settles true once the connector has started (or failed to, and sends are tried), false if stopped before. */
     ready,
     halt,
@@ -173,8 +182,10 @@ async function claimOnce(worker: Worker, inFlight: Set<Promise<void>>): Promise<
       .catch((err: unknown) => worker.log.error({ err }, 'sending a batch failed unexpectedly; its deliveries are retried when their lease ends'))
       .finally(() => {
         inFlight.delete(sending);
-        // The batch's calls may have their next delivery due now.
-        worker.sleep.wake();
+        // The batch's calls may have their next delivery due now. After a batch that was not full, what arrives
+        // next is gathered first, as news of new deliveries is: a full one says a backlog is being drained.
+        if (batch.length >= limit) worker.sleep.wake();
+        else worker.wakeGathered();
       });
     inFlight.add(sending);
     return;
