@@ -29,6 +29,8 @@ export interface DeliveryActivity {
   readonly connector: string;
   readonly route: string;
   readonly deliveryId: number;
+  /** The name of the source the event came in by, when it is one of this bridge's (`audian/<name>`). */
+  readonly source?: string;
   readonly eventId: string;
   readonly type: string;
   readonly callId: string;
