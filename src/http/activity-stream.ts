@@ -75,6 +75,8 @@ export function createActivityStreams(options: ActivityStreamOptions) {
       'Content-Type': 'text/event-stream; charset=utf-8',
       'Cache-Control': 'no-store',
       'X-Accel-Buffering': 'no',
+      // The socket goes with the stream: once ended, nothing holds the listener's close.
+      Connection: 'close',
     });
     res.write(`retry: ${RECONNECT_MS}\n: connected\n\n`);
   }

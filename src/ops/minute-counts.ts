@@ -6,7 +6,7 @@ const DAY_MINUTES = 24 * 60;
 /**
  * Counters one minute holds at most. The keys come from finite sets (error
  * codes, configured connectors), so this is only a bound should that ever
- * change: past it, a minute counts the rest under its kind's `OTHER`.
+ * change: past it, a minute counts the rest under its kind's `OTHER` (one more key per kind at most).
  */
 const KEYS_PER_MINUTE = 64;
 
