@@ -39,7 +39,7 @@ const callId = () => `tail-${process.pid}-${++calls}`;
 
 describe('GET /admin/tail', () => {
   it('needs the bearer token: 401 without it or with another', async () => {
-    for (const headers of [{}, { authorization: 'Bearer not-the-token-at-all' }]) {
+    for (const headers of [{}, { authorization: 'Bearer not-the-token-at-all' }] as Record<string, string>[]) {
       const response = await fetch(`${admin}/admin/tail`, { headers });
       expect(response.status).toBe(401);
       expect(((await response.json()) as { error: { code: string } }).error.code).toBe('UNAUTHORIZED');
