@@ -29,8 +29,11 @@ export function activityFilterOf(query: Readonly<Record<string, unknown>>): Acti
   return filter;
 }
 
+/** What a filter reads of an activity (the CLI's from the store has the same fields). */
+export type FilterableActivity = Pick<Activity, 'kind' | 'source' | 'type' | 'callId'> & { readonly connector?: string };
+
 /** A test of one activity against `filter`, compiled once per listener. */
-export function compileActivityFilter(filter: ActivityFilter): (activity: Activity) => boolean {
+export function compileActivityFilter(filter: ActivityFilter): (activity: FilterableActivity) => boolean {
   const type = filter.type === undefined ? undefined : compileGlob(filter.type);
   return (activity) => {
     if (filter.source !== undefined && activity.source !== filter.source) return false;
