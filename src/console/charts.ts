@@ -56,7 +56,8 @@ export function chartOf(id: string, title: string, series: ActivitySeries, parts
 function summaryOf(series: ActivitySeries, parts: readonly ChartPart[], totals: readonly number[]): string {
   const { buckets, stepMs } = series;
   const per = stepMs === 60_000 ? 'minute' : 'hour';
-  const span = `${buckets.length} bars, one per ${per}, from ${hhmm(buckets[0]!.at)} to ${hhmm(buckets.at(-1)!.at + stepMs)}`;
+  const end = hhmm(buckets.at(-1)!.at + stepMs);
+  const span = per === 'minute' ? `${buckets.length} bars, one per minute, from ${hhmm(buckets[0]!.at)} to ${end}` : `${buckets.length} bars, one per hour, over the 24 hours to ${end}`;
   const sums = parts.map((part) => `${part.label}: ${buckets.reduce((sum, bucket) => sum + bucket[part.measure], 0)}`).join(', ');
   const peak = totals.reduce((best, total, index) => (total > totals[best]! ? index : best), 0);
   const busiest = totals[peak]! > 0 ? `; the busiest ${per} began ${hhmm(buckets[peak]!.at)} with ${totals[peak]}` : '; nothing in that time';
