@@ -235,20 +235,17 @@ export async function startService(config: BridgeConfig, deps: ServiceDeps = {})
   state.accepting = true;
   logger.info({ url, store: describeStore(config.store), sources: sources.map((source) => source.path), connectors: [...delivery.connectors.keys()] }, 'audian-bridge listening');
 
-  // Live tails end first: an open stream would hold its listener's close for the whole budget.
-  const stop = () => {
-    activity.streams.close();
-    return shutDown({
-      timeoutMs: config.server.shutdown_timeout,
-      state,
-      reloader,
-      servers: admin ? [server, admin.server] : [server],
-      background: [() => providerSide.close(), () => pruner.stop(), () => watcher.stop(), () => summaries.stop()],
-      dispatcher,
-      store,
-      logger,
-    });
-  };
+  const stop = () => shutDown({
+    timeoutMs: config.server.shutdown_timeout,
+    state,
+    reloader,
+    streams: activity.streams,
+    servers: admin ? [server, admin.server] : [server],
+    background: [() => providerSide.close(), () => pruner.stop(), () => watcher.stop(), () => summaries.stop()],
+    dispatcher,
+    store,
+    logger,
+  });
   let stopping: Promise<void> | undefined;
   return {
     url,
@@ -472,6 +469,8 @@ export interface ShutdownParts {
   readonly timeoutMs: number;
   readonly state: ServiceState;
   readonly reloader: Pick<Reloader, 'close'>;
+  /** Live tails, ended before the listeners close: an open stream would hold its listener's close for the whole budget. */
+  readonly streams?: { close(): void };
   /** Closed together: no new connections, requests in flight finished within the budget. */
   readonly servers: readonly Server[];
   /** Stopped one after the other, once no request is in flight. */
@@ -483,7 +482,7 @@ export interface ShutdownParts {
 
 /**
  * Graceful stop: webhooks refused at once, the reload under way finished,
- * the listeners closed, the background work stopped, the sends in flight
+ * the live tails ended, the listeners closed, the background work stopped, the sends in flight
  * finished within what is left of the budget, then the store closed.
  */
 export async function shutDown(parts: ShutdownParts): Promise<void> {
@@ -493,6 +492,7 @@ export async function shutDown(parts: ShutdownParts): Promise<void> {
   state.accepting = false;
   logger.info('shutting down');
   await parts.reloader.close();
+  parts.streams?.close();
   await Promise.all(parts.servers.map((server) => closeServer(server, remaining())));
   for (const stopPart of parts.background) await stopPart();
   await parts.dispatcher.stop(remaining());
