@@ -4,7 +4,7 @@ import type { Activity } from '../ops/activity.js';
 export type TailActivity = Activity | (Omit<Extract<Activity, { kind: 'delivery' }>, 'attempt'> & { readonly attempt?: number });
 
 const COLOURS: Readonly<Record<string, string>> = {
-  accepted: '32', delivered: '32', duplicate: '2', skipped: '2', retry: '33', rejected: '31', dead: '31',
+  accepted: '32', delivered: '32', duplicate: '2', skipped: '2', retry: '33', held: '33', rejected: '31', dead: '31',
 };
 
 /** Terminal control characters from a webhook shown harmless: a caller name cannot move the cursor or change colours. */

@@ -35,7 +35,8 @@ export interface DeliveryActivity {
   readonly type: string;
   readonly callId: string;
   readonly attempt: number;
-  readonly outcome: 'delivered' | 'skipped' | 'retry' | 'dead';
+  /** `held`: the connector is down (or held), so the failure spent nothing and the delivery waits (src/dispatch/health.ts). */
+  readonly outcome: 'delivered' | 'skipped' | 'retry' | 'dead' | 'held';
   readonly error?: string;
   /** From the event's arrival to this outcome. */
   readonly latencyMs: number;
