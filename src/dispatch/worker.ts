@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics.js';
+import type { ActivityFeed } from '../ops/activity.js';
 import { retriable, type Connector, type Delivery, type ProbeResult, type SendResult } from '../sdk/index.js';
 import type { ClaimedDelivery, DeliveryOutcome, OutboxStore } from '../store/index.js';
 import { createHealthGate, type HealthGate, type HealthOptions } from './health.js';
@@ -41,6 +42,7 @@ export interface WorkerDeps {
   readonly metrics?: Metrics;
   readonly now: () => number;
   readonly random: () => number;
+  readonly activity?: Pick<ActivityFeed, 'publish'>;
   /** Connector health (health.ts): probing, flapping. */
   readonly health: HealthOptions;
 }
@@ -254,6 +256,30 @@ async function record(worker: Worker, batch: readonly ClaimedDelivery[], attempt
   const delivered = outcomes.filter((outcome) => outcome.outcome === 'delivered').length;
   if (delivered > 0) metrics?.deliveries.inc({ connector: worker.name, outcome: 'delivered' }, delivered);
   await settle(worker, outcomes);
+  if (worker.deps.activity) publishOutcomes(worker.deps.activity, worker.name, batch, outcomes, at);
+}
+
+/** Each attempt's outcome on the activity feed; its latency from when the delivery's budget started (its event's arrival, unless replayed or resumed since). */
+function publishOutcomes(feed: Pick<ActivityFeed, 'publish'>, connector: string, batch: readonly ClaimedDelivery[], outcomes: readonly DeliveryOutcome[], at: number): void {
+  batch.forEach((due, index) => {
+    const outcome = outcomes[index]!;
+    const { event } = due;
+    feed.publish({
+      kind: 'delivery',
+      at,
+      connector,
+      route: due.route,
+      deliveryId: due.id,
+      ...(event.source.startsWith('audian/') ? { source: event.source.slice('audian/'.length) } : {}),
+      eventId: event.id,
+      type: event.type,
+      callId: event.subject ?? '',
+      attempt: due.attempts + 1,
+      outcome: outcome.outcome,
+      ...('error' in outcome ? { error: outcome.error } : 'reason' in outcome ? { error: outcome.reason } : {}),
+      latencyMs: Math.max(0, at - due.since),
+    });
+  });
 }
 
 /**
