@@ -127,4 +127,22 @@ export const MIGRATIONS: readonly { readonly version: number; readonly sql: stri
       CREATE INDEX deliveries_errors ON deliveries (connector, updated_at) WHERE last_error IS NOT NULL;
     `,
   },
+  {
+    version: 3,
+    sql: `
+      -- Operators' actions (src/store/audit.ts), as the SQLite store's migration 8. Pruned after store.audit_ttl.
+      CREATE TABLE audit_log (
+        id      bigserial PRIMARY KEY,
+        at      bigint  NOT NULL,
+        action  text    NOT NULL,
+        via     text    NOT NULL,
+        actor   text    NOT NULL,
+        address text,
+        target  text,
+        count   integer NOT NULL,
+        detail  text
+      );
+      CREATE INDEX audit_log_at ON audit_log (at);
+    `,
+  },
 ];

@@ -1,8 +1,9 @@
 import type { CanonicalEvent } from '../../dialects/index.js';
-import type { CallRecord, ConnectorError, DeliverySearch, OperatorReadsAdapter, StoredEvent } from '../operator-reads.js';
+import { countFromRows, type CallRecord, type ConnectorError, type DeliverySearch, type OperatorReadsAdapter, type StatusCountRow, type StoredEvent } from '../operator-reads.js';
 import { CALL_SOURCES, EVENT_SOURCES } from '../source-walk.js';
 import { callFromRow, recordFromRow, type CallRow, type RecordRow } from '../rows.js';
 import type { Sql } from './db.js';
+import { countQuery } from './delivery-search.js';
 
 /** A delivery as deliveries.ts reads it. */
 const RECORD_COLUMNS = `d.id, e.id AS event_id, e.type, e.source, e.subject, d.route, d.connector, d.status, d.attempts,
@@ -93,6 +94,10 @@ export function createOperatorReads(pool: Sql): OperatorReadsAdapter {
         [callId, limit],
       );
       return rows.map(recordFromRow);
+    },
+    async countDeliveries(search) {
+      const query = countQuery(search);
+      return countFromRows((await pool.query<StatusCountRow>(query.text, query.values)).rows);
     },
     async lastErrors(connectors) {
       if (connectors.length === 0) return [];

@@ -168,4 +168,22 @@ export const MIGRATIONS: readonly { readonly version: number; readonly sql: stri
       CREATE INDEX deliveries_errors ON deliveries (connector, updated_at) WHERE last_error IS NOT NULL;
     `,
   },
+  {
+    version: 8,
+    sql: `
+      -- Operators' actions (src/store/audit.ts): when, what, how many, from where. Pruned after store.audit_ttl.
+      CREATE TABLE audit_log (
+        id      INTEGER PRIMARY KEY AUTOINCREMENT,
+        at      INTEGER NOT NULL,
+        action  TEXT    NOT NULL,
+        via     TEXT    NOT NULL,
+        actor   TEXT    NOT NULL,
+        address TEXT,
+        target  TEXT,
+        count   INTEGER NOT NULL,
+        detail  TEXT
+      );
+      CREATE INDEX audit_log_at ON audit_log (at);
+    `,
+  },
 ];

@@ -1,5 +1,6 @@
 import type { CheckEnd } from '../../lifecycle/call-checks.js';
 import { DUPLICATE } from '../../lifecycle/dedupe.js';
+import type { AuditActor, AuditEntry } from '../audit.js';
 import type { PruneCut } from '../core/adapter.js';
 import type { CallState, CommitResult, DeliveryOutcome, ReplayResult, ReplaySelection, RouteTarget } from '../types.js';
 import { createCallWrites } from './calls.js';
@@ -76,10 +77,12 @@ export function createNamedWrites(db: Db) {
       if (end.check === 'missed') calls.markNotMissed(source, callId, now);
       else calls.endSummaryCheck(source, callId, end.revision, now);
     },
-    replay: (selection: ReplaySelection, now: number): ReplayResult => deliveries.replay(selection, now),
+    replay: (selection: ReplaySelection, now: number, actor: AuditActor | undefined): ReplayResult => deliveries.replay(selection, now, actor),
     purgeDead: (before: number, connector: string | undefined): number => deliveries.purgeDead(before, connector),
-    pause: (connector: string, now: number): boolean => deliveries.pause(connector, now),
-    resume: (connector: string, now: number): boolean => deliveries.resume(connector, now),
+    pause: (connector: string, now: number, actor: AuditActor | undefined): boolean => deliveries.pause(connector, now, actor),
+    resume: (connector: string, now: number, actor: AuditActor | undefined): boolean => deliveries.resume(connector, now, actor),
+    audit: (entry: AuditEntry): void => deliveries.audit(entry),
+    pruneAudit: (olderThan: number, limit: number): number => deliveries.pruneAudit(olderThan, limit),
     prune: db.transaction((cut: PruneCut): { events: number; calls: number } => ({
       events: pruneEvents.run(cut).changes,
       calls: calls.prune(cut.olderThan, cut.now, cut.limit),
@@ -110,6 +113,8 @@ export const WRITE_LABELS: Readonly<Record<WriteName, string>> = {
   purgeDead: 'purge deliveries',
   pause: 'pause a connector',
   resume: 'resume a connector',
+  audit: 'record an audit row',
+  pruneAudit: 'prune the audit',
   prune: 'prune',
   probe: 'write',
   connectorState: 'write connector state',

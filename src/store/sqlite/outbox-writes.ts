@@ -1,6 +1,9 @@
-import type { DeliveryOutcome, DeliveryStatus, ReplayResult, ReplaySelection } from '../types.js';
+import { connectorAudit, planBulkReplay, queuedOf, replayAudit, type AuditActor, type AuditEntry, type ReplayCandidate } from '../audit.js';
+import type { BulkReplaySelection, DeliveryOutcome, DeliveryStatus, ReplayResult, ReplaySelection } from '../types.js';
 import { attemptOf } from '../rows.js';
+import { createAuditWrites } from './audit.js';
 import type { Db } from './db.js';
+import { OTHER_FILTERS, SHAPES, searchParamsOf, shapeOf, STATUS, STATUS_FILTER, type SearchParams } from './delivery-search.js';
 
 const INSERT = `INSERT INTO deliveries (event_seq, route, connector, order_key, status, next_attempt_at, created_at, updated_at, budget_from)
   VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?)`;
@@ -26,6 +29,13 @@ const REQUEUE_MATCHING = `UPDATE deliveries SET status = 'pending', attempts = 0
    AND (@since IS NULL OR created_at >= @since)
  RETURNING id`;
 
+/** A bulk replay's deliveries: the search's, up to the newest counted, in its statuses or changed since the count. */
+const candidatesOf = (shape: keyof typeof SHAPES) =>
+  SHAPES[shape](`d.id, ${STATUS} AS status, d.updated_at AS updatedAt`, `${OTHER_FILTERS} AND d.id <= @upTo
+    AND (${STATUS_FILTER} OR (@asOf IS NOT NULL AND d.updated_at >= @asOf))`);
+
+type CandidateParams = SearchParams & { upTo: number; asOf: number | null };
+
 // Time spent paused never counts towards `max_age`, and what waited is due at once.
 const RESTART_BUDGETS = `UPDATE deliveries SET budget_from = MAX(budget_from, @now), next_attempt_at = MIN(next_attempt_at, @now)
  WHERE connector = @connector AND status = 'pending'`;
@@ -45,13 +55,34 @@ export function createOutboxWrites(db: Db) {
   const statusOf = db.prepare<[number], { status: DeliveryStatus }>('SELECT status FROM deliveries WHERE id = ?');
   const requeueMatching = db.prepare<[{ now: number; connector: string | null; route: string | null; since: number | null }], { id: number }>(REQUEUE_MATCHING);
   const purgeDead = db.prepare("DELETE FROM deliveries WHERE status = 'dead' AND updated_at < @before AND (@connector IS NULL OR connector = @connector)");
-  const pauseOne = db.prepare('INSERT INTO connector_pauses (connector, paused_at) VALUES (?, ?) ON CONFLICT (connector) DO NOTHING');
+  const pause = db.prepare('INSERT INTO connector_pauses (connector, paused_at) VALUES (?, ?) ON CONFLICT (connector) DO NOTHING');
   const unpause = db.prepare('DELETE FROM connector_pauses WHERE connector = ?');
   const restartBudgets = db.prepare(RESTART_BUDGETS);
+  const audit = createAuditWrites(db);
+  const candidates = {
+    byEvent: db.prepare<[CandidateParams], ReplayCandidate>(candidatesOf('byEvent')),
+    byCall: db.prepare<[CandidateParams], ReplayCandidate>(candidatesOf('byCall')),
+    walk: db.prepare<[CandidateParams], ReplayCandidate>(candidatesOf('walk')),
+  };
+
+  function bulkReplay(selection: BulkReplaySelection, now: number): ReplayResult {
+    const found = candidates[shapeOf(selection.search)].all({ ...searchParamsOf(selection.search), upTo: selection.upTo, asOf: selection.asOf ?? null });
+    const plan = planBulkReplay(found, selection.search.statuses, selection.asOf);
+    for (const id of plan.requeue) requeueDead.run({ id, now });
+    for (const id of plan.resend) resend.run({ id, now });
+    return { queued: queuedOf(plan), skipped: plan.skipped };
+  }
 
   // Taken IMMEDIATE, as settle is: a replay reads the statuses it then changes, and in WAL mode
   // a read that turns into a write fails at once instead of waiting for the lock.
-  const replayAll = db.transaction((selection: ReplaySelection, now: number): ReplayResult => {
+  const replayAll = db.transaction((selection: ReplaySelection, now: number, actor: AuditActor | undefined): ReplayResult => {
+    const result = replayOf(selection, now);
+    if (actor) audit.insert(replayAudit(selection, result, actor, now));
+    return result;
+  });
+
+  function replayOf(selection: ReplaySelection, now: number): ReplayResult {
+    if ('search' in selection) return bulkReplay(selection, now);
     if ('filter' in selection) {
       const { connector, route, since } = selection.filter;
       const rows = requeueMatching.all({ now, connector: connector ?? null, route: route ?? null, since: since ?? null });
@@ -69,12 +100,19 @@ export function createOutboxWrites(db: Db) {
       }
     }
     return { queued, skipped };
+  }
+
+  const pauseOne = db.transaction((connector: string, now: number, actor: AuditActor | undefined): boolean => {
+    const changed = pause.run(connector, now).changes > 0;
+    if (actor) audit.insert(connectorAudit('pause', connector, changed, actor, now));
+    return changed;
   });
 
-  const resumeOne = db.transaction((connector: string, now: number): boolean => {
-    if (unpause.run(connector).changes === 0) return false;
-    restartBudgets.run({ connector, now });
-    return true;
+  const resumeOne = db.transaction((connector: string, now: number, actor: AuditActor | undefined): boolean => {
+    const changed = unpause.run(connector).changes > 0;
+    if (changed) restartBudgets.run({ connector, now });
+    if (actor) audit.insert(connectorAudit('resume', connector, changed, actor, now));
+    return changed;
   });
 
   const writeOutcomes = db.transaction((outcomes: readonly DeliveryOutcome[], now: number): void => {
@@ -95,9 +133,12 @@ export function createOutboxWrites(db: Db) {
     },
     /** Writes outcomes whose leases leases.ts `acceptOutcomes` accepted: the writer's part. */
     writeOutcomes: (outcomes: readonly DeliveryOutcome[], now: number): void => writeOutcomes.immediate(outcomes, now),
-    replay: (selection: ReplaySelection, now: number): ReplayResult => replayAll.immediate(selection, now),
+    replay: (selection: ReplaySelection, now: number, actor?: AuditActor): ReplayResult => replayAll.immediate(selection, now, actor),
     purgeDead: (before: number, connector: string | undefined): number => purgeDead.run({ before, connector: connector ?? null }).changes,
-    pause: (connector: string, now: number): boolean => pauseOne.run(connector, now).changes > 0,
-    resume: (connector: string, now: number): boolean => resumeOne.immediate(connector, now),
+    pause: (connector: string, now: number, actor?: AuditActor): boolean => pauseOne.immediate(connector, now, actor),
+    resume: (connector: string, now: number, actor?: AuditActor): boolean => resumeOne.immediate(connector, now, actor),
+    /** An action that is no store write of its own (a sign-in, a reload). */
+    audit: (entry: AuditEntry): void => audit.insert(entry),
+    pruneAudit: (olderThan: number, limit: number): number => audit.prune(olderThan, limit),
   };
 }
