@@ -14,6 +14,7 @@ export const NAV = [
   { key: 'calls', label: 'Calls', href: '/ui/calls' },
   { key: 'connectors', label: 'Connectors', href: '/ui/connectors' },
   { key: 'config', label: 'Configuration', href: '/ui/config' },
+  { key: 'audit', label: 'Audit', href: '/ui/audit' },
 ] as const;
 
 const two = (value: number) => String(value).padStart(2, '0');
