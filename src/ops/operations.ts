@@ -316,41 +316,6 @@ function deliveryOperations(store: OperationsStore, now: () => number, onQueued:
       return { queued: result.queued.length, ids: result.queued, skipped: result.skipped };
     },
 
-    /**
-     * What a bulk replay of this filter would do now: how many deliveries
-     * match, per status, and what happens to each (dead ones queued again,
-     * delivered and skipped ones sent again with a new key, pending ones left
-     * alone); `replay` is the body that replays exactly these, and nothing
-     * that arrives after (its `upTo` is the newest id counted).
-     */
-    async countDeliveries(query: Query) {
-      refuseUnknown(query, COUNT_KEYS, 'filter');
-      const at = now();
-      const { limit: _limit, ...search } = deliverySearchOf(query, at);
-      const counted = await store.countDeliveries(search);
-      const { byStatus } = counted;
-      const statuses = (search.statuses ?? REPLAYABLE).filter((status) => REPLAYABLE.includes(status));
-      const fields = ['connector', 'route', 'type', 'event', 'call'] as const;
-      return {
-        matched: byStatus.pending + byStatus.delivered + byStatus.skipped + byStatus.dead,
-        byStatus,
-        effect: { requeue: byStatus.dead, resend: byStatus.delivered + byStatus.skipped, leave: byStatus.pending },
-        upTo: counted.newest ?? null,
-        countedAt: iso(at),
-        replay:
-          counted.newest === undefined
-            ? null
-            : {
-                status: statuses,
-                ...Object.fromEntries(fields.filter((key) => search[key] !== undefined).map((key) => [key, search[key]])),
-                ...(search.since === undefined ? {} : { since: iso(search.since) }),
-                ...(search.until === undefined ? {} : { until: iso(search.until) }),
-                upTo: counted.newest,
-                asOf: iso(at),
-              },
-      };
-    },
-
     /** Deletes dead deliveries last changed before `before` (a time or a duration ago). */
     async purge(options: { status?: string; before?: string; connector?: string }) {
       if (options.status !== 'dead') throw new BridgeError('INVALID_REQUEST', 'purge removes dead deliveries only: give status dead');
@@ -401,6 +366,47 @@ function callOperations(store: OperationsStore) {
         events: events.map((stored) => ({ receivedAt: iso(stored.receivedAt), event: stored.event })),
         deliveries: deliveries.map(viewOf),
         truncated: events.length === CALL_ROWS || deliveries.length === CALL_ROWS,
+      };
+    },
+
+  };
+}
+
+/** Bulk replay's first step: the count of a filter, and the body that replays exactly what it counted. */
+function countOperations(store: OperationsStore, now: () => number) {
+  return {
+    /**
+     * What a bulk replay of this filter would do now: how many deliveries
+     * match, per status, and what happens to each (dead ones queued again,
+     * delivered and skipped ones sent again with a new key, pending ones left
+     * alone); `replay` is the body that replays exactly these, and nothing
+     * that arrives after (its `upTo` is the newest id counted).
+     */
+    async countDeliveries(query: Query) {
+      refuseUnknown(query, COUNT_KEYS, 'filter');
+      const at = now();
+      const { limit: _limit, ...search } = deliverySearchOf(query, at);
+      const counted = await store.countDeliveries(search);
+      const { byStatus } = counted;
+      const statuses = (search.statuses ?? REPLAYABLE).filter((status) => REPLAYABLE.includes(status));
+      const fields = ['connector', 'route', 'type', 'event', 'call'] as const;
+      return {
+        matched: byStatus.pending + byStatus.delivered + byStatus.skipped + byStatus.dead,
+        byStatus,
+        effect: { requeue: byStatus.dead, resend: byStatus.delivered + byStatus.skipped, leave: byStatus.pending },
+        upTo: counted.newest ?? null,
+        countedAt: iso(at),
+        replay:
+          counted.newest === undefined
+            ? null
+            : {
+                status: statuses,
+                ...Object.fromEntries(fields.filter((key) => search[key] !== undefined).map((key) => [key, search[key]])),
+                ...(search.since === undefined ? {} : { since: iso(search.since) }),
+                ...(search.until === undefined ? {} : { until: iso(search.until) }),
+                upTo: counted.newest,
+                asOf: iso(at),
+              },
       };
     },
 
@@ -488,6 +494,7 @@ export function createOperations(deps: OperationsDeps) {
     ...deliveryOperations(deps.store, now, deps.onQueued),
     ...callOperations(deps.store),
     ...connectorOperations(deps, now),
+    ...countOperations(deps.store, now),
     ...auditOperations(deps.store, now),
   };
 }
