@@ -79,6 +79,8 @@ export function registerSignIn(site: Site, deps: { readonly token: string; reado
       deps.sessions.end(session.id);
       throw err;
     }
+    // Its idle time starts when the browser gets it, not before the audit's write.
+    deps.sessions.touch(session);
     setSessionCookie(ctx, session.id);
     logger.info({ ip: address }, 'console sign-in');
     ctx.status = 303;
