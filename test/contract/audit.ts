@@ -169,6 +169,15 @@ export function describeAuditContract(name: string, factory: AuditStoreFactory):
         expect(await store.delivery(dead[0]!)).toMatchObject({ status: 'pending', replay: 0 });
         expect(await store.countDeliveries({ statuses: ['dead'] })).toMatchObject({ byStatus: { dead: 1 } });
       });
+
+      it('replays through a call or an event as well as down the ids', async () => {
+        const [byCall] = await deliveries(['s1'], T0, 'dead');
+        const [byEvent] = await deliveries(['s2'], T0, 'dead');
+        const upTo = (await store.countDeliveries({ statuses: ['dead'] })).newest!;
+        expect(await store.replay({ search: { statuses: ['dead'], call: 'call-s1' }, upTo }, T0 + 10)).toEqual({ queued: [byCall], skipped: [] });
+        expect(await store.replay({ search: { statuses: ['dead'], event: 's2', call: 'call-s2' }, upTo }, T0 + 10)).toEqual({ queued: [byEvent], skipped: [] });
+        expect(await store.replay({ search: { statuses: ['dead'], event: 's2' }, upTo: byEvent! - 1 }, T0 + 10)).toEqual({ queued: [], skipped: [] });
+      });
     });
   });
 }
