@@ -307,7 +307,9 @@ function deliveryOperations(store: OperationsStore, now: () => number, onQueued:
     /**
      * `{ids: [...]}`: dead ones queued with a fresh budget, delivered ones sent
      * again; or a filter (`status: dead`, which it must name; `connector`, `route`, `since`): the
-     * dead ones it matches. Answers what was queued and what was skipped, and why.
+     * dead ones it matches; or the `replay` a count answered (`countDeliveries`): exactly what it
+     * counted. Answers what was queued and what was skipped, and why; with `actor`, the audit
+     * row is written in the same transaction.
      */
     async replay(body: unknown, actor?: AuditActor) {
       const at = now();
@@ -397,7 +399,7 @@ function countOperations(store: OperationsStore, now: () => number) {
         upTo: counted.newest ?? null,
         countedAt: iso(at),
         replay:
-          counted.newest === undefined
+          counted.newest === undefined || statuses.length === 0
             ? null
             : {
                 status: statuses,
@@ -409,7 +411,6 @@ function countOperations(store: OperationsStore, now: () => number) {
               },
       };
     },
-
   };
 }
 
