@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import YAML from 'yaml';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import Database from '../../src/store/sqlite/driver.js';
 import { audianV2Calls } from '../helpers/call-payloads.js';
 import { baseConfig, postWebhook } from '../helpers/bridge.js';
 import { runCli, startChildBridge, stopChildBridge, type ChildBridge } from '../helpers/child-bridge.js';
@@ -176,5 +177,38 @@ describe('GET /admin/audit', () => {
     for (const entry of entries) expect(new Date(entry.at).toISOString()).toBe(entry.at);
     expect(entries.map((entry) => entry.id)).toEqual([...entries.map((entry) => entry.id)].sort((a, b) => b - a));
     expect((await admin(bridge, 'GET', '/admin/audit?limit=0')).body.error.code).toBe('INVALID_REQUEST');
+  });
+});
+
+describe('an action whose audit row cannot be written', () => {
+  it('does not happen: no console session, no pause, no replay, no reload', async () => {
+    const configPath = setup('refused');
+    const bridge = await start(configPath);
+    await postWebhook(`${bridge.url}/webhooks/audian`, initiated('x1'));
+    const dead = await crmDelivery(bridge, 'x1', 'dead');
+    // As a full disk or a lost grant would: the database refuses every audit row from now on.
+    const db = new Database(join(root, 'refused', 'bridge.db'));
+    try {
+      db.exec("CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'audit refused'); END");
+    } finally {
+      db.close();
+    }
+
+    const signIn = await fetch(`${bridge.adminUrl}/ui/login`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'sec-fetch-site': 'same-origin' },
+      body: new URLSearchParams({ token: TOKEN }).toString(),
+    });
+    expect(signIn.status).toBeGreaterThanOrEqual(500);
+    expect(signIn.headers.get('set-cookie')).toBeNull();
+    for (const [path, body] of [['/admin/connectors/crm/pause', undefined], ['/admin/deliveries/replay', { ids: [dead.id] }], ['/admin/reload', undefined]] as const) {
+      expect((await admin(bridge, 'POST', path, body)).status, path).toBeGreaterThanOrEqual(500);
+    }
+    const { connectors } = (await admin(bridge, 'GET', '/admin/connectors')).body as { connectors: { name: string; paused: boolean }[] };
+    expect(connectors.find((connector) => connector.name === 'crm')?.paused).toBe(false);
+    expect((await admin(bridge, 'GET', `/admin/deliveries/${dead.id}`)).body.status).toBe('dead');
+    expect((await admin(bridge, 'GET', '/admin/audit')).body).toEqual({ entries: [] });
+    expect(bridge.output()).not.toContain('config reloaded');
   });
 });
