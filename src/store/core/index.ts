@@ -32,8 +32,8 @@ export function createStoreCore(adapter: StoreAdapter, options: CoreOptions = {}
   }
   return {
     ...ingest(adapter.calls, store, options.maxPendingCommits ?? Number.POSITIVE_INFINITY),
-    ...outbox(adapter.outbox, store),
     ...operations(adapter.operations, store),
+    ...outbox(adapter.outbox, store),
     recordAudit: (entry) => store.write('record an audit row', () => adapter.audit.record(entry)),
     auditLog: (page) => store.read('read the audit', () => adapter.audit.log(page)),
     ...upkeep(adapter, store),
@@ -74,10 +74,12 @@ function outbox(outbox: OutboxAdapter, store: Availability): Omit<OutboxStore, '
     claim: (connector, now, options) => claiming('claim deliveries', () => outbox.claim(connector, now, options)),
     settle: (outcomes, now) => store.write('record delivery outcomes', () => outbox.settle(outcomes, now)),
     nextDueAt: (connector) => store.read('read deliveries', () => outbox.nextDueAt(connector)),
+    connectorHealth: () => store.read('read connector health', () => outbox.connectorHealth()),
+    recordHealth: (next, now) => store.write('record connector health', () => outbox.recordHealth(next, now)),
   };
 }
 
-function operations(operations: OperationsAdapter, store: Availability): Omit<OperationsStore, keyof AuditStore> {
+function operations(operations: OperationsAdapter, store: Availability): Omit<OperationsStore, 'connectorHealth' | keyof AuditStore> {
   return {
     pendingStats: () => store.read('read deliveries', () => operations.pendingStats()),
     deadStats: () => store.read('read deliveries', () => operations.deadStats()),

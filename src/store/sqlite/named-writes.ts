@@ -2,9 +2,10 @@ import type { CheckEnd } from '../../lifecycle/call-checks.js';
 import { DUPLICATE } from '../../lifecycle/dedupe.js';
 import type { AuditActor, AuditEntry } from '../audit.js';
 import type { PruneCut } from '../core/adapter.js';
-import type { CallState, CommitResult, DeliveryOutcome, ReplayResult, ReplaySelection, RouteTarget } from '../types.js';
+import type { CallState, CommitResult, ConnectorHealthRecord, DeliveryOutcome, ReplayResult, ReplaySelection, RouteTarget } from '../types.js';
 import { createCallWrites } from './calls.js';
 import type { Db } from './db.js';
+import { createHealthWrites } from './health-writes.js';
 import { createOutboxWrites } from './outbox-writes.js';
 
 /** What one accepted event writes, all in one transaction; plain data, so it can cross to the writer thread. */
@@ -50,6 +51,7 @@ const UPSERT_STATE = `INSERT INTO connector_state (connector, key, value, expire
  */
 export function createNamedWrites(db: Db) {
   const deliveries = createOutboxWrites(db);
+  const health = createHealthWrites(db);
   const calls = createCallWrites(db);
   const insertEvent = db.prepare(INSERT_EVENT);
   const pruneEvents = db.prepare(PRUNE_EVENTS);
@@ -83,6 +85,7 @@ export function createNamedWrites(db: Db) {
     resume: (connector: string, now: number, actor: AuditActor | undefined): boolean => deliveries.resume(connector, now, actor),
     audit: (entry: AuditEntry): void => deliveries.audit(entry),
     pruneAudit: (olderThan: number, limit: number): number => deliveries.pruneAudit(olderThan, limit),
+    recordHealth: (next: ConnectorHealthRecord, now: number): boolean => health.record(next, now),
     prune: db.transaction((cut: PruneCut): { events: number; calls: number } => ({
       events: pruneEvents.run(cut).changes,
       calls: calls.prune(cut.olderThan, cut.now, cut.limit),
@@ -115,6 +118,7 @@ export const WRITE_LABELS: Readonly<Record<WriteName, string>> = {
   resume: 'resume a connector',
   audit: 'record an audit row',
   pruneAudit: 'prune the audit',
+  recordHealth: 'record connector health',
   prune: 'prune',
   probe: 'write',
   connectorState: 'write connector state',
