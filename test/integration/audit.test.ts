@@ -26,7 +26,8 @@ let crmUp = false;
 let running: ChildBridge | undefined;
 beforeAll(async () => {
   crm = await startRecordingServer();
-  crm.respondWith(() => ({ status: crmUp ? 200 : 503 }));
+  // 408: a failure of each delivery (a 5xx across calls would take the connector down instead, src/dispatch/).
+  crm.respondWith(() => ({ status: crmUp ? 200 : 408 }));
 });
 afterAll(async () => {
   await crm.close();
@@ -59,7 +60,7 @@ function setup(name: string): string {
 }
 
 async function start(configPath: string): Promise<ChildBridge> {
-  running = await startChildBridge(configPath, { env: { TEST_ADMIN_TOKEN: TOKEN } });
+  running = await startChildBridge(configPath, { env: { TEST_ADMIN_TOKEN: TOKEN }, timeoutMs: 60_000 });
   if (!running.adminUrl) throw new Error(`no admin API:\n${running.output()}`);
   return running;
 }
