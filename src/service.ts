@@ -54,6 +54,8 @@ export interface RunningService {
 const PRUNE_BATCH = 1000;
 /** Store calls per pass: a backlog is worked off over several `prune_interval`s, never in one long burst. */
 const PRUNE_BATCHES_PER_PASS = 50;
+/** `store.audit_ttl`'s default, for a pruner started without it. */
+const AUDIT_TTL_MS = 90 * 24 * 3600_000;
 
 /** The retry policy of `dispatch`, with a connector's own `dispatch:` keys over it. */
 export function retryPolicyOf(dispatch: BridgeConfig['dispatch'], own: { retry_schedule?: number[]; max_age?: number; max_attempts?: number } = {}): RetryPolicy {
@@ -120,8 +122,9 @@ export function buildSources(config: BridgeConfig, logger: Logger, fileSecrets?:
  * Forgets records past `dedupe_ttl` now and every `intervalMs`: a bounded
  * batch per store call, a bounded number of calls per pass. Dead deliveries
  * and their events stay (the store keeps them until replayed or purged).
+ * Audit rows go after `auditTtlMs` (`store.audit_ttl`), the same way.
  */
-export function startPruner(store: UpkeepStore, ttlMs: number, logger: Logger, now: () => number, intervalMs = 15 * 60_000) {
+export function startPruner(store: UpkeepStore, ttlMs: number, logger: Logger, now: () => number, intervalMs = 15 * 60_000, auditTtlMs = AUDIT_TTL_MS) {
   let running: Promise<void> = Promise.resolve();
   let stopped = false;
   async function prune(): Promise<void> {
@@ -137,6 +140,19 @@ export function startPruner(store: UpkeepStore, ttlMs: number, logger: Logger, n
       logger.error({ err }, 'pruning failed; trying again at the next interval');
     }
     if (removed.events + removed.calls > 0) logger.info(removed, 'pruned records past dedupe_ttl');
+    await pruneAudit();
+  }
+  async function pruneAudit(): Promise<void> {
+    let audit = 0;
+    try {
+      for (let batch = PRUNE_BATCH, batches = 0; batch === PRUNE_BATCH && !stopped && batches < PRUNE_BATCHES_PER_PASS; batches++) {
+        batch = await store.pruneAudit(now(), auditTtlMs, PRUNE_BATCH);
+        audit += batch;
+      }
+    } catch (err) {
+      logger.error({ err }, 'pruning the audit failed; trying again at the next interval');
+    }
+    if (audit > 0) logger.info({ audit }, 'pruned audit rows past audit_ttl');
   }
   running = prune();
   const timer = setInterval(() => (running = prune()), intervalMs);
@@ -197,7 +213,7 @@ export async function startService(config: BridgeConfig, deps: ServiceDeps = {})
   const readiness = readinessOf(accepting, store, async () => [...(await providerSide.readinessWarnings()), ...(await connectorsDown(store, now()))]);
   const appFor = createReceiverApps(config, { acceptor, metrics, logger, now, accepting, readiness, activity: activity.feed });
 
-  const pruner = startPruner(store, config.store.dedupe_ttl, logger, now, config.store.prune_interval);
+  const pruner = startPruner(store, config.store.dedupe_ttl, logger, now, config.store.prune_interval, config.store.audit_ttl);
   dispatcher.start();
   watcher.start();
   summaries.start();

@@ -1,7 +1,9 @@
+import { hostname, userInfo } from 'node:os';
 import { ConfigError, BridgeError, ERRORS, type ErrorCode } from '../errors.js';
 import type { LoadedStore } from '../config/load.js';
 import { storeOptionsOf } from '../config/store.js';
 import type { Operations, Query } from '../ops/operations.js';
+import type { AuditActor } from '../store/index.js';
 
 /**
  * The operator's commands: `deliveries` (list, `show ID`, `purge`), `replay`
@@ -140,7 +142,26 @@ async function localBackend(loaded: LoadedStore): Promise<Backend> {
   const [{ openStore }, { createOperations }] = await Promise.all([import('../store/index.js'), import('../ops/operations.js')]);
   const store = await openStore({ ...storeOptionsOf(loaded.store), create: false });
   const operations = createOperations({ store, connectors: new Set(loaded.connectors) });
-  return { ...operations, close: () => store.close() };
+  // On the store itself the audit names who ran the command, and where: through the admin API, the API records it.
+  const actor = cliActor();
+  return {
+    ...operations,
+    replay: (body) => operations.replay(body, actor),
+    pause: (name) => operations.pause(name, actor),
+    resume: (name) => operations.resume(name, actor),
+    close: () => store.close(),
+  };
+}
+
+/** `user@host` of the process running the command. */
+function cliActor(): AuditActor {
+  let user: string;
+  try {
+    user = userInfo().username;
+  } catch {
+    user = process.env.USER ?? 'unknown';
+  }
+  return { via: 'cli', who: `${user}@${hostname()}` };
 }
 
 function print(value: unknown): void {

@@ -123,6 +123,8 @@ export const storeSectionSchema = z
     /** Connections to PostgreSQL per process. */
     pool_size: integer(1, 1000).default(10),
     dedupe_ttl: duration().default(7 * 24 * 3600_000),
+    /** How long the operators' audit (sign-ins, replays, pauses, reloads) is kept; pruned with the rest. */
+    audit_ttl: duration().default(90 * 24 * 3600_000),
     /** How often delivered rows and expired dedupe keys are pruned, a bounded amount per pass. */
     prune_interval: duration().default(15 * 60_000),
     /** full: an acknowledged event survives power loss; normal (WAL): a crash of the process only. */

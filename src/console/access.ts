@@ -1,4 +1,5 @@
 import type { Context, Middleware } from 'koa';
+import type { AuditActor } from '../store/index.js';
 import { readForm, requireCsrfToken, requireSameOrigin } from './guard.js';
 import type { Session, Sessions } from './sessions.js';
 
@@ -25,6 +26,14 @@ export function setSessionCookie(ctx: Context, id: string): void {
 
 export function clearSessionCookie(ctx: Context): void {
   ctx.cookies.set(SESSION_COOKIE, '', { httpOnly: true, sameSite: 'strict', path: '/ui', secure: ctx.protocol === 'https', overwrite: true, maxAge: 0 });
+}
+
+/** Characters of the session id the audit shows: enough to tell sessions apart, far too few to be one. */
+const SESSION_PREFIX = 8;
+
+/** Who acts from the console: the session, by the first characters of its id, and the client's address. */
+export function consoleActor(ctx: Context, session: Pick<Session, 'id'> | undefined): AuditActor {
+  return { via: 'console', who: session ? `session ${session.id.slice(0, SESSION_PREFIX)}` : 'not signed in', address: ctx.ip };
 }
 
 /** A page of a signed-in operator. */

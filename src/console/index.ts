@@ -5,6 +5,8 @@ import { BridgeError } from '../errors.js';
 import type { Operations } from '../ops/operations.js';
 import { createAccess } from './access.js';
 import { loadAssets, serveAsset } from './assets.js';
+import { registerAuditPage } from './pages/audit.js';
+import { registerBulkReplay } from './pages/bulk-replay.js';
 import { registerCallPages } from './pages/calls.js';
 import { registerConfigPage } from './pages/config.js';
 import { registerConnectorPages } from './pages/connectors.js';
@@ -84,7 +86,10 @@ export function createConsole(deps: ConsoleDeps): Middleware {
   for (const asset of assets.all) router.get(asset.path, (ctx) => serveAsset(ctx, asset));
   registerSignIn(site, { token: deps.token, sessions, limit: createSignInLimit(now) });
   registerOverview(site, deps.readiness, deps.activity?.counts);
+  // Before the delivery pages: /ui/deliveries/replay is no delivery id.
+  registerBulkReplay(site);
   registerDeliveryPages(site);
+  registerAuditPage(site);
   registerCallPages(site);
   registerConnectorPages(site);
   registerConfigPage(site);

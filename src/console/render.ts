@@ -15,6 +15,7 @@ export const NAV = [
   { key: 'connectors', label: 'Connectors', href: '/ui/connectors' },
   { key: 'tail', label: 'Live tail', href: '/ui/tail' },
   { key: 'config', label: 'Configuration', href: '/ui/config' },
+  { key: 'audit', label: 'Audit', href: '/ui/audit' },
 ] as const;
 
 const two = (value: number) => String(value).padStart(2, '0');

@@ -8,6 +8,7 @@ import type { Metrics } from '../metrics.js';
 import { activityFilterOf } from '../ops/activity-filter.js';
 import type { ActivitySeries, ActivityTotals } from '../ops/minute-counts.js';
 import type { Operations, Query } from '../ops/operations.js';
+import type { AuditActor } from '../store/index.js';
 import { addSubscriptionRoutes, type SubscriptionsAdmin } from '../provider/admin-routes.js';
 import type { ReloadAnswer } from '../reload.js';
 import type { ActivityStreams } from './activity-stream.js';
@@ -102,6 +103,11 @@ function queryOf(ctx: Koa.Context): Query {
   );
 }
 
+/** Who acts through the API: whoever holds the bearer token, from the client's address. */
+function apiActor(ctx: Koa.Context): AuditActor {
+  return { via: 'api', who: 'bearer token', address: ctx.ip };
+}
+
 /** 405 with the Allow header, for `/admin/deliveries/replay`: the `:id` route would otherwise take `replay` for a delivery id (400). */
 function methodNotAllowed(ctx: Koa.Context, allowed: readonly string[]): BridgeError {
   ctx.set('Allow', allowed.join(', '));
@@ -122,13 +128,17 @@ export function createAdminApp(deps: AdminAppDeps): Koa {
   router.get('/admin/deliveries', async (ctx) => {
     ctx.body = await operations.listDeliveries(queryOf(ctx));
   });
+  router.get('/admin/deliveries/count', async (ctx) => {
+    ctx.body = await operations.countDeliveries(queryOf(ctx));
+  });
   router.post('/admin/deliveries/replay', async (ctx) => {
-    const answer = await operations.replay(await jsonBody(ctx));
+    const answer = await operations.replay(await jsonBody(ctx), apiActor(ctx));
     logger.info({ queued: answer.ids, skipped: answer.skipped }, 'deliveries replayed');
     ctx.body = answer;
   });
   router.get('/admin/deliveries/:id', async (ctx) => {
     if (ctx.params.id === 'replay') throw methodNotAllowed(ctx, ['POST']);
+    if (ctx.params.id === 'count') throw methodNotAllowed(ctx, ['GET']);
     ctx.body = await operations.showDelivery(ctx.params.id as string);
   });
   router.get('/admin/events/:id', async (ctx) => {
@@ -147,21 +157,26 @@ export function createAdminApp(deps: AdminAppDeps): Koa {
     ctx.body = operations.configuration();
   });
   router.post('/admin/connectors/:name/pause', async (ctx) => {
-    const answer = await operations.pause(ctx.params.name as string);
+    const answer = await operations.pause(ctx.params.name as string, apiActor(ctx));
     logger.info({ connector: answer.connector, changed: answer.changed }, 'connector paused');
     ctx.body = answer;
   });
   router.post('/admin/connectors/:name/resume', async (ctx) => {
-    const answer = await operations.resume(ctx.params.name as string);
+    const answer = await operations.resume(ctx.params.name as string, apiActor(ctx));
     logger.info({ connector: answer.connector, changed: answer.changed }, 'connector resumed');
     ctx.body = answer;
   });
   router.post('/admin/reload', async (ctx) => {
     if (!deps.reload) throw new BridgeError('NOT_IMPLEMENTED', 'this bridge cannot reload its configuration; restart it');
+    // Recorded before it runs: a reload the audit could not record does not happen (docs/operations.md, "Audit").
+    await operations.recordAudit({ action: 'reload', actor: apiActor(ctx), count: 1 });
     const answer = await deps.reload();
     // The answer carries every issue; the running config stays whatever the status.
     if (!answer.reloaded) ctx.status = RELOAD_REFUSED_STATUS[answer.error.code] ?? 422;
     ctx.body = answer;
+  });
+  router.get('/admin/audit', async (ctx) => {
+    ctx.body = await operations.audit(queryOf(ctx));
   });
   if (deps.subscriptions) addSubscriptionRoutes(router, deps.subscriptions);
   const { tail, counts } = deps;

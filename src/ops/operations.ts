@@ -1,7 +1,22 @@
 import ms from 'ms';
 import { ExactInteger } from '../dialects/index.js';
 import { BridgeError } from '../errors.js';
-import { digitsOf, healthAt, type AttemptRecord, type CallRecord, type DeliveryDetail, type DeliveryRecord, type DeliverySearch, type DeliveryStatus, type OperationsStore, type ReplaySelection } from '../store/index.js';
+import {
+  digitsOf,
+  healthAt,
+  type AttemptRecord,
+  type AuditActor,
+  type AuditEntry,
+  type AuditRecord,
+  type BulkReplaySelection,
+  type CallRecord,
+  type DeliveryDetail,
+  type DeliveryRecord,
+  type DeliverySearch,
+  type DeliveryStatus,
+  type OperationsStore,
+  type ReplaySelection,
+} from '../store/index.js';
 
 /**
  * What an operator can do with the outbox, as JSON in and JSON out: the admin
@@ -197,9 +212,13 @@ function replaySelectionOf(body: unknown, now: number): ReplaySelection {
     if (input.ids.length > MAX_LIMIT) throw new BridgeError('INVALID_REQUEST', `at most ${MAX_LIMIT} ids at once`);
     return { ids: input.ids.map((id, index) => parseId(id, `ids[${index}]`)) };
   }
+  if (input.upTo !== undefined) return bulkSelectionOf(input, now);
   const keys = Object.keys(input).filter((key) => input[key] !== undefined);
   const unknown = keys.find((key) => !REPLAY_FILTER_KEYS.has(key));
-  if (unknown) throw new BridgeError('INVALID_REQUEST', `unknown replay filter "${unknown}" (use ids, or ${[...REPLAY_FILTER_KEYS].join(', ')})`);
+  if (unknown) {
+    const counted = BULK_KEYS.has(unknown) ? ', or this filter with the upTo a count gave (GET /admin/deliveries/count)' : '';
+    throw new BridgeError('INVALID_REQUEST', `unknown replay filter "${unknown}" (use ids, or ${[...REPLAY_FILTER_KEYS].join(', ')}${counted})`);
+  }
   // An empty filter would replay everything dead: asking for it takes `status: dead`.
   if (keys.length === 0) throw new BridgeError('INVALID_REQUEST', 'name ids or a filter; {"status": "dead"} replays every dead delivery');
   // Spelled out, so {"connector": "crm"} is never taken for every delivery of crm: a filter replays dead ones only.
@@ -217,6 +236,50 @@ function replaySelectionOf(body: unknown, now: number): ReplaySelection {
       ...(since ? { since: parseTime(since, 'since', now) } : {}),
     },
   };
+}
+
+/** The keys of a bulk replay: any deliveries filter, the newest id counted (`upTo`), and when it was counted (`asOf`). */
+const BULK_KEYS = new Set(['status', 'connector', 'route', 'type', 'event', 'call', 'since', 'until', 'upTo', 'asOf']);
+const COUNT_KEYS = new Set(['status', 'connector', 'route', 'type', 'event', 'call', 'since', 'until']);
+/** A bulk replay queues these statuses again; pending deliveries are queued already and are left alone. */
+const REPLAYABLE: readonly DeliveryStatus[] = ['dead', 'delivered', 'skipped'];
+
+/** `status` of a JSON body: a list, or one string with several separated by commas. */
+function statusesOfBody(value: unknown): DeliveryStatus[] | undefined {
+  if (value === undefined) return undefined;
+  if (Array.isArray(value) && value.every((item) => typeof item === 'string')) return parseStatuses(value.join(','));
+  if (typeof value === 'string') return parseStatuses(value);
+  throw new BridgeError('INVALID_REQUEST', 'status must be a status, a list of them, or several separated by commas');
+}
+
+/** A bulk replay: the filter of a count, and the `upTo` (and `asOf`) it answered; the statuses must be named. */
+function bulkSelectionOf(input: Record<string, unknown>, now: number): BulkReplaySelection {
+  refuseUnknown(input as Query, BULK_KEYS, 'replay filter');
+  const statuses = statusesOfBody(input.status)?.filter((status) => REPLAYABLE.includes(status));
+  if (!statuses || statuses.length === 0) {
+    throw new BridgeError('REPLAY_STATUS_REQUIRED', 'a bulk replay must name the statuses it replays: dead, delivered or skipped (pending ones are queued already)');
+  }
+  const text = (key: string) => nonEmpty(input[key], key);
+  const time = (key: string) => (text(key) === undefined ? undefined : parseTime(text(key) as string, key, now));
+  const since = time('since');
+  const until = time('until');
+  const asOf = time('asOf');
+  const search = {
+    statuses,
+    ...(text('connector') ? { connector: text('connector') as string } : {}),
+    ...(text('route') ? { route: text('route') as string } : {}),
+    ...(text('type') ? { type: text('type') as string } : {}),
+    ...(text('event') ? { event: text('event') as string } : {}),
+    ...(text('call') ? { call: text('call') as string } : {}),
+    ...(since === undefined ? {} : { since }),
+    ...(until === undefined ? {} : { until }),
+  };
+  return { search, upTo: parseId(input.upTo, 'upTo'), ...(asOf === undefined ? {} : { asOf }) };
+}
+
+/** The audit, newest first, as an operator reads it; times ISO 8601. */
+function auditViewOf(record: AuditRecord) {
+  return { ...record, at: iso(record.at) };
 }
 
 /** Deliveries and events: list, show, replay, purge, trace. */
@@ -245,10 +308,13 @@ function deliveryOperations(store: OperationsStore, now: () => number, onQueued:
     /**
      * `{ids: [...]}`: dead ones queued with a fresh budget, delivered ones sent
      * again; or a filter (`status: dead`, which it must name; `connector`, `route`, `since`): the
-     * dead ones it matches. Answers what was queued and what was skipped, and why.
+     * dead ones it matches; or the `replay` a count answered (`countDeliveries`): exactly what it
+     * counted. Answers what was queued and what was skipped, and why; with `actor`, the audit
+     * row is written in the same transaction.
      */
-    async replay(body: unknown) {
-      const result = await store.replay(replaySelectionOf(body, now()), now());
+    async replay(body: unknown, actor?: AuditActor) {
+      const at = now();
+      const result = await store.replay(replaySelectionOf(body, at), at, actor);
       if (result.queued.length > 0) onQueued?.();
       return { queued: result.queued.length, ids: result.queued, skipped: result.skipped };
     },
@@ -309,6 +375,63 @@ function callOperations(store: OperationsStore) {
   };
 }
 
+/** Bulk replay's first step: the count of a filter, and the body that replays exactly what it counted. */
+function countOperations(store: OperationsStore, now: () => number) {
+  return {
+    /**
+     * What a bulk replay of this filter would do now: how many deliveries
+     * match, per status, and what happens to each (dead ones queued again,
+     * delivered and skipped ones sent again with a new key, pending ones left
+     * alone); `replay` is the body that replays exactly these, and nothing
+     * that arrives after (its `upTo` is the newest id counted).
+     */
+    async countDeliveries(query: Query) {
+      refuseUnknown(query, COUNT_KEYS, 'filter');
+      const at = now();
+      const { limit: _limit, ...search } = deliverySearchOf(query, at);
+      const counted = await store.countDeliveries(search);
+      const { byStatus } = counted;
+      const statuses = (search.statuses ?? REPLAYABLE).filter((status) => REPLAYABLE.includes(status));
+      const fields = ['connector', 'route', 'type', 'event', 'call'] as const;
+      return {
+        matched: byStatus.pending + byStatus.delivered + byStatus.skipped + byStatus.dead,
+        byStatus,
+        effect: { requeue: byStatus.dead, resend: byStatus.delivered + byStatus.skipped, leave: byStatus.pending },
+        upTo: counted.newest ?? null,
+        countedAt: iso(at),
+        replay:
+          counted.newest === undefined || statuses.length === 0
+            ? null
+            : {
+                status: statuses,
+                ...Object.fromEntries(fields.filter((key) => search[key] !== undefined).map((key) => [key, search[key]])),
+                ...(search.since === undefined ? {} : { since: iso(search.since) }),
+                ...(search.until === undefined ? {} : { until: iso(search.until) }),
+                upTo: counted.newest,
+                asOf: iso(at),
+              },
+      };
+    },
+  };
+}
+
+/** The operators' audit: read it, and record an action that is no store write of its own. */
+function auditOperations(store: OperationsStore, now: () => number) {
+  return {
+    /** `{entries, cursor}`: newest first; pass `cursor` back for the next page (absent on the last one). */
+    async audit(query: Query) {
+      refuseUnknown(query, new Set(['limit', 'cursor']), 'audit key');
+      const limit = parseLimit(query.limit, DEFAULT_LIMIT, MAX_LIMIT);
+      const rows = await store.auditLog({ limit, ...(query.cursor ? { before: parseId(query.cursor, 'cursor') } : {}) });
+      const last = rows.at(-1);
+      return { entries: rows.map(auditViewOf), ...(rows.length === limit && last ? { cursor: String(last.id) } : {}) };
+    },
+
+    /** Records `entry` as of now; resolves once the row is durable, rejects (STORE_UNAVAILABLE) when it cannot be written. */
+    recordAudit: (entry: Omit<AuditEntry, 'at'>) => store.recordAudit({ at: now(), ...entry }),
+  };
+}
+
 /** Connectors: their state, pause and resume; and the running configuration. */
 function connectorOperations(deps: OperationsDeps, now: () => number) {
   const { store } = deps;
@@ -359,13 +482,13 @@ function connectorOperations(deps: OperationsDeps, now: () => number) {
       return deps.configuration();
     },
 
-    async pause(name: string) {
-      const changed = await store.pause(knownConnector(name), now());
+    async pause(name: string, actor?: AuditActor) {
+      const changed = await store.pause(knownConnector(name), now(), actor);
       return { connector: name, paused: true, changed };
     },
 
-    async resume(name: string) {
-      const changed = await store.resume(knownConnector(name), now());
+    async resume(name: string, actor?: AuditActor) {
+      const changed = await store.resume(knownConnector(name), now(), actor);
       if (changed) deps.onQueued?.([name]);
       return { connector: name, paused: false, changed };
     },
@@ -378,6 +501,8 @@ export function createOperations(deps: OperationsDeps) {
     ...deliveryOperations(deps.store, now, deps.onQueued),
     ...callOperations(deps.store),
     ...connectorOperations(deps, now),
+    ...countOperations(deps.store, now),
+    ...auditOperations(deps.store, now),
   };
 }
 

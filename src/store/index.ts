@@ -37,4 +37,5 @@ export { dedupeKeyOf } from '../lifecycle/dedupe.js';
 export type * from './types.js';
 export type * from './operator-reads.js';
 export { digitsOf } from './operator-reads.js';
+export type { AuditAction, AuditActor, AuditEntry, AuditPage, AuditRecord, AuditStore } from './audit.js';
 export { healthAt, type HealthNow } from './connector-health.js';

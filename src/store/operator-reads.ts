@@ -36,6 +36,14 @@ export interface OperatorReads {
    * one's can be passed over: good for watching, not for auditing.
    */
   activityAfter(after: ActivityCursor | undefined, limit: number): Promise<StoredActivity>;
+  /** How many deliveries match the search now, per status, and the newest id among them (a bulk replay's `upTo`). */
+  countDeliveries(search: Omit<DeliverySearch, 'before' | 'limit'>): Promise<DeliveryCount>;
+}
+
+export interface DeliveryCount {
+  readonly byStatus: Readonly<Record<DeliveryStatus, number>>;
+  /** The highest id matching; undefined when none does. */
+  readonly newest: number | undefined;
 }
 
 /** The same reads as an adapter gives them to the store core (src/store/core/operator-reads.ts guards them). */
@@ -111,6 +119,24 @@ export interface ConnectorError {
   /** When that delivery last changed (ms). */
   readonly at: number;
   readonly deliveryId: number;
+}
+
+/** A count's rows as both stores read them: one per status found. */
+export interface StatusCountRow {
+  readonly status: DeliveryStatus;
+  readonly n: number;
+  readonly newest: number;
+}
+
+/** Every status counted (0 where none), and the newest id of all. */
+export function countFromRows(rows: readonly StatusCountRow[]): DeliveryCount {
+  const byStatus: Record<DeliveryStatus, number> = { pending: 0, delivered: 0, skipped: 0, dead: 0 };
+  let newest: number | undefined;
+  for (const row of rows) {
+    byStatus[row.status] += Number(row.n);
+    newest = Math.max(newest ?? 0, Number(row.newest));
+  }
+  return { byStatus, newest };
 }
 
 /** The separators `callsWithNumber` ignores in a stored number; the migrations' `from_digits` and `to_digits` drop the same. */

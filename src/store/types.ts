@@ -9,7 +9,8 @@ import type {
   SummaryDecision,
   SummaryVerdict,
 } from '../lifecycle/types.js';
-import type { OperatorReads } from './operator-reads.js';
+import type { AuditActor, AuditStore } from './audit.js';
+import type { DeliverySearch, OperatorReads } from './operator-reads.js';
 
 // The call's row, the commit request and the decisions belong to the lifecycle rules, which the store applies.
 export type * from '../lifecycle/types.js';
@@ -99,7 +100,7 @@ export interface OutboxStore {
 }
 
 /** What operators use (the admin API, the CLI, metrics, the provider's side): reads of the outbox and the events, replays, purges and pauses. */
-export interface OperationsStore extends Pick<OutboxStore, 'paused' | 'connectorHealth'>, OperatorReads {
+export interface OperationsStore extends Pick<OutboxStore, 'paused' | 'connectorHealth'>, OperatorReads, AuditStore {
   /** Per connector: pending deliveries and when the oldest of them was created. */
   pendingStats(): Promise<PendingStats[]>;
   /** Per connector: dead deliveries (kept until replayed or purged). */
@@ -113,9 +114,12 @@ export interface OperationsStore extends Pick<OutboxStore, 'paused' | 'connector
    * fresh budget (attempts and age start over); a delivered (or skipped) one is queued
    * again as a resend (`replay` counts up, so connectors can give it a new
    * idempotency key); a pending one, or an unknown id, is skipped with the
-   * reason. By `filter`: the dead deliveries it matches are queued again.
+   * reason. By `filter`: the dead deliveries it matches are queued again. By
+   * `search` and `upTo`: the deliveries the search matches with ids up to
+   * `upTo`, as `planBulkReplay` (src/store/audit.ts) decides. With `actor`,
+   * the audit row is written in the same transaction.
    */
-  replay(selection: ReplaySelection, now: number): Promise<ReplayResult>;
+  replay(selection: ReplaySelection, now: number, actor?: AuditActor): Promise<ReplayResult>;
   /** Deletes the dead deliveries last changed before `before` (an explicit purge); resolves with how many went. */
   purgeDead(before: number, filter: { readonly connector?: string }): Promise<number>;
   /** Every stored event with this id (ids repeat across types and sources), newest first, with its call and deliveries. */
@@ -123,13 +127,15 @@ export interface OperationsStore extends Pick<OutboxStore, 'paused' | 'connector
   /**
    * Pauses a connector for every process on this store: `claim` hands out
    * nothing for it until `resume`. Resolves false when it was paused already.
+   * With `actor`, the audit row is written in the same transaction.
    */
-  pause(connector: string, now: number): Promise<boolean>;
+  pause(connector: string, now: number, actor?: AuditActor): Promise<boolean>;
   /**
    * Resumes a paused connector; its pending deliveries' age counts from `now`,
    * so time spent paused never makes one dead. Resolves false when it was not paused.
+   * With `actor`, the audit row is written in the same transaction.
    */
-  resume(connector: string, now: number): Promise<boolean>;
+  resume(connector: string, now: number, actor?: AuditActor): Promise<boolean>;
   /** Bytes the store takes on disk, where it can tell. */
   sizeBytes(): Promise<number | undefined>;
   /**
@@ -157,6 +163,8 @@ export interface UpkeepStore {
    * another call has work left.
    */
   prune(now: number, ttlMs: number, limit: number): Promise<PruneResult>;
+  /** Forgets up to `limit` audit rows older than `ttlMs` (`store.audit_ttl`); resolves with how many went. */
+  pruneAudit(now: number, ttlMs: number, limit: number): Promise<number>;
 }
 
 /** Where a store lives: SQLite takes a file path (`:memory:` for a throwaway one), PostgreSQL a URL. */
@@ -296,13 +304,26 @@ export interface DeliveryDetail extends DeliveryRecord {
 
 export type ReplaySelection =
   | { readonly ids: readonly number[] }
-  | { readonly filter: Pick<DeliveryFilter, 'connector' | 'route' | 'since'> };
+  | { readonly filter: Pick<DeliveryFilter, 'connector' | 'route' | 'since'> }
+  | BulkReplaySelection;
+
+/**
+ * A bulk replay of what a count showed: the search (its `statuses` say which
+ * to replay), the newest id the count saw (`upTo`: nothing that arrived
+ * after is touched), and when it was counted (`asOf`: what changed since is
+ * reported as skipped).
+ */
+export interface BulkReplaySelection {
+  readonly search: Omit<DeliverySearch, 'before' | 'limit'> & { readonly statuses: readonly DeliveryStatus[] };
+  readonly upTo: number;
+  readonly asOf?: number;
+}
 
 export interface ReplayResult {
   /** Delivery ids queued again. */
   readonly queued: readonly number[];
-  /** What was not queued, and why. */
-  readonly skipped: readonly { readonly id: number; readonly reason: 'pending' | 'not_found' }[];
+  /** What was not queued, and why; `status` is the delivery's status now, where it changed after a count. */
+  readonly skipped: readonly { readonly id: number; readonly reason: 'pending' | 'not_found' | 'changed'; readonly status?: DeliveryStatus }[];
 }
 
 export interface EventTrace {

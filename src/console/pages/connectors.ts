@@ -1,5 +1,6 @@
 import type { Context } from 'koa';
 import { BridgeError } from '../../errors.js';
+import { consoleActor } from '../access.js';
 import { noticeOf, type Site } from '../site.js';
 
 type Action = 'pause' | 'resume';
@@ -61,9 +62,10 @@ export function registerConnectorPages(site: Site): void {
 
   router.post(
     '/ui/connectors/:name/:action',
-    access.action(async (ctx) => {
+    access.action(async (ctx, session) => {
       const action = actionOf(ctx);
-      const answer = action === 'pause' ? await operations.pause(ctx.params.name as string) : await operations.resume(ctx.params.name as string);
+      const actor = consoleActor(ctx, session);
+      const answer = action === 'pause' ? await operations.pause(ctx.params.name as string, actor) : await operations.resume(ctx.params.name as string, actor);
       logger.info({ connector: answer.connector, changed: answer.changed, ip: ctx.ip }, `connector ${action === 'pause' ? 'paused' : 'resumed'} from the console`);
       return `/ui/connectors?done=${answer.changed ? (action === 'pause' ? 'paused' : 'resumed') : 'unchanged'}`;
     }),

@@ -1,7 +1,7 @@
 import type { Context } from 'koa';
 import { sameToken } from '../../http/admin.js';
 import { createLogThrottle, REFUSAL_LOG_INTERVAL_MS } from '../../http/log-throttle.js';
-import { clearSessionCookie, SESSION_COOKIE, setSessionCookie } from '../access.js';
+import { clearSessionCookie, consoleActor, SESSION_COOKIE, setSessionCookie } from '../access.js';
 import { readForm, requireSameOrigin } from '../guard.js';
 import type { Sessions } from '../sessions.js';
 import type { SignInLimit } from '../sign-in-limit.js';
@@ -61,13 +61,27 @@ export function registerSignIn(site: Site, deps: { readonly token: string; reado
       deps.limit.failed(address);
       const turn = refusals();
       if (turn) logger.warn({ ip: address, token: given === '' ? 'missing' : 'wrong', suppressed: turn.suppressed }, 'console sign-in refused');
+      // The refusal stands whether or not its row is stored; the rate limit bounds how many one address writes.
+      await site.operations.recordAudit({ action: 'sign_in_failed', actor: consoleActor(ctx, undefined), count: 0 }).catch((err: unknown) => {
+        logger.error({ err, ip: address }, 'a refused console sign-in could not be recorded in the audit');
+      });
       if (limited()) return;
       return loginPage(ctx, 401, { next, error: { code: 'UNAUTHORIZED', message: 'That is not the admin token (admin.token in the configuration).' } });
     }
     deps.limit.succeeded(address);
     const previous = ctx.cookies.get(SESSION_COOKIE);
     if (previous) deps.sessions.end(previous);
-    setSessionCookie(ctx, deps.sessions.create().id);
+    const session = deps.sessions.create();
+    try {
+      // Nobody holds a session the audit does not know of: a sign-in that cannot be recorded is refused (STORE_UNAVAILABLE).
+      await site.operations.recordAudit({ action: 'sign_in', actor: consoleActor(ctx, session), count: 1 });
+    } catch (err) {
+      deps.sessions.end(session.id);
+      throw err;
+    }
+    // Its idle time starts when the browser gets it, not before the audit's write.
+    deps.sessions.touch(session);
+    setSessionCookie(ctx, session.id);
     logger.info({ ip: address }, 'console sign-in');
     ctx.status = 303;
     ctx.redirect(next);
@@ -79,6 +93,10 @@ export function registerSignIn(site: Site, deps: { readonly token: string; reado
       deps.sessions.end(session.id);
       clearSessionCookie(ctx);
       logger.info({ ip: ctx.ip }, 'console sign-out');
+      // Signing out only takes access away: it happens even when its row cannot be stored.
+      await site.operations.recordAudit({ action: 'sign_out', actor: consoleActor(ctx, session), count: 1 }).catch((err: unknown) => {
+        logger.error({ err, ip: ctx.ip }, 'a console sign-out could not be recorded in the audit');
+      });
       return '/ui/login?notice=signed-out';
     }),
   );

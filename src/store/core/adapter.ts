@@ -17,6 +17,7 @@ import type {
   ReplaySelection,
   SettleResult,
 } from '../types.js';
+import type { AuditActor, AuditAdapter } from '../audit.js';
 import type { OperatorReadsAdapter } from '../operator-reads.js';
 import type { Awaitable } from './availability.js';
 import type { DriverFailure } from './errors.js';
@@ -37,6 +38,7 @@ export interface StoreAdapter {
   readonly outbox: OutboxAdapter;
   readonly operations: OperationsAdapter;
   readonly connectorState: ConnectorStateAdapter;
+  readonly audit: AuditAdapter;
   /** Forgets what the prune policy lets go at `cut` (see `PruneCut`), up to `cut.limit` events and as many calls. */
   prune(cut: PruneCut): Promise<{ readonly events: number; readonly calls: number }>;
   /** Answers when the database does. */
@@ -101,10 +103,12 @@ export interface OperationsAdapter extends OperatorReadsAdapter {
   delivery(id: number): Awaitable<DeliveryDetail | undefined>;
   trace(eventId: string): Awaitable<EventTrace[]>;
   paused(): Awaitable<PauseRecord[]>;
-  replay(selection: ReplaySelection, now: number): Promise<ReplayResult>;
+  /** With `actor`, writes the audit row (src/store/audit.ts `replayAudit`) in the replay's transaction. */
+  replay(selection: ReplaySelection, now: number, actor: AuditActor | undefined): Promise<ReplayResult>;
   purgeDead(before: number, connector: string | undefined): Promise<number>;
-  pause(connector: string, now: number): Promise<boolean>;
-  resume(connector: string, now: number): Promise<boolean>;
+  /** With `actor`, writes the audit row (`connectorAudit`) in the same transaction. */
+  pause(connector: string, now: number, actor: AuditActor | undefined): Promise<boolean>;
+  resume(connector: string, now: number, actor: AuditActor | undefined): Promise<boolean>;
   sizeBytes(): Awaitable<number | undefined>;
   lastReceivedAt(source: string, exceptTypes: readonly string[]): Awaitable<number | undefined>;
   storedEventIds(source: string, ids: readonly string[]): Awaitable<ReadonlySet<string>>;

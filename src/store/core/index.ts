@@ -1,5 +1,6 @@
 import { BridgeError } from '../../errors.js';
 import type { CommitRequest, CommitResult } from '../../lifecycle/types.js';
+import type { AuditStore } from '../audit.js';
 import type { ConnectorState, IngestStore, OperationsStore, OutboxStore, PruneResult, Store, UpkeepStore } from '../types.js';
 import type { CallsAdapter, OperationsAdapter, OutboxAdapter, StoreAdapter } from './adapter.js';
 import { createAvailability, type Availability } from './availability.js';
@@ -33,6 +34,8 @@ export function createStoreCore(adapter: StoreAdapter, options: CoreOptions = {}
     ...ingest(adapter.calls, store, options.maxPendingCommits ?? Number.POSITIVE_INFINITY),
     ...operations(adapter.operations, store),
     ...outbox(adapter.outbox, store),
+    recordAudit: (entry) => store.write('record an audit row', () => adapter.audit.record(entry)),
+    auditLog: (page) => store.read('read the audit', () => adapter.audit.log(page)),
     ...upkeep(adapter, store),
     connectorState(connector: string, now: () => number): ConnectorState {
       return {
@@ -76,7 +79,7 @@ function outbox(outbox: OutboxAdapter, store: Availability): Omit<OutboxStore, '
   };
 }
 
-function operations(operations: OperationsAdapter, store: Availability): Omit<OperationsStore, 'connectorHealth'> {
+function operations(operations: OperationsAdapter, store: Availability): Omit<OperationsStore, 'connectorHealth' | keyof AuditStore> {
   return {
     pendingStats: () => store.read('read deliveries', () => operations.pendingStats()),
     deadStats: () => store.read('read deliveries', () => operations.deadStats()),
@@ -84,10 +87,10 @@ function operations(operations: OperationsAdapter, store: Availability): Omit<Op
     delivery: (id) => store.read('read a delivery', () => operations.delivery(id)),
     trace: (eventId) => store.read('read an event', () => operations.trace(eventId)),
     paused: () => store.read('read pauses', () => operations.paused()),
-    replay: (selection, now) => store.write('replay deliveries', () => operations.replay(selection, now)),
+    replay: (selection, now, actor) => store.write('replay deliveries', () => operations.replay(selection, now, actor)),
     purgeDead: (before, filter) => store.write('purge deliveries', () => operations.purgeDead(before, filter.connector)),
-    pause: (connector, now) => store.write('pause a connector', () => operations.pause(connector, now)),
-    resume: (connector, now) => store.write('resume a connector', () => operations.resume(connector, now)),
+    pause: (connector, now, actor) => store.write('pause a connector', () => operations.pause(connector, now, actor)),
+    resume: (connector, now, actor) => store.write('resume a connector', () => operations.resume(connector, now, actor)),
     sizeBytes: () => store.read('read its size', () => operations.sizeBytes()),
     lastReceivedAt: (source, exceptTypes) => store.read('read events', () => operations.lastReceivedAt(source, exceptTypes)),
     storedEventIds: (source, ids) => store.read('read events', () => operations.storedEventIds(source, ids)),
@@ -104,5 +107,6 @@ function upkeep(adapter: StoreAdapter, store: Availability): UpkeepStore {
       // Either limit reached: another call has work left.
       return { events: removed.events, calls: removed.calls, more: removed.events === limit || removed.calls === limit };
     },
+    pruneAudit: (now, ttlMs, limit) => store.write('prune the audit', () => adapter.audit.prune(now - ttlMs, limit)),
   };
 }

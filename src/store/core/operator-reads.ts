@@ -10,6 +10,7 @@ export function guardOperatorReads(reads: OperatorReadsAdapter, store: Availabil
     eventsOfCall: (callId, limit) => store.read('read events', () => reads.eventsOfCall(callId, limit)),
     deliveriesOfCall: (callId, limit) => store.read('read deliveries', () => reads.deliveriesOfCall(callId, limit)),
     lastErrors: (connectors) => store.read('read deliveries', () => reads.lastErrors(connectors)),
+    countDeliveries: (search) => store.read('count deliveries', () => reads.countDeliveries(search)),
     activityAfter: (after, limit) => store.read('read activity', () => reads.activityAfter(after, limit)),
   };
 }

@@ -1,7 +1,9 @@
 import type pg from 'pg';
+import { AUDIT_COLUMNS, auditValuesOf, connectorAudit, planBulkReplay, queuedOf, replayAudit, type AuditActor, type AuditEntry, type ReplayCandidate } from '../audit.js';
 import { recordFromRow, type RecordRow } from '../rows.js';
 import type {
   AttemptRecord,
+  BulkReplaySelection,
   DeadStats,
   DeliveryDetail,
   DeliveryFilter,
@@ -13,6 +15,7 @@ import type {
   ReplaySelection,
 } from '../types.js';
 import { inTransaction, type Sql } from './db.js';
+import { candidatesQuery } from './delivery-search.js';
 
 /** The columns a `RecordRow` reads, from deliveries `d` joined with events `e`. */
 const RECORD_COLUMNS = `d.id, e.id AS event_id, e.type, e.source, e.subject, d.route, d.connector, d.status, d.attempts,
@@ -97,32 +100,11 @@ export const deliveryQueries = {
     return rows.map((row) => ({ connector: row.connector, since: row.paused_at }));
   },
 
-  replay(pool: pg.Pool, selection: ReplaySelection, now: number): Promise<ReplayResult> {
+  replay(pool: pg.Pool, selection: ReplaySelection, now: number, actor: AuditActor | undefined): Promise<ReplayResult> {
     return inTransaction(pool, async (client) => {
-      if ('filter' in selection) {
-        const { connector, route, since } = selection.filter;
-        const { rows } = await client.query<{ id: number }>(REQUEUE_MATCHING, [now, connector ?? null, route ?? null, since ?? null]);
-        return { queued: rows.map((row) => row.id).sort((a, b) => a - b), skipped: [] };
-      }
-      const wanted = [...new Set(selection.ids)];
-      const { rows } = await client.query<{ id: number; status: DeliveryStatus }>('SELECT id, status FROM deliveries WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE', [wanted]);
-      const statusOf = new Map(rows.map((row) => [row.id, row.status]));
-      const queued: number[] = [];
-      const skipped: ReplayResult['skipped'][number][] = [];
-      const dead: number[] = [];
-      const resent: number[] = [];
-      for (const id of wanted) {
-        const status = statusOf.get(id);
-        if (status === undefined) skipped.push({ id, reason: 'not_found' });
-        else if (status === 'pending') skipped.push({ id, reason: 'pending' });
-        else {
-          (status === 'dead' ? dead : resent).push(id);
-          queued.push(id);
-        }
-      }
-      await client.query(REQUEUE_DEAD, [now, dead]);
-      await client.query(RESEND, [now, resent]);
-      return { queued, skipped };
+      const result = await replayIn(client, selection, now);
+      if (actor) await insertAudit(client, replayAudit(selection, result, actor, now));
+      return result;
     });
   },
 
@@ -131,17 +113,66 @@ export const deliveryQueries = {
     return rowCount ?? 0;
   },
 
-  async pause(sql: Sql, connector: string, now: number): Promise<boolean> {
-    const { rowCount } = await sql.query('INSERT INTO connector_pauses (connector, paused_at) VALUES ($1, $2) ON CONFLICT (connector) DO NOTHING', [connector, now]);
-    return (rowCount ?? 0) > 0;
+  pause(pool: pg.Pool, connector: string, now: number, actor: AuditActor | undefined): Promise<boolean> {
+    return inTransaction(pool, async (client) => {
+      const { rowCount } = await client.query('INSERT INTO connector_pauses (connector, paused_at) VALUES ($1, $2) ON CONFLICT (connector) DO NOTHING', [connector, now]);
+      const changed = (rowCount ?? 0) > 0;
+      if (actor) await insertAudit(client, connectorAudit('pause', connector, changed, actor, now));
+      return changed;
+    });
   },
 
-  resume(pool: pg.Pool, connector: string, now: number): Promise<boolean> {
+  resume(pool: pg.Pool, connector: string, now: number, actor: AuditActor | undefined): Promise<boolean> {
     return inTransaction(pool, async (client) => {
       const { rowCount } = await client.query('DELETE FROM connector_pauses WHERE connector = $1', [connector]);
-      if (!rowCount) return false;
-      await client.query(RESTART_BUDGETS, [connector, now]);
-      return true;
+      const changed = (rowCount ?? 0) > 0;
+      if (changed) await client.query(RESTART_BUDGETS, [connector, now]);
+      if (actor) await insertAudit(client, connectorAudit('resume', connector, changed, actor, now));
+      return changed;
     });
   },
 };
+
+/** Inside a replay's transaction: what the selection names, queued again. */
+async function replayIn(client: Sql, selection: ReplaySelection, now: number): Promise<ReplayResult> {
+  if ('search' in selection) return bulkReplay(client, selection, now);
+  if ('filter' in selection) {
+    const { connector, route, since } = selection.filter;
+    const { rows } = await client.query<{ id: number }>(REQUEUE_MATCHING, [now, connector ?? null, route ?? null, since ?? null]);
+    return { queued: rows.map((row) => row.id).sort((a, b) => a - b), skipped: [] };
+  }
+  const wanted = [...new Set(selection.ids)];
+  const { rows } = await client.query<{ id: number; status: DeliveryStatus }>('SELECT id, status FROM deliveries WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE', [wanted]);
+  const statusOf = new Map(rows.map((row) => [row.id, row.status]));
+  const queued: number[] = [];
+  const skipped: ReplayResult['skipped'][number][] = [];
+  const dead: number[] = [];
+  const resent: number[] = [];
+  for (const id of wanted) {
+    const status = statusOf.get(id);
+    if (status === undefined) skipped.push({ id, reason: 'not_found' });
+    else if (status === 'pending') skipped.push({ id, reason: 'pending' });
+    else {
+      (status === 'dead' ? dead : resent).push(id);
+      queued.push(id);
+    }
+  }
+  await client.query(REQUEUE_DEAD, [now, dead]);
+  await client.query(RESEND, [now, resent]);
+  return { queued, skipped };
+}
+
+/** The deliveries a count showed, locked, then replayed as `planBulkReplay` decides. */
+async function bulkReplay(client: Sql, selection: BulkReplaySelection, now: number): Promise<ReplayResult> {
+  const query = candidatesQuery(selection.search, selection.upTo, selection.asOf);
+  const { rows } = await client.query<ReplayCandidate>(query.text, query.values);
+  const plan = planBulkReplay(rows, selection.search.statuses, selection.asOf);
+  await client.query(REQUEUE_DEAD, [now, plan.requeue]);
+  await client.query(RESEND, [now, plan.resend]);
+  return { queued: queuedOf(plan), skipped: plan.skipped };
+}
+
+/** An audit row, in the transaction of the action it records (or on its own). */
+export async function insertAudit(sql: Sql, entry: AuditEntry): Promise<void> {
+  await sql.query(`INSERT INTO audit_log (${AUDIT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, auditValuesOf(entry));
+}

@@ -9,6 +9,7 @@ import { createConnectorState } from './connector-state.js';
 import { createPool, exclusively, LOCKS, migrate, type PoolOptions } from './db.js';
 import { postgresFailure, retryingContention, toStoreError } from './errors.js';
 import { createPostgresOutbox } from './leases.js';
+import { createPostgresAudit } from './audit.js';
 import { createPostgresOperations } from './operations.js';
 
 /** The store on one PostgreSQL database, for any number of processes (replicas) at once. */
@@ -68,6 +69,7 @@ function createPostgresAdapter(pool: pg.Pool): StoreAdapter {
     outbox: createPostgresOutbox(pool),
     operations: createPostgresOperations(pool),
     connectorState: createConnectorState(pool),
+    audit: createPostgresAudit(pool),
     prune: (cut) =>
       retryingContention(() =>
         // One replica prunes at a time; the others find the lock taken and leave the round to it.

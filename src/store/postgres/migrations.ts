@@ -128,6 +128,24 @@ export const MIGRATIONS: readonly { readonly version: number; readonly sql: stri
     `,
   },
   {
+    version: 3,
+    sql: `
+      -- Operators' actions (src/store/audit.ts), as the SQLite store's migration 8. Pruned after store.audit_ttl.
+      CREATE TABLE audit_log (
+        id      bigserial PRIMARY KEY,
+        at      bigint  NOT NULL,
+        action  text    NOT NULL,
+        via     text    NOT NULL,
+        actor   text    NOT NULL,
+        address text,
+        target  text,
+        count   integer NOT NULL,
+        detail  text
+      );
+      CREATE INDEX audit_log_at ON audit_log (at);
+    `,
+  },
+  {
     version: 5,
     sql: `
       -- Each connector's health as the dispatcher judged it (src/dispatch/health.ts), as the SQLite store's

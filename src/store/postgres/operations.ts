@@ -18,10 +18,10 @@ export function createPostgresOperations(pool: pg.Pool): OperationsAdapter {
     delivery: (id) => deliveryQueries.delivery(pool, id),
     trace: (eventId) => trace(pool, eventId),
     paused: () => deliveryQueries.paused(pool),
-    replay: (selection, now) => retryingContention(() => deliveryQueries.replay(pool, selection, now)),
+    replay: (selection, now, actor) => retryingContention(() => deliveryQueries.replay(pool, selection, now, actor)),
     purgeDead: (before, connector) => retryingContention(() => deliveryQueries.purgeDead(pool, before, connector)),
-    pause: (connector, now) => retryingContention(() => deliveryQueries.pause(pool, connector, now)),
-    resume: (connector, now) => retryingContention(() => deliveryQueries.resume(pool, connector, now)),
+    pause: (connector, now, actor) => retryingContention(() => deliveryQueries.pause(pool, connector, now, actor)),
+    resume: (connector, now, actor) => retryingContention(() => deliveryQueries.resume(pool, connector, now, actor)),
     async sizeBytes() {
       const { rows } = await pool.query<{ size: number }>('SELECT pg_database_size(current_database()) AS size');
       return rows[0]?.size;

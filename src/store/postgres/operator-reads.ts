@@ -1,9 +1,10 @@
 import type { CanonicalEvent } from '../../dialects/index.js';
 import { readActivity, type AttemptRow, type EventRow } from '../activity-reads.js';
-import type { ActivityCursor, CallRecord, ConnectorError, DeliverySearch, OperatorReadsAdapter, StoredEvent } from '../operator-reads.js';
+import { countFromRows, type ActivityCursor, type CallRecord, type ConnectorError, type DeliverySearch, type OperatorReadsAdapter, type StatusCountRow, type StoredEvent } from '../operator-reads.js';
 import { CALL_SOURCES, EVENT_SOURCES } from '../source-walk.js';
 import { callFromRow, recordFromRow, type CallRow, type RecordRow } from '../rows.js';
 import type { Sql } from './db.js';
+import { countQuery } from './delivery-search.js';
 
 /** A delivery as deliveries.ts reads it. */
 const RECORD_COLUMNS = `d.id, e.id AS event_id, e.type, e.source, e.subject, d.route, d.connector, d.status, d.attempts,
@@ -94,6 +95,10 @@ export function createOperatorReads(pool: Sql): OperatorReadsAdapter {
         [callId, limit],
       );
       return rows.map(recordFromRow);
+    },
+    async countDeliveries(search) {
+      const query = countQuery(search);
+      return countFromRows((await pool.query<StatusCountRow>(query.text, query.values)).rows);
     },
     async lastErrors(connectors) {
       if (connectors.length === 0) return [];

@@ -1,6 +1,7 @@
 import type { StoreAdapter } from '../core/adapter.js';
 import { createStoreCore } from '../core/index.js';
 import type { Store } from '../types.js';
+import { createAuditReads } from './audit.js';
 import { createCallReads } from './calls.js';
 import { createConnectionWriter, type Writer } from './connection-writer.js';
 import { createConnectorState } from './connector-state.js';
@@ -75,6 +76,7 @@ function createSqliteAdapter(db: Db, path: string, writer: Writer, unlock: () =>
   const leases = createLeases(db);
   const calls = createSqliteCalls(db, callReads, writer);
   const ping = db.prepare('SELECT 1');
+  const auditReads = createAuditReads(db);
   return {
     name: 'SQLite',
     failure: sqliteFailure,
@@ -99,6 +101,13 @@ function createSqliteAdapter(db: Db, path: string, writer: Writer, unlock: () =>
     },
     operations: createSqliteOperations(db, path, callReads, reads, writer),
     connectorState: createConnectorState(db, writer),
+    audit: {
+      record: async (entry) => {
+        await writer.write('audit', entry);
+      },
+      log: (page) => auditReads.log(page),
+      prune: (olderThan, limit) => writer.write('pruneAudit', olderThan, limit),
+    },
     async prune(cut) {
       const removed = await writer.write('prune', cut);
       // Which calls went is not told; the calls of the next events are read again.

@@ -169,6 +169,24 @@ export const MIGRATIONS: readonly { readonly version: number; readonly sql: stri
     `,
   },
   {
+    version: 8,
+    sql: `
+      -- Operators' actions (src/store/audit.ts): when, what, how many, from where. Pruned after store.audit_ttl.
+      CREATE TABLE audit_log (
+        id      INTEGER PRIMARY KEY AUTOINCREMENT,
+        at      INTEGER NOT NULL,
+        action  TEXT    NOT NULL,
+        via     TEXT    NOT NULL,
+        actor   TEXT    NOT NULL,
+        address TEXT,
+        target  TEXT,
+        count   INTEGER NOT NULL,
+        detail  TEXT
+      );
+      CREATE INDEX audit_log_at ON audit_log (at);
+    `,
+  },
+  {
     version: 10,
     sql: `
       -- Each connector's health as the dispatcher judged it (src/dispatch/health.ts): up, down (probed) or held

@@ -1,5 +1,6 @@
 import type { CheckEnd } from '../../lifecycle/call-checks.js';
 import { DUPLICATE } from '../../lifecycle/dedupe.js';
+import type { AuditActor, AuditEntry } from '../audit.js';
 import type { PruneCut } from '../core/adapter.js';
 import type { CallState, CommitResult, ConnectorHealthRecord, DeliveryOutcome, ReplayResult, ReplaySelection, RouteTarget } from '../types.js';
 import { createCallWrites } from './calls.js';
@@ -78,10 +79,12 @@ export function createNamedWrites(db: Db) {
       if (end.check === 'missed') calls.markNotMissed(source, callId, now);
       else calls.endSummaryCheck(source, callId, end.revision, now);
     },
-    replay: (selection: ReplaySelection, now: number): ReplayResult => deliveries.replay(selection, now),
+    replay: (selection: ReplaySelection, now: number, actor: AuditActor | undefined): ReplayResult => deliveries.replay(selection, now, actor),
     purgeDead: (before: number, connector: string | undefined): number => deliveries.purgeDead(before, connector),
-    pause: (connector: string, now: number): boolean => deliveries.pause(connector, now),
-    resume: (connector: string, now: number): boolean => deliveries.resume(connector, now),
+    pause: (connector: string, now: number, actor: AuditActor | undefined): boolean => deliveries.pause(connector, now, actor),
+    resume: (connector: string, now: number, actor: AuditActor | undefined): boolean => deliveries.resume(connector, now, actor),
+    audit: (entry: AuditEntry): void => deliveries.audit(entry),
+    pruneAudit: (olderThan: number, limit: number): number => deliveries.pruneAudit(olderThan, limit),
     recordHealth: (next: ConnectorHealthRecord, now: number): boolean => health.record(next, now),
     prune: db.transaction((cut: PruneCut): { events: number; calls: number } => ({
       events: pruneEvents.run(cut).changes,
@@ -113,6 +116,8 @@ export const WRITE_LABELS: Readonly<Record<WriteName, string>> = {
   purgeDead: 'purge deliveries',
   pause: 'pause a connector',
   resume: 'resume a connector',
+  audit: 'record an audit row',
+  pruneAudit: 'prune the audit',
   recordHealth: 'record connector health',
   prune: 'prune',
   probe: 'write',

@@ -1,7 +1,8 @@
 import type { CanonicalEvent } from '../../dialects/index.js';
 import { readActivity, type AttemptRow, type EventRow } from '../activity-reads.js';
-import type { ActivityCursor, CallRecord, ConnectorError, DeliverySearch, OperatorReadsAdapter, StoredEvent } from '../operator-reads.js';
+import { countFromRows, type ActivityCursor, type CallRecord, type ConnectorError, type DeliveryCount, type DeliverySearch, type OperatorReadsAdapter, type StatusCountRow, type StoredEvent } from '../operator-reads.js';
 import { CALL_SOURCES, EVENT_SOURCES } from '../source-walk.js';
+import { OTHER_FILTERS, SHAPES, searchParamsOf, shapeOf, STATUS, STATUS_FILTER, type SearchParams, type Shape } from './delivery-search.js';
 import { callFromRow, recordFromRow, type CallRow, type RecordRow } from '../rows.js';
 import type { Db } from './db.js';
 
@@ -10,33 +11,30 @@ const RECORD_COLUMNS = `d.id, e.id AS event_id, e.type, e.source, e.subject, d.r
   CASE WHEN d.skip_reason IS NOT NULL THEN 'skipped' ELSE d.status END AS status, d.attempts,
   d.next_attempt_at, d.last_error, d.created_at, d.updated_at, d.replay, d.skip_reason`;
 
-/** The filters of a search but the events it starts from; `CROSS JOIN`s below keep SQLite's join order as written. */
-const FILTERS = `(@statuses IS NULL
-        OR (d.skip_reason IS NULL AND d.status IN (SELECT value FROM json_each(@statuses)))
-        OR (d.skip_reason IS NOT NULL AND 'skipped' IN (SELECT value FROM json_each(@statuses))))
-    AND (@connector IS NULL OR d.connector = @connector) AND (@route IS NULL OR d.route = @route)
-    AND (@type IS NULL OR e.type = @type)
-    AND (@since IS NULL OR d.created_at >= @since) AND (@until IS NULL OR d.created_at < @until)
+const FILTERS = `${STATUS_FILTER}
+    AND ${OTHER_FILTERS}
     AND (@before IS NULL OR d.id < @before)`;
 
-interface SearchParams {
-  statuses: string | null; connector: string | null; route: string | null; type: string | null; event: string | null;
-  call: string | null; since: number | null; until: number | null; before: number | null; limit: number;
-}
+type PageParams = SearchParams & { before: number | null; limit: number };
+
+/** A count per status, and the newest id, of what a search matches (no page: every match). */
+const countOf = (shape: Shape) =>
+  `SELECT status, COUNT(*) AS n, MAX(id) AS newest FROM (${SHAPES[shape](`d.id, ${STATUS} AS status`, `${STATUS_FILTER} AND ${OTHER_FILTERS}`)}) GROUP BY status`;
+
+/**
+ * A bulk replay's count: every match, not a page. Through an event or a call it reads their deliveries
+ * only; down the ids it reads what the filters cannot narrow by an index, as the replay it precedes does.
+ */
+const COUNT_SQL = { byEvent: countOf('byEvent'), byCall: countOf('byCall'), walk: countOf('walk') } as const;
 
 type CallRecordRow = CallRow & { updated_at: number };
 const callRecordOf = (row: CallRecordRow): CallRecord => ({ ...callFromRow(row), updatedAt: row.updated_at });
 
 /** Each read's statement; exported for the plan checks of test/integration/operator-reads.test.ts. */
 export const SQL = {
-  byEvent: `SELECT ${RECORD_COLUMNS} FROM events m CROSS JOIN deliveries d CROSS JOIN events e
-      WHERE m.id = @event AND (@call IS NULL OR m.subject = @call) AND d.event_seq = m.seq AND e.seq = d.event_seq AND ${FILTERS}
-      ORDER BY d.id DESC LIMIT @limit`,
-  byCall: `WITH RECURSIVE ${EVENT_SOURCES}
-     SELECT ${RECORD_COLUMNS} FROM sources CROSS JOIN events e CROSS JOIN deliveries d
-      WHERE e.source = sources.source AND e.subject = @call AND d.event_seq = e.seq AND ${FILTERS}
-      ORDER BY d.id DESC LIMIT @limit`,
-  walk: `SELECT ${RECORD_COLUMNS} FROM deliveries d CROSS JOIN events e WHERE e.seq = d.event_seq AND ${FILTERS} ORDER BY d.id DESC LIMIT @limit`,
+  byEvent: SHAPES.byEvent(RECORD_COLUMNS, FILTERS, 'ORDER BY d.id DESC LIMIT @limit'),
+  byCall: SHAPES.byCall(RECORD_COLUMNS, FILTERS, 'ORDER BY d.id DESC LIMIT @limit'),
+  walk: SHAPES.walk(RECORD_COLUMNS, FILTERS, 'ORDER BY d.id DESC LIMIT @limit'),
   callsWithId: `WITH RECURSIVE ${CALL_SOURCES}
      SELECT c.*, NULL AS end_event_key FROM sources CROSS JOIN calls c WHERE c.source = sources.source AND c.call_id = ? ORDER BY c.source`,
   callsWithNumber: `SELECT * FROM (
@@ -61,9 +59,16 @@ export const SQL = {
 
 /** The operators' reads on the reading connection; the store core guards them (src/store/core/operator-reads.ts). */
 export function createOperatorReads(db: Db): OperatorReadsAdapter {
-  const byEvent = db.prepare<[SearchParams], RecordRow>(SQL.byEvent);
-  const byCall = db.prepare<[SearchParams], RecordRow>(SQL.byCall);
-  const walk = db.prepare<[SearchParams], RecordRow>(SQL.walk);
+  const pages = {
+    byEvent: db.prepare<[PageParams], RecordRow>(SQL.byEvent),
+    byCall: db.prepare<[PageParams], RecordRow>(SQL.byCall),
+    walk: db.prepare<[PageParams], RecordRow>(SQL.walk),
+  };
+  const counts = {
+    byEvent: db.prepare<[SearchParams], StatusCountRow>(COUNT_SQL.byEvent),
+    byCall: db.prepare<[SearchParams], StatusCountRow>(COUNT_SQL.byCall),
+    walk: db.prepare<[SearchParams], StatusCountRow>(COUNT_SQL.walk),
+  };
   const callsWithId = db.prepare<[string], CallRecordRow>(SQL.callsWithId);
   const callsWithNumber = db.prepare<[{ digits: string; limit: number }], CallRecordRow>(SQL.callsWithNumber);
   const eventsOfCall = db.prepare<[string, number], { body: string; received_at: number }>(SQL.eventsOfCall);
@@ -74,24 +79,17 @@ export function createOperatorReads(db: Db): OperatorReadsAdapter {
   const activityEnd = db.prepare<[], ActivityCursor>(SQL.activityEnd);
 
   function searchDeliveries(search: DeliverySearch) {
-    const params: SearchParams = {
-      statuses: search.statuses ? JSON.stringify(search.statuses) : null,
-      connector: search.connector ?? null,
-      route: search.route ?? null,
-      type: search.type ?? null,
-      event: search.event ?? null,
-      call: search.call ?? null,
-      since: search.since ?? null,
-      until: search.until ?? null,
-      before: search.before ?? null,
-      limit: search.limit,
-    };
-    const statement = params.event !== null ? byEvent : params.call !== null ? byCall : walk;
-    return statement.all(params).map(recordFromRow);
+    const params: PageParams = { ...searchParamsOf(search), before: search.before ?? null, limit: search.limit };
+    return pages[shapeOf(search)].all(params).map(recordFromRow);
+  }
+
+  function countDeliveries(search: Omit<DeliverySearch, 'before' | 'limit'>): DeliveryCount {
+    return countFromRows(counts[shapeOf(search)].all(searchParamsOf(search)));
   }
 
   return {
     searchDeliveries,
+    countDeliveries,
     callsWithId: (callId) => callsWithId.all(callId).map(callRecordOf),
     callsWithNumber: (digits, limit) => callsWithNumber.all({ digits, limit }).map(callRecordOf),
     eventsOfCall: (callId, limit) =>
