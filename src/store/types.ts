@@ -10,6 +10,7 @@ import type {
   SummaryVerdict,
 } from '../lifecycle/types.js';
 import type { OperatorReads } from './operator-reads.js';
+import type { KeptRaw } from './raw.js';
 
 // The call's row, the commit request and the decisions belong to the lifecycle rules, which the store applies.
 export type * from '../lifecycle/types.js';
@@ -169,6 +170,8 @@ export interface StoreOptions {
   readonly synchronous?: 'full' | 'normal';
   /** Commits waiting at once beyond which `commit` rejects at once with OVERLOADED. */
   readonly maxPendingCommits?: number;
+  /** Keep the request each event arrived in (body and headers, secrets redacted) with it, pruned with it (default true). */
+  readonly keepRaw?: boolean;
 }
 
 /** `skipped`: the connector chose not to send (e.g. an update older than one delivered); final, like `delivered`. */
@@ -292,6 +295,8 @@ export interface EventTrace {
   /** The call the event belongs to, while the store still knows it. */
   readonly call: CallState | undefined;
   readonly deliveries: readonly DeliveryRecord[];
+  /** The request it arrived in, when kept (`keepRaw`); a derived event has none. */
+  readonly raw?: KeptRaw;
 }
 
 export interface PauseRecord {

@@ -127,4 +127,13 @@ export const MIGRATIONS: readonly { readonly version: number; readonly sql: stri
       CREATE INDEX deliveries_errors ON deliveries (connector, updated_at) WHERE last_error IS NOT NULL;
     `,
   },
+  {
+    version: 4,
+    sql: `
+      -- The request each event arrived in, as the SQLite store's migration 9: on the event's row, written by the
+      -- same insert and pruned with it; both NULL when nothing was kept.
+      ALTER TABLE events ADD COLUMN raw_body bytea;
+      ALTER TABLE events ADD COLUMN raw_headers text;
+    `,
+  },
 ];

@@ -168,4 +168,14 @@ export const MIGRATIONS: readonly { readonly version: number; readonly sql: stri
       CREATE INDEX deliveries_errors ON deliveries (connector, updated_at) WHERE last_error IS NOT NULL;
     `,
   },
+  {
+    version: 9,
+    sql: `
+      -- The request each event arrived in (store.keep_raw, src/store/raw.ts): the body's bytes and the headers as a
+      -- JSON array of [name, value], secrets redacted. On the event's row, so it is written by the same insert and
+      -- pruned with it; both NULL when nothing was kept.
+      ALTER TABLE events ADD COLUMN raw_body BLOB;
+      ALTER TABLE events ADD COLUMN raw_headers TEXT;
+    `,
+  },
 ];
