@@ -129,6 +129,8 @@ export const storeSectionSchema = z
     synchronous: z.enum(['full', 'normal']).default('full'),
     /** Webhooks waiting for the store at once; beyond it, 503 OVERLOADED at once instead of a growing queue. */
     max_pending_commits: integer(1, 1_000_000).default(2048),
+    /** Keep the request each event arrived in (body and headers, verification secrets redacted) with the event. */
+    keep_raw: boolean().default(true),
   })
   .prefault({});
 
