@@ -176,6 +176,9 @@ export const MIGRATIONS: readonly { readonly version: number; readonly sql: stri
       -- pruned with it; both NULL when nothing was kept.
       ALTER TABLE events ADD COLUMN raw_body BLOB;
       ALTER TABLE events ADD COLUMN raw_headers TEXT;
+      -- The deliveries page by connector (src/store/operator-reads.ts): newest first within one connector, however
+      -- rare it is among the others (test/integration/page-indexes.test.ts).
+      CREATE INDEX deliveries_connector ON deliveries (connector, id);
     `,
   },
 ];

@@ -2,6 +2,8 @@ import type { CanonicalEvent } from '../../dialects/index.js';
 import type { CallRecord, ConnectorError, DeliverySearch, OperatorReadsAdapter, StoredEvent } from '../operator-reads.js';
 import { CALL_SOURCES, EVENT_SOURCES } from '../source-walk.js';
 import { callFromRow, recordFromRow, type CallRow, type RecordRow } from '../rows.js';
+import type { Statement } from 'better-sqlite3';
+import type { DeliveryStatus } from '../types.js';
 import type { Db } from './db.js';
 
 /** A delivery as deliveries.ts reads it: a skipped one is stored as delivered with its reason. */
@@ -35,7 +37,6 @@ export const SQL = {
      SELECT ${RECORD_COLUMNS} FROM sources CROSS JOIN events e CROSS JOIN deliveries d
       WHERE e.source = sources.source AND e.subject = @call AND d.event_seq = e.seq AND ${FILTERS}
       ORDER BY d.id DESC LIMIT @limit`,
-  walk: `SELECT ${RECORD_COLUMNS} FROM deliveries d CROSS JOIN events e WHERE e.seq = d.event_seq AND ${FILTERS} ORDER BY d.id DESC LIMIT @limit`,
   callsWithId: `WITH RECURSIVE ${CALL_SOURCES}
      SELECT c.*, NULL AS end_event_key FROM sources CROSS JOIN calls c WHERE c.source = sources.source AND c.call_id = ? ORDER BY c.source`,
   callsWithNumber: `SELECT * FROM (
@@ -51,11 +52,44 @@ export const SQL = {
   lastError: 'SELECT id, last_error, updated_at FROM deliveries WHERE connector = ? AND last_error IS NOT NULL ORDER BY updated_at DESC LIMIT 1',
 } as const;
 
+/** The statuses as stored: a skipped delivery is a delivered one with its reason. */
+const STATUS_TERMS: Readonly<Record<DeliveryStatus, string>> = {
+  pending: "d.status = 'pending'",
+  dead: "d.status = 'dead'",
+  delivered: "(d.status = 'delivered' AND d.skip_reason IS NULL)",
+  skipped: "(d.status = 'delivered' AND d.skip_reason IS NOT NULL)",
+};
+
+/**
+ * The newest-first walk with only the filters given, so SQLite plans it for
+ * them: each status a literal term (the partial indexes of pending and dead
+ * deliveries apply), a connector by `deliveries_connector`, and the walk
+ * itself a range of the primary key below the cursor (the first page's
+ * cursor is past every id), stopped by the limit.
+ */
+export function walkSql(search: Omit<DeliverySearch, 'limit' | 'event' | 'call' | 'before'>): string {
+  const terms = ['e.seq = d.event_seq', 'd.id < @before'];
+  if (search.statuses) terms.push(`(${[...new Set(search.statuses)].map((status) => STATUS_TERMS[status]).join(' OR ')})`);
+  if (search.connector !== undefined) terms.push('d.connector = @connector');
+  if (search.route !== undefined) terms.push('d.route = @route');
+  if (search.type !== undefined) terms.push('e.type = @type');
+  if (search.since !== undefined) terms.push('d.created_at >= @since');
+  if (search.until !== undefined) terms.push('d.created_at < @until');
+  return `SELECT ${RECORD_COLUMNS} FROM deliveries d CROSS JOIN events e WHERE ${terms.join(' AND ')} ORDER BY d.id DESC LIMIT @limit`;
+}
+
 /** The operators' reads on the reading connection; the store core guards them (src/store/core/operator-reads.ts). */
 export function createOperatorReads(db: Db): OperatorReadsAdapter {
   const byEvent = db.prepare<[SearchParams], RecordRow>(SQL.byEvent);
   const byCall = db.prepare<[SearchParams], RecordRow>(SQL.byCall);
-  const walk = db.prepare<[SearchParams], RecordRow>(SQL.walk);
+  const walks = new Map<string, Statement<[SearchParams], RecordRow>>();
+  /** One statement per set of filters given (a few dozen at most), prepared once. */
+  function walk(search: DeliverySearch): Statement<[SearchParams], RecordRow> {
+    const sql = walkSql(search);
+    let statement = walks.get(sql);
+    if (!statement) walks.set(sql, (statement = db.prepare<[SearchParams], RecordRow>(sql)));
+    return statement;
+  }
   const callsWithId = db.prepare<[string], CallRecordRow>(SQL.callsWithId);
   const callsWithNumber = db.prepare<[{ digits: string; limit: number }], CallRecordRow>(SQL.callsWithNumber);
   const eventsOfCall = db.prepare<[string, number], { body: string; received_at: number }>(SQL.eventsOfCall);
@@ -75,8 +109,9 @@ export function createOperatorReads(db: Db): OperatorReadsAdapter {
       before: search.before ?? null,
       limit: search.limit,
     };
-    const statement = params.event !== null ? byEvent : params.call !== null ? byCall : walk;
-    return statement.all(params).map(recordFromRow);
+    if (params.event !== null) return byEvent.all(params).map(recordFromRow);
+    if (params.call !== null) return byCall.all(params).map(recordFromRow);
+    return walk(search).all({ ...params, before: search.before ?? Number.MAX_SAFE_INTEGER }).map(recordFromRow);
   }
 
   return {
