@@ -11,6 +11,7 @@
  *   npm run bench -- --only-kafka      only the Kafka phases
  *   npm run bench -- --synchronous normal  the store at synchronous=NORMAL (the goals are stated at FULL, the default)
  *   npm run bench -- --profile DIR     only the ingest load, the bridge under --cpu-prof; prints its top entries
+ *   npm run bench -- --no-pages        skip the console pages and keep_raw phases (bench/pages.ts)
  *
  * Environment: BENCH_SECONDS (per round, default 10), BENCH_CONNECTIONS (default 50).
  */
@@ -22,6 +23,7 @@ import { KafkaScriptError, startBroker, TOOLS_MISSING, type Broker } from './bro
 import { closedLoop, openLoop, type LoadResult } from './load.js';
 import { webhooks } from './payloads.js';
 import { drained, drainedFrom, pendingDeliveries, startBaseline, startBridge, type Server } from './processes.js';
+import { keepRawPhase, pagesPhase } from './pages.js';
 import { topOfProfiles } from './profile.js';
 
 const { values: flags } = parseArgs({
@@ -29,6 +31,7 @@ const { values: flags } = parseArgs({
     smoke: { type: 'boolean', default: false },
     'no-kafka': { type: 'boolean', default: false },
     'only-kafka': { type: 'boolean', default: false },
+    'no-pages': { type: 'boolean', default: false },
     'memory-minutes': { type: 'string', default: '0.5' },
     profile: { type: 'string' },
     synchronous: { type: 'string', default: 'full' },
@@ -121,6 +124,10 @@ async function main(): Promise<void> {
     const goals: Goal[] = [];
 
     if (!flags['only-kafka']) await ingestPhases(dir, results, goals);
+    if (!flags['only-kafka'] && !flags['no-pages']) {
+      await keepRawPhase(results, { seconds: SECONDS, rounds: ROUNDS, connections: CONNECTIONS, synchronous: SYNCHRONOUS });
+      await pagesPhase(results, { smoke: SMOKE });
+    }
 
     // 4. Kafka: end to end at the maximum intake rate, then a backlog built while the broker is down.
     if (!SMOKE && !flags['no-kafka']) await kafkaPhases(results, goals, (results.maxRate as number | undefined) ?? 0);

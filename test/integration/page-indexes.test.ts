@@ -6,8 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPostgresStore, type PostgresStore } from '../../src/store/postgres/index.js';
 import { createSqliteStore, type SqliteStore } from '../../src/store/sqlite/index.js';
 import { createDatabase, postgresEnv, skipNote, type TestDatabase } from '../helpers/postgres.js';
-import { PAGE_READS, type ScaleFacts } from '../plans/page-reads.js';
-import { buildPostgresScale, buildSqliteScale } from '../plans/scale-store.js';
+import { PAGE_READS, type ScaleFacts } from '../../bench/page-reads.js';
+import { buildPostgresScale, buildSqliteScale } from '../../bench/scale-store.js';
 import { skipOrFail } from '../setup/skip-or-fail.js';
 
 /**

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { Db } from '../../src/store/sqlite/db.js';
+import type { Db } from '../src/store/sqlite/db.js';
 import type { ScaleFacts } from './page-reads.js';
 
 /**

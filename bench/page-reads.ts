@@ -1,4 +1,4 @@
-import type { Store } from '../../src/store/index.js';
+import type { Store } from '../src/store/index.js';
 
 /**
  * Every read a console page or an admin list makes, as a call on the store,
