@@ -179,6 +179,9 @@ export const MIGRATIONS: readonly { readonly version: number; readonly sql: stri
       -- The deliveries page by connector (src/store/operator-reads.ts): newest first within one connector, however
       -- rare it is among the others (test/integration/page-indexes.test.ts).
       CREATE INDEX deliveries_connector ON deliveries (connector, id);
+      -- The dead letters, newest first (the overview's link): a walk of this small index stopped by the page's limit,
+      -- not every dead delivery sorted.
+      CREATE INDEX deliveries_dead_id ON deliveries (id) WHERE status = 'dead';
     `,
   },
 ];
