@@ -15,6 +15,7 @@ export interface StoreConnection {
   readonly synchronous: 'full' | 'normal';
   readonly maxPendingCommits: number;
   readonly keepRaw: boolean;
+  readonly commitWindowMs: number;
 }
 
 export function storeOptionsOf(store: BridgeConfig['store']): StoreConnection {
@@ -40,6 +41,7 @@ export function storeOptionsOf(store: BridgeConfig['store']): StoreConnection {
     synchronous: store.synchronous,
     maxPendingCommits: store.max_pending_commits,
     keepRaw: store.keep_raw,
+    commitWindowMs: store.commit_window,
   };
 }
 

@@ -30,6 +30,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
     exclusive: options.serving === true,
     ...shared,
     ...(options.synchronous === undefined ? {} : { synchronous: options.synchronous }),
+    ...(options.commitWindowMs === undefined ? {} : { commitWindowMs: options.commitWindowMs }),
   });
 }
 
@@ -38,3 +39,4 @@ export type * from './types.js';
 export type * from './operator-reads.js';
 export { digitsOf } from './operator-reads.js';
 export { REDACTED, RAW_HEADER_BYTES, type KeptRaw } from './raw.js';
+export { healthAt, type HealthNow } from './connector-health.js';
