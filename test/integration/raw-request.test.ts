@@ -37,7 +37,7 @@ async function start(name: string, store: Record<string, unknown> = {}): Promise
   });
   const path = join(root, `${name}.yaml`);
   writeFileSync(path, YAML.stringify(config));
-  running = await startChildBridge(path, { env: { TEST_ADMIN_TOKEN: TOKEN } });
+  running = await startChildBridge(path, { env: { TEST_ADMIN_TOKEN: TOKEN }, timeoutMs: 60_000 });
   if (!running.adminUrl) throw new Error(`no admin API:\n${running.output()}`);
   return running;
 }
@@ -72,7 +72,7 @@ describe('the raw request of a webhook', () => {
     for (const secret of ['caller-secret', 'caller-cookie']) expect(text).not.toContain(secret);
   });
 
-  it('a header-verified source keeps its header name only; keep_raw off keeps nothing', async () => {
+  it('a header-verified source keeps its header name only; keep_raw off keeps nothing', { timeout: 120_000 }, async () => {
     let bridge = await start('static');
     const payload = audianV2Calls.initiated('c-static', { direction: 'inbound', from: '+15550001', to: '+15550002' }, Date.now());
     const sent = await postWebhook(`${bridge.url}/webhooks/plain`, payload, { sign: false, headers: { 'X-Shared-Key': STATIC } });
