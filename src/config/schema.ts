@@ -131,6 +131,8 @@ export const storeSectionSchema = z
     synchronous: z.enum(['full', 'normal']).default('full'),
     /** Webhooks waiting for the store at once; beyond it, 503 OVERLOADED at once instead of a growing queue. */
     max_pending_commits: integer(1, 1_000_000).default(2048),
+    /** Keep the request each event arrived in (body and headers, verification secrets redacted) with the event. */
+    keep_raw: boolean().default(true),
     /**
      * SQLite: a commit asked for while earlier ones are being written waits for them, at most this long, and
      * shares the next transaction and sync with every commit gathered meanwhile; 0 writes each turn's commits at once.

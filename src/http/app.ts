@@ -110,7 +110,9 @@ function webhookRoute(source: HttpSource, deps: HttpAppDeps, budget: BodyBudget,
         receivedAt,
         ...(source.dialects ? { accept: source.dialects } : {}),
       });
-      const result = await deps.acceptor.accept(event, receivedAt);
+      // Kept with the event unless `store.keep_raw` is off; the store leaves out the verification headers' values.
+      const raw = { body: rawBody, headers: headerPairs(ctx.req.rawHeaders), secretHeaders: source.verify.secretHeaders };
+      const result = await deps.acceptor.accept(event, receivedAt, raw);
       if (result.duplicate) {
         ctx.body = { id: result.id, duplicate: true };
         metrics.webhooks.inc({ source: source.name, outcome: 'duplicate' });
@@ -138,6 +140,13 @@ function webhookRoute(source: HttpSource, deps: HttpAppDeps, budget: BodyBudget,
       stopTimer();
     }
   };
+}
+
+/** Node's `rawHeaders` (name, value, name, value ...: as sent, repeats included) as pairs. */
+function headerPairs(flat: readonly string[]): [string, string][] {
+  const pairs: [string, string][] = [];
+  for (let index = 0; index + 1 < flat.length; index += 2) pairs.push([flat[index] as string, flat[index + 1] as string]);
+  return pairs;
 }
 
 /** A webhook taken, as the activity feed tells it: its parties as the call lifecycle knows them by now. */

@@ -14,6 +14,7 @@ import {
   type DeliveryRecord,
   type DeliverySearch,
   type DeliveryStatus,
+  type KeptRaw,
   type OperationsStore,
   type ReplaySelection,
 } from '../store/index.js';
@@ -96,6 +97,23 @@ function callViewOf(call: CallRecord) {
 }
 
 export type CallView = ReturnType<typeof callViewOf>;
+
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * The request an event arrived in (`store.keep_raw`), for JSON: the headers as
+ * `[name, value]` pairs in the order received (a secret's value `[redacted]`),
+ * the body as text when it is UTF-8, else base64; null when none was kept.
+ */
+export function rawViewOf(raw: KeptRaw | undefined) {
+  if (raw === undefined) return null;
+  const bytes = raw.body.byteLength;
+  try {
+    return { headers: raw.headers, body: UTF8.decode(raw.body), encoding: 'utf8' as const, bytes };
+  } catch {
+    return { headers: raw.headers, body: Buffer.from(raw.body.buffer, raw.body.byteOffset, bytes).toString('base64'), encoding: 'base64' as const, bytes };
+  }
+}
 
 function detailOf(detail: DeliveryDetail) {
   const { attempts, ...view } = viewOf(detail);
@@ -338,7 +356,10 @@ function deliveryOperations(store: OperationsStore, now: () => number, onQueued:
         receivedAt: iso(latest.receivedAt),
         call: latest.call ?? null,
         deliveries: latest.deliveries.map(viewOf),
-        others: others.map((trace) => ({ type: trace.event.type, source: trace.event.source, receivedAt: iso(trace.receivedAt), event: trace.event, deliveries: trace.deliveries.map(viewOf) })),
+        raw: rawViewOf(latest.raw),
+        others: others.map((trace) => ({
+          type: trace.event.type, source: trace.event.source, receivedAt: iso(trace.receivedAt), event: trace.event, deliveries: trace.deliveries.map(viewOf), raw: rawViewOf(trace.raw),
+        })),
       };
     },
 
