@@ -1,5 +1,5 @@
 import type { CanonicalEvent } from '../../dialects/index.js';
-import type { CallRecord, ConnectorError, DeliverySearch, OperatorReadsAdapter, StoredEvent } from '../operator-reads.js';
+import type { CallRecord, ConnectorError, DeliverySearch, EventSearch, ListedEvent, OperatorReadsAdapter, StoredEvent } from '../operator-reads.js';
 import { CALL_SOURCES, EVENT_SOURCES } from '../source-walk.js';
 import { callFromRow, recordFromRow, type CallRow, type RecordRow } from '../rows.js';
 import type { Db } from './db.js';
@@ -23,7 +23,17 @@ interface SearchParams {
   call: string | null; since: number | null; until: number | null; before: number | null; limit: number;
 }
 
+/** The filters of an events list but the call it may start from. */
+const EVENT_FILTERS = `(@type IS NULL OR e.type = @type) AND (@source IS NULL OR e.source = @source)
+    AND (@since IS NULL OR e.received_at >= @since) AND (@until IS NULL OR e.received_at < @until)
+    AND (@before IS NULL OR e.seq < @before)`;
+
+interface EventParams {
+  type: string | null; source: string | null; call: string | null; since: number | null; until: number | null; before: number | null; limit: number;
+}
+
 type CallRecordRow = CallRow & { updated_at: number };
+type EventRow = { seq: number; body: string; received_at: number };
 const callRecordOf = (row: CallRecordRow): CallRecord => ({ ...callFromRow(row), updatedAt: row.updated_at });
 
 /** Each read's statement; exported for the plan checks of test/integration/operator-reads.test.ts. */
@@ -43,6 +53,10 @@ export const SQL = {
        UNION
        SELECT * FROM (SELECT c.*, NULL AS end_event_key FROM calls c WHERE c.to_digits = @digits ORDER BY c.updated_at DESC LIMIT @limit))
      ORDER BY updated_at DESC LIMIT @limit`,
+  eventsWalk: `SELECT e.seq, e.body, e.received_at FROM events e WHERE ${EVENT_FILTERS} ORDER BY e.seq DESC LIMIT @limit`,
+  eventsByCall: `WITH RECURSIVE ${EVENT_SOURCES}
+     SELECT e.seq, e.body, e.received_at FROM sources CROSS JOIN events e
+      WHERE e.source = sources.source AND e.subject = @call AND ${EVENT_FILTERS} ORDER BY e.seq DESC LIMIT @limit`,
   eventsOfCall: `WITH RECURSIVE ${EVENT_SOURCES}
      SELECT e.body, e.received_at FROM sources CROSS JOIN events e WHERE e.source = sources.source AND e.subject = ? ORDER BY e.seq LIMIT ?`,
   deliveriesOfCall: `WITH RECURSIVE ${EVENT_SOURCES}
@@ -58,6 +72,8 @@ export function createOperatorReads(db: Db): OperatorReadsAdapter {
   const walk = db.prepare<[SearchParams], RecordRow>(SQL.walk);
   const callsWithId = db.prepare<[string], CallRecordRow>(SQL.callsWithId);
   const callsWithNumber = db.prepare<[{ digits: string; limit: number }], CallRecordRow>(SQL.callsWithNumber);
+  const eventsWalk = db.prepare<[EventParams], EventRow>(SQL.eventsWalk);
+  const eventsByCall = db.prepare<[EventParams], EventRow>(SQL.eventsByCall);
   const eventsOfCall = db.prepare<[string, number], { body: string; received_at: number }>(SQL.eventsOfCall);
   const deliveriesOfCall = db.prepare<[string, number], RecordRow>(SQL.deliveriesOfCall);
   const lastError = db.prepare<[string], { id: number; last_error: string; updated_at: number }>(SQL.lastError);
@@ -79,8 +95,23 @@ export function createOperatorReads(db: Db): OperatorReadsAdapter {
     return statement.all(params).map(recordFromRow);
   }
 
+  function listEvents(search: EventSearch): ListedEvent[] {
+    const params: EventParams = {
+      type: search.type ?? null,
+      source: search.source ?? null,
+      call: search.call ?? null,
+      since: search.since ?? null,
+      until: search.until ?? null,
+      before: search.before ?? null,
+      limit: search.limit,
+    };
+    const rows = (params.call !== null ? eventsByCall : eventsWalk).all(params);
+    return rows.map((row) => ({ seq: row.seq, event: JSON.parse(row.body) as CanonicalEvent, receivedAt: row.received_at }));
+  }
+
   return {
     searchDeliveries,
+    listEvents,
     callsWithId: (callId) => callsWithId.all(callId).map(callRecordOf),
     callsWithNumber: (digits, limit) => callsWithNumber.all({ digits, limit }).map(callRecordOf),
     eventsOfCall: (callId, limit) =>
