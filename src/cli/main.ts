@@ -208,6 +208,12 @@ async function main(argv: string[]): Promise<void> {
   }
 }
 
+// A reader that stops early (`| head`) closes the pipe: that ends the output, not in an error.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code !== 'EPIPE') throw err;
+  process.exit(process.exitCode ?? 0);
+});
+
 main(process.argv.slice(2)).catch((err: unknown) => {
   if (err instanceof ConfigError) {
     const issues = err.issues.map((issue) => `\n  - ${issue.path}: ${issue.message} [${issue.code}]`);

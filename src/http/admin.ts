@@ -124,6 +124,9 @@ export function createAdminApp(deps: AdminAppDeps): Koa {
     if (ctx.params.id === 'replay') throw methodNotAllowed(ctx, ['POST']);
     ctx.body = await operations.showDelivery(ctx.params.id as string);
   });
+  router.get('/admin/events', async (ctx) => {
+    ctx.body = await operations.listEvents(queryOf(ctx));
+  });
   router.get('/admin/events/:id', async (ctx) => {
     ctx.body = await operations.event(ctx.params.id as string);
   });

@@ -1,7 +1,7 @@
 import ms from 'ms';
 import { ExactInteger } from '../dialects/index.js';
 import { BridgeError } from '../errors.js';
-import { digitsOf, type AttemptRecord, type CallRecord, type DeliveryDetail, type DeliveryRecord, type DeliverySearch, type DeliveryStatus, type OperationsStore, type ReplaySelection } from '../store/index.js';
+import { digitsOf, type AttemptRecord, type CallRecord, type DeliveryDetail, type DeliveryRecord, type DeliverySearch, type DeliveryStatus, type EventSearch, type OperationsStore, type ReplaySelection } from '../store/index.js';
 
 /**
  * What an operator can do with the outbox, as JSON in and JSON out: the admin
@@ -152,6 +152,7 @@ function nonEmpty(value: unknown, key: string): string | undefined {
 }
 
 const FILTER_KEYS = new Set(['status', 'connector', 'route', 'type', 'event', 'call', 'since', 'until', 'limit', 'cursor']);
+const EVENT_FILTER_KEYS = new Set(['type', 'source', 'call', 'since', 'until', 'limit', 'cursor']);
 const CALL_SEARCH_KEYS = new Set(['phone', 'call', 'limit']);
 /** Most events and deliveries shown for one call. */
 const CALL_ROWS = 1000;
@@ -184,6 +185,20 @@ function deliverySearchOf(query: Query, now: number): DeliverySearch {
     ...(query.until ? { until: parseTime(query.until, 'until', now) } : {}),
     ...(query.cursor ? { before: parseId(query.cursor, 'cursor') } : {}),
     limit,
+  };
+}
+
+/** An events query (query-string form) as the store's search; unknown keys refused. */
+function eventSearchOf(query: Query, now: number): EventSearch {
+  refuseUnknown(query, EVENT_FILTER_KEYS, 'filter');
+  return {
+    ...(query.type ? { type: query.type } : {}),
+    ...(query.source ? { source: query.source } : {}),
+    ...(query.call ? { call: query.call } : {}),
+    ...(query.since ? { since: parseTime(query.since, 'since', now) } : {}),
+    ...(query.until ? { until: parseTime(query.until, 'until', now) } : {}),
+    ...(query.cursor ? { before: parseId(query.cursor, 'cursor') } : {}),
+    limit: parseLimit(query.limit, DEFAULT_LIMIT, MAX_LIMIT),
   };
 }
 
@@ -260,6 +275,21 @@ function deliveryOperations(store: OperationsStore, now: () => number, onQueued:
       const before = parseTime(options.before, 'before', now());
       const purged = await store.purgeDead(before, options.connector ? { connector: options.connector } : {});
       return { purged, before: iso(before) };
+    },
+
+    /**
+     * `{events, cursor}`: stored events, newest accepted first, each with when
+     * it was accepted; filters `type`, `source`, `call`, `since`, `until`;
+     * pass `cursor` back for the next page (absent on the last one).
+     */
+    async listEvents(query: Query) {
+      const search = eventSearchOf(query, now());
+      const rows = await store.listEvents(search);
+      const last = rows.at(-1);
+      return {
+        events: rows.map((stored) => ({ receivedAt: iso(stored.receivedAt), event: stored.event })),
+        ...(rows.length === search.limit && last ? { cursor: String(last.seq) } : {}),
+      };
     },
 
     /** The stored event, its call and its deliveries; `others` counts other events sharing the id (another type or source). */
