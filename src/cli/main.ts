@@ -81,10 +81,13 @@ function version(): string {
  * with it kafkajs and @slack/web-api, is loaded here, by the commands that
  * read a config, and not by `sign` or `help`.
  */
-async function load(flag: string | undefined): Promise<LoadedConfig> {
+async function load(flag: string | undefined, options: { standIns?: boolean } = {}): Promise<LoadedConfig> {
   const { CONNECTORS } = await import('../../connectors/index.js');
-  return loadConfig({ ...(flag ? { flag } : {}), env: process.env, cwd: process.cwd(), connectors: CONNECTORS });
+  return loadConfig({ ...(flag ? { flag } : {}), env: process.env, cwd: process.cwd(), connectors: CONNECTORS, ...options });
 }
+
+/** `send` and `explain` use no secret of the file but the one they sign or send with: the others may be unset (LoadedConfig.unset). */
+const loadWithoutSecrets = (flag: string | undefined) => load(flag, { standIns: true });
 
 /** The operator commands need only the store: the rest of the file is neither checked nor interpolated. */
 function loadStore(flag: string | undefined) {
@@ -189,7 +192,7 @@ async function main(argv: string[]): Promise<void> {
   }
   switch (command) {
     case 'explain':
-      return runExplain(values, load);
+      return runExplain(values, loadWithoutSecrets, loadStore);
     case 'serve':
       return serve(values.config);
     case 'check':
@@ -197,7 +200,7 @@ async function main(argv: string[]): Promise<void> {
     case 'sign':
       return sign({ ...(values.secret ? { secret: values.secret } : {}), ...(values['secret-env'] ? { secretEnv: values['secret-env'] } : {}), ...(values.file ? { file: values.file } : {}) });
     case 'send':
-      return send(rest, values, () => load(values.config));
+      return send(rest, values, () => loadWithoutSecrets(values.config));
     case 'subscriptions': {
       const { runSubscriptions } = await import('./subscriptions.js');
       return runSubscriptions(rest, values, load);

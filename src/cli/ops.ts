@@ -111,7 +111,7 @@ export interface OpsValues {
 }
 
 /** What the commands need, whether on the local file or over the admin API. */
-type Backend = Pick<Operations, 'listDeliveries' | 'showDelivery' | 'replay' | 'event' | 'listEvents' | 'calls' | 'call' | 'pause' | 'resume'> & {
+export type Backend = Pick<Operations, 'listDeliveries' | 'showDelivery' | 'replay' | 'event' | 'listEvents' | 'calls' | 'call' | 'pause' | 'resume'> & {
   purge: Operations['purge'];
   close(): Promise<void>;
 };
@@ -191,13 +191,18 @@ const REASONS: Record<string, string> = {
   not_found: 'no such delivery (dead ones stay until purged; delivered ones go with their event after dedupe_ttl)',
 };
 
+/** The admin API at --admin (or $AUDIAN_BRIDGE_ADMIN_URL), else the store the config names. */
+export async function openBackend(values: Pick<OpsValues, 'admin' | 'token-env' | 'config'>, load: (flag: string | undefined) => Promise<LoadedStore>): Promise<Backend> {
+  const adminUrl = values.admin ?? process.env.AUDIAN_BRIDGE_ADMIN_URL;
+  const tokenVariable = values['token-env'] ?? 'AUDIAN_BRIDGE_ADMIN_TOKEN';
+  return adminUrl ? remoteBackend(adminUrl, process.env[tokenVariable]) : localBackend(await load(values.config));
+}
+
 /** Runs one operator command; exits 64 on bad input, 1 on anything else it cannot do. */
 export async function runOps(command: string, args: readonly string[], values: OpsValues, load: (flag: string | undefined) => Promise<LoadedStore>): Promise<void> {
   try {
     if (values.status !== undefined && !STATUSES.includes(values.status)) usage(`--status must be one of ${STATUSES.join(', ')}`);
-    const adminUrl = values.admin ?? process.env.AUDIAN_BRIDGE_ADMIN_URL;
-    const tokenVariable = values['token-env'] ?? 'AUDIAN_BRIDGE_ADMIN_TOKEN';
-    const backend = adminUrl ? remoteBackend(adminUrl, process.env[tokenVariable]) : await localBackend(await load(values.config));
+    const backend = await openBackend(values, load);
     try {
       await runWith(backend, command, args, values);
     } finally {

@@ -2,6 +2,7 @@ import { randomBytes, randomInt } from 'node:crypto';
 import type { LoadedConfig, SourceConfig } from '../config/load.js';
 import { DIALECT_IDS, type DialectId } from '../dialects/index.js';
 import { signAudianRequest } from '../verify/index.js';
+import { ConfigError } from '../errors.js';
 import { CliError, UsageError } from './errors.js';
 import { SEED_EXAMPLES } from './examples.js';
 import { DEFAULT_SECRET_ENV, readInput, secretFromEnv } from './io.js';
@@ -266,8 +267,11 @@ async function resolveTarget(options: SendOptions, loadConfig: () => LoadedConfi
     const secret = process.env[secretEnv];
     return { url: options.url, headers: (raw) => ({ ...(secret ? signAudianRequest(raw, secret) : {}), ...extra }) };
   }
-  const { config, origin } = await loadConfig();
+  const { config, origin, unset } = await loadConfig();
   const source = pickSource(config.sources, options.source);
+  // An HMAC source's secret comes from --secret-env, not from the file.
+  const at = `sources[${config.sources.indexOf(source)}]`;
+  refuseUnsetIn(unset, ['server.', `${at}.path`, `${at}.verify.header.`]);
   const host = ['0.0.0.0', '::', '[::]'].includes(config.server.host) ? '127.0.0.1' : config.server.host;
   if (config.server.port === 0) throw new UsageError(`server.port is 0 in ${origin} (a free port picked at start): pass --url`);
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${config.server.port}${source.path}`;
@@ -277,6 +281,16 @@ async function resolveTarget(options: SendOptions, loadConfig: () => LoadedConfi
   }
   const header = source.verify.header;
   return { url, headers: () => ({ ...(header && !(header.name.toLowerCase() in lower(extra)) ? { [header.name]: header.value } : {}), ...extra }) };
+}
+
+/** The variables the file leaves unset where sending needs a value: where the bridge listens, and how the chosen source verifies. */
+function refuseUnsetIn(unset: LoadedConfig['unset'], prefixes: readonly string[]): void {
+  const needed = unset.filter(({ path }) => prefixes.some((prefix) => path.startsWith(prefix)));
+  if (needed.length === 0) return;
+  throw new ConfigError(
+    needed.map(({ path, name }) => ({ path, code: 'CONFIG_ENV_MISSING', message: `environment variable ${name} is not set, and send needs it (write \${${name}:-default} for a default)` })),
+    'CONFIG_ENV_MISSING',
+  );
 }
 
 /** Refused before anything waits or is sent: fetch cannot reach a bridge at any other scheme (`data:`, `file:`, `javascript:`). */
