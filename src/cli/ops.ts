@@ -220,7 +220,10 @@ async function runWith(backend: Backend, command: string, args: readonly string[
   const [sub, ...rest] = args;
   if (command === 'deliveries' && sub === 'show') {
     if (rest.length !== 1) usage('deliveries show takes one delivery id');
-    return print(await backend.showDelivery(rest[0] as string));
+    const detail = await backend.showDelivery(rest[0] as string);
+    print(detail);
+    if (detail.waiting) process.stderr.write(`${detail.waiting}\n`);
+    return;
   }
   if (command === 'deliveries' && sub === 'purge') {
     const answer = await backend.purge({ ...(values.status ? { status: values.status } : {}), ...(values.before ? { before: values.before } : {}), ...(values.connector ? { connector: values.connector } : {}) });
@@ -309,4 +312,9 @@ async function replay(backend: Backend, ids: readonly string[], values: OpsValue
   if (answer.ids.length > 0) lines.push(`  queued: ${answer.ids.join(', ')}`);
   for (const skipped of answer.skipped) lines.push(`  skipped ${skipped.id}: ${REASONS[skipped.reason] ?? skipped.reason}`);
   process.stdout.write(`${lines.join('\n')}\n`);
+  // An id named and not queued is a failure a script must see; a filter that matches nothing is not.
+  if (ids.length > 0 && answer.skipped.length > 0) {
+    process.stderr.write(`audian-bridge replay: ${answer.skipped.length} of the ${ids.length} deliveries named were not queued\n`);
+    process.exitCode = 1;
+  }
 }

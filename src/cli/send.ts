@@ -322,20 +322,31 @@ function parseHeader(value: string): [string, string] {
   return [value.slice(0, colon).trim(), value.slice(colon + 1).trim()];
 }
 
-/** Waits for the bridge's /readyz (it may still be starting), bounded. */
+/** A refused connection means nothing listens: past this long (a bridge just started may still be loading), it is reported at once. */
+const REFUSED_TIMEOUT_MS = 5_000;
+
+/**
+ * Waits for the bridge's /readyz (it may still be starting), bounded: 15 s
+ * for a bridge that answers but is not ready, 5 s while the connection is
+ * refused (no bridge listens there).
+ */
 async function waitUntilReady(url: string): Promise<void> {
   const readyz = new URL('/readyz', url).toString();
-  const deadline = Date.now() + READY_TIMEOUT_MS;
+  const started = Date.now();
   let last = 'no answer';
-  while (Date.now() < deadline) {
+  while (Date.now() < started + READY_TIMEOUT_MS) {
     try {
       const response = await fetch(readyz, { signal: AbortSignal.timeout(2_000) });
       if (response.ok) return;
       last = `${response.status}`;
     } catch (err) {
-      last = (err as Error).message;
+      const code = ((err as Error).cause as NodeJS.ErrnoException | undefined)?.code;
+      if (code === 'ECONNREFUSED' && Date.now() >= started + REFUSED_TIMEOUT_MS) {
+        throw new CliError(`nothing listens at ${new URL(url).host} (connection refused): is \`audian-bridge serve\` running? (or pass --url)`);
+      }
+      last = code ?? (err as Error).message;
     }
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
-  throw new CliError(`no bridge ready at ${readyz} after ${READY_TIMEOUT_MS / 1000}s (last: ${last})`);
+  throw new CliError(`no bridge ready at ${readyz} after ${READY_TIMEOUT_MS / 1000}s (last: ${last}): is \`audian-bridge serve\` running, and is it ready (its log says why not)?`);
 }

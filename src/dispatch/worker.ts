@@ -55,6 +55,8 @@ interface Worker {
   /** Settles the worker's `ready`. */
   readonly settleReady: (ok: boolean) => void;
   readonly stopping: () => boolean;
+  /** Deliveries claimed and not yet settled (the admin API's `inFlight`). */
+  readonly sending: { count: number };
 }
 
 /**
@@ -80,6 +82,7 @@ export function createWorker(name: string, target: DispatchTarget, deps: WorkerD
     halt: new AbortController(),
     settleReady,
     stopping: () => stopping,
+    sending: { count: 0 },
   };
   let done: Promise<void> = Promise.resolve();
   let halted: Promise<void> | undefined;
@@ -104,6 +107,8 @@ export function createWorker(name: string, target: DispatchTarget, deps: WorkerD
     },
     /** New deliveries are waiting: look at once. */
     notify: () => worker.sleep.wake(),
+    /** Deliveries claimed and not yet settled. */
+    inFlight: () => worker.sending.count,
     /** Settles true once the connector has started (or failed to, and sends are tried), false if stopped before. */
     ready,
     halt,
@@ -162,9 +167,11 @@ async function claimOnce(worker: Worker, inFlight: Set<Promise<void>>): Promise<
   const { batchSize: limit, maxPerCall } = worker.target;
   const batch = await store.claim(worker.name, now(), { limit, leaseMs: options.sendTimeoutMs + LEASE_MARGIN_MS, maxPerCall });
   if (batch.length > 0) {
+    worker.sending.count += batch.length;
     const sending: Promise<void> = sendBatch(worker, batch)
       .catch((err: unknown) => worker.log.error({ err }, 'sending a batch failed unexpectedly; its deliveries are retried when their lease ends'))
       .finally(() => {
+        worker.sending.count -= batch.length;
         inFlight.delete(sending);
         // The batch's calls may have their next delivery due now.
         worker.sleep.wake();

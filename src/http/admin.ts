@@ -101,6 +101,11 @@ function methodNotAllowed(ctx: Koa.Context, allowed: readonly string[]): BridgeE
   return new BridgeError('METHOD_NOT_ALLOWED', `${ctx.method} is not allowed on ${ctx.path} (see the Allow header)`);
 }
 
+/** Every route served, read off the router itself so the index never lags behind it. */
+function endpointsOf(router: Router): { method: string; path: string }[] {
+  return router.stack.flatMap((layer) => layer.methods.filter((method) => method !== 'HEAD').map((method) => ({ method, path: String(layer.path) })));
+}
+
 /**
  * The admin API (docs/operations.md), on its own listener: every
  * request needs the bearer token; answers are JSON, errors go through the
@@ -161,6 +166,9 @@ export function createAdminApp(deps: AdminAppDeps): Koa {
   });
   if (deps.subscriptions) addSubscriptionRoutes(router, deps.subscriptions);
   router.get('/metrics', metricsRoute(deps.metrics));
+  router.get('/admin', (ctx) => {
+    ctx.body = { endpoints: endpointsOf(router), ...(deps.console ? { console: '/ui/' } : {}), docs: 'docs/http-api.md' };
+  });
 
   app.on('error', (err: Error) => logger.debug({ err: err.message }, 'connection error'));
   app.use(errorHandler(logger));

@@ -165,6 +165,8 @@ export interface OperationsDeps {
   readonly now?: () => number;
   /** Told when deliveries became due (a replay, a resume), so a dispatcher in this process looks at once. */
   readonly onQueued?: (connectors?: readonly string[]) => void;
+  /** Per connector, deliveries being sent now; only the serving process knows (elsewhere `inFlight` is null). */
+  readonly inFlight?: () => ReadonlyMap<string, number>;
   /** The running config, redacted (src/config/redact.ts), and when it was loaded; only the serving process knows it. */
   readonly configuration?: () => { readonly config: unknown; readonly loadedAt: string };
 }
@@ -249,12 +251,14 @@ function deliveryOperations(store: OperationsStore, now: () => number, onQueued:
       return { deliveries: rows.map(viewOf), ...(rows.length === limit && last ? { cursor: String(last.id) } : {}) };
     },
 
-    /** One delivery with every attempt (`attempts`: at, outcome, error, duration_ms). */
+    /** One delivery with every attempt (`attempts`: at, outcome, error, duration_ms); a pending one of a paused connector says so (`pausedSince`, `waiting`). */
     async showDelivery(idText: string) {
       const id = parseId(idText, 'the delivery id');
-      const detail = await store.delivery(id);
+      const [detail, paused] = await Promise.all([store.delivery(id), store.paused()]);
       if (!detail) throw new BridgeError('NOT_FOUND', `no delivery ${id} (dead ones stay until purged; delivered ones go with their event after dedupe_ttl)`);
-      return detailOf(detail);
+      const pause = detail.status === 'pending' ? paused.find((row) => row.connector === detail.connector) : undefined;
+      // A paused connector's delivery stays pending with its nextAttemptAt in the past: say why it waits.
+      return { ...detailOf(detail), pausedSince: pause ? iso(pause.since) : null, ...(pause ? { waiting: `connector ${detail.connector} is paused: nothing is sent to it until \`audian-bridge resume ${detail.connector}\`` } : {}) };
     },
 
     /**
@@ -353,12 +357,14 @@ function connectorOperations(deps: OperationsDeps, now: () => number) {
     /**
      * Every configured connector (and any other that still has deliveries
      * waiting or dead): paused or not, pending (and since when the oldest
-     * waits), dead, and the latest error of a delivery still failing.
+     * waits), in flight (null outside the serving process), dead, and the
+     * latest error of a delivery still failing.
      */
     async connectors() {
       const [pending, dead, paused] = await Promise.all([store.pendingStats(), store.deadStats(), store.paused()]);
       const names = [...new Set([...deps.connectors, ...pending.map((row) => row.connector), ...dead.map((row) => row.connector)])];
       const errors = await store.lastErrors(names);
+      const sending = deps.inFlight?.();
       return {
         connectors: names.map((name) => {
           const waiting = pending.find((row) => row.connector === name);
@@ -370,6 +376,7 @@ function connectorOperations(deps: OperationsDeps, now: () => number) {
             paused: pause !== undefined,
             pausedSince: pause ? iso(pause.since) : null,
             pending: waiting?.n ?? 0,
+            inFlight: sending ? (sending.get(name) ?? 0) : null,
             oldestPendingAt: waiting ? iso(waiting.oldest) : null,
             dead: dead.find((row) => row.connector === name)?.n ?? 0,
             lastError: error ? { error: error.error, at: iso(error.at), deliveryId: error.deliveryId } : null,
