@@ -60,7 +60,7 @@ ${TIME}`,
   events: {
     usage: 'events list [--type T] [--source S] [--call ID] [--since TIME] [--until TIME] ... | events show ID',
     summary: 'list stored events, newest first; show one with its call and its deliveries',
-    help: `  events list [--type T] [--source audian/NAME] [--call ID] [--since TIME] [--until TIME]
+    help: `  events list [--type T] [--source NAME] [--call ID] [--since TIME] [--until TIME]
               [--limit N] [--cursor C] [--json]
                      stored events, newest accepted first (default 50): a table on a terminal,
                      JSON lines with --json or when piped; the count and the next --cursor on stderr
@@ -273,7 +273,8 @@ async function events(backend: Backend, sub: string | undefined, rest: readonly 
   }
   if (sub !== 'list' || rest.length > 0) usage('events takes list [filters] or show ID');
   const answer = await backend.listEvents({
-    type: values.type, source: values.source, call: values.call, since: values.since, until: values.until, limit: values.limit ?? '50', cursor: values.cursor,
+    // A source's name from the config (`main`) is the event's source `audian/main`.
+    type: values.type, source: values.source && !values.source.includes('/') ? `audian/${values.source}` : values.source, call: values.call, since: values.since, until: values.until, limit: values.limit ?? '50', cursor: values.cursor,
   });
   if (asTable(values)) process.stdout.write(eventsTable(answer.events));
   else jsonLines(answer.events);
