@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -73,6 +73,8 @@ export interface ScriptBroker {
   readonly brokers: string;
   /** Stops the broker process; its data stays. */
   stop(): Promise<void>;
+  /** Kills the broker process with SIGKILL (a crash, no clean shutdown); its data stays. */
+  kill(): Promise<void>;
   /** Starts it again on the same ports with the data it had. */
   restart(): Promise<void>;
   /** Stops it and removes its directory. */
@@ -108,6 +110,20 @@ export async function startScriptBroker(options: { autoCreate: boolean }): Promi
   return {
     brokers,
     stop,
+    async kill() {
+      const pid = Number(readFileSync(join(runDir, 'kafka.pid'), 'utf8').trim());
+      process.kill(pid, 'SIGKILL');
+      // Gone once signal 0 cannot reach it.
+      for (let tries = 0; tries < 200; tries++) {
+        try {
+          process.kill(pid, 0);
+        } catch {
+          return;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      throw new Error(`the broker (pid ${pid}) did not die of SIGKILL`);
+    },
     async restart() {
       await start(true);
     },

@@ -9,6 +9,7 @@ const hangups = holdHangups();
 const [
   { loadConfig, loadStoreConfig, reloadConfig },
   { describeStore },
+  { CHECK_HELP, CHECK_OPTIONS, runCheckConnect },
   { EXPLAIN_HELP, EXPLAIN_OPTIONS, runExplain },
   { BridgeError, ConfigError },
   { signAudianRequest },
@@ -18,9 +19,11 @@ const [
   { createProcessLogger, exitOnSignals },
   { send, SEND_HELP },
   { SUBSCRIPTIONS_HELP, SUBSCRIPTIONS_OPTIONS },
+  { TAIL_HELP, TAIL_OPTIONS },
 ] = await Promise.all([
   import('../config/load.js'),
   import('../config/store.js'),
+  import('./check-connect.js'),
   import('./explain.js'),
   import('../errors.js'),
   import('../verify/index.js'),
@@ -30,12 +33,13 @@ const [
   import('./process-exit.js'),
   import('./send.js'),
   import('./subscriptions-help.js'),
+  import('./tail-help.js'),
 ]);
 
 /** Each command's usage line and its longer help (`audian-bridge help COMMAND`). */
 const COMMANDS: Readonly<Record<string, { usage: string; summary: string; help?: string }>> = {
   serve: { usage: 'serve [--config FILE]', summary: 'run the receiver and dispatcher' },
-  check: { usage: 'check [--config FILE]', summary: 'validate the config, print routes and connectors' },
+  check: CHECK_HELP,
   sign: {
     usage: 'sign [--secret-env NAME] [--file F]',
     summary: 'print X-Audian-* headers for a body (F or stdin)',
@@ -47,6 +51,7 @@ const COMMANDS: Readonly<Record<string, { usage: string; summary: string; help?:
   explain: EXPLAIN_HELP,
   send: { usage: 'send [TYPE|SCENARIO] [--file F] [--dialect D] [--url URL] ...', summary: 'send realistic signed webhooks (a simulator)', help: SEND_HELP },
   ...OPS_HELP,
+  tail: TAIL_HELP,
   subscriptions: SUBSCRIPTIONS_HELP,
   help: { usage: 'help [COMMAND]', summary: 'this text, or one command in detail' },
 };
@@ -175,7 +180,9 @@ async function main(argv: string[]): Promise<void> {
       count: { type: 'string' },
       ...OPS_OPTIONS,
       ...EXPLAIN_OPTIONS,
+      ...CHECK_OPTIONS,
       ...SUBSCRIPTIONS_OPTIONS,
+      ...TAIL_OPTIONS,
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'V' },
     },
@@ -196,11 +203,17 @@ async function main(argv: string[]): Promise<void> {
     case 'serve':
       return serve(values.config);
     case 'check':
+      if (values.connect) return runCheckConnect(values, load);
+      if (values.timeout !== undefined) throw new UsageError('--timeout goes with check --connect');
       return check(values.config);
     case 'sign':
       return sign({ ...(values.secret ? { secret: values.secret } : {}), ...(values['secret-env'] ? { secretEnv: values['secret-env'] } : {}), ...(values.file ? { file: values.file } : {}) });
     case 'send':
       return send(rest, values, () => loadWithoutSecrets(values.config));
+    case 'tail': {
+      const { runTail } = await import('./tail.js');
+      return runTail(values, loadStore);
+    }
     case 'subscriptions': {
       const { runSubscriptions } = await import('./subscriptions.js');
       return runSubscriptions(rest, values, load);

@@ -1,10 +1,12 @@
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics.js';
-import type { Connector, Delivery, SendResult } from '../sdk/index.js';
+import type { ActivityFeed } from '../ops/activity.js';
+import { retriable, type Connector, type Delivery, type ProbeResult, type SendResult } from '../sdk/index.js';
 import type { ClaimedDelivery, DeliveryOutcome, OutboxStore } from '../store/index.js';
-import { createOutcomeJudge, type OutcomeOf } from './outcomes.js';
+import { createHealthGate, type HealthGate, type HealthOptions } from './health.js';
+import { createOutcomeJudge, heldOutcome, type OutcomeOf } from './outcomes.js';
 import type { RetryPolicy } from './retry.js';
-import { createWakeableSleep, type WakeableSleep } from './wakeable-sleep.js';
+import { createGatheredWake, createWakeableSleep, type WakeableSleep } from './wakeable-sleep.js';
 
 export interface DispatchOptions {
   /** Retries and giving up, unless a connector has its own (`DispatchTarget.retry`). */
@@ -13,6 +15,11 @@ export interface DispatchOptions {
   readonly pollIntervalMs: number;
   /** A send still running after this is aborted and counted as a retriable failure. */
   readonly sendTimeoutMs: number;
+  /**
+   * After new deliveries are committed, how long the worker waits before claiming (0: at once), so the deliveries
+   * of the commits meanwhile share one claim, one send and one outcome write; a batch that was not full waits as long.
+   */
+  readonly batchWindowMs?: number;
 }
 
 /** A connector as the dispatcher drives it. */
@@ -35,6 +42,9 @@ export interface WorkerDeps {
   readonly metrics?: Metrics;
   readonly now: () => number;
   readonly random: () => number;
+  readonly activity?: Pick<ActivityFeed, 'publish'>;
+  /** Connector health (health.ts): probing, flapping. */
+  readonly health: HealthOptions;
 }
 
 /** Beyond `send_timeout`, how long a claim lasts: time to write the outcomes after a send that used all of it. */
@@ -47,7 +57,10 @@ interface Worker {
   readonly deps: WorkerDeps;
   readonly log: Logger;
   readonly outcomeOf: OutcomeOf;
+  readonly health: HealthGate;
   readonly sleep: WakeableSleep;
+  /** Wakes the worker once the batch window has passed: news of new deliveries, gathered (`batchWindowMs`). */
+  readonly wakeGathered: () => void;
   /** Aborts the sends in flight, once a stop's grace is over. */
   readonly abort: AbortController;
   /** Aborted when the worker stops: a `start()` still running is no longer waited for. */
@@ -71,13 +84,16 @@ export function createWorker(name: string, target: DispatchTarget, deps: WorkerD
   const ready = new Promise<boolean>((resolve) => (settleReady = resolve));
   const log = deps.logger.child({ connector: name });
   const policy = target.retry ?? deps.options.retry;
+  const sleep = createWakeableSleep();
   const worker: Worker = {
     name,
     target,
     deps,
     log,
     outcomeOf: createOutcomeJudge({ connector: name, policy, log, ...(deps.metrics ? { metrics: deps.metrics } : {}), random: deps.random }),
-    sleep: createWakeableSleep(),
+    health: createHealthGate({ connector: name, store: deps.store, log, now: deps.now, random: deps.random, options: deps.health, refreshMs: deps.options.pollIntervalMs }),
+    sleep,
+    wakeGathered: createGatheredWake(() => sleep.wake(), deps.options.batchWindowMs ?? 0),
     abort: new AbortController(),
     halt: new AbortController(),
     settleReady,
@@ -105,8 +121,8 @@ export function createWorker(name: string, target: DispatchTarget, deps: WorkerD
     start() {
       if (!stopping) done = run(worker, after);
     },
-    /** New deliveries are waiting: look at once. */
-    notify: () => worker.sleep.wake(),
+    /** New deliveries are waiting: look once the batch window has passed (at once without one). */
+    notify: () => worker.wakeGathered(),
     /** Deliveries claimed and not yet settled. */
     inFlight: () => worker.sending.count,
     /** Settles true once the connector has started (or failed to, and sends are tried), false if stopped before. */
@@ -135,7 +151,9 @@ async function run(worker: Worker, after: Promise<void>): Promise<void> {
   while (!worker.stopping()) {
     try {
       if (inFlight.size >= slots) await Promise.race(inFlight);
-      else await claimOnce(worker, inFlight);
+      else if (await worker.health.admits()) await claimOnce(worker, inFlight);
+      // Down or held: nothing is claimed; probes when due.
+      else await worker.health.whileUnavailable((ms) => worker.sleep.sleep(ms), () => probe(worker));
     } catch (err) {
       worker.log.error({ err }, 'cannot read the outbox; trying again shortly');
       await worker.sleep.sleep(worker.deps.options.pollIntervalMs);
@@ -173,8 +191,10 @@ async function claimOnce(worker: Worker, inFlight: Set<Promise<void>>): Promise<
       .finally(() => {
         worker.sending.count -= batch.length;
         inFlight.delete(sending);
-        // The batch's calls may have their next delivery due now.
-        worker.sleep.wake();
+        // The batch's calls may have their next delivery due now. After a batch that was not full, what arrives
+        // next is gathered first, as news of new deliveries is: a full one says a backlog is being drained.
+        if (batch.length >= limit) worker.sleep.wake();
+        else worker.wakeGathered();
       });
     inFlight.add(sending);
     return;
@@ -187,28 +207,106 @@ async function claimOnce(worker: Worker, inFlight: Set<Promise<void>>): Promise<
   await worker.sleep.sleep(wait <= 0 ? options.pollIntervalMs : Math.min(options.pollIntervalMs, Math.max(5, wait)));
 }
 
+/** What one send of a batch came to, before any judgement. */
+interface Attempt {
+  readonly results: readonly (SendResult | undefined)[];
+  readonly durationMs: number;
+}
+
 async function sendBatch(worker: Worker, batch: ClaimedDelivery[]): Promise<void> {
-  const { options, metrics, now } = worker.deps;
+  const attempt = await attemptBatch(worker, batch);
+  const hold = await worker.health.judge(batch, attempt.results).catch((err: unknown) => {
+    worker.log.error({ err }, 'cannot record connector health; the batch is judged as usual');
+    return false;
+  });
+  await record(worker, batch, attempt, hold);
+}
+
+/**
+ * Sends a batch and times it. A send the dispatcher aborts at `send_timeout`
+ * is the connector's (`unreachable`): the target never answered; one aborted
+ * by a stop is nobody's.
+ */
+async function attemptBatch(worker: Worker, batch: readonly ClaimedDelivery[]): Promise<Attempt> {
+  const { options, metrics } = worker.deps;
   const deliveries: Delivery[] = batch.map((due) => ({ id: due.id, route: due.route, attempt: due.attempts + 1, event: due.event, ...(due.replay > 0 ? { replay: due.replay } : {}) }));
   const timeout = AbortSignal.timeout(options.sendTimeoutMs);
   const signal = AbortSignal.any([worker.abort.signal, timeout]);
   const started = performance.now();
-  let results: SendResult[];
+  let results: readonly (SendResult | undefined)[];
   try {
     results = await raceAbort(worker.target.connector.send(deliveries, signal), signal);
   } catch (err) {
-    const reason = timeout.aborted ? `send timed out after ${options.sendTimeoutMs} ms` : (err as Error).message;
-    results = batch.map(() => ({ ok: false, retriable: true, error: reason }));
+    const timedOut = timeout.aborted && !worker.abort.signal.aborted;
+    const failure = retriable(timedOut ? `send timed out after ${options.sendTimeoutMs} ms` : (err as Error).message, undefined, timedOut ? 'unreachable' : undefined);
+    results = batch.map(() => failure);
   }
+  // A stop's abort says nothing of the target.
+  if (worker.stopping()) results = results.map((result) => (result && !result.ok && result.fault !== undefined ? retriable(result.error, result.retryAfterMs) : result));
   const durationMs = performance.now() - started;
   metrics?.sendSeconds.observe({ connector: worker.name }, durationMs / 1000);
+  return { results, durationMs };
+}
+
+/** Judges and writes each delivery's outcome; `hold`: the connector is down or held, so a retriable failure spends nothing. */
+async function record(worker: Worker, batch: readonly ClaimedDelivery[], attempt: Attempt, hold: boolean): Promise<void> {
+  const { metrics, now } = worker.deps;
+  const { results, durationMs } = attempt;
   const failedRetriably = batch.some((_, index) => results[index]?.ok !== true && (results[index] as { retriable?: boolean } | undefined)?.retriable !== false);
-  const paused = failedRetriably && (await pausedNow(worker));
+  const paused = failedRetriably && !hold && (await pausedNow(worker));
   const at = now();
-  const outcomes = batch.map((due, index) => worker.outcomeOf(due, results[index], at, durationMs, paused));
+  const outcomes = batch.map((due, index) => {
+    const result = results[index];
+    if (hold && result && !result.ok && result.retriable) return heldOutcome(due, result, durationMs, worker.log, metrics);
+    return worker.outcomeOf(due, result, at, durationMs, paused);
+  });
   const delivered = outcomes.filter((outcome) => outcome.outcome === 'delivered').length;
   if (delivered > 0) metrics?.deliveries.inc({ connector: worker.name, outcome: 'delivered' }, delivered);
   await settle(worker, outcomes);
+  if (worker.deps.activity) publishOutcomes(worker.deps.activity, worker.name, batch, outcomes, at);
+}
+
+/** Each attempt's outcome on the activity feed; its latency from when the delivery's budget started (its event's arrival, unless replayed or resumed since). */
+function publishOutcomes(feed: Pick<ActivityFeed, 'publish'>, connector: string, batch: readonly ClaimedDelivery[], outcomes: readonly DeliveryOutcome[], at: number): void {
+  batch.forEach((due, index) => {
+    const outcome = outcomes[index]!;
+    const { event } = due;
+    feed.publish({
+      kind: 'delivery',
+      at,
+      connector,
+      route: due.route,
+      deliveryId: due.id,
+      ...(event.source.startsWith('audian/') ? { source: event.source.slice('audian/'.length) } : {}),
+      eventId: event.id,
+      type: event.type,
+      callId: event.subject ?? '',
+      attempt: due.attempts + 1,
+      outcome: outcome.outcome,
+      ...('error' in outcome ? { error: outcome.error } : 'reason' in outcome ? { error: outcome.reason } : {}),
+      latencyMs: Math.max(0, at - due.since),
+    });
+  });
+}
+
+/**
+ * Whether a connector that is down answers again: its own probe, or where it
+ * has none, a trial send of the oldest waiting delivery that spends nothing
+ * unless the target answers (a failure that is the connector's is held).
+ */
+async function probe(worker: Worker): Promise<ProbeResult> {
+  const { connector } = worker.target;
+  if (connector.probe) {
+    const signal = AbortSignal.any([worker.abort.signal, AbortSignal.timeout(worker.deps.options.sendTimeoutMs)]);
+    return raceAbort(connector.probe(signal), signal);
+  }
+  const { store, options, now } = worker.deps;
+  const batch = await store.claim(worker.name, now(), { limit: 1, leaseMs: options.sendTimeoutMs + LEASE_MARGIN_MS, maxPerCall: 1 });
+  if (batch.length === 0) return { ok: true, detail: 'nothing waiting to try' };
+  const attempt = await attemptBatch(worker, batch);
+  const fault = attempt.results.find((result) => result !== undefined && !result.ok && result.fault !== undefined);
+  await record(worker, batch, attempt, fault !== undefined);
+  return fault && !fault.ok ? { ok: false, reason: fault.error } : { ok: true, detail: 'a trial send was answered' };
 }
 
 /**

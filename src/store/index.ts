@@ -29,6 +29,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
     exclusive: options.serving === true,
     ...shared,
     ...(options.synchronous === undefined ? {} : { synchronous: options.synchronous }),
+    ...(options.commitWindowMs === undefined ? {} : { commitWindowMs: options.commitWindowMs }),
   });
 }
 
@@ -36,3 +37,4 @@ export { dedupeKeyOf } from '../lifecycle/dedupe.js';
 export type * from './types.js';
 export type * from './operator-reads.js';
 export { digitsOf } from './operator-reads.js';
+export { healthAt, type HealthNow } from './connector-health.js';
