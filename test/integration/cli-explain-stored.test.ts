@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import YAML from 'yaml';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { baseConfig, TEST_SECRET } from '../helpers/bridge.js';
 import { runCli, startChildBridge, stopChildBridge, type ChildBridge } from '../helpers/child-bridge.js';
 import { startFakeSlack, type FakeSlack } from '../helpers/fake-slack.js';
@@ -14,6 +14,9 @@ import { waitFor } from '../helpers/wait.js';
  * explain derives it by the lifecycle's rules and shows the Slack message it
  * would post, without sending it and without the Slack token set.
  */
+
+// Each test runs the CLI as a process, several times: seconds each on a busy machine.
+vi.setConfig({ testTimeout: 90_000, hookTimeout: 90_000 });
 
 const TOKEN = 'explain-admin-token-0123456789';
 const SLACK_TOKEN = 'xoxb-test-token';
@@ -57,10 +60,10 @@ beforeAll(async () => {
   expect(sent.code, sent.stderr).toBe(0);
   const ended = await waitFor(
     async () => (JSON.parse((await cli(['events', 'list', '--config', configPath, '--type', 'call.failed'])).stdout || 'null') as { event: { subject: string } } | null) ?? undefined,
-    { timeoutMs: 15_000, what: 'the stored call.failed' },
+    { timeoutMs: 60_000, what: 'the stored call.failed' },
   );
   callId = ended.event.subject;
-}, 30_000);
+}, 90_000);
 
 afterAll(async () => {
   if (bridge) await stopChildBridge(bridge);

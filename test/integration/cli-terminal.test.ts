@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import YAML from 'yaml';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { baseConfig, TEST_SECRET } from '../helpers/bridge.js';
 import { runCli, startChildBridge, stopChildBridge, type ChildBridge } from '../helpers/child-bridge.js';
 import { waitFor } from '../helpers/wait.js';
@@ -13,6 +13,9 @@ import { waitFor } from '../helpers/wait.js';
  * `calls list --phone` and `calls show`, on the local file and through the
  * admin API, which must answer alike.
  */
+
+// Each test runs the CLI as a process, several times: seconds each on a busy machine.
+vi.setConfig({ testTimeout: 90_000, hookTimeout: 90_000 });
 
 const TOKEN = 'terminal-admin-token-0123456789';
 const dir = mkdtempSync(join(tmpdir(), 'audian-bridge-terminal-'));
@@ -39,10 +42,10 @@ beforeAll(async () => {
   // The derived events come after missed_call_grace (200ms in baseConfig).
   const summary = await waitFor(
     async () => lines<Listed>((await cli(['events', 'list', '--config', configPath, '--type', 'call.summary'])).stdout)[0],
-    { timeoutMs: 15_000, what: 'the call.summary of the missed call' },
+    { timeoutMs: 60_000, what: 'the call.summary of the missed call' },
   );
   callId = summary.event.subject as string;
-}, 30_000);
+}, 90_000);
 
 afterAll(async () => {
   if (bridge) await stopChildBridge(bridge);
