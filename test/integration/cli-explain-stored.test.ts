@@ -55,7 +55,7 @@ beforeAll(async () => {
       }),
     ),
   );
-  bridge = await startChildBridge(configPath, { cwd: dir, env: { SLACK_BOT_TOKEN: SLACK_TOKEN, ADMIN_TOKEN: TOKEN } });
+  bridge = await startChildBridge(configPath, { cwd: dir, timeoutMs: 60_000, env: { SLACK_BOT_TOKEN: SLACK_TOKEN, ADMIN_TOKEN: TOKEN } });
   const sent = await cli(['send', 'missed-call', '--dialect', 'audian.v2', '--url', `${bridge.url}/webhooks/audian`], { AUDIAN_WEBHOOK_SECRET: TEST_SECRET });
   expect(sent.code, sent.stderr).toBe(0);
   const ended = await waitFor(

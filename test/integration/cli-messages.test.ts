@@ -46,7 +46,7 @@ beforeAll(async () => {
   });
   writeFileSync(configPath, YAML.stringify(config));
   // No proxy variable: the http connector connects directly.
-  bridge = await startChildBridge(configPath, { cwd: dir, env: { HTTPS_PROXY: '', HTTP_PROXY: '', https_proxy: '', http_proxy: '' } });
+  bridge = await startChildBridge(configPath, { cwd: dir, timeoutMs: 60_000, env: { HTTPS_PROXY: '', HTTP_PROXY: '', https_proxy: '', http_proxy: '' } });
 }, 90_000);
 
 afterAll(async () => {

@@ -36,7 +36,7 @@ const lines = <T>(stdout: string): T[] => stdout.split('\n').filter(Boolean).map
 
 beforeAll(async () => {
   writeFileSync(configPath, YAML.stringify(baseConfig(dir, { admin: { host: '127.0.0.1', port: 0, token: TOKEN } })));
-  bridge = await startChildBridge(configPath, { cwd: dir });
+  bridge = await startChildBridge(configPath, { cwd: dir, timeoutMs: 60_000 });
   const sent = await cli(['send', 'missed-call', '--dialect', 'audian.v2', '--url', `${bridge.url}/webhooks/audian`], { AUDIAN_WEBHOOK_SECRET: TEST_SECRET });
   expect(sent.code, sent.stderr).toBe(0);
   // The derived events come after missed_call_grace (200ms in baseConfig).
