@@ -1,6 +1,6 @@
 import type { CanonicalEvent } from '../../dialects/index.js';
 import { readActivity, type AttemptRow, type EventRow } from '../activity-reads.js';
-import { countFromRows, type ActivityCursor, type CallRecord, type ConnectorError, type DeliveryCount, type DeliverySearch, type OperatorReadsAdapter, type StatusCountRow, type StoredEvent } from '../operator-reads.js';
+import { countFromRows, type ActivityCursor, type CallRecord, type ConnectorError, type DeliveryCount, type DeliverySearch, type EventSearch, type ListedEvent, type OperatorReadsAdapter, type StatusCountRow, type StoredEvent } from '../operator-reads.js';
 import { CALL_SOURCES, EVENT_SOURCES } from '../source-walk.js';
 import { OTHER_FILTERS, SHAPES, searchParamsOf, shapeOf, STATUS, STATUS_FILTER, type SearchParams, type Shape } from './delivery-search.js';
 import { callFromRow, recordFromRow, type CallRow, type RecordRow } from '../rows.js';
@@ -29,6 +29,15 @@ const countOf = (shape: Shape) =>
  */
 const COUNT_SQL = { byEvent: countOf('byEvent'), byCall: countOf('byCall'), walk: countOf('walk') } as const;
 
+/** The filters of an events list but the call it may start from. */
+const EVENT_FILTERS = `(@type IS NULL OR e.type = @type) AND (@source IS NULL OR e.source = @source)
+    AND (@since IS NULL OR e.received_at >= @since) AND (@until IS NULL OR e.received_at < @until)
+    AND (@before IS NULL OR e.seq < @before)`;
+
+interface EventParams {
+  type: string | null; source: string | null; call: string | null; since: number | null; until: number | null; before: number | null; limit: number;
+}
+
 type CallRecordRow = CallRow & { updated_at: number };
 const callRecordOf = (row: CallRecordRow): CallRecord => ({ ...callFromRow(row), updatedAt: row.updated_at });
 
@@ -43,6 +52,10 @@ export const SQL = {
        UNION
        SELECT * FROM (SELECT c.*, NULL AS end_event_key FROM calls c WHERE c.to_digits = @digits ORDER BY c.updated_at DESC LIMIT @limit))
      ORDER BY updated_at DESC LIMIT @limit`,
+  eventsWalk: `SELECT e.seq, e.body, e.received_at FROM events e WHERE ${EVENT_FILTERS} ORDER BY e.seq DESC LIMIT @limit`,
+  eventsByCall: `WITH RECURSIVE ${EVENT_SOURCES}
+     SELECT e.seq, e.body, e.received_at FROM sources CROSS JOIN events e
+      WHERE e.source = sources.source AND e.subject = @call AND ${EVENT_FILTERS} ORDER BY e.seq DESC LIMIT @limit`,
   eventsOfCall: `WITH RECURSIVE ${EVENT_SOURCES}
      SELECT e.body, e.received_at FROM sources CROSS JOIN events e WHERE e.source = sources.source AND e.subject = ? ORDER BY e.seq LIMIT ?`,
   deliveriesOfCall: `WITH RECURSIVE ${EVENT_SOURCES}
@@ -105,6 +118,8 @@ export function createOperatorReads(db: Db): OperatorReadsAdapter {
   };
   const callsWithId = db.prepare<[string], CallRecordRow>(SQL.callsWithId);
   const callsWithNumber = db.prepare<[{ digits: string; limit: number }], CallRecordRow>(SQL.callsWithNumber);
+  const eventsWalk = db.prepare<[EventParams], EventRow>(SQL.eventsWalk);
+  const eventsByCall = db.prepare<[EventParams], EventRow>(SQL.eventsByCall);
   const eventsOfCall = db.prepare<[string, number], { body: string; received_at: number }>(SQL.eventsOfCall);
   const deliveriesOfCall = db.prepare<[string, number], RecordRow>(SQL.deliveriesOfCall);
   const lastError = db.prepare<[string], { id: number; last_error: string; updated_at: number }>(SQL.lastError);
@@ -123,9 +138,24 @@ export function createOperatorReads(db: Db): OperatorReadsAdapter {
     return countFromRows(counts[shapeOf(search)].all(searchParamsOf(search)));
   }
 
+  function listEvents(search: EventSearch): ListedEvent[] {
+    const params: EventParams = {
+      type: search.type ?? null,
+      source: search.source ?? null,
+      call: search.call ?? null,
+      since: search.since ?? null,
+      until: search.until ?? null,
+      before: search.before ?? null,
+      limit: search.limit,
+    };
+    const rows = (params.call !== null ? eventsByCall : eventsWalk).all(params);
+    return rows.map((row) => ({ seq: row.seq, event: JSON.parse(row.body) as CanonicalEvent, receivedAt: row.received_at }));
+  }
+
   return {
     searchDeliveries,
     countDeliveries,
+    listEvents,
     callsWithId: (callId) => callsWithId.all(callId).map(callRecordOf),
     callsWithNumber: (digits, limit) => callsWithNumber.all({ digits, limit }).map(callRecordOf),
     eventsOfCall: (callId, limit) =>
