@@ -57,6 +57,7 @@ export function judge(ledger: Ledger): Verdict {
     ...staleUpdates(ledger),
     ...bounds(ledger),
   ];
+  for (const missing of ledger.missingDocuments) violations.push({ kind: 'lost', detail: `transcripts: ${missing}` });
   if (ledger.deadLetters > 0) violations.push({ kind: 'dead-letter', detail: `${ledger.deadLetters} dead deliveries` });
   if (ledger.providerRetries.addedEvents > 0) violations.push({ kind: 'retry-added-event', detail: `${ledger.providerRetries.addedEvents} provider retries were taken as new events` });
   return {

@@ -63,6 +63,8 @@ export interface Ledger {
   readonly calls: readonly CallExpectation[];
   /** Provider retries of webhooks already acknowledged: how many were sent, and how many the bridge took as new events. */
   readonly providerRetries: { readonly sent: number; readonly addedEvents: number };
+  /** Calls whose transcript document is missing or wrong (the transcript connector writes documents, not copies of events). */
+  readonly missingDocuments: readonly string[];
   readonly deadLetters: number;
   readonly rssPeakMb: number;
   readonly dbPeakMb: number;

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -73,6 +73,8 @@ export interface ScriptBroker {
   readonly brokers: string;
   /** Stops the broker process; its data stays. */
   stop(): Promise<void>;
+  /** SIGKILLs the broker process (no clean shutdown) and resolves once it is gone; its data stays. */
+  kill(): Promise<void>;
   /** Starts it again on the same ports with the data it had. */
   restart(): Promise<void>;
   /** Stops it and removes its directory. */
@@ -108,6 +110,7 @@ export async function startScriptBroker(options: { autoCreate: boolean }): Promi
   return {
     brokers,
     stop,
+    kill: () => killFromPidFile(join(runDir, 'kafka.pid')),
     async restart() {
       await start(true);
     },
@@ -119,4 +122,20 @@ export async function startScriptBroker(options: { autoCreate: boolean }): Promi
       }
     },
   };
+}
+
+/** SIGKILLs the process a pid file names and waits (up to 10 s) until it is gone. */
+async function killFromPidFile(pidFile: string): Promise<void> {
+  const pid = Number(readFileSync(pidFile, 'utf8').trim());
+  if (!Number.isInteger(pid) || pid <= 0) throw new Error(`${pidFile} holds no pid`);
+  const alive = () => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  if (alive()) process.kill(pid, 'SIGKILL');
+  for (const deadline = Date.now() + 10_000; alive() && Date.now() < deadline; ) await new Promise((resolve) => setTimeout(resolve, 50));
 }

@@ -37,6 +37,7 @@ function wholeLedger(): Ledger {
       { callId: 'call_b', disposition: 'answered', alert: 'no' },
     ],
     providerRetries: { sent: 3, addedEvents: 0 },
+    missingDocuments: [],
     deadLetters: 0,
     rssPeakMb: 120,
     dbPeakMb: 5,
@@ -123,6 +124,7 @@ describe('the chaos checker', () => {
   it('fails on a dead letter, a retry taken as a new event, and the RSS and database bounds', () => {
     const ledger = wholeLedger();
     expect(kinds({ ...ledger, deadLetters: 1 })).toEqual(['dead-letter']);
+    expect(kinds({ ...ledger, missingDocuments: ['call_a: no transcript document'] })).toEqual(['lost']);
     expect(kinds({ ...ledger, providerRetries: { sent: 3, addedEvents: 1 } })).toEqual(['retry-added-event']);
     expect(kinds({ ...ledger, rssPeakMb: 401, dbPeakMb: 201 })).toEqual(['rss-bound', 'db-bound']);
   });
