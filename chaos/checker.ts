@@ -1,4 +1,4 @@
-import type { AckedWebhook, Evidence, Ledger, Receipt } from './ledger.js';
+import type { AckedWebhook, DerivedEvent, Evidence, Ledger, Receipt } from './ledger.js';
 
 /**
  * The chaos run's judge: reads the ledger (ledger.ts) and says what the bridge
@@ -49,6 +49,7 @@ export function judge(ledger: Ledger): Verdict {
   const causes = explainDuplicates(ledger.receipts, ledger.evidence);
   const violations: Violation[] = [
     ...lost(ledger.acked, bySinkEvent),
+    ...lostDerived(ledger.derived, bySinkEvent),
     ...misrouted(ledger.acked, ledger.receipts),
     ...ordered(ledger, bySinkEvent),
     ...causes.unexplained,
@@ -65,7 +66,7 @@ export function judge(ledger: Ledger): Verdict {
     violations: capped(violations),
     totals: {
       acknowledged: ledger.acked.length,
-      expectedDeliveries: ledger.acked.reduce((sum, acked) => sum + acked.sinks.length, 0),
+      expectedDeliveries: [...ledger.acked, ...ledger.derived].reduce((sum, event) => sum + event.sinks.length, 0),
       receipts: ledger.receipts.length,
       calls: ledger.calls.length,
       alerts: ledger.receipts.filter((receipt) => receipt.sink === ledger.slackSink).length,
@@ -95,6 +96,14 @@ function lost(acked: readonly AckedWebhook[], bySinkEvent: Map<string, Receipt[]
     webhook.sinks
       .filter((sink) => !bySinkEvent.has(key(sink, webhook.eventId)))
       .map((sink) => ({ kind: 'lost' as const, detail: `${webhook.type} ${webhook.eventId} (call ${webhook.callId}, acknowledged ${iso(webhook.ackAt)}) never reached ${sink}` })),
+  );
+}
+
+function lostDerived(derived: readonly DerivedEvent[], bySinkEvent: Map<string, Receipt[]>): Violation[] {
+  return derived.flatMap((event) =>
+    event.sinks
+      .filter((sink) => !bySinkEvent.has(key(sink, event.eventId)))
+      .map((sink) => ({ kind: 'lost' as const, detail: `${event.type} ${event.eventId} (call ${event.callId}) never reached ${sink}` })),
   );
 }
 

@@ -30,6 +30,16 @@ export function sinksFor(type: string, variant: Variant): string[] {
   return kafkaTypes(variant).includes(type) ? [SINK.archive, SINK.kafka] : [SINK.archive];
 }
 
+/**
+ * The sinks a derived event's routes name. The CRM's stale guard may rightly skip
+ * a summary revision older than one it already took, so only a call's latest must reach it.
+ */
+export function derivedSinksFor(type: string, latestRevision: boolean): string[] {
+  if (type === 'call.missed') return [SINK.kafka, SINK.slack];
+  if (type === 'call.summary') return latestRevision ? [SINK.kafka, SINK.crm] : [SINK.kafka];
+  return [];
+}
+
 export interface ConfigInputs {
   readonly archivePath: string;
   readonly transcriptsDir: string;

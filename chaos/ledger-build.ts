@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { KAFKA_TOPIC, MISSED_CALL_GRACE_MS, SINK, SOURCE, sinksFor, type Variant } from './config.js';
-import type { AckedWebhook, CallExpectation, Evidence, Ledger, Receipt } from './ledger.js';
+import { derivedSinksFor, KAFKA_TOPIC, MISSED_CALL_GRACE_MS, SINK, SOURCE, sinksFor, type Variant } from './config.js';
+import type { AckedWebhook, CallExpectation, DerivedEvent, Evidence, Ledger, Receipt } from './ledger.js';
 import type { ProviderRecord } from './provider.js';
 import { missingTranscripts, readKafka } from './sinks.js';
 import type { PlannedCall } from './workload.js';
@@ -26,8 +26,9 @@ export async function buildLedger(inputs: LedgerInputs): Promise<{ ledger: Ledge
   const { world } = inputs;
   const acked = ackedWebhooks(inputs);
   const kafkaExpected = acked.filter((webhook) => webhook.sinks.includes(SINK.kafka)).length;
+  const archive = archiveReceipts(world);
   const receipts: Receipt[] = [
-    ...archiveReceipts(world),
+    ...archive,
     ...(await readKafka(SINK.kafka, world.broker.brokers, KAFKA_TOPIC, kafkaExpected, 60_000)),
     ...world.crm.receipts,
     ...world.slack.receipts(),
@@ -39,6 +40,7 @@ export async function buildLedger(inputs: LedgerInputs): Promise<{ ledger: Ledge
   if (inputs.replicas > 1) notes.push('per-call order is not judged in the archive files: each replica writes its own, and the order between two files is not known');
   const ledger: Ledger = {
     acked,
+    derived: derivedEvents(archive),
     receipts,
     evidence: { failures: loggedFailures(world), kills: inputs.kills },
     calls,
@@ -54,6 +56,19 @@ export async function buildLedger(inputs: LedgerInputs): Promise<{ ledger: Ledge
     slackSink: SINK.slack,
   };
   return { ledger, notes };
+}
+
+/** The derived events the archive received, each once, with the sinks their routes name. */
+function derivedEvents(archive: readonly Receipt[]): DerivedEvent[] {
+  const latest = new Map<string, number>();
+  for (const receipt of archive) if (receipt.type === 'call.summary' && receipt.callId) latest.set(receipt.callId, Math.max(latest.get(receipt.callId) ?? 0, receipt.revision ?? 0));
+  const seen = new Map<string, DerivedEvent>();
+  for (const receipt of archive) {
+    if (seen.has(receipt.eventId) || receipt.callId === undefined) continue;
+    const sinks = derivedSinksFor(receipt.type, receipt.revision === latest.get(receipt.callId));
+    if (sinks.length > 0) seen.set(receipt.eventId, { eventId: receipt.eventId, callId: receipt.callId, type: receipt.type, sinks });
+  }
+  return [...seen.values()];
 }
 
 /** Which config variant was in force at `at`, and whether a reload was under way. */

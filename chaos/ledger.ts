@@ -20,6 +20,14 @@ export interface AckedWebhook {
   readonly maybeSinks: readonly string[];
 }
 
+/** An event the bridge derived (`call.missed`, `call.summary`), as the archive received it, and the sinks its routes name. */
+export interface DerivedEvent {
+  readonly eventId: string;
+  readonly callId: string;
+  readonly type: string;
+  readonly sinks: readonly string[];
+}
+
 /** One copy of an event a sink received (a CRM request only counts when the CRM applied it). */
 export interface Receipt {
   readonly sink: string;
@@ -58,6 +66,7 @@ export interface CallExpectation {
 
 export interface Ledger {
   readonly acked: readonly AckedWebhook[];
+  readonly derived: readonly DerivedEvent[];
   readonly receipts: readonly Receipt[];
   readonly evidence: Evidence;
   readonly calls: readonly CallExpectation[];

@@ -31,37 +31,40 @@ export interface BridgeProcess {
 
 /** `audian-bridge serve --config <configPath>` on a fixed port (`url`), its stdout appended to `logPath`. */
 export async function startBridgeProcess(configPath: string, url: string, logPath: string): Promise<BridgeProcess> {
-  let child: ChildProcess;
+  let child: ChildProcess | undefined;
   let exited: Promise<void>;
   const log = createWriteStream(logPath, { flags: 'a' });
   const start = async () => {
+    // One process per replica: a restart while one runs would only fight it for the port.
+    if (child !== undefined && child.exitCode === null && child.signalCode === null) return;
     child = spawn(process.execPath, [CLI, 'serve', '--config', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout!.pipe(log, { end: false });
     child.stderr!.pipe(log, { end: false });
-    exited = new Promise((resolve) => child.once('exit', () => resolve()));
-    await listening(child, configPath);
+    const spawned = child;
+    exited = new Promise((resolve) => spawned.once('exit', () => resolve()));
+    await listening(spawned, configPath);
   };
   await start();
-  const alive = () => child.exitCode === null && child.signalCode === null;
+  const alive = () => child !== undefined && child.exitCode === null && child.signalCode === null;
   return {
     url,
     logPath,
     alive,
     async kill() {
-      if (alive()) child.kill('SIGKILL');
+      if (alive()) child!.kill('SIGKILL');
       await exited;
     },
     restart: start,
-    hangUp: () => alive() && child.kill('SIGHUP'),
+    hangUp: () => alive() && child!.kill('SIGHUP'),
     rssMb() {
       try {
-        return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+        return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child!.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
       } catch {
         return 0;
       }
     },
     async stop() {
-      if (alive()) child.kill('SIGTERM');
+      if (alive()) child!.kill('SIGTERM');
       await exited;
       log.end();
     },

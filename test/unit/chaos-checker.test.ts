@@ -30,6 +30,10 @@ function wholeLedger(): Ledger {
   receipts.push(receipt('slack', 'a2.missed', 'call_a', 'call.missed', seq++));
   return {
     acked: webhooks,
+    derived: [
+      { eventId: 'a.summary.1', callId: 'call_a', type: 'call.summary', sinks: ['crm'] },
+      { eventId: 'a2.missed', callId: 'call_a', type: 'call.missed', sinks: ['slack'] },
+    ],
     receipts,
     evidence: { failures: [], kills: [] },
     calls: [
@@ -57,7 +61,7 @@ describe('the chaos checker', () => {
     expect(verdict.violations).toEqual([]);
     expect(verdict.ok).toBe(true);
     expect(verdict.totals.acknowledged).toBe(4);
-    expect(verdict.totals.expectedDeliveries).toBe(8);
+    expect(verdict.totals.expectedDeliveries).toBe(10);
   });
 
   it('fails on an acknowledged event that never reached a sink its routes name', () => {
@@ -65,6 +69,12 @@ describe('the chaos checker', () => {
     const verdict = judge({ ...ledger, receipts: ledger.receipts.filter((r) => !(r.sink === 'kafka' && r.eventId === 'b2')) });
     expect(verdict.ok).toBe(false);
     expect(verdict.violations).toEqual([expect.objectContaining({ kind: 'lost', detail: expect.stringContaining('b2') })]);
+  });
+
+  it('fails on a derived event (a summary, an alert) that never reached a sink its routes name', () => {
+    const ledger = wholeLedger();
+    const verdict = judge({ ...ledger, receipts: ledger.receipts.filter((r) => r.sink !== 'crm') });
+    expect(verdict.violations).toEqual([expect.objectContaining({ kind: 'lost', detail: expect.stringContaining('a.summary.1') })]);
   });
 
   it('fails on a reordered pair of one call, and only when the order was known', () => {
@@ -98,7 +108,8 @@ describe('the chaos checker', () => {
     const ledger = wholeLedger();
     const second = receipt('slack', 'a2.missed.again', 'call_a', 'call.missed', 60);
     expect(kinds({ ...ledger, receipts: [...ledger.receipts, second] })).toEqual(['double-alert']);
-    expect(kinds({ ...ledger, receipts: ledger.receipts.filter((r) => r.sink !== 'slack') })).toEqual(['missing-alert']);
+    // The derived call.missed is lost to Slack, and the call has no alert.
+    expect(kinds({ ...ledger, receipts: ledger.receipts.filter((r) => r.sink !== 'slack') })).toEqual(['lost', 'missing-alert']);
     const answered = receipt('slack', 'b2.missed', 'call_b', 'call.missed', 61);
     expect(kinds({ ...ledger, receipts: [...ledger.receipts, answered] })).toEqual(['alert-for-answered']);
     // A call whose answer came after the grace may go either way.
