@@ -146,6 +146,14 @@ function ordered(ledger: Ledger, bySinkEvent: Map<string, Receipt[]>): Violation
   return out;
 }
 
+/**
+ * How long after a send its outcome may still be unrecorded: the send's own
+ * timeout (the chaos config's send_timeout, 5 s) and a store that cannot write
+ * meanwhile (a held lock, a full disk: the writes are retried until they land).
+ * A kill later than this after the first copy explains no second one.
+ */
+export const OUTCOME_WINDOW_MS = 15_000;
+
 /** Why a copy after the first was received, or undefined when nothing explains it. */
 export function causeOf(previous: Receipt, copy: Receipt, evidence: Evidence): string | undefined {
   const failure = evidence.failures.find((f) => f.connector === copy.sink && f.eventId === copy.eventId && f.at >= previous.at - 1_000 && f.at <= copy.at + 1_000);
@@ -154,9 +162,9 @@ export function causeOf(previous: Receipt, copy: Receipt, evidence: Evidence): s
     if (/reset|socket hang up|ECONNRESET|other side closed/i.test(failure.error)) return 'a connection reset after the target had it';
     return 'a send failed after the target had it';
   }
-  // A claim's lease (longer than send_timeout) bounds how long after the send the killed process held the outcome.
-  if (evidence.kills.some((kill) => kill.what === 'bridge' && kill.at >= previous.at - 1_000 && kill.at <= copy.at)) return 'the bridge was killed between a send and its recorded outcome';
-  if (evidence.kills.some((kill) => kill.what === 'broker' && kill.at >= previous.at - 1_000 && kill.at <= copy.at)) return 'the broker was killed before it acknowledged a send it had written';
+  const killedSoonAfter = (what: 'bridge' | 'broker') => evidence.kills.some((kill) => kill.what === what && kill.at >= previous.at - 1_000 && kill.at <= Math.min(copy.at, previous.at + OUTCOME_WINDOW_MS));
+  if (killedSoonAfter('bridge')) return 'the bridge was killed between a send and its recorded outcome';
+  if (killedSoonAfter('broker')) return 'the broker was killed before it acknowledged a send it had written';
   return undefined;
 }
 

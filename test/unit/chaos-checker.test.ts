@@ -99,6 +99,9 @@ describe('the chaos checker', () => {
 
     const killed = judge({ ...ledger, receipts: [...ledger.receipts, copy], evidence: { failures: [], kills: [{ what: 'bridge', at: copy.at - 200 }] } });
     expect(killed.duplicates).toEqual({ 'the bridge was killed between a send and its recorded outcome': 1 });
+    // A kill long after the first copy (its outcome long recorded) explains nothing.
+    const late = { ...copy, at: copy.at + 60_000 };
+    expect(kinds({ ...ledger, receipts: [...ledger.receipts, late], evidence: { failures: [], kills: [{ what: 'bridge', at: late.at - 200 }] } })).toEqual(['unexplained-duplicate']);
     // A failure logged for another connector explains nothing here.
     const elsewhere = { ...failure, connector: 'archive' };
     expect(kinds({ ...ledger, receipts: [...ledger.receipts, copy], evidence: { failures: [elsewhere], kills: [] } })).toEqual(['unexplained-duplicate']);
