@@ -156,7 +156,10 @@ export const OUTCOME_WINDOW_MS = 15_000;
 
 /** Why a copy after the first was received, or undefined when nothing explains it. */
 export function causeOf(previous: Receipt, copy: Receipt, evidence: Evidence): string | undefined {
-  const failure = evidence.failures.find((f) => f.connector === copy.sink && f.eventId === copy.eventId && f.at >= previous.at - 1_000 && f.at <= copy.at + 1_000);
+  // The first failure after the first copy is the attempt that copy answered; later ones (a 500 on the retry) say less.
+  const failure = evidence.failures
+    .filter((f) => f.connector === copy.sink && f.eventId === copy.eventId && f.at >= previous.at - 1_000 && f.at <= copy.at + 1_000)
+    .sort((a, b) => a.at - b.at)[0];
   if (failure) {
     if (/time(d)? ?out|abort/i.test(failure.error)) return 'a send timed out after the target had it';
     if (/reset|socket hang up|ECONNRESET|other side closed/i.test(failure.error)) return 'a connection reset after the target had it';

@@ -75,6 +75,23 @@ export function faultRows(records: readonly FaultRecord[], refusals: readonly Re
   });
 }
 
+/** Per kind: how often, webhooks refused in all, and the median and longest time to resume and to drain. */
+export function byKind(rows: readonly FaultRow[]): string[] {
+  const kinds = [...new Set(rows.map((row) => row.kind))];
+  const median = (values: number[]) => (values.length === 0 ? null : [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!);
+  const longest = (values: number[]) => (values.length === 0 ? null : Math.max(...values));
+  return [
+    `${'per kind'.padEnd(17)}${'times'.padStart(6)}${'refused'.padStart(9)}${'resumed s (median / max)'.padStart(26)}${'drained s (median / max)'.padStart(26)}`,
+    ...kinds.map((kind) => {
+      const of = rows.filter((row) => row.kind === kind && row.start !== null);
+      const resumed = of.flatMap((row) => (row.resumedAfter === null ? [] : [row.resumedAfter]));
+      const drained = of.flatMap((row) => (row.drainedAfter === null ? [] : [row.drainedAfter]));
+      const pair = (values: number[]) => `${cell(median(values))} / ${cell(longest(values))}`;
+      return `${kind.padEnd(17)}${String(of.length).padStart(6)}${String(of.reduce((sum, row) => sum + row.refused, 0)).padStart(9)}${pair(resumed).padStart(26)}${pair(drained).padStart(26)}`;
+    }),
+  ];
+}
+
 const cell = (value: number | null | undefined) => (value === null || value === undefined ? '-' : String(value));
 
 export function renderText(report: ChaosReport): string {
@@ -86,6 +103,8 @@ export function renderText(report: ChaosReport): string {
       (row) =>
         `${`${row.kind}${row.kind === 'bridge-kill' && report.replicas > 1 ? `#${row.replica}` : ''}`.padEnd(17)}${cell(row.start).padStart(8)}${cell(row.end).padStart(8)}${cell(row.refused).padStart(9)}${cell(row.resumedAfter).padStart(11)}${cell(row.backlogPeak).padStart(9)}${cell(row.drainedAfter).padStart(11)}${row.note ? `  ${row.note}` : ''}`,
     ),
+    '',
+    ...byKind(report.faults),
     '',
     `webhooks: ${report.webhooks.planned} planned, ${report.webhooks.acknowledged} acknowledged, ${report.webhooks.refusals} refusals retried, ${report.webhooks.neverAcknowledged} never acknowledged`,
     `calls: ${report.calls.planned} planned, ${report.calls.judged} judged, ${report.calls.excluded} excluded (a webhook never acknowledged)`,
