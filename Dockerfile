@@ -1,8 +1,8 @@
 # syntax=docker/dockerfile:1
-# audian-bridge: a multi-stage build. The build stage compiles TypeScript and
-# better-sqlite3's native module; the runtime stage holds only the compiled
-# service and its production dependencies, runs as an unprivileged user and
-# keeps its SQLite database and file outputs in a volume.
+# audian-bridge: a multi-stage build. The build stage compiles TypeScript; the
+# runtime stage holds only the compiled service and its production dependencies,
+# runs as an unprivileged user and keeps its SQLite database and file outputs in
+# a volume.
 #
 # scripts/container-test.sh builds this image and runs it on every CI run
 # (docs/deployment.md).
@@ -10,23 +10,21 @@
 ARG NODE_VERSION=24
 
 FROM node:${NODE_VERSION}-bookworm-slim AS build
-# Toolchain for better-sqlite3 when no prebuilt binary matches the platform.
-RUN apt-get update \
- && apt-get install -y --no-install-recommends python3 make g++ \
- && rm -rf /var/lib/apt/lists/*
-# Both installs below may compile it; node-gyp then uses the image's own Node
-# headers instead of downloading them (the image's Node lives in /usr/local).
-ENV npm_config_nodedir=/usr/local
 WORKDIR /app
+# The image runs on Node 22 or newer, where the SQLite driver is better-sqlite3 13
+# (the `better-sqlite3-napi` alias, src/store/sqlite/driver.ts), whose package
+# carries prebuilt Node-API binaries for Linux x64 and arm64. better-sqlite3 12,
+# the Node 20 driver, would only compile here to lie unused: install scripts are
+# skipped, so the image needs no compiler and no apt-get.
+RUN node -e "if (Number(process.versions.node.split('.')[0]) < 22) { console.error('this image needs Node 22 or newer (NODE_VERSION): the Node 20 SQLite driver is not built in it'); process.exit(1) }"
 COPY package.json package-lock.json ./
-RUN npm ci
+RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY connectors ./connectors
 RUN npm run build
 # Dev dependencies removed from the tree npm ci installed: the same packages as a
-# second `npm ci --omit=dev`, without compiling better-sqlite3 again, the step
-# that took minutes and ran again on every change of the sources.
+# second `npm ci --omit=dev`, without downloading them again.
 RUN npm prune --omit=dev
 
 FROM node:${NODE_VERSION}-bookworm-slim AS runtime

@@ -73,7 +73,7 @@ export interface ScriptBroker {
   readonly brokers: string;
   /** Stops the broker process; its data stays. */
   stop(): Promise<void>;
-  /** SIGKILLs the broker process (no clean shutdown) and resolves once it is gone; its data stays. */
+  /** Kills the broker process with SIGKILL (a crash, no clean shutdown); its data stays. */
   kill(): Promise<void>;
   /** Starts it again on the same ports with the data it had. */
   restart(): Promise<void>;
@@ -110,7 +110,20 @@ export async function startScriptBroker(options: { autoCreate: boolean }): Promi
   return {
     brokers,
     stop,
-    kill: () => killFromPidFile(join(runDir, 'kafka.pid')),
+    async kill() {
+      const pid = Number(readFileSync(join(runDir, 'kafka.pid'), 'utf8').trim());
+      process.kill(pid, 'SIGKILL');
+      // Gone once signal 0 cannot reach it.
+      for (let tries = 0; tries < 200; tries++) {
+        try {
+          process.kill(pid, 0);
+        } catch {
+          return;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      throw new Error(`the broker (pid ${pid}) did not die of SIGKILL`);
+    },
     async restart() {
       await start(true);
     },
@@ -122,20 +135,4 @@ export async function startScriptBroker(options: { autoCreate: boolean }): Promi
       }
     },
   };
-}
-
-/** SIGKILLs the process a pid file names and waits (up to 10 s) until it is gone. */
-async function killFromPidFile(pidFile: string): Promise<void> {
-  const pid = Number(readFileSync(pidFile, 'utf8').trim());
-  if (!Number.isInteger(pid) || pid <= 0) throw new Error(`${pidFile} holds no pid`);
-  const alive = () => {
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch {
-      return false;
-    }
-  };
-  if (alive()) process.kill(pid, 'SIGKILL');
-  for (const deadline = Date.now() + 10_000; alive() && Date.now() < deadline; ) await new Promise((resolve) => setTimeout(resolve, 50));
 }

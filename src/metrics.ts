@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { CANONICAL_TYPES, type CanonicalEvent } from './dialects/index.js';
-import type { DeadStats, OperationsStore, PendingStats } from './store/index.js';
+import { healthAt, type ConnectorHealthRecord, type DeadStats, type OperationsStore, type PendingStats } from './store/index.js';
 
 /** The package's version, for `audian_bridge_build_info`. */
 function packageVersion(): string {
@@ -58,7 +58,7 @@ export function createMetrics(options: MetricsOptions = {}) {
   });
   const deliveries = new Counter({
     name: 'audian_bridge_deliveries_total',
-    help: 'Delivery attempts, by connector and outcome (delivered, skipped, retry, dead).',
+    help: 'Delivery attempts, by connector and outcome (delivered, skipped, retry, dead; held: failed while its connector was down or held, no attempt spent).',
     labelNames: ['connector', 'outcome'] as const,
     registers: [registry],
   });
@@ -109,13 +109,19 @@ function registerStoreGauges(registry: Registry, options: MetricsOptions): void 
     }
   }
   /** Per connector, every configured one included, at 0 where the store has no row. */
-  function perConnector<Row extends { connector: string }>(rows: readonly Row[], value: (row: Row) => number): Map<string, number> {
-    const values = new Map(connectors.map((name) => [name, 0]));
+  function perConnector<Row extends { connector: string }>(rows: readonly Row[], value: (row: Row) => number, absent: number): Map<string, number> {
+    const values = new Map(connectors.map((name) => [name, absent]));
     for (const row of rows) values.set(row.connector, value(row));
     return values;
   }
-  /** A gauge per connector, every configured one present (0 where the store has no row), read from the store at each scrape. */
-  function connectorGauge<Row extends { connector: string }>(name: string, help: string, rows: (store: OperationsStore) => Promise<readonly Row[]>, value: (row: Row, now: number) => number): void {
+  /** A gauge per connector, every configured one present (`absent`, 0 by default, where the store has no row), read from the store at each scrape. */
+  function connectorGauge<Row extends { connector: string }>(
+    name: string,
+    help: string,
+    rows: (store: OperationsStore) => Promise<readonly Row[]>,
+    value: (row: Row, now: number) => number,
+    absent = 0,
+  ): void {
     new Gauge({
       name,
       help,
@@ -125,7 +131,7 @@ function registerStoreGauges(registry: Registry, options: MetricsOptions): void 
         const found = await read(rows, [] as readonly Row[]);
         const now = Date.now();
         this.reset();
-        for (const [connector, n] of perConnector(found, (row) => value(row, now))) this.set({ connector }, n);
+        for (const [connector, n] of perConnector(found, (row) => value(row, now), absent)) this.set({ connector }, n);
       },
     });
   }
@@ -138,6 +144,15 @@ function registerStoreGauges(registry: Registry, options: MetricsOptions): void 
   );
   connectorGauge('audian_bridge_outbox_dead', 'Dead deliveries kept, by connector, until replayed or purged: alert when it grows.', (store) => store.deadStats(), (row: DeadStats) => row.n);
   connectorGauge('audian_bridge_connector_paused', '1 while a connector is paused by an operator, else 0.', (store) => store.paused(), () => 1);
+  // Health as the dispatcher judged it (src/dispatch/health.ts), from the store: every replica reports the same.
+  connectorGauge('audian_bridge_connector_up', '0 while the dispatcher holds a connector down (unreachable; probed), else 1.', (store) => store.connectorHealth(), (row: ConnectorHealthRecord, now) =>
+    healthAt(row, now).state === 'down' ? 0 : 1, 1);
+  connectorGauge(
+    'audian_bridge_connector_down_seconds',
+    'How long a connector has been down (its deliveries wait, spending nothing), by connector; 0 while up.',
+    (store) => store.connectorHealth(),
+    (row: ConnectorHealthRecord, now) => (healthAt(row, now).state === 'down' ? Math.max(0, (now - row.since) / 1000) : 0),
+  );
   new Gauge({
     name: 'audian_bridge_store_size_bytes',
     help: 'Bytes the store takes on disk (SQLite: the file and its WAL).',

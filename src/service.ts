@@ -21,7 +21,7 @@ import { createOperations } from './ops/operations.js';
 import { createProviderSide } from './provider/bridge-side.js';
 import { createReloader, type ReloadAnswer, type Reloader } from './reload.js';
 import { createRouter, type Router } from './routing/router.js';
-import { openStore, type Store, type UpkeepStore } from './store/index.js';
+import { healthAt, openStore, type Store, type UpkeepStore } from './store/index.js';
 import { createVerifier, type ExpiringSecret } from './verify/index.js';
 
 export interface ServiceDeps {
@@ -189,7 +189,7 @@ export async function startService(config: BridgeConfig, deps: ServiceDeps = {})
   const { acceptor, watcher, summaries } = createAcceptance(config, { store, router: routing, dispatcher, metrics, providerSide, logger, now });
   const sources = buildSources(config, logger, providerSide.secretsOf);
   const accepting = () => state.accepting;
-  const readiness = readinessOf(accepting, store, () => providerSide.readinessWarnings());
+  const readiness = readinessOf(accepting, store, async () => [...(await providerSide.readinessWarnings()), ...(await connectorsDown(store, now()))]);
   const appFor = createReceiverApps(config, { acceptor, metrics, logger, now, accepting, readiness });
 
   const pruner = startPruner(store, config.store.dedupe_ttl, logger, now, config.store.prune_interval);
@@ -384,6 +384,17 @@ export function readinessOf(accepting: () => boolean, store: Pick<Store, 'ping'>
     const found = await warnings();
     return { ready: true, ...(found.length > 0 ? { warnings: found } : {}) };
   };
+}
+
+/**
+ * For /readyz's body: each connector the dispatcher holds down, since when and
+ * why. Intake goes on while a target is away, so it never makes a replica unready.
+ */
+export async function connectorsDown(store: Pick<Store, 'connectorHealth'>, now: number): Promise<string[]> {
+  const records = await store.connectorHealth().catch(() => []);
+  return records
+    .filter((record) => healthAt(record, now).state === 'down')
+    .map((record) => `connector ${record.connector} is down since ${new Date(record.since).toISOString()}: ${record.reason ?? 'unreachable'}; its deliveries wait`);
 }
 
 /** The admin API on its own listener (`admin.host`, 127.0.0.1 unless exposed on purpose). */

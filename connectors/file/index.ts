@@ -2,6 +2,7 @@ import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { z } from 'zod';
 import { nonEmpty, retriable, sent, type ConnectorDefinition } from '../../src/sdk/index.js';
+import { probeAppendable } from '../directory-probe.js';
 
 const TYPE = 'file';
 
@@ -52,12 +53,13 @@ export const fileConnector: ConnectorDefinition<typeof fileSchema> = {
           // (EACCES), a full disk or a folder in the way are the operator's to
           // fix, and the waiting lines go out once they are.
           const error = err as NodeJS.ErrnoException;
-          const result = retriable(`cannot append to ${options.path}: ${error.code ?? error.message}`);
+          const result = retriable(`cannot append to ${options.path}: ${error.code ?? error.message}`, undefined, 'unreachable');
           await handle?.close().catch(() => undefined);
           handle = undefined;
           return batch.map(() => result);
         }
       },
+      probe: () => probeAppendable(options.path),
       async preview(event) {
         return { outcome: 'send', target: options.path, message: { path: options.path, line: JSON.stringify(event) } };
       },

@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
 import { EnvHttpProxyAgent } from 'undici';
 import { z } from 'zod';
-import { boolean, duration, integer, jsonataExpression, memoryState, nonEmpty, permanent, retriable, secret, sent, template, type CanonicalEvent, type ConnectorDefinition, type Delivery, type Preview, type SendResult } from '../../src/sdk/index.js';
+import { boolean, duration, integer, jsonataExpression, memoryState, nonEmpty, permanent, retriable, secret, sent, template, type CanonicalEvent, type ConnectorDefinition, type ConnectorFault, type Delivery, type Preview, type SendResult } from '../../src/sdk/index.js';
 import { parseRetryAfter } from '../retry-after.js';
 import { redactHeaders, redactQuery } from './redact.js';
+import { createHttpProbe, healthSchema } from './probe.js';
 import { BREAKS_HEADER, createRequestPlanner, NOT_LATIN1, type PlannedRequest, type Request } from './request.js';
 import { createStaleGuard } from './stale-guard.js';
 import { compileUrlTemplate, withoutUserInfo } from './url.js';
@@ -61,6 +62,8 @@ export const httpSchema = z.strictObject({
   auth: authSchema.optional(),
   /** Skip an update for a call older (event time, then acceptance order) than the last one delivered for it. */
   stale_guard: boolean().default(false),
+  /** The probe's request (probe.ts); absent: `HEAD /` on the target's origin. */
+  health: healthSchema.optional(),
 }).superRefine((options, ctx) => {
   if (options.auth === undefined) return;
   if (Object.keys(options.headers).some((header) => header.toLowerCase() === 'authorization')) {
@@ -115,16 +118,24 @@ async function exchange(request: Request, how: Exchange, signal: AbortSignal): P
       ...({ dispatcher: how.dispatcher } as object),
     });
   } catch (err) {
-    return retriable(`request to ${how.origin} failed: ${timeout.aborted ? `timed out after ${how.timeoutMs} ms` : describe(err)}`);
+    // Refused, reset, DNS, TLS or timed out: the target, not this delivery.
+    return retriable(`request to ${how.origin} failed: ${timeout.aborted ? `timed out after ${how.timeoutMs} ms` : describe(err)}`, undefined, 'unreachable');
   }
   // Drain the body so the connection goes back to the pool; keep a little for the error message.
   const text = (await response.text().catch(() => '')).slice(0, 300);
   if (response.ok) return sent;
   const detail = `${how.method} ${how.origin} answered ${response.status}${text ? `: ${text}` : ''}`;
   if (response.status === 408 || response.status === 429 || response.status >= 500) {
-    return retriable(detail, parseRetryAfter(response.headers.get('retry-after'), how.now()));
+    const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'), how.now());
+    return retriable(detail, retryAfterMs, faultOf(response.status, retryAfterMs));
   }
   return permanent(detail);
+}
+
+/** A 5xx is the server's; a 429 naming its wait holds the whole connector; a 408 or a bare 429 stays this delivery's. */
+function faultOf(status: number, retryAfterMs: number | undefined): ConnectorFault | undefined {
+  if (status >= 500) return 'server';
+  return status === 429 && retryAfterMs !== undefined ? 'throttled' : undefined;
 }
 
 /** What a preview shows of a planned request: secrets redacted. */
@@ -161,6 +172,7 @@ export const httpConnector: ConnectorDefinition<typeof httpSchema> = {
     const dispatcher = new EnvHttpProxyAgent();
     const how: Exchange = { method: options.method, timeoutMs: options.timeout, origin: url.origin, dispatcher, fetch: context.fetch, now: context.now };
     let closing: Promise<void> | undefined;
+    const probe = createHttpProbe({ ...options, url, dispatcher, fetch: context.fetch });
 
     /** Past the stale guard, planned with its idempotency key, then sent. */
     async function sendOne(delivery: Delivery, signal: AbortSignal): Promise<SendResult> {
@@ -188,6 +200,7 @@ export const httpConnector: ConnectorDefinition<typeof httpSchema> = {
         }
         return results;
       },
+      probe,
       async preview(event, route) {
         return previewOf(await plan(event, route === undefined ? PER_ROUTE : idempotencyKey(event, route, name)), options.method);
       },

@@ -26,7 +26,7 @@ export interface RequestOptions {
 }
 
 /** The `Authorization` header value: from `auth`, else from the URL's user info, else none. */
-function authorizationOf(auth: RequestOptions['auth'], url: UrlTemplate): string | undefined {
+export function authorizationOf(auth: RequestOptions['auth'], url: UrlTemplate): string | undefined {
   if (!auth) return url.authorization;
   return 'bearer' in auth ? `Bearer ${auth.bearer}` : `Basic ${Buffer.from(`${auth.basic.username}:${auth.basic.password}`).toString('base64')}`;
 }

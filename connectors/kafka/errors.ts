@@ -1,3 +1,5 @@
+import type { ConnectorFault } from '../../src/sdk/index.js';
+
 /**
  * How far a failed produce reaches, which decides what the sender does next:
  * - `connection`: the cluster or the producer (broker down, timeout, bad
@@ -12,6 +14,8 @@ export type FailureScope = 'connection' | 'topic' | 'message';
 export interface KafkaFailure {
   readonly retriable: boolean;
   readonly scope: FailureScope;
+  /** Set when no broker could be reached or answered in time: the connector's failure, not the messages'. */
+  readonly fault?: ConnectorFault;
   /** The Kafka error name (`UNKNOWN_TOPIC_OR_PARTITION`) or the kafkajs error class. */
   readonly kind: string;
   readonly error: string;
@@ -68,6 +72,26 @@ const PROTOCOL_RULES: Readonly<Record<string, ProtocolRule>> = {
   UNSUPPORTED_SASL_MECHANISM: { retriable: true, scope: 'connection', hint: 'the brokers do not offer this sasl mechanism' },
 };
 
+/**
+ * What says the cluster cannot be reached: kafkajs's connection, timeout and
+ * broker-lookup classes, the broker's own "not available" answers, and a
+ * socket's refusal or reset seen bare. A protocol error that concerns one
+ * topic, the producer's state or the credentials is not one.
+ */
+const UNREACHABLE_KINDS: ReadonlySet<string> = new Set([
+  'KafkaJSConnectionError',
+  'KafkaJSConnectionClosedError',
+  'KafkaJSRequestTimeoutError',
+  'KafkaJSBrokerNotFound',
+  'KafkaJSNoBrokerAvailableError',
+  'KafkaJSMetadataNotLoaded',
+  'KafkaJSTimeout',
+  'BROKER_NOT_AVAILABLE',
+  'NETWORK_EXCEPTION',
+  'REQUEST_TIMED_OUT',
+]);
+const UNREACHABLE_CODES: ReadonlySet<string> = new Set(['ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EPIPE']);
+
 interface ErrorLike {
   readonly name?: unknown;
   readonly message?: unknown;
@@ -105,13 +129,15 @@ export function classifyKafkaError(err: unknown): KafkaFailure {
   if (type !== undefined && typeof root?.code === 'number') {
     const rule = PROTOCOL_RULES[type];
     if (rule) return { retriable: rule.retriable, scope: rule.scope, kind: type, error: rule.hint ? `${type}: ${message} (${rule.hint})` : `${type}: ${message}` };
+    if (UNREACHABLE_KINDS.has(type)) return { retriable: true, scope: 'connection', kind: type, error: `${type}: ${message}`, fault: 'unreachable' };
     return { retriable: root.retriable !== false, scope: 'topic', kind: type, error: `${type}: ${message}` };
   }
   const kind = typeof root?.name === 'string' ? root.name : 'Error';
   if (kind === 'KafkaJSSASLAuthenticationError') {
     return { retriable: true, scope: 'connection', kind, error: `${kind}: ${message} (check the sasl settings)` };
   }
-  return { retriable: true, scope: 'connection', kind, error: `${kind}: ${message}` };
+  const unreachable = UNREACHABLE_KINDS.has(kind) || (typeof root?.code === 'string' && UNREACHABLE_CODES.has(root.code));
+  return { retriable: true, scope: 'connection', kind, error: `${kind}: ${message}`, ...(unreachable ? { fault: 'unreachable' as const } : {}) };
 }
 
 function describe(root: ErrorLike | null, outer: unknown): string {

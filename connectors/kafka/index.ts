@@ -3,6 +3,7 @@ import type { ConnectionOptions } from 'node:tls';
 import type { Logger } from 'pino';
 import { compileTemplate, permanent, type ConnectorDefinition, type SendResult } from '../../src/sdk/index.js';
 import { buildRecord, type KafkaRecord, type RecordFormat } from './message.js';
+import { createKafkaProbe } from './probe.js';
 import { KAFKA, kafkaSchema, type KafkaOptions } from './schema.js';
 import { createSender } from './sender.js';
 
@@ -31,7 +32,8 @@ export const kafkaConnector: ConnectorDefinition<typeof kafkaSchema> = {
   create(name, options, context) {
     const logger = context.logger.child({ connector: name });
     if (options.sasl && !options.tls) logger.warn('kafka connector uses SASL without tls: credentials and events cross the network in clear text');
-    const kafka = new Kafka(clientConfig(name, options, logger));
+    const config = clientConfig(name, options, logger);
+    const kafka = new Kafka(config);
     const format: RecordFormat = {
       topic: compileTemplate(options.topic),
       key: compileTemplate(options.key),
@@ -88,6 +90,13 @@ export const kafkaConnector: ConnectorDefinition<typeof kafkaSchema> = {
         }
         return results;
       },
+      probe: createKafkaProbe({
+        config,
+        topic: options.topic,
+        allowAutoCreate: options.allow_auto_topic_creation,
+        connectionTimeoutMs: options.connection_timeout,
+        requestTimeoutMs: options.request_timeout,
+      }),
       async preview(event) {
         const built = buildRecord(event, format);
         if (!built.ok) return { outcome: 'fail', error: built.error };

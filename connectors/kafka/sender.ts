@@ -230,7 +230,7 @@ function partitionOf(record: KafkaRecord): string {
 }
 
 function toResult(failure: KafkaFailure): SendResult {
-  return failure.retriable ? retriable(failure.error) : permanent(failure.error);
+  return failure.retriable ? retriable(failure.error, undefined, failure.fault) : permanent(failure.error);
 }
 
 /**

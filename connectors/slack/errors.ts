@@ -51,22 +51,25 @@ const PERMANENT = new Set([
  */
 export function classifySlackError(err: unknown): SendResult {
   if (err instanceof WebAPIRateLimitedError) {
-    return retriable(`Slack rate limit: retry after ${err.retryAfter} s`, err.retryAfter * 1000);
+    return retriable(`Slack rate limit: retry after ${err.retryAfter} s`, err.retryAfter * 1000, 'throttled');
   }
   if (err instanceof WebAPIPlatformError) {
     const code = String(err.data.error).slice(0, 200);
     const detail = `Slack answered ${code}`;
     if (code === 'ratelimited' || code === 'rate_limited') {
       const after = err.data.response_metadata?.retryAfter;
-      return retriable(detail, typeof after === 'number' ? after * 1000 : undefined);
+      return typeof after === 'number' ? retriable(detail, after * 1000, 'throttled') : retriable(detail);
     }
+    // Slack itself is down: every post would fail alike.
+    if (code === 'service_unavailable') return retriable(detail, undefined, 'unreachable');
     return PERMANENT.has(code) ? permanent(hint(code, detail)) : retriable(detail);
   }
   if (err instanceof WebAPIHTTPError) {
     const detail = `Slack answered HTTP ${err.statusCode} ${err.statusMessage}`.trim();
-    return err.statusCode === 408 || err.statusCode >= 500 ? retriable(detail) : permanent(`${detail}; is api_url right?`);
+    if (err.statusCode >= 500) return retriable(detail, undefined, 'server');
+    return err.statusCode === 408 ? retriable(detail) : permanent(`${detail}; is api_url right?`);
   }
-  if (err instanceof WebAPIRequestError) return retriable(`request to Slack failed: ${err.original.message}`);
+  if (err instanceof WebAPIRequestError) return retriable(`request to Slack failed: ${err.original.message}`, undefined, 'unreachable');
   // A 429 without a readable Retry-After, or anything unexpected: retried with the dispatcher's backoff.
   return retriable(err instanceof Error ? err.message : String(err));
 }

@@ -7,6 +7,7 @@ import { createClientFor } from './client.js';
 import { classifySlackError } from './errors.js';
 import { escapeMrkdwn } from './escape.js';
 import { createPacer, type Pacer } from './pacing.js';
+import { createSlackProbe } from './probe.js';
 import { createThreads, memoryState, type ThreadRef, type Threads } from './threads.js';
 
 function httpUrl() {
@@ -190,6 +191,7 @@ export const slackConnector: ConnectorDefinition<typeof slackSchema> = {
         for (const delivery of batch) results.push(await sendOne(delivery, signal));
         return results;
       },
+      probe: createSlackProbe(clientFor, options.api_url, options.timeout),
       preview: async (event) => previewOf(await plan(event)),
       async stop() {},
     };

@@ -19,7 +19,8 @@ export function createPacer(now: () => number): Pacer {
     async waitTurn(signal) {
       const wait = nextPostAt - now();
       if (wait <= 0) return undefined;
-      if (wait > MAX_WAIT_IN_PLACE_MS) return retriable(`Slack rate limit: next post in ${wait} ms`, wait);
+      // Longer waits come from Slack's own Retry-After: the whole connector waits.
+      if (wait > MAX_WAIT_IN_PLACE_MS) return retriable(`Slack rate limit: next post in ${wait} ms`, wait, 'throttled');
       try {
         await sleep(wait, undefined, { signal });
         return undefined;

@@ -1,6 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { z } from 'zod';
 import { memoryState, nonEmpty, retriable, sent, type CanonicalEvent, type ConnectorDefinition, type Delivery, type Preview, type SendResult } from '../../src/sdk/index.js';
+import { probeDirectory } from '../directory-probe.js';
 import { appendDurably, readSource, writeAtomically } from './files.js';
 import { renderMarkdown } from './markdown.js';
 import { createDocumentPlaces, type DocumentPlaces } from './names.js';
@@ -47,7 +48,9 @@ async function write(event: CanonicalEvent, dir: string, places: DocumentPlaces)
     }
     return sent;
   } catch (err) {
-    return retriable((err as Error).message);
+    // The file system refusing (permissions, a full disk) fails every event alike: the connector's, not this event's.
+    const fromFileSystem = typeof (err as NodeJS.ErrnoException).code === 'string';
+    return retriable((err as Error).message, undefined, fromFileSystem ? 'unreachable' : undefined);
   }
 }
 
@@ -108,6 +111,7 @@ export const transcriptConnector: ConnectorDefinition<typeof transcriptSchema> =
         logger.debug({ dir: options.dir }, 'transcript connector ready');
       },
       send: (batch) => writeInCallOrder(batch, (event) => write(event, options.dir, places)),
+      probe: () => probeDirectory(options.dir),
       preview: (event) => previewOf(event, options.dir, places),
       async stop() {},
     };

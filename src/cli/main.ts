@@ -9,6 +9,7 @@ const hangups = holdHangups();
 const [
   { loadConfig, loadStoreConfig, reloadConfig },
   { describeStore },
+  { CHECK_HELP, CHECK_OPTIONS, runCheckConnect },
   { EXPLAIN_HELP, EXPLAIN_OPTIONS, runExplain },
   { BridgeError, ConfigError },
   { signAudianRequest },
@@ -21,6 +22,7 @@ const [
 ] = await Promise.all([
   import('../config/load.js'),
   import('../config/store.js'),
+  import('./check-connect.js'),
   import('./explain.js'),
   import('../errors.js'),
   import('../verify/index.js'),
@@ -35,7 +37,7 @@ const [
 /** Each command's usage line and its longer help (`audian-bridge help COMMAND`). */
 const COMMANDS: Readonly<Record<string, { usage: string; summary: string; help?: string }>> = {
   serve: { usage: 'serve [--config FILE]', summary: 'run the receiver and dispatcher' },
-  check: { usage: 'check [--config FILE]', summary: 'validate the config, print routes and connectors' },
+  check: CHECK_HELP,
   sign: {
     usage: 'sign [--secret-env NAME] [--file F]',
     summary: 'print X-Audian-* headers for a body (F or stdin)',
@@ -172,6 +174,7 @@ async function main(argv: string[]): Promise<void> {
       count: { type: 'string' },
       ...OPS_OPTIONS,
       ...EXPLAIN_OPTIONS,
+      ...CHECK_OPTIONS,
       ...SUBSCRIPTIONS_OPTIONS,
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'V' },
@@ -193,6 +196,8 @@ async function main(argv: string[]): Promise<void> {
     case 'serve':
       return serve(values.config);
     case 'check':
+      if (values.connect) return runCheckConnect(values, load);
+      if (values.timeout !== undefined) throw new UsageError('--timeout goes with check --connect');
       return check(values.config);
     case 'sign':
       return sign({ ...(values.secret ? { secret: values.secret } : {}), ...(values['secret-env'] ? { secretEnv: values['secret-env'] } : {}), ...(values.file ? { file: values.file } : {}) });

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics.js';
 import type { OutboxStore } from '../store/index.js';
+import { DEFAULT_HEALTH, type HealthOptions } from './health.js';
 import { createWorker, type DispatchOptions, type DispatchTarget, type WorkerDeps } from './worker.js';
 
 export type { DispatchOptions, DispatchTarget } from './worker.js';
@@ -13,6 +14,8 @@ export interface DispatcherDeps {
   readonly metrics?: Metrics;
   readonly now?: () => number;
   readonly random?: () => number;
+  /** Connector health's probing (health.ts); the defaults probe every second. */
+  readonly health?: Partial<HealthOptions>;
 }
 
 /**
@@ -20,7 +23,8 @@ export interface DispatcherDeps {
  * (worker.ts), so a slow or failing connector never holds up the others. Each
  * batch is claimed under a lease longer than the send timeout, and its
  * outcomes are written back in one write before the next batch: delivered,
- * retry later, or dead. A store that cannot answer is logged and tried again,
+ * retry later, or dead; or held, spending nothing, while the connector is
+ * down or held (health.ts: probed, and up again once it answers). A store that cannot answer is logged and tried again,
  * never fatal.
  */
 export function createDispatcher(deps: DispatcherDeps) {
@@ -32,6 +36,7 @@ export function createDispatcher(deps: DispatcherDeps) {
     ...(deps.metrics ? { metrics: deps.metrics } : {}),
     now: deps.now ?? Date.now,
     random: deps.random ?? Math.random,
+    health: { ...DEFAULT_HEALTH, ...deps.health },
   };
   const workers = new Map<string, ReturnType<typeof createWorker>>();
   for (const [name, target] of deps.connectors) workers.set(name, createWorker(name, target, shared));

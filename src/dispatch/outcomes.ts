@@ -55,3 +55,14 @@ export function createOutcomeJudge(deps: OutcomeDeps): OutcomeOf {
     return { id, lease, outcome: 'retry', at: decision.at, error, durationMs };
   };
 }
+
+/**
+ * A retriable failure while its connector is down or held (health.ts): the
+ * delivery stays pending as it was, no attempt counted, none kept in its
+ * history; it goes again once the connector is up.
+ */
+export function heldOutcome(delivery: ClaimedDelivery, result: SendResult & { ok: false }, durationMs: number, log: Logger, metrics: Metrics | undefined): DeliveryOutcome {
+  metrics?.deliveries.inc({ connector: delivery.connector, outcome: 'held' });
+  log.debug({ deliveryId: delivery.id, eventId: delivery.event.id, route: delivery.route, error: result.error }, 'delivery held: its connector is down or held');
+  return { id: delivery.id, lease: delivery.lease, outcome: 'held', error: result.error, durationMs };
+}

@@ -1,8 +1,9 @@
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics.js';
-import type { Connector, Delivery, SendResult } from '../sdk/index.js';
+import { retriable, type Connector, type Delivery, type ProbeResult, type SendResult } from '../sdk/index.js';
 import type { ClaimedDelivery, DeliveryOutcome, OutboxStore } from '../store/index.js';
-import { createOutcomeJudge, type OutcomeOf } from './outcomes.js';
+import { createHealthGate, type HealthGate, type HealthOptions } from './health.js';
+import { createOutcomeJudge, heldOutcome, type OutcomeOf } from './outcomes.js';
 import type { RetryPolicy } from './retry.js';
 import { createWakeableSleep, type WakeableSleep } from './wakeable-sleep.js';
 
@@ -35,6 +36,8 @@ export interface WorkerDeps {
   readonly metrics?: Metrics;
   readonly now: () => number;
   readonly random: () => number;
+  /** Connector health (health.ts): probing, flapping. */
+  readonly health: HealthOptions;
 }
 
 /** Beyond `send_timeout`, how long a claim lasts: time to write the outcomes after a send that used all of it. */
@@ -47,6 +50,7 @@ interface Worker {
   readonly deps: WorkerDeps;
   readonly log: Logger;
   readonly outcomeOf: OutcomeOf;
+  readonly health: HealthGate;
   readonly sleep: WakeableSleep;
   /** Aborts the sends in flight, once a stop's grace is over. */
   readonly abort: AbortController;
@@ -75,6 +79,7 @@ export function createWorker(name: string, target: DispatchTarget, deps: WorkerD
     deps,
     log,
     outcomeOf: createOutcomeJudge({ connector: name, policy, log, ...(deps.metrics ? { metrics: deps.metrics } : {}), random: deps.random }),
+    health: createHealthGate({ connector: name, store: deps.store, log, now: deps.now, random: deps.random, options: deps.health, refreshMs: deps.options.pollIntervalMs }),
     sleep: createWakeableSleep(),
     abort: new AbortController(),
     halt: new AbortController(),
@@ -130,7 +135,9 @@ async function run(worker: Worker, after: Promise<void>): Promise<void> {
   while (!worker.stopping()) {
     try {
       if (inFlight.size >= slots) await Promise.race(inFlight);
-      else await claimOnce(worker, inFlight);
+      else if (await worker.health.admits()) await claimOnce(worker, inFlight);
+      // Down or held: nothing is claimed; probes when due.
+      else await worker.health.whileUnavailable((ms) => worker.sleep.sleep(ms), () => probe(worker));
     } catch (err) {
       worker.log.error({ err }, 'cannot read the outbox; trying again shortly');
       await worker.sleep.sleep(worker.deps.options.pollIntervalMs);
@@ -180,28 +187,82 @@ async function claimOnce(worker: Worker, inFlight: Set<Promise<void>>): Promise<
   await worker.sleep.sleep(wait <= 0 ? options.pollIntervalMs : Math.min(options.pollIntervalMs, Math.max(5, wait)));
 }
 
+/** What one send of a batch came to, before any judgement. */
+interface Attempt {
+  readonly results: readonly (SendResult | undefined)[];
+  readonly durationMs: number;
+}
+
 async function sendBatch(worker: Worker, batch: ClaimedDelivery[]): Promise<void> {
-  const { options, metrics, now } = worker.deps;
+  const attempt = await attemptBatch(worker, batch);
+  const hold = await worker.health.judge(batch, attempt.results).catch((err: unknown) => {
+    worker.log.error({ err }, 'cannot record connector health; the batch is judged as usual');
+    return false;
+  });
+  await record(worker, batch, attempt, hold);
+}
+
+/**
+ * Sends a batch and times it. A send the dispatcher aborts at `send_timeout`
+ * is the connector's (`unreachable`): the target never answered; one aborted
+ * by a stop is nobody's.
+ */
+async function attemptBatch(worker: Worker, batch: readonly ClaimedDelivery[]): Promise<Attempt> {
+  const { options, metrics } = worker.deps;
   const deliveries: Delivery[] = batch.map((due) => ({ id: due.id, route: due.route, attempt: due.attempts + 1, event: due.event, ...(due.replay > 0 ? { replay: due.replay } : {}) }));
   const timeout = AbortSignal.timeout(options.sendTimeoutMs);
   const signal = AbortSignal.any([worker.abort.signal, timeout]);
   const started = performance.now();
-  let results: SendResult[];
+  let results: readonly (SendResult | undefined)[];
   try {
     results = await raceAbort(worker.target.connector.send(deliveries, signal), signal);
   } catch (err) {
-    const reason = timeout.aborted ? `send timed out after ${options.sendTimeoutMs} ms` : (err as Error).message;
-    results = batch.map(() => ({ ok: false, retriable: true, error: reason }));
+    const timedOut = timeout.aborted && !worker.abort.signal.aborted;
+    const failure = retriable(timedOut ? `send timed out after ${options.sendTimeoutMs} ms` : (err as Error).message, undefined, timedOut ? 'unreachable' : undefined);
+    results = batch.map(() => failure);
   }
+  // A stop's abort says nothing of the target.
+  if (worker.stopping()) results = results.map((result) => (result && !result.ok && result.fault !== undefined ? retriable(result.error, result.retryAfterMs) : result));
   const durationMs = performance.now() - started;
   metrics?.sendSeconds.observe({ connector: worker.name }, durationMs / 1000);
+  return { results, durationMs };
+}
+
+/** Judges and writes each delivery's outcome; `hold`: the connector is down or held, so a retriable failure spends nothing. */
+async function record(worker: Worker, batch: readonly ClaimedDelivery[], attempt: Attempt, hold: boolean): Promise<void> {
+  const { metrics, now } = worker.deps;
+  const { results, durationMs } = attempt;
   const failedRetriably = batch.some((_, index) => results[index]?.ok !== true && (results[index] as { retriable?: boolean } | undefined)?.retriable !== false);
-  const paused = failedRetriably && (await pausedNow(worker));
+  const paused = failedRetriably && !hold && (await pausedNow(worker));
   const at = now();
-  const outcomes = batch.map((due, index) => worker.outcomeOf(due, results[index], at, durationMs, paused));
+  const outcomes = batch.map((due, index) => {
+    const result = results[index];
+    if (hold && result && !result.ok && result.retriable) return heldOutcome(due, result, durationMs, worker.log, metrics);
+    return worker.outcomeOf(due, result, at, durationMs, paused);
+  });
   const delivered = outcomes.filter((outcome) => outcome.outcome === 'delivered').length;
   if (delivered > 0) metrics?.deliveries.inc({ connector: worker.name, outcome: 'delivered' }, delivered);
   await settle(worker, outcomes);
+}
+
+/**
+ * Whether a connector that is down answers again: its own probe, or where it
+ * has none, a trial send of the oldest waiting delivery that spends nothing
+ * unless the target answers (a failure that is the connector's is held).
+ */
+async function probe(worker: Worker): Promise<ProbeResult> {
+  const { connector } = worker.target;
+  if (connector.probe) {
+    const signal = AbortSignal.any([worker.abort.signal, AbortSignal.timeout(worker.deps.options.sendTimeoutMs)]);
+    return raceAbort(connector.probe(signal), signal);
+  }
+  const { store, options, now } = worker.deps;
+  const batch = await store.claim(worker.name, now(), { limit: 1, leaseMs: options.sendTimeoutMs + LEASE_MARGIN_MS, maxPerCall: 1 });
+  if (batch.length === 0) return { ok: true, detail: 'nothing waiting to try' };
+  const attempt = await attemptBatch(worker, batch);
+  const fault = attempt.results.find((result) => result !== undefined && !result.ok && result.fault !== undefined);
+  await record(worker, batch, attempt, fault !== undefined);
+  return fault && !fault.ok ? { ok: false, reason: fault.error } : { ok: true, detail: 'a trial send was answered' };
 }
 
 /**

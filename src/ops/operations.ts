@@ -1,7 +1,7 @@
 import ms from 'ms';
 import { ExactInteger } from '../dialects/index.js';
 import { BridgeError } from '../errors.js';
-import { digitsOf, type AttemptRecord, type CallRecord, type DeliveryDetail, type DeliveryRecord, type DeliverySearch, type DeliveryStatus, type OperationsStore, type ReplaySelection } from '../store/index.js';
+import { digitsOf, healthAt, type AttemptRecord, type CallRecord, type DeliveryDetail, type DeliveryRecord, type DeliverySearch, type DeliveryStatus, type OperationsStore, type ReplaySelection } from '../store/index.js';
 
 /**
  * What an operator can do with the outbox, as JSON in and JSON out: the admin
@@ -322,11 +322,12 @@ function connectorOperations(deps: OperationsDeps, now: () => number) {
   return {
     /**
      * Every configured connector (and any other that still has deliveries
-     * waiting or dead): paused or not, pending (and since when the oldest
+     * waiting or dead): paused or not, its health (up, down or held by the
+     * dispatcher, since when and why), pending (and since when the oldest
      * waits), dead, and the latest error of a delivery still failing.
      */
     async connectors() {
-      const [pending, dead, paused] = await Promise.all([store.pendingStats(), store.deadStats(), store.paused()]);
+      const [pending, dead, paused, health] = await Promise.all([store.pendingStats(), store.deadStats(), store.paused(), store.connectorHealth()]);
       const names = [...new Set([...deps.connectors, ...pending.map((row) => row.connector), ...dead.map((row) => row.connector)])];
       const errors = await store.lastErrors(names);
       return {
@@ -334,11 +335,15 @@ function connectorOperations(deps: OperationsDeps, now: () => number) {
           const waiting = pending.find((row) => row.connector === name);
           const pause = paused.find((row) => row.connector === name);
           const error = errors.find((row) => row.connector === name);
+          const judged = healthAt(health.find((row) => row.connector === name), now());
           return {
             name,
             configured: deps.connectors.has(name),
             paused: pause !== undefined,
             pausedSince: pause ? iso(pause.since) : null,
+            health: judged.state,
+            healthSince: judged.since === null ? null : iso(judged.since),
+            healthReason: judged.reason,
             pending: waiting?.n ?? 0,
             oldestPendingAt: waiting ? iso(waiting.oldest) : null,
             dead: dead.find((row) => row.connector === name)?.n ?? 0,

@@ -98,7 +98,7 @@ export interface Connector {
    * never sends a delivery. The dispatcher probes a connector that is down
    * until this answers ok; `audian-bridge check --connect` runs it once.
    */
-  probe?(signal: AbortSignal): Promise<ProbeResult>;
+  probe(signal: AbortSignal): Promise<ProbeResult>;
 }
 
 /**

@@ -36,3 +36,4 @@ export { dedupeKeyOf } from '../lifecycle/dedupe.js';
 export type * from './types.js';
 export type * from './operator-reads.js';
 export { digitsOf } from './operator-reads.js';
+export { healthAt, type HealthNow } from './connector-health.js';

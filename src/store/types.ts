@@ -85,10 +85,21 @@ export interface OutboxStore {
   nextDueAt(connector: string): Promise<number | undefined>;
   /** The paused connectors and since when. */
   paused(): Promise<PauseRecord[]>;
+  /** Every connector's recorded health; a connector without a record is up. */
+  connectorHealth(): Promise<ConnectorHealthRecord[]>;
+  /**
+   * Records `next` for its connector if the recorded version is still
+   * `next.version - 1` (0: nothing recorded), so that of the processes judging
+   * a connector at once only one writes. Recording `up` also makes the
+   * connector's pending deliveries due at `now` and starts their budgets
+   * (`max_age`) over at `now`: time spent down never makes one dead.
+   * Resolves whether it was written.
+   */
+  recordHealth(next: ConnectorHealthRecord, now: number): Promise<boolean>;
 }
 
 /** What operators use (the admin API, the CLI, metrics, the provider's side): reads of the outbox and the events, replays, purges and pauses. */
-export interface OperationsStore extends Pick<OutboxStore, 'paused'>, OperatorReads {
+export interface OperationsStore extends Pick<OutboxStore, 'paused' | 'connectorHealth'>, OperatorReads {
   /** Per connector: pending deliveries and when the oldest of them was created. */
   pendingStats(): Promise<PendingStats[]>;
   /** Per connector: dead deliveries (kept until replayed or purged). */
@@ -198,12 +209,18 @@ export interface ClaimedDelivery {
   readonly lease: string;
 }
 
-/** Each outcome is also kept in the delivery's attempt history, with how long the send took. */
+/**
+ * Each outcome but `held` is also kept in the delivery's attempt history, with
+ * how long the send took. `held`: the send failed because its connector is
+ * down or held (see `ConnectorHealthRecord`); the delivery stays pending as
+ * it was, with the error, and no attempt is counted or kept.
+ */
 export type DeliveryOutcome = (
   | { readonly id: number; readonly lease: string; readonly outcome: 'delivered' }
   | { readonly id: number; readonly lease: string; readonly outcome: 'skipped'; readonly reason: string }
   | { readonly id: number; readonly lease: string; readonly outcome: 'retry'; readonly at: number; readonly error: string }
   | { readonly id: number; readonly lease: string; readonly outcome: 'dead'; readonly error: string }
+  | { readonly id: number; readonly lease: string; readonly outcome: 'held'; readonly error: string }
 ) & { readonly durationMs?: number };
 
 export interface SettleResult {
@@ -292,6 +309,25 @@ export interface EventTrace {
   /** The call the event belongs to, while the store still knows it. */
   readonly call: CallState | undefined;
   readonly deliveries: readonly DeliveryRecord[];
+}
+
+/** `down`: the target cannot be reached and is probed; `held`: it asked the whole connector to wait. */
+export type ConnectorHealthState = 'up' | 'down' | 'held';
+
+/** A connector's health as the dispatcher judged it (src/dispatch/health.ts), shared by every process on the store. */
+export interface ConnectorHealthRecord {
+  readonly connector: string;
+  readonly state: ConnectorHealthState;
+  /** Since when it is in this state (ms). */
+  readonly since: number;
+  /** Why it is down or held: the failure that made it so, then the latest failed probe's. */
+  readonly reason: string | null;
+  /** Down: when the next probe is due; held: when the hold ends (ms). */
+  readonly until: number | null;
+  /** How many times in a row it went down soon after coming up (a flapping target); the probe interval grows with it. */
+  readonly flaps: number;
+  /** Counts the writes of this record (compare-and-set, see `OutboxStore.recordHealth`). */
+  readonly version: number;
 }
 
 export interface PauseRecord {

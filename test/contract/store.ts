@@ -510,6 +510,41 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
       });
     });
 
+    describe('connector health', () => {
+      const down = { connector: 'sink', state: 'down' as const, since: T0, reason: 'connect ECONNREFUSED', until: T0 + 1_000, flaps: 0, version: 1 };
+
+      it('records health compare-and-set: of two writers over one version, one wins', async () => {
+        expect(await store.connectorHealth()).toEqual([]);
+        expect(await store.recordHealth(down, T0)).toBe(true);
+        expect(await store.recordHealth({ ...down, reason: 'other' }, T0)).toBe(false);
+        const probed = { ...down, until: T0 + 2_000, reason: 'still refused', version: 2 };
+        const results = await Promise.all([store.recordHealth(probed, T0 + 1_000), store.recordHealth({ ...probed, until: T0 + 3_000 }, T0 + 1_000)]);
+        expect(results.filter(Boolean)).toHaveLength(1);
+        expect(await store.connectorHealth()).toEqual([expect.objectContaining({ connector: 'sink', state: 'down', since: T0, version: 2, reason: 'still refused' })]);
+      });
+
+      it('a held outcome spends no attempt, keeps no history and releases the lease; up makes what waited due with a fresh budget', async () => {
+        for (const n of ['1', '2']) await store.commit(request(event(`evt-hh${n}`, `call-hh${n}`)));
+        const [first, second] = await store.claim('sink', T0, ONE_PER_CALL);
+        await store.settle(
+          [
+            { id: first!.id, lease: first!.lease, outcome: 'held', error: 'connect ECONNREFUSED', durationMs: 3 },
+            { id: second!.id, lease: second!.lease, outcome: 'retry', at: T0 + 3_600_000, error: 'answered 503' },
+          ],
+          T0 + 5,
+        );
+        expect(await store.delivery(first!.id)).toMatchObject({ status: 'pending', attempts: 0, lastError: 'connect ECONNREFUSED', history: [] });
+        expect(await store.recordHealth(down, T0 + 5)).toBe(true);
+        expect(await store.recordHealth({ ...down, state: 'up', since: T0 + 7_200_000, reason: null, until: null, version: 2 }, T0 + 7_200_000)).toBe(true);
+        const claimed = await store.claim('sink', T0 + 7_200_000, ONE_PER_CALL);
+        expect(claimed.map((delivery) => [delivery.event.id, delivery.attempts, delivery.since])).toEqual([
+          ['evt-hh1', 0, T0 + 7_200_000],
+          ['evt-hh2', 1, T0 + 7_200_000],
+        ]);
+        expect(await store.connectorHealth()).toEqual([{ connector: 'sink', state: 'up', since: T0 + 7_200_000, reason: null, until: null, flaps: 0, version: 2 }]);
+      });
+    });
+
     describe('connector state', () => {
       it('keeps a value per connector until it expires', async () => {
         let clock = T0;

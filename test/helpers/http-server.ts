@@ -12,9 +12,10 @@ export type Responder = (request: RecordedRequest, index: number) => { status: n
 
 /**
  * A real HTTP server on 127.0.0.1 that records every request and answers with
- * `respond` (default 200). Stands in for CRMs, Slack's Web API and the like.
+ * `respond` (default 200), on `options.port` if given. Stands in for CRMs,
+ * Slack's Web API and the like.
  */
-export async function startRecordingServer(respond: Responder = () => ({ status: 200 })) {
+export async function startRecordingServer(respond: Responder = () => ({ status: 200 }), options: { port?: number } = {}) {
   const requests: RecordedRequest[] = [];
   let responder = respond;
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
@@ -32,7 +33,8 @@ export async function startRecordingServer(respond: Responder = () => ({ status:
       else reply();
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  // A given port: a target stopped and started again where its clients expect it.
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,

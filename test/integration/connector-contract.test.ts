@@ -283,4 +283,19 @@ describe.each(CASES.map((contract) => [contract.type, contract] as const))('conn
     await connector.stop();
     await expect(connector.stop()).resolves.toBeUndefined();
   });
+
+  // Last: the http target records the probe's request, which has no event in its body.
+  it.skipIf(skip !== null)(`probe: ok against a working target, a reason against a broken one, before start()${skip ? ` — SKIPPED: ${skip}` : ''}`, async () => {
+    const working = create(target.options);
+    const broken = create(target.broken);
+    try {
+      expect(await working.probe(AbortSignal.timeout(20_000))).toEqual({ ok: true, detail: expect.any(String) });
+      const failed = await broken.probe(AbortSignal.timeout(20_000));
+      expect(failed.ok).toBe(false);
+      if (!failed.ok) expect(failed.reason.length).toBeGreaterThan(0);
+    } finally {
+      await working.stop();
+      await broken.stop();
+    }
+  });
 });

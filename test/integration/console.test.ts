@@ -132,6 +132,18 @@ describe('the console over HTTP', () => {
     expect(await bridge.store.paused()).toEqual([]);
   });
 
+  it('the connectors page shows a connector that is down, since when and why', async () => {
+    const { cookie } = await signIn();
+    const since = Date.parse('2026-03-01T12:00:00Z');
+    const down = { connector: 'events', state: 'down' as const, since, reason: 'request to http://crm.example failed: connect ECONNREFUSED', until: since + 1_000, flaps: 0 };
+    const previous = (await bridge.store.connectorHealth()).find((row) => row.connector === 'events');
+    expect(await bridge.store.recordHealth({ ...down, version: (previous?.version ?? 0) + 1 }, since)).toBe(true);
+    const html = await (await fetch(`${admin}/ui/connectors`, { headers: { cookie } })).text();
+    expect(html).toContain('<span class="status status-down">down</span>');
+    expect(html).toContain('connect ECONNREFUSED');
+    expect(html).toContain('2026-03-01');
+  });
+
   it('signing out ends the session: the cookie no longer opens a page', async () => {
     const { cookie, csrf } = await signIn();
     const out = await formPost(`${admin}/ui/logout`, { _csrf: csrf }, { cookie });

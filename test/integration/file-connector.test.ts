@@ -40,14 +40,14 @@ function unreadableToNobody(): string | undefined {
 }
 const skipReason = unreadableToNobody();
 
-it.skipIf(skipReason !== undefined)(`EACCES is retriable (an operator fixes permissions), and the next attempt after the fix is written${skipReason ? ` — SKIPPED: ${skipReason}` : ''}`, async () => {
+it.skipIf(skipReason !== undefined)(`EACCES is retriable and the connector's fault (an operator fixes permissions), and the next attempt after the fix is written${skipReason ? ` — SKIPPED: ${skipReason}` : ''}`, async () => {
   chmodSync(scratch, 0o755);
   const locked = join(scratch, 'locked');
   mkdirSync(locked, { mode: 0o555 });
   chmodSync(locked, 0o555);
   const path = join(locked, 'events.jsonl');
 
-  expect(await sendInChild(path)).toEqual({ ok: false, retriable: true, error: expect.stringContaining('EACCES') });
+  expect(await sendInChild(path)).toEqual({ ok: false, retriable: true, error: expect.stringContaining('EACCES'), fault: 'unreachable' });
 
   chmodSync(locked, 0o777);
   expect(await sendInChild(path)).toEqual({ ok: true });

@@ -131,8 +131,9 @@ it('a 400 is permanent: the delivery is dead with its error, never retried, and 
 });
 
 it('gives up after max_attempts of retriable failures and keeps the last error', async () => {
-  crm.respondWith(() => ({ status: 503, body: 'maintenance' }));
-  const id = await send();
+  // 503s for one call only: the other calls' deliveries go through, so the connector stays up (docs/delivery.md#connector-health).
+  crm.respondWith((request) => (request.url.includes('maintenance-call') ? { status: 503, body: 'maintenance' } : { status: 200 }));
+  const id = await send('call.initiated', 'maintenance-call');
   await waitFor(() => delivery(id).status === 'dead', { what: 'dead after 5 attempts', timeoutMs: 15_000 });
   expect(requestsFor(id)).toHaveLength(5);
   expect(delivery(id)).toMatchObject({ status: 'dead', attempts: 5 });

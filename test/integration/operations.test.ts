@@ -94,6 +94,11 @@ const keyOf = (eventId: string, replay = 0) => idempotencyKey({ source: 'audian/
 const crmRequestsFor = (eventId: string) => crm.requests.filter((request) => (JSON.parse(request.body) as { id: string }).id === eventId);
 const okKeys = () => crm.requests.filter((_, index) => answered.get(index) === 200).map((request) => request.headers['idempotency-key']);
 const answered = new Map<number, number>();
+/**
+ * The CRM answers `status()`. An outage here is a 408: a retriable failure of each delivery, spending its
+ * attempts; 5xx across calls would take the connector down instead, and nothing would go dead
+ * (docs/delivery.md#connector-health).
+ */
 function crmAnswers(status: () => number): void {
   crm.respondWith((_request, index) => {
     const code = status();
@@ -138,12 +143,12 @@ describe('admin API', () => {
   it('serves every endpoint: dead after an outage, replayed once, resent by id with a new key, traced, paused and resumed', async () => {
     const bridge = await start(setup('endpoints'));
     let crmUp = false;
-    crmAnswers(() => (crmUp ? 200 : 503));
+    crmAnswers(() => (crmUp ? 200 : 408));
 
     expect((await postWebhook(`${bridge.url}/webhooks/audian`, initiated('c-admin'))).status).toBe(200);
     const dead = await deadDeliveryOf(bridge, 'evt_c-admin_initiated');
     expect(dead).toMatchObject({ connector: 'crm', route: 'crm', callId: 'c-admin', attempts: 2, nextAttemptAt: null });
-    expect(dead.lastError).toMatch(/503/);
+    expect(dead.lastError).toMatch(/408/);
     const detail = await admin(bridge, 'GET', `/admin/deliveries/${dead.id}`);
     expect(detail.status).toBe(200);
     expect(detail.body.attempts.map((attempt: { outcome: string }) => attempt.outcome)).toEqual(['retry', 'dead']);
@@ -234,7 +239,7 @@ describe('dead letters', () => {
   it('outlive pruning past dedupe_ttl, with their events, and are still replayable', async () => {
     const at = setup('prune', { store: { path: join(root, 'prune', 'bridge.db'), dedupe_ttl: '1s', prune_interval: '200ms' } });
     const bridge = await start(at);
-    crmAnswers(() => 503);
+    crmAnswers(() => 408);
     await postWebhook(`${bridge.url}/webhooks/audian`, initiated('c-kept'));
     const dead = await deadDeliveryOf(bridge, 'evt_c-kept_initiated');
     await postWebhook(`${bridge.url}/webhooks/audian`, { id: 'evt_prunable', event: 'made.up_type', timestamp: new Date().toISOString(), data: {} });
@@ -255,7 +260,7 @@ describe('operator commands', () => {
     const at = setup('cli');
     const bridge = await start(at);
     let crmUp = false;
-    crmAnswers(() => (crmUp ? 200 : 503));
+    crmAnswers(() => (crmUp ? 200 : 408));
     const local = (...args: string[]) => localCli(at, ...args);
     const remote = (...args: string[]) => runCli([...args, '--admin', bridge.adminUrl as string], { env: { AUDIAN_BRIDGE_ADMIN_TOKEN: TOKEN } });
 

@@ -3,6 +3,9 @@ import type { CanonicalEvent } from '../../src/dialects/index.js';
 import { BridgeError } from '../../src/errors.js';
 import type { CallState, ClaimedDelivery, CommitRequest } from '../../src/store/index.js';
 import { openStore } from '../../src/store/index.js';
+import { pino } from 'pino';
+import { createDispatcher } from '../../src/dispatch/dispatcher.js';
+import { retriable, sent, type Connector } from '../../src/sdk/index.js';
 import { LOCKS } from '../../src/store/postgres/db.js';
 import { MIGRATIONS } from '../../src/store/postgres/migrations.js';
 import { createPostgresStore, type PostgresStore } from '../../src/store/postgres/index.js';
@@ -100,6 +103,57 @@ describe.skipIf(!server.url)(title, () => {
   }
 
   describe('postgres: replicas on one database', () => {
+    it('connector health is shared: one replica finds the target down, both stop sending, one probes at a time, and its probe brings both back', async () => {
+      const { stores, dispose } = await replicas();
+      let reachable = false;
+      const probes = [0, 0];
+      const sink = (replica: number): Connector => ({
+        name: 'sink',
+        async start() {},
+        async send(batch) {
+          return batch.map(() => (reachable ? sent : retriable('connect ECONNREFUSED', undefined, 'unreachable')));
+        },
+        async probe() {
+          probes[replica]! += 1;
+          return reachable ? { ok: true } : { ok: false, reason: 'connect ECONNREFUSED' };
+        },
+        async stop() {},
+      });
+      const dispatchers = stores.map((store, replica) =>
+        createDispatcher({
+          store,
+          connectors: new Map([['sink', { connector: sink(replica), batchSize: 10, maxPerCall: 1 }]]),
+          options: { retry: { schedule: [5_000], maxAgeMs: 3_600_000 }, pollIntervalMs: 50, sendTimeoutMs: 5_000 },
+          logger: pino({ level: 'silent' }),
+          health: { probeIntervalMs: 100 },
+        }),
+      );
+      try {
+        for (const n of ['1', '2', '3', '4']) await stores[0]!.commit(counting(event(`evt-h${n}`, `call-h${n}`)));
+        for (const dispatcher of dispatchers) dispatcher.start();
+        await waitFor(async () => (await stores[1]!.connectorHealth())[0]?.state === 'down', { what: 'the connector down' });
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        const before = probes[0]! + probes[1]!;
+        await new Promise((resolve) => setTimeout(resolve, 1_000));
+        // One probe slot per 80-120 ms for both replicas together: each probing on its own would make twice as many.
+        const during = probes[0]! + probes[1]! - before;
+        expect(during).toBeGreaterThanOrEqual(4);
+        expect(during).toBeLessThanOrEqual(13);
+        expect((await stores[0]!.list({})).map((record) => [record.status, record.attempts])).toEqual(Array.from({ length: 4 }, () => ['pending', 0]));
+
+        reachable = true;
+        const delivered = await waitFor(async () => {
+          const records = await stores[1]!.list({});
+          return records.every((record) => record.status === 'delivered') && records;
+        }, { what: 'every delivery once a probe answers' });
+        expect(delivered.map((record) => record.attempts)).toEqual([1, 1, 1, 1]);
+        expect(await stores[0]!.connectorHealth()).toMatchObject([{ connector: 'sink', state: 'up' }]);
+      } finally {
+        await Promise.all(dispatchers.map((dispatcher) => dispatcher.stop(1_000)));
+        await dispose();
+      }
+    });
+
     it('the same event committed by both at once is stored once', async () => {
       const { stores, dispose } = await replicas();
       try {

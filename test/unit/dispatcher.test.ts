@@ -26,6 +26,7 @@ function fakeConnector(answer: (batch: readonly Delivery[]) => Promise<SendResul
       return answer(batch);
     },
     async stop() {},
+    probe: async () => ({ ok: true }),
   };
   return { connector, batches, sends: () => batches.flat() };
 }
@@ -187,13 +188,17 @@ describe('outcomes', () => {
     expect(row.lastError).toMatch(/no result/);
   });
 
-  it('a send that outlives send_timeout counts as a retriable failure', async () => {
+  it('a send that outlives send_timeout takes its connector down; the delivery waits with no attempt spent', async () => {
     const fake = fakeConnector(() => new Promise<SendResult[]>(() => undefined)); // never answers, ignores its signal
     await accept(event('evt-slow', 'c1'));
     start(fake.connector, { sendTimeoutMs: 50 });
-    const row = await attempted('evt-slow', 1);
-    expect(row.status).toBe('pending');
+    const row = await waitFor(async () => {
+      const found = await record('evt-slow');
+      return found.lastError !== null && found;
+    }, { what: 'the timed-out send recorded' });
+    expect(row).toMatchObject({ status: 'pending', attempts: 0 });
     expect(row.lastError).toMatch(/timed out after 50 ms/);
+    expect(await store.connectorHealth()).toMatchObject([{ connector: 'fake', state: 'down', reason: expect.stringMatching(/timed out/) }]);
   });
 
   it('a delivered batch is recorded as delivered, one attempt each', async () => {

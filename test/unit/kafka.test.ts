@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { KafkaJSConnectionError, KafkaJSNonRetriableError, KafkaJSNumberOfRetriesExceeded, KafkaJSProtocolError, KafkaJSSASLAuthenticationError } from 'kafkajs';
+import { KafkaJSConnectionError, KafkaJSNonRetriableError, KafkaJSNumberOfRetriesExceeded, KafkaJSProtocolError, KafkaJSRequestTimeoutError, KafkaJSSASLAuthenticationError } from 'kafkajs';
 import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { classifyKafkaError } from '../../connectors/kafka/errors.js';
@@ -221,6 +221,17 @@ describe('classifyKafkaError', () => {
     expect(classifyKafkaError(Reflect.construct(KafkaJSSASLAuthenticationError, ['SASL SCRAM SHA512 authentication failed']))).toMatchObject({ retriable: true, scope: 'connection', error: expect.stringContaining('sasl') });
     expect(classifyKafkaError(new TypeError('boom'))).toMatchObject({ retriable: true, scope: 'connection', kind: 'TypeError' });
     expect(classifyKafkaError('a string')).toMatchObject({ retriable: true, scope: 'connection' });
+  });
+
+  it('an unreachable cluster is the connector\'s fault; credentials, producer state and unknown errors are not', () => {
+    expect(classifyKafkaError(retriesExceeded(new KafkaJSConnectionError('Connection error: connect ECONNREFUSED 127.0.0.1:9092')))).toHaveProperty('fault', 'unreachable');
+    expect(classifyKafkaError(new KafkaJSRequestTimeoutError('Request Produce(key: 0, version: 7) timed out'))).toHaveProperty('fault', 'unreachable');
+    expect(classifyKafkaError(retriesExceeded(protocolError('BROKER_NOT_AVAILABLE', 8, true)))).toMatchObject({ retriable: true, scope: 'connection', fault: 'unreachable' });
+    expect(classifyKafkaError(Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }))).toHaveProperty('fault', 'unreachable');
+    expect(classifyKafkaError(Reflect.construct(KafkaJSSASLAuthenticationError, ['SASL SCRAM SHA512 authentication failed']))).not.toHaveProperty('fault');
+    expect(classifyKafkaError(protocolError('OUT_OF_ORDER_SEQUENCE_NUMBER', 45, false))).not.toHaveProperty('fault');
+    expect(classifyKafkaError(retriesExceeded(protocolError('LEADER_NOT_AVAILABLE', 5, true)))).not.toHaveProperty('fault');
+    expect(classifyKafkaError(new TypeError('boom'))).not.toHaveProperty('fault');
   });
 });
 

@@ -82,7 +82,7 @@ describe('${file:...} in the config', () => {
 
 /** A target the reloader hands to the dispatcher as it is; nothing here sends. */
 function target(name: string): DispatchTarget {
-  return { connector: { name, start: async () => {}, send: async () => [], stop: async () => {} }, batchSize: 1, maxPerCall: 1 };
+  return { connector: { name, start: async () => {}, send: async () => [], stop: async () => {}, probe: async () => ({ ok: true }) }, batchSize: 1, maxPerCall: 1 };
 }
 
 type Built = { connectors: Map<string, DispatchTarget> };

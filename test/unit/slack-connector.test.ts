@@ -71,7 +71,7 @@ describe('failures are classified; the client never retries on its own', () => {
   it('429 with Retry-After: retriable after that wait, one request only', async () => {
     slack.failWith(() => ({ kind: 'rate_limited', retryAfter: '3' }));
     const result = await send(connector(), missedFrom('r1', '+1415555'));
-    expect(result).toEqual({ ok: false, retriable: true, error: 'Slack rate limit: retry after 3 s', retryAfterMs: 3_000 });
+    expect(result).toEqual({ ok: false, retriable: true, error: 'Slack rate limit: retry after 3 s', retryAfterMs: 3_000, fault: 'throttled' });
     expect(slack.posts()).toHaveLength(1);
   });
 
@@ -80,6 +80,7 @@ describe('failures are classified; the client never retries on its own', () => {
     const result = await send(connector(), missedFrom('r2', '+1415555'));
     expect(result).toMatchObject({ ok: false, retriable: true });
     expect(result).not.toHaveProperty('retryAfterMs');
+    expect(result).not.toHaveProperty('fault');
     expect(slack.posts()).toHaveLength(1);
   });
 
@@ -101,16 +102,21 @@ describe('failures are classified; the client never retries on its own', () => {
 
   it.each(['internal_error', 'fatal_error', 'service_unavailable', 'request_timeout', 'some_new_error'])('%s is retriable', async (error) => {
     slack.failWith(() => ({ kind: 'error', error }));
-    expect(await send(connector(), missedFrom('e4', '+1415555'))).toMatchObject({ ok: false, retriable: true });
+    const result = await send(connector(), missedFrom('e4', '+1415555'));
+    expect(result).toMatchObject({ ok: false, retriable: true });
+    // Only Slack saying it is down is the connector's failure; the others stay this delivery's.
+    expect((result as { fault?: string }).fault).toBe(error === 'service_unavailable' ? 'unreachable' : undefined);
   });
 
   it.each([
-    [500, true],
-    [503, true],
-    [404, false],
-  ])('HTTP %i: retriable %s', async (status, isRetriable) => {
+    [500, true, 'server'],
+    [503, true, 'server'],
+    [404, false, undefined],
+  ])('HTTP %i: retriable %s, fault %s', async (status, isRetriable, fault) => {
     slack.failWith(() => ({ kind: 'http', status, body: '<html>oops</html>' }));
-    expect(await send(connector(), missedFrom('e5', '+1415555'))).toMatchObject({ ok: false, retriable: isRetriable });
+    const result = await send(connector(), missedFrom('e5', '+1415555'));
+    expect(result).toMatchObject({ ok: false, retriable: isRetriable });
+    expect((result as { fault?: string }).fault).toBe(fault);
     expect(slack.posts()).toHaveLength(1);
   });
 
@@ -120,7 +126,7 @@ describe('failures are classified; the client never retries on its own', () => {
     const { port } = closed.address() as AddressInfo;
     await new Promise<void>((resolve) => closed.close(() => resolve()));
     const result = await send(connector({ api_url: `http://127.0.0.1:${port}/api/` }), missedFrom('e6', '+1415555'));
-    expect(result).toMatchObject({ ok: false, retriable: true, error: expect.stringContaining('request to Slack failed') });
+    expect(result).toMatchObject({ ok: false, retriable: true, error: expect.stringContaining('request to Slack failed'), fault: 'unreachable' });
   });
 
   it('an aborted send (dispatcher timeout or shutdown) is retriable', async () => {
@@ -162,7 +168,7 @@ describe('the pacer', () => {
     pacer.holdFor(30_000);
     pacer.holdFor(1_000);
     now += 5_000;
-    expect(await pacer.waitTurn(new AbortController().signal)).toEqual({ ok: false, retriable: true, error: expect.any(String), retryAfterMs: 25_000 });
+    expect(await pacer.waitTurn(new AbortController().signal)).toEqual({ ok: false, retriable: true, error: expect.any(String), retryAfterMs: 25_000, fault: 'throttled' });
     now += 25_000 - MAX_WAIT_IN_PLACE_MS + 1;
     const controller = new AbortController();
     controller.abort();

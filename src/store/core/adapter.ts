@@ -4,6 +4,7 @@ import type { CallKey, CallState, CommitRequest, CommitResult } from '../../life
 import type {
   ClaimedDelivery,
   ClaimOptions,
+  ConnectorHealthRecord,
   DeadStats,
   DeliveryDetail,
   DeliveryFilter,
@@ -87,6 +88,9 @@ export interface OutboxAdapter {
   claim(connector: string, now: number, options: ClaimOptions): Awaitable<ClaimedDelivery[]>;
   settle(outcomes: readonly DeliveryOutcome[], now: number): Promise<SettleResult>;
   nextDueAt(connector: string): Awaitable<number | undefined>;
+  connectorHealth(): Awaitable<ConnectorHealthRecord[]>;
+  /** As `OutboxStore.recordHealth`: written only over version `next.version - 1`, atomically with what `up` releases. */
+  recordHealth(next: ConnectorHealthRecord, now: number): Promise<boolean>;
 }
 
 /** The outbox as operators read and change it. */

@@ -31,8 +31,8 @@ export function createStoreCore(adapter: StoreAdapter, options: CoreOptions = {}
   }
   return {
     ...ingest(adapter.calls, store, options.maxPendingCommits ?? Number.POSITIVE_INFINITY),
-    ...outbox(adapter.outbox, store),
     ...operations(adapter.operations, store),
+    ...outbox(adapter.outbox, store),
     ...upkeep(adapter, store),
     connectorState(connector: string, now: () => number): ConnectorState {
       return {
@@ -71,10 +71,12 @@ function outbox(outbox: OutboxAdapter, store: Availability): Omit<OutboxStore, '
     claim: (connector, now, options) => claiming('claim deliveries', () => outbox.claim(connector, now, options)),
     settle: (outcomes, now) => store.write('record delivery outcomes', () => outbox.settle(outcomes, now)),
     nextDueAt: (connector) => store.read('read deliveries', () => outbox.nextDueAt(connector)),
+    connectorHealth: () => store.read('read connector health', () => outbox.connectorHealth()),
+    recordHealth: (next, now) => store.write('record connector health', () => outbox.recordHealth(next, now)),
   };
 }
 
-function operations(operations: OperationsAdapter, store: Availability): OperationsStore {
+function operations(operations: OperationsAdapter, store: Availability): Omit<OperationsStore, 'connectorHealth'> {
   return {
     pendingStats: () => store.read('read deliveries', () => operations.pendingStats()),
     deadStats: () => store.read('read deliveries', () => operations.deadStats()),

@@ -42,7 +42,7 @@ const RESEND = `UPDATE deliveries SET status = 'pending', attempts = 0, replay =
  WHERE id = ANY($2::bigint[]) AND status IN ('delivered', 'skipped')`;
 
 // Time spent paused never counts towards `max_age`, and what waited is due at once.
-const RESTART_BUDGETS = `UPDATE deliveries SET budget_from = GREATEST(budget_from, $2), next_attempt_at = LEAST(next_attempt_at, $2)
+export const RESTART_BUDGETS = `UPDATE deliveries SET budget_from = GREATEST(budget_from, $2), next_attempt_at = LEAST(next_attempt_at, $2)
   WHERE connector = $1 AND status = 'pending'`;
 
 /** The outbox as operators read and change it, as queries on whatever `Sql` they are given (the pool, or a transaction's client). */

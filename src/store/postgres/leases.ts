@@ -5,6 +5,7 @@ import { attemptOf, claimedFromRow, type ClaimedRow } from '../rows.js';
 import type { ClaimedDelivery, ClaimOptions, DeliveryOutcome, SettleResult } from '../types.js';
 import { inTransaction, LOCKS } from './db.js';
 import { deliveryQueries } from './deliveries.js';
+import { healthQueries } from './health.js';
 import { retryingContention } from './errors.js';
 
 interface RunRow extends ClaimedRow {
@@ -17,7 +18,12 @@ const OUTCOME_SETS: Record<DeliveryOutcome['outcome'], string> = {
   skipped: "status = 'skipped', skip_reason = $4, last_error = NULL",
   retry: 'next_attempt_at = $4, last_error = $5',
   dead: "status = 'dead', last_error = $4",
+  held: 'last_error = $4',
 };
+
+/** Its connector is down or held: the lease ends, no attempt is counted and none is kept in the history. */
+const SETTLE_HELD = `UPDATE deliveries SET last_error = $3, updated_at = $4, lease_token = NULL, lease_until = NULL
+  WHERE id = $1 AND lease_token = $2 AND status = 'pending'`;
 
 // Only the earliest pending deliveries of an ordering key (one call's events, per connector) can be handed out:
 // candidate keys are those whose head is due and none of whose deliveries is leased, oldest head first.
@@ -61,6 +67,8 @@ export function createPostgresOutbox(pool: pg.Pool): OutboxAdapter {
     claim: (connector, now, options) => retryingContention(() => inTransaction(pool, (client) => claim(client, connector, now, options))),
     settle: (outcomes, now) => retryingContention(() => inTransaction(pool, (client) => settle(client, outcomes, now))),
     nextDueAt: (connector) => deliveryQueries.nextDueAt(pool, connector),
+    connectorHealth: () => healthQueries.all(pool),
+    recordHealth: (next, now) => retryingContention(() => healthQueries.record(pool, next, now)),
   };
 }
 
@@ -103,6 +111,12 @@ async function settle(client: pg.PoolClient, outcomes: readonly DeliveryOutcome[
   const refused: number[] = [];
   let written = 0;
   for (const outcome of outcomes) {
+    if (outcome.outcome === 'held') {
+      const { rowCount } = await client.query(SETTLE_HELD, [outcome.id, outcome.lease, outcome.error, now]);
+      if (rowCount) written += 1;
+      else refused.push(outcome.id);
+      continue;
+    }
     const attempt = attemptOf(outcome, now);
     const extra = outcome.outcome === 'delivered' ? [] : outcome.outcome === 'skipped' ? [outcome.reason] : outcome.outcome === 'retry' ? [outcome.at, outcome.error] : [outcome.error];
     const { rowCount } = await client.query(settleOne(OUTCOME_SETS[outcome.outcome], extra.length), [

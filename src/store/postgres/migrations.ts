@@ -127,4 +127,20 @@ export const MIGRATIONS: readonly { readonly version: number; readonly sql: stri
       CREATE INDEX deliveries_errors ON deliveries (connector, updated_at) WHERE last_error IS NOT NULL;
     `,
   },
+  {
+    version: 5,
+    sql: `
+      -- Each connector's health as the dispatcher judged it (src/dispatch/health.ts), as the SQLite store's
+      -- migration 10: one replica's judgement and probe serve all. No row: up. Written compare-and-set on version.
+      CREATE TABLE connector_health (
+        connector text    PRIMARY KEY,
+        state     text    NOT NULL CHECK (state IN ('up', 'down', 'held')),
+        since     bigint  NOT NULL,
+        reason    text,
+        until     bigint,
+        flaps     integer NOT NULL DEFAULT 0,
+        version   integer NOT NULL
+      );
+    `,
+  },
 ];

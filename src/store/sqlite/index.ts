@@ -88,6 +88,8 @@ function createSqliteAdapter(db: Db, path: string, writer: Writer, unlock: () =>
         return { written: accepted.length, refused };
       },
       nextDueAt: (connector) => reads.nextDueAt(connector),
+      connectorHealth: () => reads.connectorHealth(),
+      recordHealth: (next, now) => writer.write('recordHealth', next, now),
     },
     operations: createSqliteOperations(db, path, callReads, reads, writer),
     connectorState: createConnectorState(db, writer),

@@ -168,4 +168,20 @@ export const MIGRATIONS: readonly { readonly version: number; readonly sql: stri
       CREATE INDEX deliveries_errors ON deliveries (connector, updated_at) WHERE last_error IS NOT NULL;
     `,
   },
+  {
+    version: 10,
+    sql: `
+      -- Each connector's health as the dispatcher judged it (src/dispatch/health.ts): up, down (probed) or held
+      -- (a 429's wait), since when and why. No row: up. Written compare-and-set on version.
+      CREATE TABLE connector_health (
+        connector TEXT    PRIMARY KEY,
+        state     TEXT    NOT NULL CHECK (state IN ('up', 'down', 'held')),
+        since     INTEGER NOT NULL,
+        reason    TEXT,
+        until     INTEGER,
+        flaps     INTEGER NOT NULL DEFAULT 0,
+        version   INTEGER NOT NULL
+      );
+    `,
+  },
 ];

@@ -1,9 +1,10 @@
 import type { CheckEnd } from '../../lifecycle/call-checks.js';
 import { DUPLICATE } from '../../lifecycle/dedupe.js';
 import type { PruneCut } from '../core/adapter.js';
-import type { CallState, CommitResult, DeliveryOutcome, ReplayResult, ReplaySelection, RouteTarget } from '../types.js';
+import type { CallState, CommitResult, ConnectorHealthRecord, DeliveryOutcome, ReplayResult, ReplaySelection, RouteTarget } from '../types.js';
 import { createCallWrites } from './calls.js';
 import type { Db } from './db.js';
+import { createHealthWrites } from './health-writes.js';
 import { createOutboxWrites } from './outbox-writes.js';
 
 /** What one accepted event writes, all in one transaction; plain data, so it can cross to the writer thread. */
@@ -49,6 +50,7 @@ const UPSERT_STATE = `INSERT INTO connector_state (connector, key, value, expire
  */
 export function createNamedWrites(db: Db) {
   const deliveries = createOutboxWrites(db);
+  const health = createHealthWrites(db);
   const calls = createCallWrites(db);
   const insertEvent = db.prepare(INSERT_EVENT);
   const pruneEvents = db.prepare(PRUNE_EVENTS);
@@ -80,6 +82,7 @@ export function createNamedWrites(db: Db) {
     purgeDead: (before: number, connector: string | undefined): number => deliveries.purgeDead(before, connector),
     pause: (connector: string, now: number): boolean => deliveries.pause(connector, now),
     resume: (connector: string, now: number): boolean => deliveries.resume(connector, now),
+    recordHealth: (next: ConnectorHealthRecord, now: number): boolean => health.record(next, now),
     prune: db.transaction((cut: PruneCut): { events: number; calls: number } => ({
       events: pruneEvents.run(cut).changes,
       calls: calls.prune(cut.olderThan, cut.now, cut.limit),
@@ -110,6 +113,7 @@ export const WRITE_LABELS: Readonly<Record<WriteName, string>> = {
   purgeDead: 'purge deliveries',
   pause: 'pause a connector',
   resume: 'resume a connector',
+  recordHealth: 'record connector health',
   prune: 'prune',
   probe: 'write',
   connectorState: 'write connector state',

@@ -1,4 +1,4 @@
-import type { AttemptRecord, DeadStats, DeliveryDetail, DeliveryFilter, DeliveryRecord, PauseRecord, PendingStats } from '../types.js';
+import type { AttemptRecord, ConnectorHealthRecord, DeadStats, DeliveryDetail, DeliveryFilter, DeliveryRecord, PauseRecord, PendingStats } from '../types.js';
 import { recordFromRow, type RecordRow } from '../rows.js';
 import type { Db } from './db.js';
 
@@ -39,6 +39,7 @@ export function createOutboxReads(db: Db) {
   );
   const isPaused = db.prepare<[string], { one: number }>('SELECT 1 AS one FROM connector_pauses WHERE connector = ?');
   const pauses = db.prepare<[], { connector: string; paused_at: number }>('SELECT connector, paused_at FROM connector_pauses ORDER BY connector');
+  const health = db.prepare<[], ConnectorHealthRecord>('SELECT connector, state, since, reason, until, flaps, version FROM connector_health ORDER BY connector');
 
   return {
     isPaused: (connector: string): boolean => isPaused.get(connector) !== undefined,
@@ -62,6 +63,7 @@ export function createOutboxReads(db: Db) {
     /** The deliveries of one stored event (by its sequence number), in creation order. */
     ofEvent: (eventSeq: number): DeliveryRecord[] => ofEvent.all(eventSeq).map(recordFromRow),
     paused: (): PauseRecord[] => pauses.all().map((row) => ({ connector: row.connector, since: row.paused_at })),
+    connectorHealth: (): ConnectorHealthRecord[] => health.all(),
   };
 }
 

@@ -11,7 +11,10 @@ const OUTCOMES = {
   skipped: "UPDATE deliveries SET status = 'delivered', skip_reason = ?, attempts = attempts + 1, last_error = NULL, updated_at = ? WHERE id = ?",
   retry: 'UPDATE deliveries SET attempts = attempts + 1, next_attempt_at = ?, last_error = ?, updated_at = ? WHERE id = ?',
   dead: "UPDATE deliveries SET status = 'dead', attempts = attempts + 1, last_error = ?, updated_at = ? WHERE id = ?",
+  // Its connector is down or held: no attempt counted, and none kept in the history.
+  held: 'UPDATE deliveries SET last_error = ?, updated_at = ? WHERE id = ?',
 } as const;
+
 
 // A replayed delivery starts a fresh budget: no attempts counted, its age from now.
 const REQUEUE_DEAD =
@@ -27,7 +30,7 @@ const REQUEUE_MATCHING = `UPDATE deliveries SET status = 'pending', attempts = 0
  RETURNING id`;
 
 // Time spent paused never counts towards `max_age`, and what waited is due at once.
-const RESTART_BUDGETS = `UPDATE deliveries SET budget_from = MAX(budget_from, @now), next_attempt_at = MIN(next_attempt_at, @now)
+export const RESTART_BUDGETS = `UPDATE deliveries SET budget_from = MAX(budget_from, @now), next_attempt_at = MIN(next_attempt_at, @now)
  WHERE connector = @connector AND status = 'pending'`;
 
 /**
@@ -38,7 +41,7 @@ const RESTART_BUDGETS = `UPDATE deliveries SET budget_from = MAX(budget_from, @n
  */
 export function createOutboxWrites(db: Db) {
   const insert = db.prepare(INSERT);
-  const outcome = { delivered: db.prepare(OUTCOMES.delivered), skipped: db.prepare(OUTCOMES.skipped), retry: db.prepare(OUTCOMES.retry), dead: db.prepare(OUTCOMES.dead) };
+  const outcome = { delivered: db.prepare(OUTCOMES.delivered), skipped: db.prepare(OUTCOMES.skipped), retry: db.prepare(OUTCOMES.retry), dead: db.prepare(OUTCOMES.dead), held: db.prepare(OUTCOMES.held) };
   const recordAttempt = db.prepare('INSERT INTO delivery_attempts (delivery_id, at, outcome, error, duration_ms) VALUES (?, ?, ?, ?, ?)');
   const requeueDead = db.prepare(REQUEUE_DEAD);
   const resend = db.prepare(RESEND);
@@ -79,6 +82,10 @@ export function createOutboxWrites(db: Db) {
 
   const writeOutcomes = db.transaction((outcomes: readonly DeliveryOutcome[], now: number): void => {
     for (const settled of outcomes) {
+      if (settled.outcome === 'held') {
+        outcome.held.run(settled.error, now, settled.id);
+        continue;
+      }
       if (settled.outcome === 'delivered') outcome.delivered.run(now, settled.id);
       else if (settled.outcome === 'skipped') outcome.skipped.run(settled.reason, now, settled.id);
       else if (settled.outcome === 'retry') outcome.retry.run(settled.at, settled.error, now, settled.id);
