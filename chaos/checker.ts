@@ -158,12 +158,13 @@ export const OUTCOME_WINDOW_MS = 15_000;
 export function causeOf(previous: Receipt, copy: Receipt, evidence: Evidence): string | undefined {
   // The first failure after the first copy is the attempt that copy answered; later ones (a 500 on the retry) say less.
   const failure = evidence.failures
-    .filter((f) => f.connector === copy.sink && f.eventId === copy.eventId && f.at >= previous.at - 1_000 && f.at <= copy.at + 1_000)
+    .filter((f) => f.connector === copy.sink && (f.eventId === undefined || f.eventId === copy.eventId) && f.at >= previous.at - 1_000 && f.at <= copy.at + 1_000)
     .sort((a, b) => a.at - b.at)[0];
   if (failure) {
-    if (/time(d)? ?out|abort/i.test(failure.error)) return 'a send timed out after the target had it';
-    if (/reset|socket hang up|ECONNRESET|other side closed/i.test(failure.error)) return 'a connection reset after the target had it';
-    return 'a send failed after the target had it';
+    const down = failure.eventId === undefined ? ' (the connector went down with it)' : '';
+    if (/time(d)? ?out|abort/i.test(failure.error)) return `a send timed out after the target had it${down}`;
+    if (/reset|socket hang up|ECONNRESET|other side closed/i.test(failure.error)) return `a connection reset after the target had it${down}`;
+    return `a send failed after the target had it${down}`;
   }
   const killedSoonAfter = (what: 'bridge' | 'broker') => evidence.kills.some((kill) => kill.what === what && kill.at >= previous.at - 1_000 && kill.at <= Math.min(copy.at, previous.at + OUTCOME_WINDOW_MS));
   if (killedSoonAfter('bridge')) return 'the bridge was killed between a send and its recorded outcome';

@@ -127,10 +127,10 @@ function loggedFailures(world: World): Evidence['failures'][number][] {
   const failures: Evidence['failures'][number][] = [];
   for (const { bridge } of world.replicas) {
     for (const line of readFileSync(bridge.logPath, 'utf8').split('\n')) {
-      if (!line.includes('"delivery failed; will retry"') && !line.includes('"delivery dead')) continue;
+      if (!line.includes('"delivery failed; will retry"') && !line.includes('"delivery dead') && !line.includes('"connector down')) continue;
       try {
-        const entry = JSON.parse(line) as { connector?: string; eventId?: string; time?: number; error?: string };
-        if (entry.connector && entry.eventId && entry.time) failures.push({ connector: entry.connector, eventId: entry.eventId, at: entry.time, error: entry.error ?? '' });
+        const entry = JSON.parse(line) as { connector?: string; eventId?: string; time?: number; error?: string; reason?: string };
+        if (entry.connector && entry.time) failures.push({ connector: entry.connector, ...(entry.eventId ? { eventId: entry.eventId } : {}), at: entry.time, error: entry.error ?? entry.reason ?? '' });
       } catch {
         // a line cut by a SIGKILL
       }

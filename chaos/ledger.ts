@@ -46,8 +46,12 @@ export interface Receipt {
 
 /** A reason the bridge logged or a fault the nemesis caused that explains a second copy. */
 export interface Evidence {
-  /** A failed attempt the bridge logged (`delivery failed; will retry`, or a lease lost). */
-  readonly failures: readonly { readonly connector: string; readonly eventId: string; readonly at: number; readonly error: string }[];
+  /**
+   * A failed attempt the bridge logged (`delivery failed; will retry`), or, without
+   * `eventId`, a connector it marked down (`connector down`, with the failure's reason):
+   * the sends in flight then failed with it, and are held without a line of their own at `info`.
+   */
+  readonly failures: readonly { readonly connector: string; readonly eventId?: string; readonly at: number; readonly error: string }[];
   /** When the nemesis SIGKILLed a bridge process or the broker. */
   readonly kills: readonly { readonly what: 'bridge' | 'broker'; readonly at: number }[];
 }

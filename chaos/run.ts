@@ -101,6 +101,12 @@ async function main(): Promise<number> {
   const schedule = opts.schedule ?? createSchedule({ seed: opts.seed, loadMs: opts.loadMs, store: opts.store, replicas: opts.replicas });
   console.log(`chaos: seed ${opts.seed}, ${opts.store}, ${opts.replicas} replica(s), ${opts.loadMs / 1000} s of load, ${schedule.length} faults; starting the parts`);
   const world = await startWorld({ store: opts.store, replicas: opts.replicas, keep: opts.keep });
+  // Whatever stops the run early (an exception in a stand-in's handler, Ctrl-C), the broker, the server and the replicas go with it.
+  const abandon = (reason: unknown) => {
+    console.error('chaos: the run stops:', reason);
+    void world.cleanup().finally(() => process.exit(1));
+  };
+  process.once('uncaughtException', abandon).once('unhandledRejection', abandon).once('SIGINT', abandon).once('SIGTERM', abandon);
   try {
     const date = new Date().toISOString();
     const startedAt = Date.now() + 1_000;

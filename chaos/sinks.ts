@@ -48,7 +48,8 @@ export async function startCrm(sink: string) {
     req.on('end', () => {
       if (mode === '500') return void res.writeHead(500).end('{"error":"chaos"}');
       if (mode === '429') return void res.writeHead(429, { 'retry-after': '2' }).end('{"error":"slow down"}');
-      receipts.push(receiptOf(sink, JSON.parse(Buffer.concat(chunks).toString('utf8')) as CloudEvent, Date.now(), seq++));
+      // The connector's health probe (HEAD /) meets the same fault as an update, and is no update.
+      if (req.method === 'PUT') receipts.push(receiptOf(sink, JSON.parse(Buffer.concat(chunks).toString('utf8')) as CloudEvent, Date.now(), seq++));
       if (mode === 'reset') return void req.socket.resetAndDestroy();
       if (mode === 'hang') return void hanging.add(req.socket);
       res.writeHead(200, { 'content-type': 'application/json' }).end('{}');

@@ -33,9 +33,11 @@ export type World = Awaited<ReturnType<typeof startWorld>>;
 export async function startWorld(options: WorldOptions) {
   const dir = mkdtempSync(join(tmpdir(), 'audian-bridge-chaos-'));
   const cleanups: (() => Promise<void> | void)[] = [() => (options.keep ? console.log(`chaos: the run's folder is kept: ${dir}`) : rmSync(dir, { recursive: true, force: true }))];
-  const cleanup = async () => {
-    for (const step of cleanups.reverse()) await Promise.resolve(step()).catch(() => undefined);
-  };
+  let cleaned: Promise<void> | undefined;
+  const cleanup = () =>
+    (cleaned ??= (async () => {
+      for (const step of cleanups.reverse()) await Promise.resolve(step()).catch(() => undefined);
+    })());
   try {
     // The broker's JVM takes the longest to start: the store starts meanwhile.
     const starting = startBroker().then((broker) => {

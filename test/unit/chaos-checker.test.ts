@@ -99,6 +99,11 @@ describe('the chaos checker', () => {
 
     const killed = judge({ ...ledger, receipts: [...ledger.receipts, copy], evidence: { failures: [], kills: [{ what: 'bridge', at: copy.at - 200 }] } });
     expect(killed.duplicates).toEqual({ 'the bridge was killed between a send and its recorded outcome': 1 });
+    // A connector marked down (its held sends log nothing of their own at info) explains the copies at it.
+    const down = { connector: 'kafka', at: copy.at - 300, error: 'request failed: other side closed' };
+    expect(judge({ ...ledger, receipts: [...ledger.receipts, copy], evidence: { failures: [down], kills: [] } }).duplicates).toEqual({
+      'a connection reset after the target had it (the connector went down with it)': 1,
+    });
     // A kill long after the first copy (its outcome long recorded) explains nothing.
     const late = { ...copy, at: copy.at + 60_000 };
     expect(kinds({ ...ledger, receipts: [...ledger.receipts, late], evidence: { failures: [], kills: [{ what: 'bridge', at: late.at - 200 }] } })).toEqual(['unexplained-duplicate']);
