@@ -21,12 +21,26 @@ export interface Server {
    * the kernel does not say).
    */
   cpuMs(): { readonly main: number; readonly total: number; readonly mainWaiting: number | undefined };
+  /**
+   * Times a thread of the process went to sleep waiting for something (voluntary context switches, summed over
+   * its threads still running): each is a wake-up to come, whatever the machine's load.
+   */
+  wakeups(): number;
   stop(): Promise<void>;
 }
+
+/** Servers still running: a benchmark stopped by a signal (or ending with an error) takes them with it. */
+const running = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
 
 /** Starts `args` with node and resolves once `found` picks the URL out of a stdout line. */
 function startProcess(args: string[], found: (line: string) => string | undefined, what: string): Promise<Server> {
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  running.add(child);
+  child.once('exit', () => running.delete(child));
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       // A server that never said where it listens is not left running behind the failed run.
@@ -68,6 +82,17 @@ function serverOf(child: ChildProcess, url: string): Server {
         if (Number(tid) === child.pid) main = ms;
       }
       return { main, total, mainWaiting: runQueueWaitMs(`/proc/${child.pid}/task/${child.pid}/schedstat`) };
+    },
+    wakeups() {
+      let total = 0;
+      for (const tid of readdirSync(`/proc/${child.pid}/task`)) {
+        try {
+          total += Number(/voluntary_ctxt_switches:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/task/${tid}/status`, 'utf8'))?.[1] ?? 0);
+        } catch {
+          // the thread ended between the listing and the read
+        }
+      }
+      return total;
     },
     async stop() {
       if (child.exitCode === null) child.kill('SIGTERM');
@@ -112,11 +137,15 @@ export function startBaseline(): Promise<Server> {
   return startProcess([BASELINE], (line) => jsonLine(line)?.url as string | undefined, 'the Koa baseline');
 }
 
-/** The bridge as deployed: `serve` with the default durable store (or the `store` keys given), one source, `connectors`, one route to all of them. */
+/**
+ * The bridge as deployed: `serve` with the default durable store (or the `store` keys given), one source,
+ * `connectors`, one route to all of them. `dispatch`: keys over a poll interval of 200 ms, or `'defaults'` for
+ * the dispatch settings a user gets. `cli`: another build's `src/cli/main.js` (an A/B against it).
+ */
 export function startBridge(
   dir: string,
   connectors: Record<string, unknown>,
-  options: { dispatch?: Record<string, unknown>; profileDir?: string; synchronous?: 'full' | 'normal'; store?: Record<string, unknown> } = {},
+  options: { dispatch?: Record<string, unknown> | 'defaults'; profileDir?: string; synchronous?: 'full' | 'normal'; store?: Record<string, unknown>; cli?: string } = {},
 ): Promise<Server> {
   const configPath = join(dir, 'config.yaml');
   writeFileSync(
@@ -125,7 +154,7 @@ export function startBridge(
       server: { host: '127.0.0.1', port: 0 },
       store: { path: join(dir, 'bridge.db'), synchronous: options.synchronous ?? 'full', ...options.store },
       log: { level: 'info' },
-      dispatch: { poll_interval: '200ms', ...options.dispatch },
+      ...(options.dispatch === 'defaults' ? {} : { dispatch: { poll_interval: '200ms', ...options.dispatch } }),
       sources: [{ name: 'main', path: WEBHOOK_PATH, verify: { hmac: { secrets: [SECRET] } } }],
       connectors,
       routes: [{ name: 'all', to: Object.keys(connectors) }],
@@ -133,7 +162,7 @@ export function startBridge(
   );
   const profile = options.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`] : [];
   return startProcess(
-    [...profile, CLI, 'serve', '--config', configPath],
+    [...profile, options.cli ?? CLI, 'serve', '--config', configPath],
     (line) => {
       const entry = jsonLine(line);
       return entry?.msg === 'audian-bridge listening' ? (entry.url as string) : undefined;
@@ -179,5 +208,21 @@ export async function drainedFrom(dir: string, timeoutMs: number): Promise<{ sec
     return { seconds, firstAfter: firstAfter ?? seconds };
   } finally {
     db.close();
+  }
+}
+
+/**
+ * Resolves once `server` has used no more than one clock tick of CPU over half a second (or after `timeoutMs`):
+ * work a previous round left behind (a call's summary or missed-call decision falls due seconds after its end,
+ * a checkpoint) is then not charged to the next round.
+ */
+export async function quiet(server: Server, timeoutMs = 20_000): Promise<void> {
+  const started = performance.now();
+  let last = server.cpuMs().total;
+  while (performance.now() - started < timeoutMs) {
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const now = server.cpuMs().total;
+    if (now - last <= 10) return;
+    last = now;
   }
 }

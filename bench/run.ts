@@ -11,8 +11,12 @@
  *   npm run bench -- --only-kafka      only the Kafka phases
  *   npm run bench -- --synchronous normal  the store at synchronous=NORMAL (the goals are stated at FULL, the default)
  *   npm run bench -- --profile DIR     only the ingest load, the bridge under --cpu-prof; prints its top entries
+ *   npm run bench -- --profile DIR --profile-rate 1000  the same, paced at 1,000/s with the default dispatch settings
+ *   npm run bench -- --only-paced      only the CPU per webhook at paced rates (100/s and 1,000/s)
+ *   npm run bench -- --only-recovery   only the HTTP target's outage and recovery
  *
- * Environment: BENCH_SECONDS (per round, default 10), BENCH_CONNECTIONS (default 50).
+ * Environment: BENCH_SECONDS (per round, default 10), BENCH_CONNECTIONS (default 50), BENCH_BACKLOG (the Kafka
+ * backlog's deliveries, default 100,000: a machine too busy to accept them within the outage can use fewer).
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -22,6 +26,8 @@ import { KafkaScriptError, startBroker, TOOLS_MISSING, type Broker } from './bro
 import { closedLoop, openLoop, type LoadResult } from './load.js';
 import { webhooks } from './payloads.js';
 import { drained, drainedFrom, pendingDeliveries, startBaseline, startBridge, type Server } from './processes.js';
+import { pacedCpu } from './paced.js';
+import { firstMessageAfter, httpRecovery, topicSize } from './recovery.js';
 import { topOfProfiles } from './profile.js';
 
 const { values: flags } = parseArgs({
@@ -31,6 +37,9 @@ const { values: flags } = parseArgs({
     'only-kafka': { type: 'boolean', default: false },
     'memory-minutes': { type: 'string', default: '0.5' },
     profile: { type: 'string' },
+    'profile-rate': { type: 'string' },
+    'only-paced': { type: 'boolean', default: false },
+    'only-recovery': { type: 'boolean', default: false },
     synchronous: { type: 'string', default: 'full' },
   },
 });
@@ -39,7 +48,10 @@ const SECONDS = SMOKE ? 2 : Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const ROUNDS = SMOKE ? 1 : 3;
 const MEMORY_SECONDS = SMOKE ? 3 : Math.round(Number(flags['memory-minutes']) * 60);
-const BACKLOG = { deliveries: 100_000, calls: 500 };
+const BACKLOG = { deliveries: Number(process.env.BENCH_BACKLOG ?? 100_000), calls: 500 };
+/** The Kafka outage and the HTTP target's, seconds (the smoke's HTTP outage is short: it runs the code path only). */
+const OUTAGE_SECONDS = 30;
+const HTTP_OUTAGE_SECONDS = SMOKE ? 3 : 40;
 const TOPIC = 'audian.bench';
 const SYNCHRONOUS = flags.synchronous === 'normal' ? 'normal' : 'full';
 
@@ -97,11 +109,19 @@ function show(name: string, result: LoadResult, cpu?: CpuPerRequest): void {
 
 async function profileOnly(dir: string, profileDir: string): Promise<void> {
   mkdirSync(profileDir, { recursive: true });
-  const bridge = await startBridge(dir, fileConnector(dir), { profileDir, synchronous: SYNCHRONOUS });
+  const rate = flags['profile-rate'] === undefined ? undefined : Number(flags['profile-rate']);
+  // Paced, the bridge runs with the dispatch settings a user gets: what is fixed per commit and per wake-up shows.
+  const bridge = await startBridge(dir, fileConnector(dir), { profileDir, synchronous: SYNCHRONOUS, ...(rate === undefined ? {} : { dispatch: 'defaults' as const }) });
   const next = webhooks('profile', 1000);
   try {
-    show('warm-up', await closedLoop(bridge.url, next, { seconds: 2, connections: CONNECTIONS }));
-    show('bridge, full ingest (profiled)', await closedLoop(bridge.url, next, { seconds: SECONDS, connections: CONNECTIONS }));
+    if (rate === undefined) {
+      show('warm-up', await closedLoop(bridge.url, next, { seconds: 2, connections: CONNECTIONS }));
+      show('bridge, full ingest (profiled)', await closedLoop(bridge.url, next, { seconds: SECONDS, connections: CONNECTIONS }));
+    } else {
+      show('warm-up', await openLoop(bridge.url, next, { rate, seconds: 2 }));
+      show(`bridge at ${rate}/s (profiled)`, await openLoop(bridge.url, next, { rate, seconds: SECONDS }));
+      await drained(dir, 60_000);
+    }
   } finally {
     await bridge.stop();
   }
@@ -120,10 +140,16 @@ async function main(): Promise<void> {
     const results: Record<string, unknown> = { date: started.toISOString(), node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model, seconds: SECONDS, connections: CONNECTIONS, smoke: SMOKE, synchronous: SYNCHRONOUS };
     const goals: Goal[] = [];
 
-    if (!flags['only-kafka']) await ingestPhases(dir, results, goals);
+    if (flags['only-paced']) await pacedPhase(results, goals, undefined);
+    else if (flags['only-recovery']) await httpRecoveryPhase(results, goals);
+    else if (!flags['only-kafka']) {
+      await ingestPhases(dir, results, goals);
+      await pacedPhase(results, goals, results.maxRate as number);
+      await httpRecoveryPhase(results, goals);
+    }
 
     // 4. Kafka: end to end at the maximum intake rate, then a backlog built while the broker is down.
-    if (!SMOKE && !flags['no-kafka']) await kafkaPhases(results, goals, (results.maxRate as number | undefined) ?? 0);
+    if (!SMOKE && !flags['no-kafka'] && !flags['only-paced'] && !flags['only-recovery']) await kafkaPhases(results, goals, (results.maxRate as number | undefined) ?? 0);
 
     console.log('\ngoals (ratios within this run):');
     let failed = 0;
@@ -226,6 +252,37 @@ async function ingestPhases(dir: string, results: Record<string, unknown>, goals
   }
 }
 
+/**
+ * CPU per webhook at 100/s, 1,000/s and half the maximum rate (when known), the bridge with its default
+ * dispatch settings against bare Koa (bench/paced.ts).
+ */
+async function pacedPhase(results: Record<string, unknown>, goals: Goal[], maxRate: number | undefined): Promise<void> {
+  const rates = [100, 1000, ...(maxRate === undefined ? [] : [Math.max(50, Math.round(maxRate / 2))])];
+  console.log(`\nCPU per webhook at paced rates (${rates.join(', ')}/s; the bridge with its default dispatch settings, until every event is delivered):`);
+  const paced = await pacedCpu(rates, { seconds: SECONDS, rounds: ROUNDS });
+  results.paced = paced;
+  const at1000 = paced.find((entry) => entry.rate === 1000);
+  if (at1000) {
+    goals.push({
+      name: 'CPU per webhook at 1,000/s / bare Koa per request',
+      value: at1000.ratio,
+      limit: 2.5,
+      atMost: true,
+      detail: `${at1000.bridgeCpuUs.toFixed(0)} vs ${at1000.baselineCpuUs.toFixed(0)} µs`,
+    });
+  }
+}
+
+/** A local HTTP target down, then back: how soon the bridge, with its default dispatch settings, delivers to it. */
+async function httpRecoveryPhase(results: Record<string, unknown>, goals: Goal[]): Promise<void> {
+  const calls = SMOKE ? 5 : 20;
+  console.log(`\nrecovery: a local HTTP target refusing connections for ${HTTP_OUTAGE_SECONDS} s while ${calls} calls arrive (default dispatch settings):`);
+  const recovery = await httpRecovery({ outageSeconds: HTTP_OUTAGE_SECONDS, calls });
+  console.log(`  once the target was back: the first delivery after ${recovery.firstAfterSeconds.toFixed(2)} s, all ${recovery.calls} after ${recovery.allAfterSeconds.toFixed(2)} s`);
+  results.httpRecovery = recovery;
+  goals.push({ name: 'http: first delivery after the target is back (s)', value: recovery.firstAfterSeconds, limit: 2, atMost: true, detail: `after ${HTTP_OUTAGE_SECONDS} s down` });
+}
+
 async function kafkaPhases(results: Record<string, unknown>, goals: Goal[], maxRate: number): Promise<void> {
   console.log(`\nkafka (a broker of its own, scripts/kafka.sh; topic ${TOPIC} of 6 partitions):`);
   let broker: Broker;
@@ -243,9 +300,8 @@ async function kafkaPhases(results: Record<string, unknown>, goals: Goal[], maxR
   let bridge: Server | undefined;
   try {
     await broker.createTopic(TOPIC, 6);
-    // Retries never run out during the outage, and come often enough to notice the broker's return.
-    const dispatch = { retry_initial: '50ms', retry_max: '500ms', max_attempts: 1000 };
-    bridge = await startBridge(dir, { kafka: { type: 'kafka', brokers: broker.brokers, topic: TOPIC } }, { dispatch, synchronous: SYNCHRONOUS });
+    // The dispatch settings a user gets: how soon the backlog leaves after the outage is theirs to decide.
+    bridge = await startBridge(dir, { kafka: { type: 'kafka', brokers: broker.brokers, topic: TOPIC } }, { dispatch: 'defaults', synchronous: SYNCHRONOUS });
     const next = webhooks('kafka', 1000);
     await closedLoop(bridge.url, next, { seconds: 2, connections: CONNECTIONS });
     await drained(dir, 60_000);
@@ -255,6 +311,8 @@ async function kafkaPhases(results: Record<string, unknown>, goals: Goal[], maxR
     console.log(`  kafka caught up ${caughtUp.toFixed(2)} s after the load stopped`);
     goals.push({ name: 'kafka caught up after max intake (s)', value: caughtUp, limit: 2, atMost: true, detail: `at ${intake.rate.toFixed(0)} req/s` });
 
+    const before = topicSize(broker.brokers, TOPIC);
+    const inKafka = await before.read().finally(() => before.close());
     await broker.stop();
     const backlogNext = webhooks('backlog', BACKLOG.calls);
     const building = performance.now();
@@ -263,16 +321,23 @@ async function kafkaPhases(results: Record<string, unknown>, goals: Goal[], maxR
     show('bridge into kafka, broker down', built);
     const pending = pendingDeliveries(dir);
     console.log(`  backlog of ${pending} deliveries over ${BACKLOG.calls} calls built in ${((performance.now() - building) / 1000).toFixed(1)} s while the broker was down`);
+    // The broker stays down at least OUTAGE_SECONDS, however fast the backlog was built.
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, OUTAGE_SECONDS * 1000 - (performance.now() - building))));
+    const downFor = (performance.now() - building) / 1000;
     await broker.restart();
-    const drain = await drainedFrom(dir, 600_000);
+    const firstMessage = firstMessageAfter(broker.brokers, TOPIC, inKafka, 900_000);
+    const drain = await drainedFrom(dir, 900_000);
+    const firstInKafka = await firstMessage;
     const drainSeconds = drain.seconds;
     const drainRate = pending / drainSeconds;
     const intakeRate = Math.max(maxRate, intake.rate);
     console.log(
-      `  drained in ${drainSeconds.toFixed(1)} s once the broker was back: ${drainRate.toFixed(0)} deliveries/s ` +
-        `(the first left after ${drain.firstAfter.toFixed(1)} s, then ${(pending / Math.max(0.001, drainSeconds - drain.firstAfter)).toFixed(0)}/s)`,
+      `  the broker down ${downFor.toFixed(1)} s; once it was back: the first message in Kafka after ${firstInKafka.toFixed(1)} s, ` +
+        `drained in ${drainSeconds.toFixed(1)} s: ${drainRate.toFixed(0)} deliveries/s ` +
+        `(the first outcome recorded after ${drain.firstAfter.toFixed(1)} s, then ${(pending / Math.max(0.001, drainSeconds - drain.firstAfter)).toFixed(0)}/s)`,
     );
-    results.kafka = { intake, caughtUpSeconds: caughtUp, backlog: pending, drainSeconds, drainRate, firstDeliveryAfterSeconds: drain.firstAfter };
+    results.kafka = { intake, caughtUpSeconds: caughtUp, backlog: pending, outageSeconds: downFor, firstMessageAfterSeconds: firstInKafka, drainSeconds, drainRate, firstDeliveryAfterSeconds: drain.firstAfter };
+    goals.push({ name: 'kafka: first message after the broker is back (s)', value: firstInKafka, limit: 2, atMost: true, detail: `after ${downFor.toFixed(0)} s down, default dispatch settings` });
     goals.push({ name: 'kafka backlog drain / maximum intake rate', value: drainRate / intakeRate, limit: 3, detail: `${drainRate.toFixed(0)} vs ${intakeRate.toFixed(0)} /s` });
   } finally {
     await bridge?.stop();

@@ -12,12 +12,16 @@ import { createConsole } from './console/index.js';
 import type { CanonicalEvent, DialectId } from './dialects/index.js';
 import { createDispatcher, type Dispatcher, type DispatchTarget } from './dispatch/dispatcher.js';
 import type { RetryPolicy } from './dispatch/retry.js';
+import { createActivityStreams, type ActivityStreams } from './http/activity-stream.js';
 import { createAdminApp, createAdminServer, type AdminAppDeps } from './http/admin.js';
 import { createHttpApp, type HttpAppDeps, type HttpSource } from './http/app.js';
 import { createBodyBudget } from './http/body.js';
 import { createHttpServer } from './http/server.js';
 import { createMetrics, type Metrics } from './metrics.js';
+import { createActivityFeed, type ActivityFeed } from './ops/activity.js';
+import { createMinuteCounts, type MinuteCounts } from './ops/minute-counts.js';
 import { createOperations } from './ops/operations.js';
+import { createRecentActivity, type RecentActivity } from './ops/recent-activity.js';
 import { createProviderSide } from './provider/bridge-side.js';
 import { createReloader, type ReloadAnswer, type Reloader } from './reload.js';
 import { createRouter, type Router } from './routing/router.js';
@@ -182,7 +186,8 @@ export async function startService(config: BridgeConfig, deps: ServiceDeps = {})
   // What the console and GET /admin/config show: the config in force, replaced by a reload.
   let running = { config, loadedAt: now() };
   const metrics = createMetrics({ store: () => (state.closed ? undefined : store), connectors: names.list });
-  const delivery = createDelivery(config, { store, logger, metrics, now, fetch: deps.fetch ?? globalThis.fetch });
+  const activity = createActivity(logger);
+  const delivery = createDelivery(config, { store, logger, metrics, now, fetch: deps.fetch ?? globalThis.fetch, activity: activity.feed });
   const { dispatcher } = delivery;
   const routing = createRouting(config, logger, metrics);
   const providerSide = createProviderSide({ config, logger, store, registry: metrics.registry, now, ...(deps.fetch ? { fetch: deps.fetch } : {}) });
@@ -190,7 +195,7 @@ export async function startService(config: BridgeConfig, deps: ServiceDeps = {})
   const sources = buildSources(config, logger, providerSide.secretsOf);
   const accepting = () => state.accepting;
   const readiness = readinessOf(accepting, store, async () => [...(await providerSide.readinessWarnings()), ...(await connectorsDown(store, now()))]);
-  const appFor = createReceiverApps(config, { acceptor, metrics, logger, now, accepting, readiness });
+  const appFor = createReceiverApps(config, { acceptor, metrics, logger, now, accepting, readiness, activity: activity.feed });
 
   const pruner = startPruner(store, config.store.dedupe_ttl, logger, now, config.store.prune_interval);
   dispatcher.start();
@@ -225,7 +230,7 @@ export async function startService(config: BridgeConfig, deps: ServiceDeps = {})
     },
   });
   const admin = config.admin.token
-    ? await startAdmin(config, config.admin.token, { store, connectors: names.known, metrics, logger, now, dispatcher, reloader, subscriptions: providerSide.admin, readiness, running: () => running })
+    ? await startAdmin(config, config.admin.token, { store, connectors: names.known, metrics, logger, now, dispatcher, reloader, subscriptions: providerSide.admin, readiness, running: () => running, activity })
     : undefined;
   state.accepting = true;
   logger.info({ url, store: describeStore(config.store), sources: sources.map((source) => source.path), connectors: [...delivery.connectors.keys()] }, 'audian-bridge listening');
@@ -234,6 +239,7 @@ export async function startService(config: BridgeConfig, deps: ServiceDeps = {})
     timeoutMs: config.server.shutdown_timeout,
     state,
     reloader,
+    streams: activity.streams,
     servers: admin ? [server, admin.server] : [server],
     background: [() => providerSide.close(), () => pruner.stop(), () => watcher.stop(), () => summaries.stop()],
     dispatcher,
@@ -275,8 +281,23 @@ export function createConnectorNames(config: BridgeConfig) {
   };
 }
 
+/** What this process does, as it happens (src/ops/activity.ts), and what reads it: the per-minute counts, the recent ring, the live tails. */
+export interface ServiceActivity {
+  readonly feed: ActivityFeed;
+  readonly counts: MinuteCounts;
+  readonly recent: RecentActivity;
+  readonly streams: ActivityStreams;
+}
+
+function createActivity(logger: Logger): ServiceActivity {
+  const feed = createActivityFeed();
+  const counts = createMinuteCounts();
+  feed.subscribe((activity) => counts.record(activity));
+  return { feed, counts, recent: createRecentActivity(feed), streams: createActivityStreams({ feed, logger }) };
+}
+
 /** The configured connectors and the dispatcher that sends to them; `connectorsFor` builds, for a reload, the connectors named. */
-function createDelivery(config: BridgeConfig, deps: { store: Store; logger: Logger; metrics: Metrics; now: () => number; fetch: typeof fetch }) {
+function createDelivery(config: BridgeConfig, deps: { store: Store; logger: Logger; metrics: Metrics; now: () => number; fetch: typeof fetch; activity: ActivityFeed }) {
   const context = { logger: deps.logger, fetch: deps.fetch, now: deps.now };
   const connectors = buildConnectors(config, deps.store, context);
   const dispatcher = createDispatcher({
@@ -285,10 +306,12 @@ function createDelivery(config: BridgeConfig, deps: { store: Store; logger: Logg
     logger: deps.logger,
     metrics: deps.metrics,
     now: deps.now,
+    activity: deps.activity,
     options: {
       retry: retryPolicyOf(config.dispatch),
       pollIntervalMs: config.dispatch.poll_interval,
       sendTimeoutMs: config.dispatch.send_timeout,
+      batchWindowMs: config.dispatch.batch_window,
     },
   });
   return {
@@ -353,7 +376,7 @@ function createAcceptance(
 /** Builds the receiver's app on a set of sources; the apps share one body budget, so requests still on the app a reload replaced count. */
 function createReceiverApps(
   config: BridgeConfig,
-  deps: { acceptor: Acceptor; metrics: Metrics; logger: Logger; now: () => number; accepting: () => boolean; readiness: HttpAppDeps['readiness'] },
+  deps: { acceptor: Acceptor; metrics: Metrics; logger: Logger; now: () => number; accepting: () => boolean; readiness: HttpAppDeps['readiness']; activity: ActivityFeed },
 ) {
   const bodyBudget = createBodyBudget(config.server.max_inflight_body);
   return (sources: HttpSource[]) => createHttpApp({
@@ -369,6 +392,7 @@ function createReceiverApps(
     now: deps.now,
     accepting: deps.accepting,
     readiness: deps.readiness,
+    activity: deps.activity,
   });
 }
 
@@ -413,6 +437,7 @@ async function startAdmin(
     readiness: HttpAppDeps['readiness'];
     /** The config in force and when it was loaded: the configuration page shows it redacted. */
     running: () => { readonly config: BridgeConfig; readonly loadedAt: number };
+    activity: ServiceActivity;
   },
 ) {
   const { metrics, logger } = deps;
@@ -424,7 +449,14 @@ async function startAdmin(
     configuration: () => ({ config: redactConfig(deps.running().config, CONNECTORS), loadedAt: new Date(deps.running().loadedAt).toISOString() }),
   });
   // The operators' console (src/console) on the same listener, before the API's bearer check.
-  const ui = config.admin.ui ? createConsole({ operations, token, sessionTtlMs: config.admin.session_ttl, readiness: deps.readiness, logger, now: deps.now }) : undefined;
+  const { activity } = deps;
+  const counts = () => {
+    const at = deps.now();
+    return { lastHour: activity.counts.lastHour(at), hour: activity.counts.series('hour', at), day: activity.counts.series('day', at) };
+  };
+  const ui = config.admin.ui
+    ? createConsole({ operations, token, sessionTtlMs: config.admin.session_ttl, readiness: deps.readiness, logger, now: deps.now, activity: { recent: activity.recent, streams: activity.streams, counts } })
+    : undefined;
   const app = createAdminApp({
     operations,
     metrics,
@@ -433,6 +465,8 @@ async function startAdmin(
     reload: () => deps.reloader.reload('admin'),
     subscriptions: deps.subscriptions,
     trustProxy: config.admin.trust_proxy,
+    tail: activity.streams,
+    counts,
     ...(ui ? { console: ui } : {}),
   });
   const adminServer = createAdminServer(app, { requestTimeoutMs: config.server.request_timeout, logger: logger.child({ component: 'admin' }) });
@@ -447,6 +481,8 @@ export interface ShutdownParts {
   readonly timeoutMs: number;
   readonly state: ServiceState;
   readonly reloader: Pick<Reloader, 'close'>;
+  /** Live tails, ended before the listeners close: an open stream would hold its listener's close for the whole budget. */
+  readonly streams?: { close(): void };
   /** Closed together: no new connections, requests in flight finished within the budget. */
   readonly servers: readonly Server[];
   /** Stopped one after the other, once no request is in flight. */
@@ -458,7 +494,7 @@ export interface ShutdownParts {
 
 /**
  * Graceful stop: webhooks refused at once, the reload under way finished,
- * the listeners closed, the background work stopped, the sends in flight
+ * the live tails ended, the listeners closed, the background work stopped, the sends in flight
  * finished within what is left of the budget, then the store closed.
  */
 export async function shutDown(parts: ShutdownParts): Promise<void> {
@@ -468,6 +504,7 @@ export async function shutDown(parts: ShutdownParts): Promise<void> {
   state.accepting = false;
   logger.info('shutting down');
   await parts.reloader.close();
+  parts.streams?.close();
   await Promise.all(parts.servers.map((server) => closeServer(server, remaining())));
   for (const stopPart of parts.background) await stopPart();
   await parts.dispatcher.stop(remaining());

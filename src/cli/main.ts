@@ -19,6 +19,7 @@ const [
   { createProcessLogger, exitOnSignals },
   { send, SEND_HELP },
   { SUBSCRIPTIONS_HELP, SUBSCRIPTIONS_OPTIONS },
+  { TAIL_HELP, TAIL_OPTIONS },
 ] = await Promise.all([
   import('../config/load.js'),
   import('../config/store.js'),
@@ -32,6 +33,7 @@ const [
   import('./process-exit.js'),
   import('./send.js'),
   import('./subscriptions-help.js'),
+  import('./tail-help.js'),
 ]);
 
 /** Each command's usage line and its longer help (`audian-bridge help COMMAND`). */
@@ -49,6 +51,7 @@ const COMMANDS: Readonly<Record<string, { usage: string; summary: string; help?:
   explain: EXPLAIN_HELP,
   send: { usage: 'send [TYPE|SCENARIO] [--file F] [--dialect D] [--url URL] ...', summary: 'send realistic signed webhooks (a simulator)', help: SEND_HELP },
   ...OPS_HELP,
+  tail: TAIL_HELP,
   subscriptions: SUBSCRIPTIONS_HELP,
   help: { usage: 'help [COMMAND]', summary: 'this text, or one command in detail' },
 };
@@ -176,6 +179,7 @@ async function main(argv: string[]): Promise<void> {
       ...EXPLAIN_OPTIONS,
       ...CHECK_OPTIONS,
       ...SUBSCRIPTIONS_OPTIONS,
+      ...TAIL_OPTIONS,
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'V' },
     },
@@ -203,6 +207,10 @@ async function main(argv: string[]): Promise<void> {
       return sign({ ...(values.secret ? { secret: values.secret } : {}), ...(values['secret-env'] ? { secretEnv: values['secret-env'] } : {}), ...(values.file ? { file: values.file } : {}) });
     case 'send':
       return send(rest, values, () => load(values.config));
+    case 'tail': {
+      const { runTail } = await import('./tail.js');
+      return runTail(values, loadStore);
+    }
     case 'subscriptions': {
       const { runSubscriptions } = await import('./subscriptions.js');
       return runSubscriptions(rest, values, load);

@@ -129,6 +129,11 @@ export const storeSectionSchema = z
     synchronous: z.enum(['full', 'normal']).default('full'),
     /** Webhooks waiting for the store at once; beyond it, 503 OVERLOADED at once instead of a growing queue. */
     max_pending_commits: integer(1, 1_000_000).default(2048),
+    /**
+     * SQLite: a commit asked for while earlier ones are being written waits for them, at most this long, and
+     * shares the next transaction and sync with every commit gathered meanwhile; 0 writes each turn's commits at once.
+     */
+    commit_window: duration().default(4),
   })
   .prefault({});
 
@@ -280,6 +285,8 @@ export const createConfigSchema = (connectors: ConnectorSchemas) => z
         max_age: duration().default(DEFAULT_MAX_AGE_MS),
         poll_interval: duration().default(1_000),
         send_timeout: duration().default(30_000),
+        /** After new deliveries, how long a connector's worker waits before claiming them, so several commits' deliveries share a batch. */
+        batch_window: duration().default(20),
       })
       .prefault({})
       .transform((value, ctx) => ({
@@ -288,6 +295,7 @@ export const createConfigSchema = (connectors: ConnectorSchemas) => z
         ...(value.max_attempts === undefined ? {} : { max_attempts: value.max_attempts }),
         poll_interval: value.poll_interval,
         send_timeout: value.send_timeout,
+        batch_window: value.batch_window,
       })),
     /** The admin API: off unless `token` is set (an empty `${ADMIN_TOKEN:-}` keeps it off). */
     admin: z

@@ -14,6 +14,7 @@ export interface StoreConnection {
   readonly poolSize?: number;
   readonly synchronous: 'full' | 'normal';
   readonly maxPendingCommits: number;
+  readonly commitWindowMs: number;
 }
 
 export function storeOptionsOf(store: BridgeConfig['store']): StoreConnection {
@@ -38,6 +39,7 @@ export function storeOptionsOf(store: BridgeConfig['store']): StoreConnection {
         }),
     synchronous: store.synchronous,
     maxPendingCommits: store.max_pending_commits,
+    commitWindowMs: store.commit_window,
   };
 }
 

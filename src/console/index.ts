@@ -11,6 +11,7 @@ import { registerConnectorPages } from './pages/connectors.js';
 import { registerDeliveryPages } from './pages/deliveries.js';
 import { registerOverview } from './pages/overview.js';
 import { registerSignIn } from './pages/sign-in.js';
+import { registerTailPage, type ConsoleActivity } from './pages/tail.js';
 import { createRenderer, type Renderer } from './render.js';
 import { createSessions } from './sessions.js';
 import { createSignInLimit } from './sign-in-limit.js';
@@ -27,6 +28,8 @@ export interface ConsoleDeps {
   readonly readiness: () => Promise<Readiness>;
   readonly logger: Logger;
   readonly now?: () => number;
+  /** This process's activity: the live tail page and the overview's per-minute charts; absent, neither is shown. */
+  readonly activity?: ConsoleActivity;
 }
 
 /** No inline script or style, no eval, nothing from elsewhere, never in a frame, forms post here only. */
@@ -72,19 +75,20 @@ export function createConsole(deps: ConsoleDeps): Middleware {
   const logger = deps.logger.child({ component: 'console' });
   const sessions = createSessions({ ttlMs: deps.sessionTtlMs, now });
   const assets = loadAssets();
-  const render = createRenderer({ css: assets[0]!.path, now });
+  const render = createRenderer({ css: assets.css.path, script: assets.tailScript.path, now });
   // Strict: `/ui` and `/ui/` are two paths (the first only sends to the second).
   const router = new Router({ strict: true });
   const site: Site = { router, access: createAccess(sessions), render, operations: deps.operations, logger };
 
   router.get('/ui', (ctx) => ctx.redirect('/ui/'));
-  for (const asset of assets) router.get(asset.path, (ctx) => serveAsset(ctx, asset));
+  for (const asset of assets.all) router.get(asset.path, (ctx) => serveAsset(ctx, asset));
   registerSignIn(site, { token: deps.token, sessions, limit: createSignInLimit(now) });
-  registerOverview(site, deps.readiness);
+  registerOverview(site, deps.readiness, deps.activity?.counts);
   registerDeliveryPages(site);
   registerCallPages(site);
   registerConnectorPages(site);
   registerConfigPage(site);
+  if (deps.activity) registerTailPage(site, deps.activity);
 
   // The console's own chain; a request under /ui ends in it, never reaching the API's token check.
   const chain: Middleware[] = [securityHeaders, htmlErrors(render, logger), router.routes() as Middleware, router.allowedMethods() as Middleware];

@@ -13,6 +13,7 @@ export const NAV = [
   { key: 'deliveries', label: 'Deliveries', href: '/ui/deliveries' },
   { key: 'calls', label: 'Calls', href: '/ui/calls' },
   { key: 'connectors', label: 'Connectors', href: '/ui/connectors' },
+  { key: 'tail', label: 'Live tail', href: '/ui/tail' },
   { key: 'config', label: 'Configuration', href: '/ui/config' },
 ] as const;
 
@@ -80,16 +81,18 @@ export interface PageFrame {
   readonly csrf?: string;
   /** A short line at the top: what an action just did. */
   readonly notice?: string;
+  /** Load the live tail's script (the only page with one). */
+  readonly script?: boolean;
 }
 
-/** Renders the console's templates with escaping on; `css` is the stylesheet's hashed path. */
-export function createRenderer(options: { readonly css: string; readonly now: () => number }) {
+/** Renders the console's templates with escaping on; `css` and `script` are the assets' hashed paths. */
+export function createRenderer(options: { readonly css: string; readonly script: string; readonly now: () => number }) {
   const eta = new Eta({ views: VIEWS, autoEscape: true, cache: true, defaultExtension: '.eta' });
   return {
     /** `view` with the layout, as the response's HTML body. */
     page(ctx: Context, view: string, frame: PageFrame, data: Record<string, unknown> = {}): void {
       ctx.type = 'text/html; charset=utf-8';
-      ctx.body = eta.render(view, { ...data, ...frame, css: options.css, h: helpers(options.now()) });
+      ctx.body = eta.render(view, { ...data, ...frame, css: options.css, script: frame.script ? options.script : undefined, h: helpers(options.now()) });
     },
   };
 }

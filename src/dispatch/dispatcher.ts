@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics.js';
+import type { ActivityFeed } from '../ops/activity.js';
 import type { OutboxStore } from '../store/index.js';
 import { DEFAULT_HEALTH, type HealthOptions } from './health.js';
 import { createWorker, type DispatchOptions, type DispatchTarget, type WorkerDeps } from './worker.js';
@@ -14,6 +15,8 @@ export interface DispatcherDeps {
   readonly metrics?: Metrics;
   readonly now?: () => number;
   readonly random?: () => number;
+  /** Told of each attempt's outcome once written: the live tails and the per-minute counts read it. */
+  readonly activity?: Pick<ActivityFeed, 'publish'>;
   /** Connector health's probing (health.ts); the defaults probe every second. */
   readonly health?: Partial<HealthOptions>;
 }
@@ -36,6 +39,7 @@ export function createDispatcher(deps: DispatcherDeps) {
     ...(deps.metrics ? { metrics: deps.metrics } : {}),
     now: deps.now ?? Date.now,
     random: deps.random ?? Math.random,
+    ...(deps.activity ? { activity: deps.activity } : {}),
     health: { ...DEFAULT_HEALTH, ...deps.health },
   };
   const workers = new Map<string, ReturnType<typeof createWorker>>();

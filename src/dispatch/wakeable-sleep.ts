@@ -35,3 +35,21 @@ export function createWakeableSleep() {
 }
 
 export type WakeableSleep = ReturnType<typeof createWakeableSleep>;
+
+/**
+ * `wake`, gathered: the first call starts a window of `windowMs`, and `wake`
+ * runs once at its end for every call within it. With 0, each call wakes at once.
+ */
+export function createGatheredWake(wake: () => void, windowMs: number): () => void {
+  if (windowMs <= 0) return wake;
+  let timer: NodeJS.Timeout | undefined;
+  return () => {
+    if (timer) return;
+    timer = setTimeout(() => {
+      timer = undefined;
+      wake();
+    }, windowMs);
+    // The worker's own sleep keeps the process alive while it runs; a pending wake is no reason to.
+    timer.unref();
+  };
+}

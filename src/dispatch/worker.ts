@@ -1,11 +1,12 @@
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics.js';
+import type { ActivityFeed } from '../ops/activity.js';
 import { retriable, type Connector, type Delivery, type ProbeResult, type SendResult } from '../sdk/index.js';
 import type { ClaimedDelivery, DeliveryOutcome, OutboxStore } from '../store/index.js';
 import { createHealthGate, type HealthGate, type HealthOptions } from './health.js';
 import { createOutcomeJudge, heldOutcome, type OutcomeOf } from './outcomes.js';
 import type { RetryPolicy } from './retry.js';
-import { createWakeableSleep, type WakeableSleep } from './wakeable-sleep.js';
+import { createGatheredWake, createWakeableSleep, type WakeableSleep } from './wakeable-sleep.js';
 
 export interface DispatchOptions {
   /** Retries and giving up, unless a connector has its own (`DispatchTarget.retry`). */
@@ -14,6 +15,11 @@ export interface DispatchOptions {
   readonly pollIntervalMs: number;
   /** A send still running after this is aborted and counted as a retriable failure. */
   readonly sendTimeoutMs: number;
+  /**
+   * After new deliveries are committed, how long the worker waits before claiming (0: at once), so the deliveries
+   * of the commits meanwhile share one claim, one send and one outcome write; a batch that was not full waits as long.
+   */
+  readonly batchWindowMs?: number;
 }
 
 /** A connector as the dispatcher drives it. */
@@ -36,6 +42,7 @@ export interface WorkerDeps {
   readonly metrics?: Metrics;
   readonly now: () => number;
   readonly random: () => number;
+  readonly activity?: Pick<ActivityFeed, 'publish'>;
   /** Connector health (health.ts): probing, flapping. */
   readonly health: HealthOptions;
 }
@@ -52,6 +59,8 @@ interface Worker {
   readonly outcomeOf: OutcomeOf;
   readonly health: HealthGate;
   readonly sleep: WakeableSleep;
+  /** Wakes the worker once the batch window has passed: news of new deliveries, gathered (`batchWindowMs`). */
+  readonly wakeGathered: () => void;
   /** Aborts the sends in flight, once a stop's grace is over. */
   readonly abort: AbortController;
   /** Aborted when the worker stops: a `start()` still running is no longer waited for. */
@@ -73,6 +82,7 @@ export function createWorker(name: string, target: DispatchTarget, deps: WorkerD
   const ready = new Promise<boolean>((resolve) => (settleReady = resolve));
   const log = deps.logger.child({ connector: name });
   const policy = target.retry ?? deps.options.retry;
+  const sleep = createWakeableSleep();
   const worker: Worker = {
     name,
     target,
@@ -80,7 +90,8 @@ export function createWorker(name: string, target: DispatchTarget, deps: WorkerD
     log,
     outcomeOf: createOutcomeJudge({ connector: name, policy, log, ...(deps.metrics ? { metrics: deps.metrics } : {}), random: deps.random }),
     health: createHealthGate({ connector: name, store: deps.store, log, now: deps.now, random: deps.random, options: deps.health, refreshMs: deps.options.pollIntervalMs }),
-    sleep: createWakeableSleep(),
+    sleep,
+    wakeGathered: createGatheredWake(() => sleep.wake(), deps.options.batchWindowMs ?? 0),
     abort: new AbortController(),
     halt: new AbortController(),
     settleReady,
@@ -107,8 +118,8 @@ export function createWorker(name: string, target: DispatchTarget, deps: WorkerD
     start() {
       if (!stopping) done = run(worker, after);
     },
-    /** New deliveries are waiting: look at once. */
-    notify: () => worker.sleep.wake(),
+    /** New deliveries are waiting: look once the batch window has passed (at once without one). */
+    notify: () => worker.wakeGathered(),
     /** Settles true once the connector has started (or failed to, and sends are tried), false if stopped before. */
     ready,
     halt,
@@ -173,8 +184,10 @@ async function claimOnce(worker: Worker, inFlight: Set<Promise<void>>): Promise<
       .catch((err: unknown) => worker.log.error({ err }, 'sending a batch failed unexpectedly; its deliveries are retried when their lease ends'))
       .finally(() => {
         inFlight.delete(sending);
-        // The batch's calls may have their next delivery due now.
-        worker.sleep.wake();
+        // The batch's calls may have their next delivery due now. After a batch that was not full, what arrives
+        // next is gathered first, as news of new deliveries is: a full one says a backlog is being drained.
+        if (batch.length >= limit) worker.sleep.wake();
+        else worker.wakeGathered();
       });
     inFlight.add(sending);
     return;
@@ -243,6 +256,30 @@ async function record(worker: Worker, batch: readonly ClaimedDelivery[], attempt
   const delivered = outcomes.filter((outcome) => outcome.outcome === 'delivered').length;
   if (delivered > 0) metrics?.deliveries.inc({ connector: worker.name, outcome: 'delivered' }, delivered);
   await settle(worker, outcomes);
+  if (worker.deps.activity) publishOutcomes(worker.deps.activity, worker.name, batch, outcomes, at);
+}
+
+/** Each attempt's outcome on the activity feed; its latency from when the delivery's budget started (its event's arrival, unless replayed or resumed since). */
+function publishOutcomes(feed: Pick<ActivityFeed, 'publish'>, connector: string, batch: readonly ClaimedDelivery[], outcomes: readonly DeliveryOutcome[], at: number): void {
+  batch.forEach((due, index) => {
+    const outcome = outcomes[index]!;
+    const { event } = due;
+    feed.publish({
+      kind: 'delivery',
+      at,
+      connector,
+      route: due.route,
+      deliveryId: due.id,
+      ...(event.source.startsWith('audian/') ? { source: event.source.slice('audian/'.length) } : {}),
+      eventId: event.id,
+      type: event.type,
+      callId: event.subject ?? '',
+      attempt: due.attempts + 1,
+      outcome: outcome.outcome,
+      ...('error' in outcome ? { error: outcome.error } : 'reason' in outcome ? { error: outcome.reason } : {}),
+      latencyMs: Math.max(0, at - due.since),
+    });
+  });
 }
 
 /**

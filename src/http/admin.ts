@@ -5,9 +5,12 @@ import Koa from 'koa';
 import type { Logger } from 'pino';
 import { BridgeError, type ErrorCode } from '../errors.js';
 import type { Metrics } from '../metrics.js';
+import { activityFilterOf } from '../ops/activity-filter.js';
+import type { ActivitySeries, ActivityTotals } from '../ops/minute-counts.js';
 import type { Operations, Query } from '../ops/operations.js';
 import { addSubscriptionRoutes, type SubscriptionsAdmin } from '../provider/admin-routes.js';
 import type { ReloadAnswer } from '../reload.js';
+import type { ActivityStreams } from './activity-stream.js';
 import { metricsRoute } from './app.js';
 import { checkBodyFraming, parseJsonBody, readRawBody } from './body.js';
 import { errorHandler } from './error-handler.js';
@@ -39,6 +42,10 @@ export interface AdminAppDeps {
   readonly trustProxy?: boolean;
   /** The provider's routes (`/admin/subscriptions...`); absent: not served. */
   readonly subscriptions?: SubscriptionsAdmin;
+  /** `GET /admin/tail`: this process's activity as Server-Sent Events; absent: not served. */
+  readonly tail?: Pick<ActivityStreams, 'serve'>;
+  /** `GET /admin/counts`: this process's per-minute counts; absent: not served. */
+  readonly counts?: () => { readonly lastHour: ActivityTotals; readonly hour: ActivitySeries; readonly day: ActivitySeries };
 }
 
 /** Equal length digests, so the comparison takes the same time whatever the token or the guess. */
@@ -157,6 +164,13 @@ export function createAdminApp(deps: AdminAppDeps): Koa {
     ctx.body = answer;
   });
   if (deps.subscriptions) addSubscriptionRoutes(router, deps.subscriptions);
+  const { tail, counts } = deps;
+  if (tail) router.get('/admin/tail', (ctx) => tail.serve(ctx, activityFilterOf(queryOf(ctx))));
+  if (counts) {
+    router.get('/admin/counts', (ctx) => {
+      ctx.body = counts();
+    });
+  }
   router.get('/metrics', metricsRoute(deps.metrics));
 
   app.on('error', (err: Error) => logger.debug({ err: err.message }, 'connection error'));

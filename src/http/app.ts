@@ -2,9 +2,10 @@ import Router from '@koa/router';
 import Koa from 'koa';
 import type { Logger } from 'pino';
 import type { Acceptor } from '../accept/acceptor.js';
-import { normalizePayload, type DialectId } from '../dialects/index.js';
+import { normalizePayload, type CanonicalEvent, type DialectId } from '../dialects/index.js';
 import { BridgeError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
+import type { ActivityFeed, WebhookActivity } from '../ops/activity.js';
 import type { Verifier } from '../verify/index.js';
 import { checkBodyHead, createBodyBudget, parseJsonBody, readRawBody, WEBHOOK_JSON_DEPTH, type BodyBudget } from './body.js';
 import { errorHandler } from './error-handler.js';
@@ -35,6 +36,8 @@ export interface HttpAppDeps {
   readonly now?: () => number;
   /** false keeps /metrics off this port (`server.metrics`). */
   readonly serveMetrics?: boolean;
+  /** Told of each webhook answered: the live tails and the per-minute counts read it (src/ops/activity.ts). */
+  readonly activity?: Pick<ActivityFeed, 'publish'>;
 }
 
 /** GET /metrics: the Prometheus text exposition of `metrics` (webhook and admin ports alike). */
@@ -79,7 +82,7 @@ export function createHttpApp(deps: HttpAppDeps): Koa {
  */
 function webhookRoute(source: HttpSource, deps: HttpAppDeps, budget: BodyBudget, logger: Logger): Koa.Middleware {
   const now = deps.now ?? Date.now;
-  const { metrics } = deps;
+  const { metrics, activity } = deps;
   const cloudEventsSource = `audian/${source.name}`;
   return async (ctx) => {
     const receivedAt = now();
@@ -119,9 +122,11 @@ function webhookRoute(source: HttpSource, deps: HttpAppDeps, budget: BodyBudget,
         { source: source.name, eventId: event.id, type: event.type, callId: event.subject, deliveries: result.deliveries, duplicate: result.duplicate },
         result.duplicate ? 'webhook accepted: duplicate' : 'webhook accepted',
       );
+      activity?.publish(acceptedActivity(source.name, event, receivedAt, result.duplicate));
     } catch (err) {
       const known = err instanceof BridgeError ? err : undefined;
       metrics.webhooks.inc({ source: source.name, outcome: known?.code ?? 'INTERNAL_ERROR' });
+      activity?.publish({ kind: 'webhook', at: receivedAt, source: source.name, outcome: 'rejected', code: known?.code ?? 'INTERNAL_ERROR' });
       if (known?.status === 401) {
         logger.warn({ source: source.name, code: known.code, ip: ctx.ip }, 'webhook rejected: not verified');
       } else if (known && known.status < 500) {
@@ -132,5 +137,21 @@ function webhookRoute(source: HttpSource, deps: HttpAppDeps, budget: BodyBudget,
       reservation.release();
       stopTimer();
     }
+  };
+}
+
+/** A webhook taken, as the activity feed tells it: its parties as the call lifecycle knows them by now. */
+function acceptedActivity(source: string, event: CanonicalEvent, at: number, duplicate: boolean): WebhookActivity {
+  const call = event.data.call;
+  return {
+    kind: 'webhook',
+    at,
+    source,
+    outcome: duplicate ? 'duplicate' : 'accepted',
+    eventId: event.id,
+    type: event.type,
+    ...(event.subject === undefined ? {} : { callId: event.subject }),
+    ...(typeof call?.from === 'string' ? { from: call.from } : {}),
+    ...(typeof call?.to === 'string' ? { to: call.to } : {}),
   };
 }

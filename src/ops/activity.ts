@@ -29,11 +29,14 @@ export interface DeliveryActivity {
   readonly connector: string;
   readonly route: string;
   readonly deliveryId: number;
+  /** The name of the source the event came in by, when it is one of this bridge's (`audian/<name>`). */
+  readonly source?: string;
   readonly eventId: string;
   readonly type: string;
   readonly callId: string;
   readonly attempt: number;
-  readonly outcome: 'delivered' | 'skipped' | 'retry' | 'dead';
+  /** `held`: the connector is down (or held), so the failure spent nothing and the delivery waits (src/dispatch/health.ts). */
+  readonly outcome: 'delivered' | 'skipped' | 'retry' | 'dead' | 'held';
   readonly error?: string;
   /** From the event's arrival to this outcome. */
   readonly latencyMs: number;

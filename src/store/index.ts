@@ -29,6 +29,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
     exclusive: options.serving === true,
     ...shared,
     ...(options.synchronous === undefined ? {} : { synchronous: options.synchronous }),
+    ...(options.commitWindowMs === undefined ? {} : { commitWindowMs: options.commitWindowMs }),
   });
 }
 

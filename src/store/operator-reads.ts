@@ -28,6 +28,14 @@ export interface OperatorReads {
   deliveriesOfCall(callId: string, limit: number): Promise<DeliveryRecord[]>;
   /** Per connector named: the most recent error of a delivery still failing (pending a retry, or dead), if any. */
   lastErrors(connectors: readonly string[]): Promise<ConnectorError[]>;
+  /**
+   * What was stored after `after`, oldest first: events accepted and delivery
+   * attempts recorded, at most `limit` of each, found by their keys alone;
+   * without `after`, none, with the cursor of the newest (a tail starts
+   * there). On PostgreSQL a row whose transaction commits after a later
+   * one's can be passed over: good for watching, not for auditing.
+   */
+  activityAfter(after: ActivityCursor | undefined, limit: number): Promise<StoredActivity>;
 }
 
 /** The same reads as an adapter gives them to the store core (src/store/core/operator-reads.ts guards them). */
@@ -63,6 +71,37 @@ export interface CallRecord extends CallState {
 export interface StoredEvent {
   readonly event: CanonicalEvent;
   /** When the bridge accepted it (ms). */
+  readonly receivedAt: number;
+}
+
+/** Where a tail of the store stands: the last event and the last attempt it has read. */
+export interface ActivityCursor {
+  readonly event: number;
+  readonly attempt: number;
+}
+
+export interface StoredActivity {
+  readonly events: readonly StoredEvent[];
+  readonly attempts: readonly StoredAttempt[];
+  /** Where to read on from. */
+  readonly cursor: ActivityCursor;
+}
+
+/** One recorded attempt of a delivery, with what the tail shows of its event. */
+export interface StoredAttempt {
+  readonly deliveryId: number;
+  readonly connector: string;
+  readonly route: string;
+  readonly eventId: string;
+  readonly type: string;
+  readonly source: string;
+  readonly callId: string | null;
+  readonly outcome: 'delivered' | 'skipped' | 'retry' | 'dead';
+  readonly error: string | null;
+  /** When the attempt ended (ms). */
+  readonly at: number;
+  readonly durationMs: number | null;
+  /** When its event was accepted (ms). */
   readonly receivedAt: number;
 }
 

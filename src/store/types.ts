@@ -180,6 +180,8 @@ export interface StoreOptions {
   readonly synchronous?: 'full' | 'normal';
   /** Commits waiting at once beyond which `commit` rejects at once with OVERLOADED. */
   readonly maxPendingCommits?: number;
+  /** SQLite: how long a commit asked for while others are being written may wait to join the next group (ms). */
+  readonly commitWindowMs?: number;
 }
 
 /** `skipped`: the connector chose not to send (e.g. an update older than one delivered); final, like `delivered`. */

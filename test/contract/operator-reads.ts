@@ -117,6 +117,39 @@ export function describeOperatorReadsContract(name: string, factory: StoreFactor
       });
     });
 
+    describe('activityAfter', () => {
+      it('starts at the newest, then gives what is stored after its cursor, oldest first, by limit', async () => {
+        await store.commit(commit(event('before', { subject: 'call-a' }), T0, TO_CRM));
+        await settle('crm', T0 + 10, () => 'delivered');
+        const start = await store.activityAfter(undefined, 10);
+        expect(start.events).toEqual([]);
+        expect(start.attempts).toEqual([]);
+
+        await store.commit(commit(event('e1', { subject: 'call-a', type: 'call.initiated' }), T0 + 1000, TO_CRM));
+        await store.commit(commit(event('e2', { type: 'object.updated' }), T0 + 2000, TO_BOTH));
+        await settle('crm', T0 + 3000, (id) => (id === 'e1' ? 'delivered' : 'retry'));
+
+        const first = await store.activityAfter(start.cursor, 1);
+        expect(first.events.map((stored) => [stored.event.id, stored.receivedAt])).toEqual([['e1', T0 + 1000]]);
+        expect(first.attempts).toHaveLength(1);
+        const rest = await store.activityAfter(first.cursor, 10);
+        expect(rest.events.map((stored) => stored.event.id)).toEqual(['e2']);
+        const attempts = [...first.attempts, ...rest.attempts];
+        expect(attempts).toEqual([
+          expect.objectContaining({ eventId: 'e1', type: 'call.initiated', source: MAIN, callId: 'call-a', connector: 'crm', route: 'crm-calls', outcome: 'delivered', error: null, at: T0 + 3000, receivedAt: T0 + 1000 }),
+          expect.objectContaining({ eventId: 'e2', type: 'object.updated', callId: null, connector: 'crm', outcome: 'retry', error: 'retry e2', receivedAt: T0 + 2000 }),
+        ]);
+        expect(typeof attempts[0]!.deliveryId).toBe('number');
+
+        const after = await store.activityAfter(rest.cursor, 10);
+        expect(after).toEqual({ events: [], attempts: [], cursor: rest.cursor });
+        await settle('slack', T0 + 4000, () => 'dead');
+        const dead = await store.activityAfter(rest.cursor, 10);
+        expect(dead.events).toEqual([]);
+        expect(dead.attempts.map((attempt) => [attempt.eventId, attempt.connector, attempt.outcome, attempt.error])).toEqual([['e2', 'slack', 'dead', 'dead e2']]);
+      });
+    });
+
     describe('calls and their events', () => {
       beforeEach(async () => {
         await store.commit(commit(event('c1-init', { subject: 'c1', type: 'call.initiated' }), T0, TO_CRM, { from: '+14155550100', to: '+4930123456', direction: 'inbound' }));

@@ -128,6 +128,83 @@ describe('sqlite: the writer thread', () => {
     }
   });
 
+  it('with a commit window, commits asked for while others are written wait for them and travel as one; each is answered only once stored, in order', async () => {
+    const path = join(dir, 'bridge.db');
+    const store = createSqliteStore(path, { writerThread: true, commitWindowMs: 60_000 });
+    const other = new Database(path);
+    try {
+      await store.commit(commitOf('first', 'call-first'));
+      const thread = store.writer.thread?.();
+      const sizes: number[] = [];
+      const post = thread!.postMessage.bind(thread);
+      thread!.postMessage = (message: unknown) => {
+        if (Array.isArray(message)) sizes.push(message.length);
+        post(message);
+      };
+      // Another connection holds the write lock: the writes posted cannot be answered until it lets go.
+      other.exec('BEGIN IMMEDIATE');
+      const stored = (id: string) => other.prepare('SELECT 1 FROM events WHERE id = ?').get(id) !== undefined;
+      const answeredBeforeStored: string[] = [];
+      // Each on a call of its own: the commits of one call wait for each other before they reach the writer.
+      const commit = (id: string) =>
+        store.commit(commitOf(id, `call-${id}`)).then((result) => {
+          if (!stored(id)) answeredBeforeStored.push(id);
+          return result;
+        });
+      const committing = [commit('a')];
+      while (sizes.length === 0) await new Promise((resolve) => setImmediate(resolve));
+      for (const id of ['b', 'c', 'd', 'e']) {
+        committing.push(commit(id));
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      expect(sizes).toEqual([1]);
+      other.exec('COMMIT');
+      expect(await Promise.all(committing)).toEqual(['a', 'b', 'c', 'd', 'e'].map(() => ({ duplicate: false, targets: TO_SINK })));
+      expect(answeredBeforeStored).toEqual([]);
+      expect(sizes).toEqual([1, 4]);
+      const order = store.db.prepare('SELECT id FROM events ORDER BY seq').all() as { id: string }[];
+      expect(order.map((row) => row.id)).toEqual(['first', 'a', 'b', 'c', 'd', 'e']);
+    } finally {
+      other.close();
+      await store.close();
+    }
+  });
+
+  it('close answers the writes the commit window still holds', async () => {
+    const path = join(dir, 'bridge.db');
+    const store = createSqliteStore(path, { writerThread: true, commitWindowMs: 60_000 });
+    const other = new Database(path);
+    try {
+      await store.commit(commitOf('first', 'call-first'));
+      other.exec('BEGIN IMMEDIATE');
+      const thread = store.writer.thread?.();
+      let posted = 0;
+      const post = thread!.postMessage.bind(thread);
+      thread!.postMessage = (message: unknown) => {
+        if (Array.isArray(message)) posted++;
+        post(message);
+      };
+      const a = store.commit(commitOf('a', 'call-a'));
+      while (posted === 0) await new Promise((resolve) => setImmediate(resolve));
+      const b = store.commit(commitOf('b', 'call-b'));
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(posted).toBe(1);
+      const closed = store.close();
+      await new Promise((resolve) => setImmediate(resolve));
+      other.exec('COMMIT');
+      expect(await Promise.all([a, b])).toEqual([TO_SINK, TO_SINK].map((targets) => ({ duplicate: false, targets })));
+      await closed;
+    } finally {
+      other.close();
+    }
+    const reopened = createSqliteStore(path);
+    try {
+      expect((await reopened.list({})).map((record) => record.eventId).sort()).toEqual(['a', 'b', 'first']);
+    } finally {
+      await reopened.close();
+    }
+  });
+
   it.each([false, true])('an outcome on its way to the file keeps its lease: nobody claims the delivery meanwhile (writer thread: %s)', async (writerThread) => {
     const store = createSqliteStore(join(dir, 'bridge.db'), { writerThread });
     try {

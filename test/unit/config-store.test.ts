@@ -104,8 +104,8 @@ describe('store.tls', () => {
 
 describe('storeOptionsOf', () => {
   it('SQLite: the path and its settings, nothing of PostgreSQL', () => {
-    const { store } = parse('{ path: ./b.db, synchronous: normal, max_pending_commits: 7 }');
-    expect(storeOptionsOf(store)).toEqual({ path: './b.db', synchronous: 'normal', maxPendingCommits: 7 });
+    const { store } = parse('{ path: ./b.db, synchronous: normal, max_pending_commits: 7, commit_window: 0 }');
+    expect(storeOptionsOf(store)).toEqual({ path: './b.db', synchronous: 'normal', maxPendingCommits: 7, commitWindowMs: 0 });
   });
 
   it('PostgreSQL: the URL, the pool size and the TLS options in the store\'s words', () => {
@@ -117,6 +117,7 @@ describe('storeOptionsOf', () => {
       tls: { ca: '-----BEGIN CERTIFICATE-----x', rejectUnauthorized: false },
       synchronous: 'full',
       maxPendingCommits: 2048,
+      commitWindowMs: 4,
     });
   });
 });

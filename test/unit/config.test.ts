@@ -58,6 +58,7 @@ describe('parseConfig', () => {
       max_age: 3 * 24 * 3600 * 1000,
       poll_interval: 1_000,
       send_timeout: 30_000,
+      batch_window: 20,
     });
     expect(config.admin).toEqual({ host: '127.0.0.1', port: 8081, ui: true, session_ttl: 12 * 3600_000, trust_proxy: false });
     expect(config.sources[0]!.verify.hmac).toEqual({ secrets: ['s1'], tolerance: 300_000 });

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { permanent, retriable, sent, skipped, type Connector, type Delivery, type SendResult } from '../../src/sdk/index.js';
 import type { CanonicalEvent } from '../../src/dialects/index.js';
 import { createDispatcher, type DispatchOptions } from '../../src/dispatch/dispatcher.js';
@@ -466,5 +466,45 @@ describe('an idle worker', () => {
     release?.();
     await waitFor(async () => (await store.list({ status: 'delivered' })).length === 2, { what: 'both delivered', timeoutMs: 5_000 });
     expect(fake.sends().map((delivery) => delivery.event.id)).toEqual(['evt-1', 'evt-2']);
+  });
+});
+
+describe('a batch window', () => {
+  /** Polls on the event loop's check phase (the test fakes setTimeout), up to 10 s of the real clock. */
+  async function until(probe: () => boolean | Promise<boolean>, what: string): Promise<void> {
+    const deadline = Date.now() + 10_000;
+    while (!(await probe())) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+  afterEach(() => vi.useRealTimers());
+
+  it('gathers the news of several commits into one claim at the window\'s end, keeping each call\'s order', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const fake = fakeConnector((batch) => batch.map(() => sent));
+    let looked = 0;
+    const nextDueAt = store.nextDueAt.bind(store);
+    store.nextDueAt = async (...args) => {
+      const due = await nextDueAt(...args);
+      looked++;
+      return due;
+    };
+    const dispatcher = start(fake.connector, { pollIntervalMs: 60_000, batchWindowMs: 50 });
+    // The worker found nothing and sleeps for the poll interval, which the test's clock never reaches.
+    await until(() => looked === 1, 'the first look at an empty outbox');
+    for (const [id, call] of [['evt-1', 'c1'], ['evt-2', 'c2'], ['evt-3', 'c1']] as const) {
+      await accept(event(id, call));
+      dispatcher.notify(['fake']);
+    }
+    for (let turn = 0; turn < 20; turn++) await new Promise((resolve) => setImmediate(resolve));
+    expect(fake.batches).toEqual([]);
+
+    vi.advanceTimersByTime(50);
+    await until(async () => (await store.list({ status: 'delivered' })).length === 2, 'the first batch delivered');
+    // The batch was not full: what comes next is gathered too; evt-3 waited behind evt-1, its call's earlier delivery.
+    vi.advanceTimersByTime(50);
+    await until(async () => (await store.list({ status: 'delivered' })).length === 3, 'the second batch delivered');
+    expect(fake.batches.map((batch) => batch.map((delivery) => delivery.event.id))).toEqual([['evt-1', 'evt-2'], ['evt-3']]);
   });
 });

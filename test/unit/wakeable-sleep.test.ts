@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
-import { createWakeableSleep } from '../../src/dispatch/wakeable-sleep.js';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { createGatheredWake, createWakeableSleep } from '../../src/dispatch/wakeable-sleep.js';
 
 /** How long `promise` takes to settle, in ms. */
 async function timed(promise: Promise<unknown>): Promise<number> {
@@ -34,5 +34,33 @@ describe('a wakeable sleep', () => {
     const sleeping = sleeper.sleep(60_000);
     sleeper.interrupt();
     expect(await timed(sleeping)).toBeLessThan(1_000);
+  });
+});
+
+describe('a gathered wake', () => {
+  afterEach(() => vi.useRealTimers());
+
+  it('wakes once at the end of its window for every call within it, then starts a new window', () => {
+    vi.useFakeTimers();
+    let wakes = 0;
+    const wake = createGatheredWake(() => wakes++, 20);
+    wake();
+    wake();
+    vi.advanceTimersByTime(19);
+    wake();
+    expect(wakes).toBe(0);
+    vi.advanceTimersByTime(1);
+    expect(wakes).toBe(1);
+    wake();
+    vi.advanceTimersByTime(20);
+    expect(wakes).toBe(2);
+  });
+
+  it('with a window of 0 each call wakes at once', () => {
+    let wakes = 0;
+    const wake = createGatheredWake(() => wakes++, 0);
+    wake();
+    wake();
+    expect(wakes).toBe(2);
   });
 });

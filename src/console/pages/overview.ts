@@ -1,8 +1,10 @@
 import { BridgeError } from '../../errors.js';
+import { overviewCharts } from '../charts.js';
 import type { Readiness, Site } from '../site.js';
+import type { ConsoleActivity } from './tail.js';
 
 /** The overview (`/ui/`): ready or not and why; per connector paused or not, pending, the oldest's age, dead, the last error. */
-export function registerOverview(site: Site, readiness: () => Promise<Readiness>): void {
+export function registerOverview(site: Site, readiness: () => Promise<Readiness>, counts?: ConsoleActivity['counts']): void {
   site.router.get(
     '/ui/',
     site.access.view(async (ctx, session) => {
@@ -17,7 +19,10 @@ export function registerOverview(site: Site, readiness: () => Promise<Readiness>
         problem = { code: err.code, message: err.message };
       }
       const dead = connectors.reduce((sum, connector) => sum + connector.dead, 0);
-      site.render.page(ctx, 'overview', { title: 'Overview', nav: 'overview', csrf: session.csrf }, { ready, connectors, dead, problem });
+      const activity = counts?.();
+      const recent = activity ? { ...activity.lastHour, rejectedTotal: Object.values(activity.lastHour.rejected).reduce((sum, n) => sum + n, 0) } : undefined;
+      const charts = activity ? overviewCharts(activity.hour, activity.day) : [];
+      site.render.page(ctx, 'overview', { title: 'Overview', nav: 'overview', csrf: session.csrf }, { ready, connectors, dead, problem, recent, charts });
     }),
   );
 }

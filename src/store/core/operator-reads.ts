@@ -10,5 +10,6 @@ export function guardOperatorReads(reads: OperatorReadsAdapter, store: Availabil
     eventsOfCall: (callId, limit) => store.read('read events', () => reads.eventsOfCall(callId, limit)),
     deliveriesOfCall: (callId, limit) => store.read('read deliveries', () => reads.deliveriesOfCall(callId, limit)),
     lastErrors: (connectors) => store.read('read deliveries', () => reads.lastErrors(connectors)),
+    activityAfter: (after, limit) => store.read('read activity', () => reads.activityAfter(after, limit)),
   };
 }

@@ -1,5 +1,6 @@
 import type { CanonicalEvent } from '../../dialects/index.js';
-import type { CallRecord, ConnectorError, DeliverySearch, OperatorReadsAdapter, StoredEvent } from '../operator-reads.js';
+import { readActivity, type AttemptRow, type EventRow } from '../activity-reads.js';
+import type { ActivityCursor, CallRecord, ConnectorError, DeliverySearch, OperatorReadsAdapter, StoredEvent } from '../operator-reads.js';
 import { CALL_SOURCES, EVENT_SOURCES } from '../source-walk.js';
 import { callFromRow, recordFromRow, type CallRow, type RecordRow } from '../rows.js';
 import type { Sql } from './db.js';
@@ -104,5 +105,20 @@ export function createOperatorReads(pool: Sql): OperatorReadsAdapter {
       );
       return rows.map((row): ConnectorError => ({ connector: row.connector, error: row.last_error, at: row.updated_at, deliveryId: row.id }));
     },
+    activityAfter: (after, limit) =>
+      readActivity(after, limit, {
+        end: async () =>
+          (await pool.query<ActivityCursor>('SELECT (SELECT coalesce(max(seq), 0) FROM events) AS event, (SELECT coalesce(max(seq), 0) FROM delivery_attempts) AS attempt')).rows[0]!,
+        events: async (from, count) => (await pool.query<EventRow>('SELECT seq, body, received_at FROM events WHERE seq > $1 ORDER BY seq LIMIT $2', [from, count])).rows,
+        attempts: async (from, count) =>
+          (
+            await pool.query<AttemptRow>(
+              `SELECT a.seq, a.delivery_id, a.at, a.outcome, a.error, a.duration_ms, d.connector, d.route, e.id AS event_id, e.type, e.source, e.subject, e.received_at
+                 FROM delivery_attempts a JOIN deliveries d ON d.id = a.delivery_id JOIN events e ON e.seq = d.event_seq
+                WHERE a.seq > $1 ORDER BY a.seq LIMIT $2`,
+              [from, count],
+            )
+          ).rows,
+      }),
   };
 }

@@ -23,6 +23,8 @@ export interface Writer {
 export interface WriterOptions {
   readonly path: string;
   readonly synchronous?: Synchronous;
+  /** On the writer thread: how long writes asked for while others are in flight may wait to join the next group (write-gatherer.ts). */
+  readonly commitWindowMs?: number;
 }
 
 /**

@@ -38,6 +38,8 @@ export interface SqliteStoreOptions {
    * on a file). Without it they run on the caller's connection.
    */
   readonly writerThread?: boolean;
+  /** On the writer thread: how long a write asked for while others are in flight may wait to share their successors' group (ms). */
+  readonly commitWindowMs?: number;
 }
 
 export function createSqliteStore(path: string, options: SqliteStoreOptions = {}): SqliteStore {
@@ -50,7 +52,11 @@ export function createSqliteStore(path: string, options: SqliteStoreOptions = {}
     throw toStoreError(err, `open ${path}`);
   }
   const threaded = (options.writerThread ?? options.exclusive === true) && path !== ':memory:';
-  const writerOptions = { path, ...(options.synchronous === undefined ? {} : { synchronous: options.synchronous }) };
+  const writerOptions = {
+    path,
+    ...(options.synchronous === undefined ? {} : { synchronous: options.synchronous }),
+    ...(options.commitWindowMs === undefined ? {} : { commitWindowMs: options.commitWindowMs }),
+  };
   // At `full`, nothing is answered before the WAL holding it is synced; the sync runs off the event loop.
   const writer: Writer = threaded ? startThreadWriter(writerOptions) : createConnectionWriter(db, writerOptions);
   const adapter = createSqliteAdapter(db, path, writer, () => lock?.release());

@@ -1,5 +1,6 @@
 import type { CanonicalEvent } from '../../dialects/index.js';
-import type { CallRecord, ConnectorError, DeliverySearch, OperatorReadsAdapter, StoredEvent } from '../operator-reads.js';
+import { readActivity, type AttemptRow, type EventRow } from '../activity-reads.js';
+import type { ActivityCursor, CallRecord, ConnectorError, DeliverySearch, OperatorReadsAdapter, StoredEvent } from '../operator-reads.js';
 import { CALL_SOURCES, EVENT_SOURCES } from '../source-walk.js';
 import { callFromRow, recordFromRow, type CallRow, type RecordRow } from '../rows.js';
 import type { Db } from './db.js';
@@ -49,6 +50,13 @@ export const SQL = {
      SELECT ${RECORD_COLUMNS} FROM sources CROSS JOIN events e CROSS JOIN deliveries d
       WHERE e.source = sources.source AND e.subject = ? AND d.event_seq = e.seq ORDER BY d.id LIMIT ?`,
   lastError: 'SELECT id, last_error, updated_at FROM deliveries WHERE connector = ? AND last_error IS NOT NULL ORDER BY updated_at DESC LIMIT 1',
+  // By their keys: the events' seq, the attempts' rowid (delivery_attempts has no key of its own).
+  eventsAfter: 'SELECT seq, body, received_at FROM events WHERE seq > ? ORDER BY seq LIMIT ?',
+  attemptsAfter: `SELECT a.rowid AS seq, a.delivery_id, a.at, a.outcome, a.error, a.duration_ms, d.connector, d.route,
+       e.id AS event_id, e.type, e.source, e.subject, e.received_at
+     FROM delivery_attempts a CROSS JOIN deliveries d CROSS JOIN events e
+     WHERE a.rowid > ? AND d.id = a.delivery_id AND e.seq = d.event_seq ORDER BY a.rowid LIMIT ?`,
+  activityEnd: 'SELECT (SELECT coalesce(max(seq), 0) FROM events) AS event, (SELECT coalesce(max(rowid), 0) FROM delivery_attempts) AS attempt',
 } as const;
 
 /** The operators' reads on the reading connection; the store core guards them (src/store/core/operator-reads.ts). */
@@ -61,6 +69,9 @@ export function createOperatorReads(db: Db): OperatorReadsAdapter {
   const eventsOfCall = db.prepare<[string, number], { body: string; received_at: number }>(SQL.eventsOfCall);
   const deliveriesOfCall = db.prepare<[string, number], RecordRow>(SQL.deliveriesOfCall);
   const lastError = db.prepare<[string], { id: number; last_error: string; updated_at: number }>(SQL.lastError);
+  const eventsAfter = db.prepare<[number, number], EventRow>(SQL.eventsAfter);
+  const attemptsAfter = db.prepare<[number, number], AttemptRow>(SQL.attemptsAfter);
+  const activityEnd = db.prepare<[], ActivityCursor>(SQL.activityEnd);
 
   function searchDeliveries(search: DeliverySearch) {
     const params: SearchParams = {
@@ -90,6 +101,12 @@ export function createOperatorReads(db: Db): OperatorReadsAdapter {
       connectors.flatMap((connector): ConnectorError[] => {
         const row = lastError.get(connector);
         return row ? [{ connector, error: row.last_error, at: row.updated_at, deliveryId: row.id }] : [];
+      }),
+    activityAfter: (after, limit) =>
+      readActivity(after, limit, {
+        end: () => activityEnd.get()!,
+        events: (from, count) => eventsAfter.all(from, count),
+        attempts: (from, count) => attemptsAfter.all(from, count),
       }),
   };
 }

@@ -4,6 +4,7 @@ import { Worker, type MessagePort } from 'node:worker_threads';
 import { BridgeError, ERRORS, type ErrorCode } from '../../errors.js';
 import type { Writer, WriterOptions } from './connection-writer.js';
 import type { WriteName, WriteRequest, WriteResult, Writes } from './named-writes.js';
+import { createWriteGatherer } from './write-gatherer.js';
 
 /**
  * The writer in a thread of its own, on its own connection to the file: the
@@ -105,6 +106,29 @@ function threadScript(): URL {
 }
 
 /**
+ * How calls reach `thread`: gathered into messages of at most WRITES_PER_MESSAGE; those asked for while others
+ * are unanswered wait for their answers, at most `windowMs` (write-gatherer.ts). `answered` is told of each answer.
+ */
+function postingTo(thread: Worker, windowMs: number): { post: (call: Call) => void; answered: (count: number) => void; flush: () => void } {
+  let unanswered = 0;
+  const gatherer = createWriteGatherer<Call>(
+    (batch) => {
+      unanswered += batch.length;
+      thread.postMessage(batch);
+    },
+    { max: WRITES_PER_MESSAGE, windowMs, busy: () => unanswered > 0 },
+  );
+  return {
+    post: (call) => gatherer.add(call),
+    flush: () => gatherer.flush(),
+    answered(count) {
+      unanswered -= count;
+      if (unanswered <= 0) gatherer.idle();
+    },
+  };
+}
+
+/**
  * Starts the writer thread on the file and answers with its writer. A thread
  * that stops unexpectedly fails its writes in flight with STORE_UNAVAILABLE;
  * the next write starts a new one.
@@ -114,17 +138,20 @@ export function startThreadWriter(options: WriterOptions): Writer {
   let nextId = 0;
   let worker: Worker | undefined;
   let send: ((call: Call) => void) | undefined;
+  /** Posts the writes the commit window holds, ahead of a close. */
+  let flushHeld: (() => void) | undefined;
   let closed: Promise<void> | undefined;
 
   function start(): { worker: Worker; send: (call: Call) => void } {
     const thread = new Worker(threadScript(), { workerData: options });
     // A long turn (a burst of webhooks) sends its writes in parts, so the thread commits the first ones while
     // the event loop still parses the rest; they still travel in groups, so the thread's groups stay large.
-    const post = batcher<Call>((batch) => thread.postMessage(batch), WRITES_PER_MESSAGE);
+    const { post, answered, flush } = postingTo(thread, options.commitWindowMs ?? 0);
     // Only writes in flight keep the process alive, as a writer in the caller's thread would.
     thread.unref();
     thread.on('message', (answers: Answer[] | 'closed') => {
       if (answers === 'closed') return;
+      answered(answers.length);
       for (const answer of answers) {
         const call = waiting.get(answer.id);
         if (!call) continue;
@@ -146,6 +173,7 @@ export function startThreadWriter(options: WriterOptions): Writer {
     thread.on('exit', (code) => stopped(`exit code ${code}`));
     worker = thread;
     send = post;
+    flushHeld = flush;
     return { worker: thread, send: post };
   }
 
@@ -167,6 +195,7 @@ export function startThreadWriter(options: WriterOptions): Writer {
         if (!thread) return;
         // Writes already sent (or about to be, this turn) are answered before the thread lets go of the file.
         await new Promise((resolve) => setImmediate(resolve));
+        flushHeld?.();
         thread.ref();
         await new Promise<void>((resolve) => {
           thread.on('message', (message: unknown) => message === 'closed' && resolve());
