@@ -91,7 +91,7 @@ async function load(flag: string | undefined, options: { standIns?: boolean } = 
   return loadConfig({ ...(flag ? { flag } : {}), env: process.env, cwd: process.cwd(), connectors: CONNECTORS, ...options });
 }
 
-/** `send` and `explain` use no secret of the file but the one they sign or send with: the others may be unset (LoadedConfig.unset). */
+/** `send`, `explain` and `check --connect` use no secret of the file but the ones they sign, send or connect with: the others may be unset (LoadedConfig.unset). */
 const loadWithoutSecrets = (flag: string | undefined) => load(flag, { standIns: true });
 
 /** The operator commands need only the store: the rest of the file is neither checked nor interpolated. */
@@ -203,7 +203,7 @@ async function main(argv: string[]): Promise<void> {
     case 'serve':
       return serve(values.config);
     case 'check':
-      if (values.connect) return runCheckConnect(values, load);
+      if (values.connect) return runCheckConnect(values, loadWithoutSecrets);
       if (values.timeout !== undefined) throw new UsageError('--timeout goes with check --connect');
       return check(values.config);
     case 'sign':
