@@ -104,6 +104,13 @@ export interface ReloadDeps<Built extends { readonly connectors: ReadonlyMap<str
  */
 export const HANDOVER_WAIT_MS = 1_000;
 
+/** The latest reload's answer, when it answered and what asked for it (`SIGHUP`, `admin`, `console`). */
+export interface LastReload {
+  readonly at: number;
+  readonly trigger: string;
+  readonly answer: ReloadAnswer;
+}
+
 /** Why a reload leaves the running config in force: the outcome it is counted as, and the error it answers. */
 export interface ReloadFailure {
   readonly outcome: 'invalid' | 'refused';
@@ -123,11 +130,13 @@ export interface ReloadFailure {
  */
 export function createReloader<Built extends { readonly connectors: ReadonlyMap<string, DispatchTarget> }>(deps: ReloadDeps<Built>) {
   const logger = deps.logger.child({ component: 'reload' });
-  const outcomes = createReloadMetrics(deps.metrics, deps.now ?? Date.now);
+  const now = deps.now ?? Date.now;
+  const outcomes = createReloadMetrics(deps.metrics, now);
   const waitMs = deps.handoverWaitMs ?? HANDOVER_WAIT_MS;
   const queue = createQueue();
   let running = deps.running;
   let closed = false;
+  let last: LastReload | undefined;
 
   function failed({ outcome, code, message, issues }: ReloadFailure): ReloadAnswer {
     outcomes.failed(outcome);
@@ -166,7 +175,15 @@ export function createReloader<Built extends { readonly connectors: ReadonlyMap<
   return {
     /** Reloads once the reload before has finished; never rejects for a bad config. */
     reload(trigger: string): Promise<ReloadAnswer> {
-      return queue.run(() => reload(trigger));
+      return queue.run(async () => {
+        const answer = await reload(trigger);
+        last = { at: now(), trigger, answer };
+        return answer;
+      });
+    },
+    /** The latest reload's answer in this process; undefined before the first. */
+    last(): LastReload | undefined {
+      return last;
     },
     /** Lets the reload under way finish; later ones are refused. */
     async close(): Promise<void> {

@@ -448,7 +448,7 @@ async function startAdmin(
     logger: Logger;
     now: () => number;
     dispatcher: Pick<Dispatcher, 'notify' | 'inFlight'>;
-    reloader: Pick<Reloader, 'reload'>;
+    reloader: Pick<Reloader, 'reload' | 'last'>;
     subscriptions: NonNullable<AdminAppDeps['subscriptions']>;
     readiness: HttpAppDeps['readiness'];
     /** The config in force and when it was loaded: the configuration page shows it redacted. */
@@ -472,7 +472,16 @@ async function startAdmin(
     return { lastHour: activity.counts.lastHour(at), hour: activity.counts.series('hour', at), day: activity.counts.series('day', at) };
   };
   const ui = config.admin.ui
-    ? createConsole({ operations, token, sessionTtlMs: config.admin.session_ttl, readiness: deps.readiness, logger, now: deps.now, activity: { recent: activity.recent, streams: activity.streams, counts } })
+    ? createConsole({
+        operations,
+        token,
+        sessionTtlMs: config.admin.session_ttl,
+        readiness: deps.readiness,
+        logger,
+        now: deps.now,
+        activity: { recent: activity.recent, streams: activity.streams, counts },
+        reload: { run: () => deps.reloader.reload('console'), last: () => deps.reloader.last() },
+      })
     : undefined;
   const app = createAdminApp({
     operations,

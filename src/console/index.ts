@@ -8,7 +8,7 @@ import { loadAssets, serveAsset } from './assets.js';
 import { registerAuditPage } from './pages/audit.js';
 import { registerBulkReplay } from './pages/bulk-replay.js';
 import { registerCallPages } from './pages/calls.js';
-import { registerConfigPage } from './pages/config.js';
+import { registerConfigPage, type ConsoleReload } from './pages/config.js';
 import { registerConnectorPages } from './pages/connectors.js';
 import { registerDeliveryPages } from './pages/deliveries.js';
 import { registerOverview } from './pages/overview.js';
@@ -32,6 +32,8 @@ export interface ConsoleDeps {
   readonly now?: () => number;
   /** This process's activity: the live tail page and the overview's per-minute charts; absent, neither is shown. */
   readonly activity?: ConsoleActivity;
+  /** Reloading the config from the configuration page, and the latest reload's answer; absent, the page offers no reload. */
+  readonly reload?: ConsoleReload;
 }
 
 /** No inline script or style, no eval, nothing from elsewhere, never in a frame, forms post here only. */
@@ -92,7 +94,7 @@ export function createConsole(deps: ConsoleDeps): Middleware {
   registerAuditPage(site);
   registerCallPages(site);
   registerConnectorPages(site);
-  registerConfigPage(site);
+  registerConfigPage(site, deps.reload);
   if (deps.activity) registerTailPage(site, deps.activity);
 
   // The console's own chain; a request under /ui ends in it, never reaching the API's token check.

@@ -29,6 +29,8 @@ export const NOTICES: Readonly<Record<string, string>> = {
   paused: 'The connector is paused: its deliveries wait and none goes dead.',
   resumed: 'The connector is running again: what waited is due now.',
   unchanged: 'Nothing changed: the connector was already in that state.',
+  reloaded: 'The configuration was reloaded: what changed is under "Last reload".',
+  'reload-refused': 'The reload was refused and the running configuration stays: why is under "Last reload".',
   'signed-out': 'You are signed out.',
   expired: 'Your session ended after a while without use; sign in again.',
 };
