@@ -14,6 +14,7 @@
  *   npm run bench -- --profile DIR --profile-rate 1000  the same, paced at 1,000/s with the default dispatch settings
  *   npm run bench -- --only-paced      only the CPU per webhook at paced rates (100/s and 1,000/s)
  *   npm run bench -- --only-recovery   only the HTTP target's outage and recovery
+ *   npm run bench -- --no-pages        skip the console pages and keep_raw phases (bench/pages.ts)
  *
  * Environment: BENCH_SECONDS (per round, default 10), BENCH_CONNECTIONS (default 50), BENCH_BACKLOG (the Kafka
  * backlog's deliveries, default 100,000: a machine too busy to accept them within the outage can use fewer).
@@ -28,6 +29,7 @@ import { webhooks } from './payloads.js';
 import { drained, drainedFrom, pendingDeliveries, startBaseline, startBridge, type Server } from './processes.js';
 import { pacedCpu } from './paced.js';
 import { firstMessageAfter, httpRecovery, topicSize } from './recovery.js';
+import { keepRawPhase, pagesPhase } from './pages.js';
 import { topOfProfiles } from './profile.js';
 
 const { values: flags } = parseArgs({
@@ -35,6 +37,7 @@ const { values: flags } = parseArgs({
     smoke: { type: 'boolean', default: false },
     'no-kafka': { type: 'boolean', default: false },
     'only-kafka': { type: 'boolean', default: false },
+    'no-pages': { type: 'boolean', default: false },
     'memory-minutes': { type: 'string', default: '0.5' },
     profile: { type: 'string' },
     'profile-rate': { type: 'string' },
@@ -146,6 +149,10 @@ async function main(): Promise<void> {
       await ingestPhases(dir, results, goals);
       await pacedPhase(results, goals, results.maxRate as number);
       await httpRecoveryPhase(results, goals);
+      if (!flags['no-pages']) {
+        await keepRawPhase(results, { seconds: SECONDS, rounds: ROUNDS, connections: CONNECTIONS, synchronous: SYNCHRONOUS });
+        await pagesPhase(results, { smoke: SMOKE });
+      }
     }
 
     // 4. Kafka: end to end at the maximum intake rate, then a backlog built while the broker is down.

@@ -32,6 +32,9 @@ sent="$(grep -cE '^200 ' "$WORK/out.log" || true)"
 stored="$(wc -l <data/events.jsonl)"
 [ "$sent" -ge 7 ] || { log "expected 7 accepted requests, saw $sent"; exit 1; }
 [ "$stored" -ge 7 ] || { log "expected the 7 events in data/events.jsonl, found $stored lines"; exit 1; }
+# The missed call: its derived call.missed stored and delivered, and shown by `events list`.
+grep -q '"type":"call.missed"' data/events.jsonl || { log "no call.missed in data/events.jsonl: the block ended before missed_call_grace"; exit 1; }
+grep -q '"type":"call.missed"' "$WORK/out.log" || { log "the block's events list did not show the call.missed"; exit 1; }
 # `kill $!` asks for a graceful stop (bounded by server.shutdown_timeout, 10 s by default).
 for _ in $(seq 1 75); do
   node -e "fetch('http://127.0.0.1:$PORT/healthz').then(()=>process.exit(0),()=>process.exit(1))" || break
@@ -41,4 +44,4 @@ if node -e "fetch('http://127.0.0.1:$PORT/healthz').then(()=>process.exit(0),()=
   log "a bridge is still listening on $PORT 15 s after the block ended"
   exit 1
 fi
-log "ok: the quick start ran as one block ($sent requests accepted, $stored events stored)"
+log "ok: the quick start ran as one block ($sent requests accepted, $stored events stored, the missed call derived)"

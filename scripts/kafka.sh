@@ -5,6 +5,11 @@
 #   scripts/kafka.sh start    fetch if needed, wipe + format storage, start, wait until ready
 #   scripts/kafka.sh stop     stop the broker (TERM, then KILL after 20 s)
 #   scripts/kafka.sh status   exit 0 if running, 1 if not
+#   scripts/kafka.sh consume TOPIC [OPTION...]
+#                             print TOPIC's messages from the beginning (headers, key, value),
+#                             from $KAFKA_BROKERS or this script's broker; it stops after 10 s
+#                             without a new message (--timeout-ms N changes that); further
+#                             options go to Kafka's console consumer (e.g. --max-messages 5)
 #
 # No Docker and no Kafka tarball: the broker's classpath is resolved from Maven
 # Central with scripts/kafka/pom.xml and run straight from the jars.
@@ -284,6 +289,31 @@ do_stop() {
   log "stopped (pid $pid)"
 }
 
+do_consume() {
+  [[ $# -ge 1 && "$1" != -* ]] || { echo "usage: scripts/kafka.sh consume TOPIC [console consumer options]" >&2; exit 2; }
+  local topic="$1"
+  shift
+  require_cmd java "install a JDK (17+) to run Kafka's console consumer"
+  libs_ok || { lock; do_fetch; }
+  local brokers="${KAFKA_BROKERS:-$(broker_addr)}"
+  local config
+  config="$(mktemp)"
+  # Kafka's own log lines (WARN and above) go to stderr; the messages alone to stdout. The
+  # consumer's own logger is off: its one line at the normal end (--timeout-ms) is an ERROR.
+  printf '%s\n' 'log4j.rootLogger=WARN, stderr' 'log4j.logger.org.apache.kafka.tools.consumer.ConsoleConsumer=OFF' 'log4j.appender.stderr=org.apache.log4j.ConsoleAppender' \
+    'log4j.appender.stderr.Target=System.err' 'log4j.appender.stderr.layout=org.apache.log4j.PatternLayout' \
+    'log4j.appender.stderr.layout.ConversionPattern=[%d] %p %m (%c)%n' >"$config"
+  log "reading $topic from $brokers"
+  local timeout=(--timeout-ms 10000)
+  [[ " $* " == *" --timeout-ms "* ]] && timeout=()
+  local status=0
+  java -Dlog4j.configuration="file:$config" -cp "$LIBS_DIR/*" org.apache.kafka.tools.consumer.ConsoleConsumer \
+    --bootstrap-server "$brokers" --topic "$topic" --from-beginning "${timeout[@]}" \
+    --property print.headers=true --property print.key=true "$@" || status=$?
+  rm -f "$config"
+  return "$status"
+}
+
 do_status() {
   local pid
   if pid="$(running_pid)"; then
@@ -299,8 +329,9 @@ case "${1:-}" in
   start) lock; do_start ;;
   stop) lock; do_stop ;;
   status) do_status ;;
+  consume) shift; do_consume "$@" ;;
   *)
-    echo "usage: $0 start|stop|status|fetch" >&2
+    echo "usage: $0 start|stop|status|fetch|consume TOPIC" >&2
     exit 2
     ;;
 esac

@@ -48,9 +48,21 @@ function canonicalJson(value: unknown): string {
   );
 }
 
-/** The live-only sections that differ between the running config and the next one. */
+/**
+ * The keys of the live-only sections that differ between the running config
+ * and the next one, as deep as both are objects (`server.port`, not
+ * `server`), so the refusal names the key to put back.
+ */
 export function refusedKeys(running: BridgeConfig, next: BridgeConfig): string[] {
-  return LIVE_ONLY_KEYS.filter((key) => canonicalJson(running[key]) !== canonicalJson(next[key]));
+  return LIVE_ONLY_KEYS.flatMap((key) => changedPaths(running[key], next[key], key));
+}
+
+function changedPaths(before: unknown, after: unknown, path: string): string[] {
+  if (canonicalJson(before) === canonicalJson(after)) return [];
+  const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+  if (!isObject(before) || !isObject(after)) return [path];
+  const keys = [...new Set([...Object.keys(before), ...Object.keys(after)])];
+  return keys.flatMap((key) => changedPaths(before[key], after[key], `${path}.${key}`));
 }
 
 /** Which connectors a reload adds, replaces, removes and keeps; options (`dispatch` included) compared by content. */

@@ -447,7 +447,7 @@ async function startAdmin(
     metrics: Metrics;
     logger: Logger;
     now: () => number;
-    dispatcher: Pick<Dispatcher, 'notify'>;
+    dispatcher: Pick<Dispatcher, 'notify' | 'inFlight'>;
     reloader: Pick<Reloader, 'reload'>;
     subscriptions: NonNullable<AdminAppDeps['subscriptions']>;
     readiness: HttpAppDeps['readiness'];
@@ -462,6 +462,7 @@ async function startAdmin(
     connectors: deps.connectors,
     now: deps.now,
     onQueued: (names) => deps.dispatcher.notify(names),
+    inFlight: () => deps.dispatcher.inFlight(),
     configuration: () => ({ config: redactConfig(deps.running().config, CONNECTORS), loadedAt: new Date(deps.running().loadedAt).toISOString() }),
   });
   // The operators' console (src/console) on the same listener, before the API's bearer check.

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { EnvHttpProxyAgent } from 'undici';
+import { Agent, EnvHttpProxyAgent, type Dispatcher } from 'undici';
 import { z } from 'zod';
 import { boolean, duration, integer, jsonataExpression, memoryState, nonEmpty, permanent, retriable, secret, sent, template, type CanonicalEvent, type ConnectorDefinition, type ConnectorFault, type Delivery, type Preview, type SendResult } from '../../src/sdk/index.js';
 import { parseRetryAfter } from '../retry-after.js';
@@ -88,13 +88,26 @@ export function idempotencyKey(event: Pick<CanonicalEvent, 'source' | 'type' | '
   return replay > 0 ? `${key}.replay-${replay}` : key;
 }
 
+/** The variables EnvHttpProxyAgent takes a proxy from. */
+const PROXY_VARIABLES = ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy'] as const;
+
+/**
+ * EnvHttpProxyAgent when a proxy is set; else a plain Agent, which connects
+ * directly as EnvHttpProxyAgent would without one. Node prints an
+ * "experimental" warning (UNDICI-EHPA) on stderr for every EnvHttpProxyAgent
+ * created, so creating it only where it is used keeps stderr to log lines.
+ */
+export function proxyAwareAgent(env: Readonly<Record<string, string | undefined>>): Dispatcher {
+  return PROXY_VARIABLES.some((name) => env[name]) ? new EnvHttpProxyAgent() : new Agent();
+}
+
 /** What a request needs beside itself: how it is sent, where, and for how long. */
 interface Exchange {
   readonly method: string;
   readonly timeoutMs: number;
   /** The target's scheme, host and port, for messages. */
   readonly origin: string;
-  readonly dispatcher: EnvHttpProxyAgent;
+  readonly dispatcher: Dispatcher;
   readonly fetch: typeof fetch;
   readonly now: () => number;
 }
@@ -169,7 +182,7 @@ export const httpConnector: ConnectorDefinition<typeof httpSchema> = {
     const plan = createRequestPlanner(options, url);
     const guard = createStaleGuard(options.stale_guard, context.state ?? memoryState(context.now), context.now);
     // HTTPS_PROXY / HTTP_PROXY / NO_PROXY, read once; without them it connects directly. No I/O until a request.
-    const dispatcher = new EnvHttpProxyAgent();
+    const dispatcher = proxyAwareAgent(process.env);
     const how: Exchange = { method: options.method, timeoutMs: options.timeout, origin: url.origin, dispatcher, fetch: context.fetch, now: context.now };
     let closing: Promise<void> | undefined;
     const probe = createHttpProbe({ ...options, url, dispatcher, fetch: context.fetch });

@@ -3,7 +3,7 @@ import type { CanonicalEvent } from '../dialects/index.js';
 import { advanceCall, buildMissedEvent, concernsCall, enrichEvent, isMissed, type LifecycleOptions } from '../lifecycle/call-state.js';
 import { dedupeKeyOf } from '../lifecycle/dedupe.js';
 import { buildSummaryEvent, buildTranscriptEvent } from '../lifecycle/summary.js';
-import type { CallKey, CallState, CommitRequest, RouteTarget } from '../lifecycle/types.js';
+import type { CallKey, CallState, CommitRequest, RawRequest, RouteTarget } from '../lifecycle/types.js';
 import type { Router } from '../routing/router.js';
 import type { IngestStore } from '../store/index.js';
 
@@ -54,9 +54,9 @@ export function createAcceptor(deps: AcceptorDeps) {
   }
 
   return {
-    /** Resolves only after the event and its deliveries are committed. */
-    async accept(event: CanonicalEvent, receivedAt: number): Promise<AcceptResult> {
-      const result = await store.commit(requestFor(event, receivedAt));
+    /** Resolves only after the event and its deliveries are committed (with `raw`, the request it arrived in, as the store keeps it). */
+    async accept(event: CanonicalEvent, receivedAt: number, raw?: RawRequest): Promise<AcceptResult> {
+      const result = await store.commit(raw === undefined ? requestFor(event, receivedAt) : { ...requestFor(event, receivedAt), raw });
       if (result.duplicate) return { duplicate: true, id: event.id, deliveries: 0 };
       deps.onStored?.(event);
       notify(result.targets);

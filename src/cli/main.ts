@@ -86,10 +86,13 @@ function version(): string {
  * with it kafkajs and @slack/web-api, is loaded here, by the commands that
  * read a config, and not by `sign` or `help`.
  */
-async function load(flag: string | undefined): Promise<LoadedConfig> {
+async function load(flag: string | undefined, options: { standIns?: boolean } = {}): Promise<LoadedConfig> {
   const { CONNECTORS } = await import('../../connectors/index.js');
-  return loadConfig({ ...(flag ? { flag } : {}), env: process.env, cwd: process.cwd(), connectors: CONNECTORS });
+  return loadConfig({ ...(flag ? { flag } : {}), env: process.env, cwd: process.cwd(), connectors: CONNECTORS, ...options });
 }
+
+/** `send`, `explain` and `check --connect` use no secret of the file but the ones they sign, send or connect with: the others may be unset (LoadedConfig.unset). */
+const loadWithoutSecrets = (flag: string | undefined) => load(flag, { standIns: true });
 
 /** The operator commands need only the store: the rest of the file is neither checked nor interpolated. */
 function loadStore(flag: string | undefined) {
@@ -196,17 +199,17 @@ async function main(argv: string[]): Promise<void> {
   }
   switch (command) {
     case 'explain':
-      return runExplain(values, load);
+      return runExplain(values, loadWithoutSecrets, loadStore);
     case 'serve':
       return serve(values.config);
     case 'check':
-      if (values.connect) return runCheckConnect(values, load);
+      if (values.connect) return runCheckConnect(values, loadWithoutSecrets);
       if (values.timeout !== undefined) throw new UsageError('--timeout goes with check --connect');
       return check(values.config);
     case 'sign':
       return sign({ ...(values.secret ? { secret: values.secret } : {}), ...(values['secret-env'] ? { secretEnv: values['secret-env'] } : {}), ...(values.file ? { file: values.file } : {}) });
     case 'send':
-      return send(rest, values, () => load(values.config));
+      return send(rest, values, () => loadWithoutSecrets(values.config));
     case 'tail': {
       const { runTail } = await import('./tail.js');
       return runTail(values, loadStore);
@@ -220,6 +223,12 @@ async function main(argv: string[]): Promise<void> {
       throw new UsageError(`unknown command "${command}"`);
   }
 }
+
+// A reader that stops early (`| head`) closes the pipe: that ends the output, not in an error.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code !== 'EPIPE') throw err;
+  process.exit(process.exitCode ?? 0);
+});
 
 main(process.argv.slice(2)).catch((err: unknown) => {
   if (err instanceof ConfigError) {

@@ -4,10 +4,12 @@ import type { LoadedStore } from '../config/load.js';
 import { storeOptionsOf } from '../config/store.js';
 import type { Operations, Query } from '../ops/operations.js';
 import type { AuditActor } from '../store/index.js';
+import { callsTable, callView, eventsTable } from './ops-views.js';
 
 /**
  * The operator's commands: `deliveries` (list, `show ID`, `purge`), `replay`
- * (`retry` is its old name), `events show ID`, `pause NAME`, `resume NAME`.
+ * (`retry` is its old name), `events list` and `events show ID`, `calls list`
+ * and `calls show ID`, `pause NAME`, `resume NAME`.
  * With `--admin URL` (or AUDIAN_BRIDGE_ADMIN_URL) they go through the admin
  * API, so they work from outside the container; else they run on the store
  * named by the config: its PostgreSQL database (`store.url`), or its SQLite
@@ -22,6 +24,9 @@ export const OPS_OPTIONS = {
   since: { type: 'string' },
   before: { type: 'string' },
   cursor: { type: 'string' },
+  until: { type: 'string' },
+  type: { type: 'string' },
+  phone: { type: 'string' },
   admin: { type: 'string' },
   'token-env': { type: 'string' },
 } as const;
@@ -54,7 +59,33 @@ ${TIME}`,
 ${TIME}`,
   },
   retry: { usage: 'retry ID...', summary: 'the same as replay (its old name)', help: WHERE },
-  events: { usage: 'events show ID', summary: 'an event, its call and its deliveries', help: WHERE },
+  events: {
+    usage: 'events list [--type T] [--source S] [--call ID] [--since TIME] [--until TIME] ... | events show ID',
+    summary: 'list stored events, newest first; show one with its call and its deliveries',
+    help: `  events list [--type T] [--source NAME] [--call ID] [--since TIME] [--until TIME]
+              [--limit N] [--cursor C] [--json]
+                     stored events, newest accepted first (default 50): a table on a terminal,
+                     JSON lines with --json or when piped; the count and the next --cursor on stderr
+  events show ID     one event (JSON) with its call and its deliveries
+
+${WHERE}
+${TIME}`,
+  },
+  calls: {
+    usage: 'calls list --phone NUMBER | calls list --call ID | calls show ID',
+    summary: "find calls by a caller's or callee's number; show a call whole: its events, lifecycle and deliveries",
+    help: `  calls list --phone NUMBER [--limit N] [--json]
+                     calls whose caller or callee has these digits (+1 415-555-0100 and
+                     14155550100 are the same number), most recently changed first
+  calls list --call ID
+                     the call with this id, in every source that has it
+  calls show ID [--json]
+                     every event of the call in the order accepted (type, dialect, when), what the
+                     lifecycle decided (missed, summary revision, checks still due) and every delivery
+Tables on a terminal; JSON with --json or when piped (calls list: JSON lines; calls show: one document).
+
+${WHERE}`,
+  },
   pause: { usage: 'pause NAME', summary: 'stop deliveries to a connector until resumed (nothing goes dead meanwhile)', help: WHERE },
   resume: { usage: 'resume NAME', summary: 'restart deliveries to a paused connector, their age counted from now', help: WHERE },
 };
@@ -72,12 +103,17 @@ export interface OpsValues {
   readonly since?: string | undefined;
   readonly before?: string | undefined;
   readonly cursor?: string | undefined;
+  readonly until?: string | undefined;
+  readonly type?: string | undefined;
+  readonly phone?: string | undefined;
+  readonly source?: string | undefined;
+  readonly json?: boolean | undefined;
   readonly admin?: string | undefined;
   readonly 'token-env'?: string | undefined;
 }
 
 /** What the commands need, whether on the local file or over the admin API. */
-type Backend = Pick<Operations, 'listDeliveries' | 'showDelivery' | 'replay' | 'event' | 'pause' | 'resume'> & {
+export type Backend = Pick<Operations, 'listDeliveries' | 'showDelivery' | 'replay' | 'event' | 'listEvents' | 'calls' | 'call' | 'pause' | 'resume'> & {
   purge: Operations['purge'];
   close(): Promise<void>;
 };
@@ -128,6 +164,9 @@ function remoteBackend(base: string, token: string | undefined): Backend {
     showDelivery: (id) => call('GET', `/admin/deliveries/${encodeURIComponent(id)}`),
     replay: (body) => call('POST', '/admin/deliveries/replay', body),
     event: (id) => call('GET', `/admin/events/${encodeURIComponent(id)}`),
+    listEvents: (values) => call('GET', `/admin/events${query(values)}`),
+    calls: (values) => call('GET', `/admin/calls${query(values)}`),
+    call: (id) => call('GET', `/admin/calls/${encodeURIComponent(id)}`),
     pause: (name) => call('POST', `/admin/connectors/${encodeURIComponent(name)}/pause`),
     resume: (name) => call('POST', `/admin/connectors/${encodeURIComponent(name)}/resume`),
     purge: () => {
@@ -173,13 +212,18 @@ const REASONS: Record<string, string> = {
   not_found: 'no such delivery (dead ones stay until purged; delivered ones go with their event after dedupe_ttl)',
 };
 
+/** The admin API at --admin (or $AUDIAN_BRIDGE_ADMIN_URL), else the store the config names. */
+export async function openBackend(values: Pick<OpsValues, 'admin' | 'token-env' | 'config'>, load: (flag: string | undefined) => Promise<LoadedStore>): Promise<Backend> {
+  const adminUrl = values.admin ?? process.env.AUDIAN_BRIDGE_ADMIN_URL;
+  const tokenVariable = values['token-env'] ?? 'AUDIAN_BRIDGE_ADMIN_TOKEN';
+  return adminUrl ? remoteBackend(adminUrl, process.env[tokenVariable]) : localBackend(await load(values.config));
+}
+
 /** Runs one operator command; exits 64 on bad input, 1 on anything else it cannot do. */
 export async function runOps(command: string, args: readonly string[], values: OpsValues, load: (flag: string | undefined) => Promise<LoadedStore>): Promise<void> {
   try {
     if (values.status !== undefined && !STATUSES.includes(values.status)) usage(`--status must be one of ${STATUSES.join(', ')}`);
-    const adminUrl = values.admin ?? process.env.AUDIAN_BRIDGE_ADMIN_URL;
-    const tokenVariable = values['token-env'] ?? 'AUDIAN_BRIDGE_ADMIN_TOKEN';
-    const backend = adminUrl ? remoteBackend(adminUrl, process.env[tokenVariable]) : await localBackend(await load(values.config));
+    const backend = await openBackend(values, load);
     try {
       await runWith(backend, command, args, values);
     } finally {
@@ -197,7 +241,10 @@ async function runWith(backend: Backend, command: string, args: readonly string[
   const [sub, ...rest] = args;
   if (command === 'deliveries' && sub === 'show') {
     if (rest.length !== 1) usage('deliveries show takes one delivery id');
-    return print(await backend.showDelivery(rest[0] as string));
+    const detail = await backend.showDelivery(rest[0] as string);
+    print(detail);
+    if (detail.waiting) process.stderr.write(`${detail.waiting}\n`);
+    return;
   }
   if (command === 'deliveries' && sub === 'purge') {
     const answer = await backend.purge({ ...(values.status ? { status: values.status } : {}), ...(values.before ? { before: values.before } : {}), ...(values.connector ? { connector: values.connector } : {}) });
@@ -215,10 +262,8 @@ async function runWith(backend: Backend, command: string, args: readonly string[
     return;
   }
   if (command === 'replay' || command === 'retry') return replay(backend, args, values);
-  if (command === 'events') {
-    if (sub !== 'show' || rest.length !== 1) usage('events show takes one event id');
-    return print(await backend.event(rest[0] as string));
-  }
+  if (command === 'events') return events(backend, sub, rest, values);
+  if (command === 'calls') return calls(backend, sub, rest, values);
   // pause, resume
   if (args.length !== 1) usage(`${command} takes one connector name`);
   const name = args[0] as string;
@@ -233,6 +278,42 @@ async function runWith(backend: Backend, command: string, args: readonly string[
     const answer = await backend.resume(name);
     process.stdout.write(answer.changed ? `resumed ${name}: its waiting deliveries are due now, their age counted from now\n` : `${name} was not paused; nothing changed\n`);
   }
+}
+
+/** A table for a person at a terminal; JSON for `--json` and for a pipe. */
+const asTable = (values: OpsValues) => values.json !== true && process.stdout.isTTY === true;
+
+function jsonLines(rows: readonly unknown[]): void {
+  for (const row of rows) process.stdout.write(`${JSON.stringify(row)}\n`);
+}
+
+async function events(backend: Backend, sub: string | undefined, rest: readonly string[], values: OpsValues): Promise<void> {
+  if (sub === 'show') {
+    if (rest.length !== 1) usage('events show takes one event id');
+    return print(await backend.event(rest[0] as string));
+  }
+  if (sub !== 'list' || rest.length > 0) usage('events takes list [filters] or show ID');
+  const answer = await backend.listEvents({
+    // A source's name from the config (`main`) is the event's source `audian/main`.
+    type: values.type, source: values.source && !values.source.includes('/') ? `audian/${values.source}` : values.source, call: values.call, since: values.since, until: values.until, limit: values.limit ?? '50', cursor: values.cursor,
+  });
+  if (asTable(values)) process.stdout.write(eventsTable(answer.events));
+  else jsonLines(answer.events);
+  process.stderr.write(`${answer.events.length} events${answer.cursor ? `; more with --cursor ${answer.cursor}` : ''}\n`);
+}
+
+async function calls(backend: Backend, sub: string | undefined, rest: readonly string[], values: OpsValues): Promise<void> {
+  if (sub === 'show') {
+    if (rest.length !== 1) usage('calls show takes one call id');
+    const answer = await backend.call(rest[0] as string);
+    process.stdout.write(asTable(values) ? callView(answer) : `${JSON.stringify(answer, null, 2)}\n`);
+    return;
+  }
+  if (sub !== 'list' || rest.length > 0) usage('calls takes list --phone NUMBER, list --call ID, or show ID');
+  if ((values.phone === undefined) === (values.call === undefined)) usage('calls list takes --phone NUMBER (compared as digits) or --call ID');
+  const answer = await backend.calls({ phone: values.phone, call: values.call, limit: values.limit });
+  if (asTable(values)) process.stdout.write(callsTable(answer.calls));
+  else jsonLines(answer.calls);
 }
 
 async function replay(backend: Backend, ids: readonly string[], values: OpsValues): Promise<void> {
@@ -253,4 +334,9 @@ async function replay(backend: Backend, ids: readonly string[], values: OpsValue
   if (answer.ids.length > 0) lines.push(`  queued: ${answer.ids.join(', ')}`);
   for (const skipped of answer.skipped) lines.push(`  skipped ${skipped.id}: ${REASONS[skipped.reason] ?? skipped.reason}`);
   process.stdout.write(`${lines.join('\n')}\n`);
+  // An id named and not queued is a failure a script must see; a filter that matches nothing is not.
+  if (ids.length > 0 && answer.skipped.length > 0) {
+    process.stderr.write(`audian-bridge replay: ${answer.skipped.length} of the ${ids.length} deliveries named were not queued\n`);
+    process.exitCode = 1;
+  }
 }

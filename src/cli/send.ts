@@ -2,6 +2,7 @@ import { randomBytes, randomInt } from 'node:crypto';
 import type { LoadedConfig, SourceConfig } from '../config/load.js';
 import { DIALECT_IDS, type DialectId } from '../dialects/index.js';
 import { signAudianRequest } from '../verify/index.js';
+import { ConfigError } from '../errors.js';
 import { CliError, UsageError } from './errors.js';
 import { SEED_EXAMPLES } from './examples.js';
 import { DEFAULT_SECRET_ENV, readInput, secretFromEnv } from './io.js';
@@ -266,8 +267,11 @@ async function resolveTarget(options: SendOptions, loadConfig: () => LoadedConfi
     const secret = process.env[secretEnv];
     return { url: options.url, headers: (raw) => ({ ...(secret ? signAudianRequest(raw, secret) : {}), ...extra }) };
   }
-  const { config, origin } = await loadConfig();
+  const { config, origin, unset } = await loadConfig();
   const source = pickSource(config.sources, options.source);
+  // An HMAC source's secret comes from --secret-env, not from the file.
+  const at = `sources[${config.sources.indexOf(source)}]`;
+  refuseUnsetIn(unset, ['server.', `${at}.path`, `${at}.verify.header.`]);
   const host = ['0.0.0.0', '::', '[::]'].includes(config.server.host) ? '127.0.0.1' : config.server.host;
   if (config.server.port === 0) throw new UsageError(`server.port is 0 in ${origin} (a free port picked at start): pass --url`);
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${config.server.port}${source.path}`;
@@ -277,6 +281,16 @@ async function resolveTarget(options: SendOptions, loadConfig: () => LoadedConfi
   }
   const header = source.verify.header;
   return { url, headers: () => ({ ...(header && !(header.name.toLowerCase() in lower(extra)) ? { [header.name]: header.value } : {}), ...extra }) };
+}
+
+/** The variables the file leaves unset where sending needs a value: where the bridge listens, and how the chosen source verifies. */
+function refuseUnsetIn(unset: LoadedConfig['unset'], prefixes: readonly string[]): void {
+  const needed = unset.filter(({ path }) => prefixes.some((prefix) => path.startsWith(prefix)));
+  if (needed.length === 0) return;
+  throw new ConfigError(
+    needed.map(({ path, name }) => ({ path, code: 'CONFIG_ENV_MISSING', message: `environment variable ${name} is not set, and send needs it (write \${${name}:-default} for a default)` })),
+    'CONFIG_ENV_MISSING',
+  );
 }
 
 /** Refused before anything waits or is sent: fetch cannot reach a bridge at any other scheme (`data:`, `file:`, `javascript:`). */
@@ -308,20 +322,31 @@ function parseHeader(value: string): [string, string] {
   return [value.slice(0, colon).trim(), value.slice(colon + 1).trim()];
 }
 
-/** Waits for the bridge's /readyz (it may still be starting), bounded. */
+/** A refused connection means nothing listens: past this long (a bridge just started may still be loading), it is reported at once. */
+const REFUSED_TIMEOUT_MS = 5_000;
+
+/**
+ * Waits for the bridge's /readyz (it may still be starting), bounded: 15 s
+ * for a bridge that answers but is not ready, 5 s while the connection is
+ * refused (no bridge listens there).
+ */
 async function waitUntilReady(url: string): Promise<void> {
   const readyz = new URL('/readyz', url).toString();
-  const deadline = Date.now() + READY_TIMEOUT_MS;
+  const started = Date.now();
   let last = 'no answer';
-  while (Date.now() < deadline) {
+  while (Date.now() < started + READY_TIMEOUT_MS) {
     try {
       const response = await fetch(readyz, { signal: AbortSignal.timeout(2_000) });
       if (response.ok) return;
       last = `${response.status}`;
     } catch (err) {
-      last = (err as Error).message;
+      const code = ((err as Error).cause as NodeJS.ErrnoException | undefined)?.code;
+      if (code === 'ECONNREFUSED' && Date.now() >= started + REFUSED_TIMEOUT_MS) {
+        throw new CliError(`nothing listens at ${new URL(url).host} (connection refused): is \`audian-bridge serve\` running? (or pass --url)`);
+      }
+      last = code ?? (err as Error).message;
     }
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
-  throw new CliError(`no bridge ready at ${readyz} after ${READY_TIMEOUT_MS / 1000}s (last: ${last})`);
+  throw new CliError(`no bridge ready at ${readyz} after ${READY_TIMEOUT_MS / 1000}s (last: ${last}): is \`audian-bridge serve\` running, and is it ready (its log says why not)?`);
 }

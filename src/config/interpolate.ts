@@ -51,9 +51,15 @@ export function secretFilesIn(value: unknown): string[] {
  * break (mounted secrets: a reload reads them again, so they can rotate), as
  * `readFile` gives it: read beforehand by the loader (src/config/load.ts),
  * else here, synchronously. `$$` stands for a literal `$`. Returns what could
- * not be filled in, with key paths.
+ * not be filled in, with key paths; an unset variable becomes `standIn(name)`
+ * when given (a command that does not use the value), else the empty string.
  */
-export function interpolateEnv(value: unknown, env: Readonly<Record<string, string | undefined>>, readFile: SecretFileReader = readRegularFileSync): Interpolated {
+export function interpolateEnv(
+  value: unknown,
+  env: Readonly<Record<string, string | undefined>>,
+  readFile: SecretFileReader = readRegularFileSync,
+  standIn?: (name: string) => string,
+): Interpolated {
   const missing: MissingVariable[] = [];
   const unreadable: UnreadableFile[] = [];
   const substituted: Substitution[] = [];
@@ -75,7 +81,7 @@ export function interpolateEnv(value: unknown, env: Readonly<Record<string, stri
         }
         if (fallback !== undefined) return fallback;
         missing.push({ path: at, name: name as string });
-        return '';
+        return standIn?.(name as string) ?? '';
       });
     }
     if (Array.isArray(item)) return item.map((element, index) => fill(element, `${path}[${index}]`));

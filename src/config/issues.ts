@@ -75,9 +75,11 @@ export function toConfigIssues(issues: readonly Issue[], schema: Schema, prefix:
   });
 }
 
+/** "unknown key", the nearest allowed key when one is close, and every key allowed there. */
 export function unknownKeyMessage(key: string, known: readonly string[]): string {
   const nearest = nearestKey(key, known);
-  return `unknown key${nearest ? ` (did you mean \`${nearest}\`?)` : ''}`;
+  const allowed = known.length > 0 ? `; allowed here: ${[...known].sort().join(', ')}` : '';
+  return `unknown key${nearest ? ` (did you mean \`${nearest}\`?)` : ''}${allowed}`;
 }
 
 /** The keys an object schema allows at `path`, looking through defaults, optionals, pipes, arrays and records. */
@@ -111,7 +113,11 @@ export function keysAt(schema: Schema, path: readonly PropertyKey[]): string[] {
   return [];
 }
 
-/** The known key within a small edit distance of `key`, if there is exactly one best. */
+/**
+ * The known key within a small edit distance of `key`, if there is exactly
+ * one best; else the one known key that holds `key` as a word (`url` in
+ * `api_url`), a key written without its qualifier.
+ */
 export function nearestKey(key: string, known: readonly string[]): string | undefined {
   let best: string | undefined;
   let bestDistance = Math.max(2, Math.floor(key.length / 3)) + 1;
@@ -122,7 +128,9 @@ export function nearestKey(key: string, known: readonly string[]): string | unde
       bestDistance = distance;
     }
   }
-  return best;
+  if (best !== undefined || key.length < 3) return best;
+  const holding = known.filter((candidate) => candidate.toLowerCase().split(/[_-]/).includes(key.toLowerCase()));
+  return holding.length === 1 ? holding[0] : undefined;
 }
 
 function editDistance(a: string, b: string): number {

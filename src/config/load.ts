@@ -21,6 +21,26 @@ export interface LoadedConfig {
   readonly file?: string;
   /** What the operator should know before it serves (logged at start). */
   readonly warnings: readonly string[];
+  /**
+   * Loaded with `standIns`: the variables that were not set, at their key
+   * paths, whose values are stand-ins (`unsetVariableStandIn`); the command
+   * must not use those values. Empty otherwise.
+   */
+  readonly unset: readonly MissingVariable[];
+}
+
+/**
+ * What an unset `${VAR}` holds when a command that does not use it loads the
+ * config (`send`, `explain`): long enough for the length checks and valid in
+ * a URL's host, so the rest of the file is still checked.
+ */
+export function unsetVariableStandIn(name: string): string {
+  return `unset-${name.toLowerCase().replace(/_/g, '-')}-stand-in`;
+}
+
+/** How a config is read: `standIns` lets a command that uses no secret run without them (see `LoadedConfig.unset`). */
+interface ReadOptions {
+  readonly standIns?: boolean;
 }
 
 /** The `store` section alone, for the operator commands (`deliveries`, `replay`, ...). */
@@ -43,9 +63,9 @@ export function resolveConfigPath(flag: string | undefined, env: Env, cwd: strin
 }
 
 /** `connectors` checks the `connectors` section (connectors/index.ts's registry). */
-export async function loadConfig(options: { flag?: string; env: Env; cwd: string; connectors: ConnectorSchemas }): Promise<LoadedConfig> {
+export async function loadConfig(options: { flag?: string; env: Env; cwd: string; connectors: ConnectorSchemas } & ReadOptions): Promise<LoadedConfig> {
   const file = resolveConfigPath(options.flag, options.env, options.cwd);
-  return file === undefined ? loadEmbeddedDefault(options.env, options.connectors) : loadConfigFile(file, options.env, options.connectors);
+  return file === undefined ? loadEmbeddedDefault(options.env, options.connectors, options) : loadConfigFile(file, options.env, options.connectors, options);
 }
 
 /**
@@ -74,11 +94,12 @@ export async function loadStoreConfig(options: { flag?: string; env: Env; cwd: s
   return { store, connectors, origin: file ?? 'embedded default' };
 }
 
-async function loadConfigFile(file: string, env: Env, connectors: ConnectorSchemas): Promise<LoadedConfig> {
+async function loadConfigFile(file: string, env: Env, connectors: ConnectorSchemas, options: ReadOptions = {}): Promise<LoadedConfig> {
   const document = parseDocument(await readConfigText(file));
-  const config = validateDocument(document, env, createConfigSchema(connectors), await readSecretFiles(document));
+  const unset: MissingVariable[] = [];
+  const config = validateDocument(document, env, createConfigSchema(connectors), await readSecretFiles(document), options.standIns ? unset : undefined);
   // A file's unsigned sources always say `verify: { none: true }`: that is the explicit choice REQUIRE_VERIFY asks for.
-  return { config, origin: file, file, warnings: [] };
+  return { config, origin: file, file, warnings: [], unset };
 }
 
 async function readConfigText(file: string): Promise<string> {
@@ -98,8 +119,9 @@ async function readSecretFiles(document: unknown): Promise<SecretFileReader> {
  * listens on 127.0.0.1 only (see default.ts), and where unsigned sources must
  * be asked for explicitly (the Docker image) it does not start at all.
  */
-async function loadEmbeddedDefault(env: Env, connectors: ConnectorSchemas): Promise<LoadedConfig> {
-  const config = parseConfig(defaultConfigYaml(env), env, connectors);
+async function loadEmbeddedDefault(env: Env, connectors: ConnectorSchemas, options: ReadOptions = {}): Promise<LoadedConfig> {
+  const unset: MissingVariable[] = [];
+  const config = validateDocument(parseDocument(defaultConfigYaml(env)), env, createConfigSchema(connectors), undefined, options.standIns ? unset : undefined);
   const unsigned = config.sources.some((source) => source.verify.none);
   if (unsigned && /^(1|true)$/i.test(env[REQUIRE_VERIFY_ENV] ?? '')) {
     throw new ConfigError([
@@ -113,7 +135,7 @@ async function loadEmbeddedDefault(env: Env, connectors: ConnectorSchemas): Prom
   const warnings = unsigned
     ? [`AUDIAN_WEBHOOK_SECRET is not set: the embedded default accepts UNSIGNED webhooks, so it listens on ${config.server.host} only; set AUDIAN_WEBHOOK_SECRET to verify signatures and listen on every interface`]
     : [];
-  return { config, origin: 'embedded default', warnings };
+  return { config, origin: 'embedded default', warnings, unset };
 }
 
 /**
@@ -134,10 +156,18 @@ function parseDocument(text: string): unknown {
   }
 }
 
-function validateDocument<S extends z.ZodType>(document: unknown, env: Env, schema: S, readFile?: SecretFileReader): z.output<S> {
-  const { value, missing, unreadable, substituted } = interpolateEnv(document, env, readFile);
+/**
+ * With `standIns`, an unset variable is filled with a stand-in and listed
+ * there instead of failing the load, unless the value it stands in fails
+ * its own check (a port, a number): then it is reported as unset after all.
+ */
+function validateDocument<S extends z.ZodType>(document: unknown, env: Env, schema: S, readFile?: SecretFileReader, standIns?: MissingVariable[]): z.output<S> {
+  const { value, missing, unreadable, substituted } = interpolateEnv(document, env, readFile, standIns ? unsetVariableStandIn : undefined);
   const parsed = schema.safeParse(value, { reportInput: true });
-  const unset = missingVariableIssues(missing);
+  const failing = standIns && !parsed.success ? new Set(toConfigIssues(parsed.error.issues, schema).map((issue) => issue.path)) : undefined;
+  const reported = standIns ? missing.filter((problem) => failing?.has(problem.path)) : missing;
+  standIns?.push(...missing.filter((problem) => !reported.includes(problem)));
+  const unset = missingVariableIssues(reported);
   const unread = unreadable.map(({ path, file, reason }): ConfigIssue => ({ path, code: 'CONFIG_BAD_VALUE', message: `\${file:${file}}: ${reason}` }));
   // A value emptied by an unset variable or an unreadable file fails its own check too; that is the one problem to report.
   const emptied = new Set([...missing, ...unreadable].map((problem: MissingVariable | UnreadableFile) => problem.path));

@@ -131,6 +131,8 @@ export const storeSectionSchema = z
     synchronous: z.enum(['full', 'normal']).default('full'),
     /** Webhooks waiting for the store at once; beyond it, 503 OVERLOADED at once instead of a growing queue. */
     max_pending_commits: integer(1, 1_000_000).default(2048),
+    /** Keep the request each event arrived in (body and headers, verification secrets redacted) with the event. */
+    keep_raw: boolean().default(true),
     /**
      * SQLite: a commit asked for while earlier ones are being written waits for them, at most this long, and
      * shares the next transaction and sync with every commit gathered meanwhile; 0 writes each turn's commits at once.
@@ -228,7 +230,8 @@ const connectorSchema = (connectors: ConnectorSchemas) => z.looseObject({ type: 
   }
   const parsed = definition.schema.safeParse(value, { reportInput: true });
   if (!parsed.success) {
-    reportIssues(ctx, parsed.error.issues, definition.schema, []);
+    // `dispatch` is taken above, before the connector's own schema sees the rest.
+    reportIssues(ctx, parsed.error.issues, definition.schema, [], ['dispatch']);
     return z.NEVER;
   }
   return { ...(parsed.data as { type: string } & Record<string, unknown>), ...(dispatch ? { dispatch } : {}) } as { type: string; dispatch?: ConnectorDispatchConfig } & Record<string, unknown>;
@@ -238,10 +241,10 @@ const connectorSchema = (connectors: ConnectorSchemas) => z.looseObject({ type: 
  * Issues of a schema run inside a transform, re-reported under `prefix` with
  * their codes; each unknown key is named in its path, as for every other section.
  */
-function reportIssues(ctx: z.RefinementCtx, issues: readonly z.core.$ZodIssue[], schema: z.core.$ZodType, prefix: PropertyKey[]): void {
+function reportIssues(ctx: z.RefinementCtx, issues: readonly z.core.$ZodIssue[], schema: z.core.$ZodType, prefix: PropertyKey[], alsoAtRoot: readonly string[] = []): void {
   for (const issue of issues) {
     if (issue.code === 'unrecognized_keys') {
-      const known = keysAt(schema, issue.path);
+      const known = [...keysAt(schema, issue.path), ...(issue.path.length === 0 ? alsoAtRoot : [])];
       for (const key of issue.keys) ctx.addIssue({ code: 'custom', path: [...prefix, ...issue.path, key], message: unknownKeyMessage(key, known), params: { code: 'CONFIG_UNKNOWN_KEY' } });
     } else {
       ctx.addIssue({ code: 'custom', path: [...prefix, ...issue.path], message: issueMessage(issue), params: { code: issueCode(issue) } });

@@ -14,6 +14,7 @@ export interface StoreConnection {
   readonly poolSize?: number;
   readonly synchronous: 'full' | 'normal';
   readonly maxPendingCommits: number;
+  readonly keepRaw: boolean;
   readonly commitWindowMs: number;
 }
 
@@ -39,6 +40,7 @@ export function storeOptionsOf(store: BridgeConfig['store']): StoreConnection {
         }),
     synchronous: store.synchronous,
     maxPendingCommits: store.max_pending_commits,
+    keepRaw: store.keep_raw,
     commitWindowMs: store.commit_window,
   };
 }

@@ -85,6 +85,10 @@ export function createDispatcher(deps: DispatcherDeps) {
     remove(name: string): Promise<void> {
       return retire(name);
     },
+    /** Per connector driven: deliveries claimed and being sent, not yet settled. */
+    inFlight(): Map<string, number> {
+      return new Map([...workers].map(([name, worker]) => [name, worker.inFlight()]));
+    },
     /** Wakes the workers of these connectors (all when omitted): new deliveries are waiting. */
     notify(connectors?: Iterable<string>): void {
       for (const name of connectors ?? workers.keys()) workers.get(name)?.notify();

@@ -68,6 +68,8 @@ interface Worker {
   /** Settles the worker's `ready`. */
   readonly settleReady: (ok: boolean) => void;
   readonly stopping: () => boolean;
+  /** Deliveries claimed and not yet settled (the admin API's `inFlight`). */
+  readonly sending: { count: number };
 }
 
 /**
@@ -96,6 +98,7 @@ export function createWorker(name: string, target: DispatchTarget, deps: WorkerD
     halt: new AbortController(),
     settleReady,
     stopping: () => stopping,
+    sending: { count: 0 },
   };
   let done: Promise<void> = Promise.resolve();
   let halted: Promise<void> | undefined;
@@ -120,6 +123,8 @@ export function createWorker(name: string, target: DispatchTarget, deps: WorkerD
     },
     /** New deliveries are waiting: look once the batch window has passed (at once without one). */
     notify: () => worker.wakeGathered(),
+    /** Deliveries claimed and not yet settled. */
+    inFlight: () => worker.sending.count,
     /** Settles true once the connector has started (or failed to, and sends are tried), false if stopped before. */
     ready,
     halt,
@@ -180,9 +185,11 @@ async function claimOnce(worker: Worker, inFlight: Set<Promise<void>>): Promise<
   const { batchSize: limit, maxPerCall } = worker.target;
   const batch = await store.claim(worker.name, now(), { limit, leaseMs: options.sendTimeoutMs + LEASE_MARGIN_MS, maxPerCall });
   if (batch.length > 0) {
+    worker.sending.count += batch.length;
     const sending: Promise<void> = sendBatch(worker, batch)
       .catch((err: unknown) => worker.log.error({ err }, 'sending a batch failed unexpectedly; its deliveries are retried when their lease ends'))
       .finally(() => {
+        worker.sending.count -= batch.length;
         inFlight.delete(sending);
         // The batch's calls may have their next delivery due now. After a batch that was not full, what arrives
         // next is gathered first, as news of new deliveries is: a full one says a backlog is being drained.

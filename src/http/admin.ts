@@ -114,6 +114,11 @@ function methodNotAllowed(ctx: Koa.Context, allowed: readonly string[]): BridgeE
   return new BridgeError('METHOD_NOT_ALLOWED', `${ctx.method} is not allowed on ${ctx.path} (see the Allow header)`);
 }
 
+/** Every route served, read off the router itself so the index never lags behind it. */
+function endpointsOf(router: Router): { method: string; path: string }[] {
+  return router.stack.flatMap((layer) => layer.methods.filter((method) => method !== 'HEAD').map((method) => ({ method, path: String(layer.path) })));
+}
+
 /**
  * The admin API (docs/operations.md), on its own listener: every
  * request needs the bearer token; answers are JSON, errors go through the
@@ -140,6 +145,9 @@ export function createAdminApp(deps: AdminAppDeps): Koa {
     if (ctx.params.id === 'replay') throw methodNotAllowed(ctx, ['POST']);
     if (ctx.params.id === 'count') throw methodNotAllowed(ctx, ['GET']);
     ctx.body = await operations.showDelivery(ctx.params.id as string);
+  });
+  router.get('/admin/events', async (ctx) => {
+    ctx.body = await operations.listEvents(queryOf(ctx));
   });
   router.get('/admin/events/:id', async (ctx) => {
     ctx.body = await operations.event(ctx.params.id as string);
@@ -187,6 +195,9 @@ export function createAdminApp(deps: AdminAppDeps): Koa {
     });
   }
   router.get('/metrics', metricsRoute(deps.metrics));
+  router.get('/admin', (ctx) => {
+    ctx.body = { endpoints: endpointsOf(router), ...(deps.console ? { console: '/ui/' } : {}), docs: 'docs/http-api.md' };
+  });
 
   app.on('error', (err: Error) => logger.debug({ err: err.message }, 'connection error'));
   app.use(errorHandler(logger));

@@ -9,6 +9,7 @@ import type { ActivityFeed, WebhookActivity } from '../ops/activity.js';
 import type { Verifier } from '../verify/index.js';
 import { checkBodyHead, createBodyBudget, parseJsonBody, readRawBody, WEBHOOK_JSON_DEPTH, type BodyBudget } from './body.js';
 import { errorHandler } from './error-handler.js';
+import { createLogThrottle, REFUSAL_LOG_INTERVAL_MS } from './log-throttle.js';
 
 export interface HttpSource {
   readonly name: string;
@@ -69,9 +70,30 @@ export function createHttpApp(deps: HttpAppDeps): Koa {
   // Errors outside the middleware (a client gone while its answer is written) are the client's; Koa would print them to stderr.
   app.on('error', (err: Error) => logger.debug({ err: err.message }, 'connection error'));
   app.use(errorHandler(logger));
+  app.use(unknownPathLog(deps.sources, logger));
   app.use(router.routes());
   app.use(router.allowedMethods());
   return app;
+}
+
+/**
+ * A POST that no route took: the answer stays a plain 404 (a scanner learns
+ * nothing), and the log names the configured source paths, so that a
+ * provider pointed at the wrong one is found. Rate-limited: anyone can cause it.
+ */
+function unknownPathLog(sources: readonly HttpSource[], logger: Logger): Koa.Middleware {
+  const turn = createLogThrottle(REFUSAL_LOG_INTERVAL_MS);
+  const paths = sources.map((source) => source.path);
+  return async (ctx, next) => {
+    await next();
+    if (ctx.method !== 'POST' || ctx.status !== 404 || (ctx.body !== undefined && ctx.body !== null)) return;
+    const now = turn();
+    if (!now) return;
+    logger.warn(
+      { method: ctx.method, path: ctx.path, ip: ctx.ip, sources: paths, suppressed: now.suppressed },
+      `webhook to ${ctx.path}, where no source listens; the configured source paths are ${paths.join(', ') || 'none'}`,
+    );
+  };
 }
 
 /**
@@ -110,7 +132,9 @@ function webhookRoute(source: HttpSource, deps: HttpAppDeps, budget: BodyBudget,
         receivedAt,
         ...(source.dialects ? { accept: source.dialects } : {}),
       });
-      const result = await deps.acceptor.accept(event, receivedAt);
+      // Kept with the event unless `store.keep_raw` is off; the store leaves out the verification headers' values.
+      const raw = { body: rawBody, headers: headerPairs(ctx.req.rawHeaders), secretHeaders: source.verify.secretHeaders };
+      const result = await deps.acceptor.accept(event, receivedAt, raw);
       if (result.duplicate) {
         ctx.body = { id: result.id, duplicate: true };
         metrics.webhooks.inc({ source: source.name, outcome: 'duplicate' });
@@ -138,6 +162,13 @@ function webhookRoute(source: HttpSource, deps: HttpAppDeps, budget: BodyBudget,
       stopTimer();
     }
   };
+}
+
+/** Node's `rawHeaders` (name, value, name, value ...: as sent, repeats included) as pairs. */
+function headerPairs(flat: readonly string[]): [string, string][] {
+  const pairs: [string, string][] = [];
+  for (let index = 0; index + 1 < flat.length; index += 2) pairs.push([flat[index] as string, flat[index + 1] as string]);
+  return pairs;
 }
 
 /** A webhook taken, as the activity feed tells it: its parties as the call lifecycle knows them by now. */

@@ -54,9 +54,23 @@ export interface Admission {
   readonly targets: readonly RouteTarget[];
 }
 
+/**
+ * The request an event arrived in, to keep beside it (`store.keep_raw`): the
+ * body's bytes and the headers in the order received. The store keeps no
+ * value of a header in `secretHeaders` (those its source's verification
+ * reads), nor of `Authorization` or `Cookie` (src/store/raw.ts).
+ */
+export interface RawRequest {
+  readonly body: Uint8Array;
+  readonly headers: readonly (readonly [name: string, value: string])[];
+  readonly secretHeaders?: readonly string[];
+}
+
 export interface CommitRequest {
   readonly event: CanonicalEvent;
   readonly receivedAt: number;
+  /** The request as it arrived, to keep with the event; none for a derived event or with `store.keep_raw: false`. */
+  readonly raw?: RawRequest;
   /** Given the stored call (undefined when new or when the event has no subject); may be asynchronous (routing). */
   readonly advance: (stored: CallState | undefined) => Admission | Promise<Admission>;
 }

@@ -14,6 +14,8 @@ import {
   type DeliveryRecord,
   type DeliverySearch,
   type DeliveryStatus,
+  type EventSearch,
+  type KeptRaw,
   type OperationsStore,
   type ReplaySelection,
 } from '../store/index.js';
@@ -97,6 +99,23 @@ function callViewOf(call: CallRecord) {
 
 export type CallView = ReturnType<typeof callViewOf>;
 
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * The request an event arrived in (`store.keep_raw`), for JSON: the headers as
+ * `[name, value]` pairs in the order received (a secret's value `[redacted]`),
+ * the body as text when it is UTF-8, else base64; null when none was kept.
+ */
+export function rawViewOf(raw: KeptRaw | undefined) {
+  if (raw === undefined) return null;
+  const bytes = raw.body.byteLength;
+  try {
+    return { headers: raw.headers, body: UTF8.decode(raw.body), encoding: 'utf8' as const, bytes };
+  } catch {
+    return { headers: raw.headers, body: Buffer.from(raw.body.buffer, raw.body.byteOffset, bytes).toString('base64'), encoding: 'base64' as const, bytes };
+  }
+}
+
 function detailOf(detail: DeliveryDetail) {
   const { attempts, ...view } = viewOf(detail);
   return {
@@ -167,6 +186,7 @@ function nonEmpty(value: unknown, key: string): string | undefined {
 }
 
 const FILTER_KEYS = new Set(['status', 'connector', 'route', 'type', 'event', 'call', 'since', 'until', 'limit', 'cursor']);
+const EVENT_FILTER_KEYS = new Set(['type', 'source', 'call', 'since', 'until', 'limit', 'cursor']);
 const CALL_SEARCH_KEYS = new Set(['phone', 'call', 'limit']);
 /** Most events and deliveries shown for one call. */
 const CALL_ROWS = 1000;
@@ -179,6 +199,8 @@ export interface OperationsDeps {
   readonly now?: () => number;
   /** Told when deliveries became due (a replay, a resume), so a dispatcher in this process looks at once. */
   readonly onQueued?: (connectors?: readonly string[]) => void;
+  /** Per connector, deliveries being sent now; only the serving process knows (elsewhere `inFlight` is null). */
+  readonly inFlight?: () => ReadonlyMap<string, number>;
   /** The running config, redacted (src/config/redact.ts), and when it was loaded; only the serving process knows it. */
   readonly configuration?: () => { readonly config: unknown; readonly loadedAt: string };
 }
@@ -199,6 +221,20 @@ function deliverySearchOf(query: Query, now: number): DeliverySearch {
     ...(query.until ? { until: parseTime(query.until, 'until', now) } : {}),
     ...(query.cursor ? { before: parseId(query.cursor, 'cursor') } : {}),
     limit,
+  };
+}
+
+/** An events query (query-string form) as the store's search; unknown keys refused. */
+function eventSearchOf(query: Query, now: number): EventSearch {
+  refuseUnknown(query, EVENT_FILTER_KEYS, 'filter');
+  return {
+    ...(query.type ? { type: query.type } : {}),
+    ...(query.source ? { source: query.source } : {}),
+    ...(query.call ? { call: query.call } : {}),
+    ...(query.since ? { since: parseTime(query.since, 'since', now) } : {}),
+    ...(query.until ? { until: parseTime(query.until, 'until', now) } : {}),
+    ...(query.cursor ? { before: parseId(query.cursor, 'cursor') } : {}),
+    limit: parseLimit(query.limit, DEFAULT_LIMIT, MAX_LIMIT),
   };
 }
 
@@ -297,12 +333,14 @@ function deliveryOperations(store: OperationsStore, now: () => number, onQueued:
       return { deliveries: rows.map(viewOf), ...(rows.length === limit && last ? { cursor: String(last.id) } : {}) };
     },
 
-    /** One delivery with every attempt (`attempts`: at, outcome, error, duration_ms). */
+    /** One delivery with every attempt (`attempts`: at, outcome, error, duration_ms); a pending one of a paused connector says so (`pausedSince`, `waiting`). */
     async showDelivery(idText: string) {
       const id = parseId(idText, 'the delivery id');
-      const detail = await store.delivery(id);
+      const [detail, paused] = await Promise.all([store.delivery(id), store.paused()]);
       if (!detail) throw new BridgeError('NOT_FOUND', `no delivery ${id} (dead ones stay until purged; delivered ones go with their event after dedupe_ttl)`);
-      return detailOf(detail);
+      const pause = detail.status === 'pending' ? paused.find((row) => row.connector === detail.connector) : undefined;
+      // A paused connector's delivery stays pending with its nextAttemptAt in the past: say why it waits.
+      return { ...detailOf(detail), pausedSince: pause ? iso(pause.since) : null, ...(pause ? { waiting: `connector ${detail.connector} is paused: nothing is sent to it until \`audian-bridge resume ${detail.connector}\`` } : {}) };
     },
 
     /**
@@ -328,6 +366,21 @@ function deliveryOperations(store: OperationsStore, now: () => number, onQueued:
       return { purged, before: iso(before) };
     },
 
+    /**
+     * `{events, cursor}`: stored events, newest accepted first, each with when
+     * it was accepted; filters `type`, `source`, `call`, `since`, `until`;
+     * pass `cursor` back for the next page (absent on the last one).
+     */
+    async listEvents(query: Query) {
+      const search = eventSearchOf(query, now());
+      const rows = await store.listEvents(search);
+      const last = rows.at(-1);
+      return {
+        events: rows.map((stored) => ({ receivedAt: iso(stored.receivedAt), event: stored.event })),
+        ...(rows.length === search.limit && last ? { cursor: String(last.seq) } : {}),
+      };
+    },
+
     /** The stored event, its call and its deliveries; `others` counts other events sharing the id (another type or source). */
     async event(eventId: string) {
       const traces = await store.trace(eventId);
@@ -338,7 +391,10 @@ function deliveryOperations(store: OperationsStore, now: () => number, onQueued:
         receivedAt: iso(latest.receivedAt),
         call: latest.call ?? null,
         deliveries: latest.deliveries.map(viewOf),
-        others: others.map((trace) => ({ type: trace.event.type, source: trace.event.source, receivedAt: iso(trace.receivedAt), event: trace.event, deliveries: trace.deliveries.map(viewOf) })),
+        raw: rawViewOf(latest.raw),
+        others: others.map((trace) => ({
+          type: trace.event.type, source: trace.event.source, receivedAt: iso(trace.receivedAt), event: trace.event, deliveries: trace.deliveries.map(viewOf), raw: rawViewOf(trace.raw),
+        })),
       };
     },
 
@@ -447,12 +503,14 @@ function connectorOperations(deps: OperationsDeps, now: () => number) {
      * Every configured connector (and any other that still has deliveries
      * waiting or dead): paused or not, its health (up, down or held by the
      * dispatcher, since when and why), pending (and since when the oldest
-     * waits), dead, and the latest error of a delivery still failing.
+     * waits), in flight (null outside the serving process), dead, and the
+     * latest error of a delivery still failing.
      */
     async connectors() {
       const [pending, dead, paused, health] = await Promise.all([store.pendingStats(), store.deadStats(), store.paused(), store.connectorHealth()]);
       const names = [...new Set([...deps.connectors, ...pending.map((row) => row.connector), ...dead.map((row) => row.connector)])];
       const errors = await store.lastErrors(names);
+      const sending = deps.inFlight?.();
       return {
         connectors: names.map((name) => {
           const waiting = pending.find((row) => row.connector === name);
@@ -468,6 +526,7 @@ function connectorOperations(deps: OperationsDeps, now: () => number) {
             healthSince: judged.since === null ? null : iso(judged.since),
             healthReason: judged.reason,
             pending: waiting?.n ?? 0,
+            inFlight: sending ? (sending.get(name) ?? 0) : null,
             oldestPendingAt: waiting ? iso(waiting.oldest) : null,
             dead: dead.find((row) => row.connector === name)?.n ?? 0,
             lastError: error ? { error: error.error, at: iso(error.at), deliveryId: error.deliveryId } : null,

@@ -15,6 +15,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
   const shared = {
     ...(options.create === undefined ? {} : { create: options.create }),
     ...(options.maxPendingCommits === undefined ? {} : { maxPendingCommits: options.maxPendingCommits }),
+    ...(options.keepRaw === undefined ? {} : { keepRaw: options.keepRaw }),
   };
   if (isPostgresUrl(options.url)) {
     // Loaded only when used: a SQLite deployment never loads the PostgreSQL client.
@@ -38,4 +39,5 @@ export type * from './types.js';
 export type * from './operator-reads.js';
 export { digitsOf } from './operator-reads.js';
 export type { AuditAction, AuditActor, AuditEntry, AuditPage, AuditRecord, AuditStore } from './audit.js';
+export { REDACTED, RAW_HEADER_BYTES, type KeptRaw } from './raw.js';
 export { healthAt, type HealthNow } from './connector-health.js';

@@ -22,6 +22,12 @@ export interface OperatorReads {
    * the separators ` +-()./`), most recently changed first.
    */
   callsWithNumber(digits: string, limit: number): Promise<CallRecord[]>;
+  /**
+   * Stored events matching every filter given, newest accepted first (page on
+   * with `before`, the last `seq` seen). With `call` they are found through
+   * the call's events; otherwise by walking the sequence down.
+   */
+  listEvents(search: EventSearch): Promise<ListedEvent[]>;
   /** The stored events whose subject is this call id, from every source, in the order they were accepted. */
   eventsOfCall(callId: string, limit: number): Promise<StoredEvent[]>;
   /** The deliveries of those events, oldest first. */
@@ -69,6 +75,27 @@ export interface DeliverySearch {
   /** Only ids below this one: the cursor of the next page. */
   readonly before?: number;
   readonly limit: number;
+}
+
+export interface EventSearch {
+  /** The event's type. */
+  readonly type?: string;
+  /** The event's source (`audian/main`). */
+  readonly source?: string;
+  /** The call id (the event's subject). */
+  readonly call?: string;
+  /** Accepted at or after (ms). */
+  readonly since?: number;
+  /** Accepted before (ms). */
+  readonly until?: number;
+  /** Only events stored before this sequence number: the cursor of the next page. */
+  readonly before?: number;
+  readonly limit: number;
+}
+
+/** A stored event with its place in the store's sequence (the cursor of `listEvents`). */
+export interface ListedEvent extends StoredEvent {
+  readonly seq: number;
 }
 
 /** A call as stored, with when its row last changed (ms); `endEventKey` is not read. */

@@ -11,6 +11,7 @@ import type {
 } from '../lifecycle/types.js';
 import type { AuditActor, AuditStore } from './audit.js';
 import type { DeliverySearch, OperatorReads } from './operator-reads.js';
+import type { KeptRaw } from './raw.js';
 
 // The call's row, the commit request and the decisions belong to the lifecycle rules, which the store applies.
 export type * from '../lifecycle/types.js';
@@ -188,6 +189,8 @@ export interface StoreOptions {
   readonly synchronous?: 'full' | 'normal';
   /** Commits waiting at once beyond which `commit` rejects at once with OVERLOADED. */
   readonly maxPendingCommits?: number;
+  /** Keep the request each event arrived in (body and headers, secrets redacted) with it, pruned with it (default true). */
+  readonly keepRaw?: boolean;
   /** SQLite: how long a commit asked for while others are being written may wait to join the next group (ms). */
   readonly commitWindowMs?: number;
 }
@@ -332,6 +335,8 @@ export interface EventTrace {
   /** The call the event belongs to, while the store still knows it. */
   readonly call: CallState | undefined;
   readonly deliveries: readonly DeliveryRecord[];
+  /** The request it arrived in, when kept (`keepRaw`); a derived event has none. */
+  readonly raw?: KeptRaw;
 }
 
 /** `down`: the target cannot be reached and is probed; `held`: it asked the whole connector to wait. */

@@ -1,5 +1,5 @@
 import { verifyStaticHeader } from './header.js';
-import { checkAudianHmacHeaders, verifyAudianHmac } from './hmac.js';
+import { checkAudianHmacHeaders, SIGNATURE_HEADER, TIMESTAMP_HEADER, verifyAudianHmac } from './hmac.js';
 import type { ExpiringSecret, Verifier } from './types.js';
 
 export type VerifyConfig =
@@ -22,14 +22,15 @@ export function createVerifier(config: VerifyConfig): Verifier {
       checkHeaders: (headers, now) => checkAudianHmacHeaders(headers, now, { secrets, toleranceSeconds }),
       // The list is taken once per request and handed in with `now`: verification itself stays pure.
       verify: (input) => verifyAudianHmac(input, { secrets, toleranceSeconds, expiring: expiring?.() ?? [] }),
+      secretHeaders: [SIGNATURE_HEADER, TIMESTAMP_HEADER],
     };
   }
   if ('header' in config) {
     // The static header does not depend on the body: checked in full before it is read.
     const check = (headers: Parameters<Verifier['checkHeaders']>[0]) => verifyStaticHeader({ rawBody: Buffer.alloc(0), headers, now: 0 }, config.header);
-    return { checkHeaders: check, verify: (input) => check(input.headers) };
+    return { checkHeaders: check, verify: (input) => check(input.headers), secretHeaders: [config.header.name.toLowerCase()] };
   }
-  return { checkHeaders: () => undefined, verify: () => undefined };
+  return { checkHeaders: () => undefined, verify: () => undefined, secretHeaders: [] };
 }
 
 export type { ExpiringSecret, Verifier, VerifyInput, RequestHeaders } from './types.js';

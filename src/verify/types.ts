@@ -24,6 +24,8 @@ export interface Verifier {
   checkHeaders(headers: RequestHeaders, now: number): void;
   /** The whole verification, headers included. */
   verify(input: VerifyInput): void;
+  /** The headers it reads (lower-case): their values are never kept with the request (`store.keep_raw`). */
+  readonly secretHeaders: readonly string[];
 }
 
 export function singleHeader(headers: RequestHeaders, name: string): string | undefined {

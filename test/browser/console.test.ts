@@ -208,7 +208,7 @@ describe.skipIf(!chromiumFound.path)(`the console in Chromium${note}`, () => {
     await page.goto(`${setup.admin}/ui/events/evt_call-ok-1_initiated`);
     const json = JSON.parse((await page.locator('pre.json').first().textContent())!) as { id: string; specversion: string; data: { from_name: string } };
     expect([json.id, json.specversion, json.data.from_name]).toEqual(['evt_call-ok-1_initiated', '1.0', 'Ada Lovelace']);
-    expect(await page.locator('tbody tr').count()).toBe(2);
+    expect(await page.getByRole('table', { name: 'Its deliveries' }).locator('tbody tr').count()).toBe(2);
     await page.getByRole('link', { name: 'call-ok-1' }).first().click();
     await page.waitForURL(/\/ui\/calls\/call-ok-1$/);
     watch.expectClean('event');

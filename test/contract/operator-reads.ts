@@ -196,6 +196,47 @@ export function describeOperatorReadsContract(name: string, factory: StoreFactor
       });
     });
 
+    describe('listEvents', () => {
+      beforeEach(async () => {
+        await store.commit(commit(event('e1', { subject: 'call-a', type: 'call.initiated' }), T0, TO_CRM));
+        await store.commit(commit(event('e2', { subject: 'call-a', type: 'call.completed' }), T0 + 1000, TO_BOTH));
+        await store.commit(commit(event('e3', { subject: 'call-b', type: 'call.initiated' }), T0 + 2000, TO_CRM));
+        await store.commit(commit(event('e4', { type: 'object.updated' }), T0 + 3000, []));
+        await store.commit(commit(event('e1', { source: OTHER, subject: 'call-a', type: 'call.initiated' }), T0 + 4000, TO_CRM));
+      });
+      const listed = async (search: Parameters<Store['listEvents']>[0]) =>
+        (await store.listEvents(search)).map((stored) => `${stored.event.id}/${stored.event.source === OTHER ? 'other' : 'main'}`);
+
+      it('lists every stored event newest first, with when it was accepted', async () => {
+        const all = await store.listEvents({ limit: 10 });
+        expect(all.map((stored) => [stored.event.id, stored.receivedAt])).toEqual([['e1', T0 + 4000], ['e4', T0 + 3000], ['e3', T0 + 2000], ['e2', T0 + 1000], ['e1', T0]]);
+        expect(all.map((stored) => stored.seq)).toEqual([...all.map((stored) => stored.seq)].sort((a, b) => b - a));
+      });
+
+      it('combines type, source, call and a time range [since, until)', async () => {
+        expect(await listed({ type: 'call.initiated', limit: 10 })).toEqual(['e1/other', 'e3/main', 'e1/main']);
+        expect(await listed({ source: OTHER, limit: 10 })).toEqual(['e1/other']);
+        expect(await listed({ call: 'call-a', limit: 10 })).toEqual(['e1/other', 'e2/main', 'e1/main']);
+        expect(await listed({ call: 'call-a', source: MAIN, type: 'call.completed', limit: 10 })).toEqual(['e2/main']);
+        expect(await listed({ since: T0 + 1000, until: T0 + 3000, limit: 10 })).toEqual(['e3/main', 'e2/main']);
+        expect(await listed({ call: 'no-such-call', limit: 10 })).toEqual([]);
+      });
+
+      it('pages with before: every event once, in order, with or without a call', async () => {
+        const all = await store.listEvents({ limit: 100 });
+        const seen: number[] = [];
+        for (let before: number | undefined; ; ) {
+          const page = await store.listEvents({ limit: 2, ...(before === undefined ? {} : { before }) });
+          seen.push(...page.map((stored) => stored.seq));
+          if (page.length < 2) break;
+          before = page.at(-1)!.seq;
+        }
+        expect(seen).toEqual(all.map((stored) => stored.seq));
+        const first = await store.listEvents({ call: 'call-a', limit: 2 });
+        expect((await store.listEvents({ call: 'call-a', limit: 10, before: first.at(-1)!.seq })).map((stored) => stored.event.id)).toEqual(['e1']);
+      });
+    });
+
     describe('lastErrors', () => {
       it("names each connector's latest error of a delivery still failing; one delivered since is gone", async () => {
         await store.commit(commit(event('x1', { subject: 'x' }), T0, TO_BOTH));

@@ -560,6 +560,13 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
         await slack.set('thread', 'ts-2', T0 + 5_000);
         expect(await slack.get('thread')).toBe('ts-2');
       });
+
+      it('holds the keys the connectors build, NUL separators and backslashes included, each apart', async () => {
+        const state = store.connectorState('crm', () => T0);
+        const keys = ['stale-guard\u0000audian/main\u0000call-1', 'stale-guard\\0audian/main\\0call-1', 'stale-guard\\\u0000audian/main\u0000call-1'];
+        for (const [index, key] of keys.entries()) await state.set(key, `mark-${index}`, T0 + 1_000);
+        for (const [index, key] of keys.entries()) expect(await state.get(key)).toBe(`mark-${index}`);
+      });
     });
 
     describe('availability', () => {

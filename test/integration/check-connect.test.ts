@@ -157,6 +157,14 @@ describe('check --connect: Slack, http, file and transcript', () => {
     expect(crm.requests.length).toBe(before);
   });
 
+  it('a variable only the admin listener uses may be unset: the connectors are probed', async () => {
+    const path = join(scratch, 'admin-unset.yaml');
+    writeFileSync(path, `sources: [{ name: main, verify: { none: true } }]\nadmin: { port: 0, token: "\${ADMIN_TOKEN}" }\nconnectors: { crm: { type: http, url: "${crm.url}/x", auth: { bearer: crm-token } } }\nroutes: [{ name: all, to: crm }]\n`);
+    const result = await runCli(['check', '--connect', '--config', path], { cwd: scratch, env: { ADMIN_TOKEN: undefined } });
+    expect(result.stderr).not.toContain('CONFIG_ENV_MISSING');
+    expect(result.code).toBe(0);
+  });
+
   it('an invalid config still exits 2, and nothing is probed', async () => {
     const path = join(scratch, 'invalid.yaml');
     writeFileSync(path, `sources: [{ name: main, verify: { none: true } }]\nconnectors: { crm: { type: http, url: "${crm.url}/x", health: { path: "//elsewhere/x" } } }\nroutes: [{ name: all, to: crm }]\n`);

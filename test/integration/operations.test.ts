@@ -281,6 +281,7 @@ describe('operator commands', () => {
     const replayed = await local('replay', String(rows[0]!.id), '999999');
     expect(replayed.stdout).toContain('1 of 2 deliveries queued again');
     expect(replayed.stdout).toContain('skipped 999999: no such delivery');
+    expect(replayed.code).toBe(1);
     await waitFor(() => okKeys().includes(keyOf('evt_c-local_initiated')), { what: 'the locally replayed delivery' });
 
     // Through the admin API, by filter.

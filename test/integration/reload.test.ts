@@ -177,8 +177,8 @@ describe('POST /admin/reload', () => {
     const refused = await adminReload(bridge);
     expect([refused.status, refused.body.reloaded, refused.body.error.code]).toEqual([409, false, 'CONFIG_NOT_RELOADABLE']);
     expect(refused.body.error.issues.map((issue: { path: string; code: string }) => [issue.path, issue.code])).toEqual([
-      ['server', 'CONFIG_NOT_RELOADABLE'],
-      ['store', 'CONFIG_NOT_RELOADABLE'],
+      ['server.port', 'CONFIG_NOT_RELOADABLE'],
+      ['store.path', 'CONFIG_NOT_RELOADABLE'],
     ]);
     // Still the first config: crm still gets deliveries.
     const unchanged = await post(bridge, TEST_SECRET);

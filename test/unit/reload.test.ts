@@ -48,8 +48,8 @@ describe('refusedKeys', () => {
   it('names each section that cannot change live; sources, routes and connectors can', () => {
     const running = config();
     expect(refusedKeys(running, config({ routes: [{ name: 'all', to: 'events' }], sources: [{ name: 'other', verify: { none: true } }] }))).toEqual([]);
-    expect(refusedKeys(running, config({ server: { port: 9999 }, log: { level: 'debug' }, dispatch: { poll_interval: '5s' } }))).toEqual(['server', 'log', 'dispatch']);
-    expect(refusedKeys(running, config({ store: { path: '/elsewhere.db' }, admin: { token: 'a-token-of-16-chars-or-more' }, lifecycle: { missed_call_grace: '1s' } }))).toEqual(['store', 'admin', 'lifecycle']);
+    expect(refusedKeys(running, config({ server: { port: 9999 }, log: { level: 'debug' }, dispatch: { poll_interval: '5s' } }))).toEqual(['server.port', 'log.level', 'dispatch.poll_interval']);
+    expect(refusedKeys(running, config({ store: { path: '/elsewhere.db' }, admin: { token: 'a-token-of-16-chars-or-more' }, lifecycle: { missed_call_grace: '1s' } }))).toEqual(['store.path', 'admin.token', 'lifecycle.missed_call_grace']);
   });
 });
 
@@ -131,7 +131,7 @@ describe('readNext', () => {
   it('a live-only key changed is refused, one CONFIG_NOT_RELOADABLE issue per key', async () => {
     const read = await readNext(async () => config({ server: { port: 9999 }, log: { level: 'debug' } }), config());
     expect(read).toMatchObject({ failure: { outcome: 'refused', code: 'CONFIG_NOT_RELOADABLE' } });
-    expect(('failure' in read ? read.failure.issues : []).map((issue) => (issue as { path: string; code: string }).path)).toEqual(['server', 'log']);
+    expect(('failure' in read ? read.failure.issues : []).map((issue) => (issue as { path: string; code: string }).path)).toEqual(['server.port', 'log.level']);
   });
 
   it('any other error is thrown', async () => {

@@ -1,6 +1,7 @@
 import { BridgeError } from '../../errors.js';
 import type { CallView } from '../../ops/operations.js';
 import { digitsOf } from '../../store/index.js';
+import { rawDisplayOf } from '../raw-view.js';
 import type { Site } from '../site.js';
 
 /** Results of one search at most. */
@@ -54,7 +55,7 @@ export function registerCallPages(site: Site): void {
     access.view(async (ctx, session) => {
       const id = ctx.params.id as string;
       const found = await operations.event(id);
-      const traces = [found, ...found.others];
+      const traces = [found, ...found.others].map((trace) => ({ ...trace, raw: rawDisplayOf(trace.raw) }));
       render.page(ctx, 'event', { title: `Event ${id.slice(0, 60)}`, nav: 'deliveries', csrf: session.csrf }, { id, traces });
     }),
   );

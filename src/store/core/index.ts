@@ -7,10 +7,13 @@ import { createAvailability, type Availability } from './availability.js';
 import { createCallDecisions } from './call-decisions.js';
 import { storeErrors } from './errors.js';
 import { guardOperatorReads } from './operator-reads.js';
+import { keptRaw } from '../raw.js';
 
 export interface CoreOptions {
   /** Commits waiting at once (for their call, their routing, their write) beyond which `commit` answers OVERLOADED at once. */
   readonly maxPendingCommits?: number;
+  /** Keep the request each event arrived in (`store.keep_raw`, default true); false keeps none. */
+  readonly keepRaw?: boolean;
 }
 
 /**
@@ -31,7 +34,7 @@ export function createStoreCore(adapter: StoreAdapter, options: CoreOptions = {}
     await adapter.release();
   }
   return {
-    ...ingest(adapter.calls, store, options.maxPendingCommits ?? Number.POSITIVE_INFINITY),
+    ...ingest(adapter.calls, store, options.maxPendingCommits ?? Number.POSITIVE_INFINITY, options.keepRaw ?? true),
     ...operations(adapter.operations, store),
     ...outbox(adapter.outbox, store),
     recordAudit: (entry) => store.write('record an audit row', () => adapter.audit.record(entry)),
@@ -51,7 +54,14 @@ export function createStoreCore(adapter: StoreAdapter, options: CoreOptions = {}
   };
 }
 
-function ingest(calls: CallsAdapter, store: Availability, maxPending: number): IngestStore {
+/** The request as the adapter writes it: its raw request redacted and bounded, or none at all. */
+function keeping(request: CommitRequest, keepRaw: boolean): CommitRequest {
+  if (request.raw === undefined) return request;
+  if (!keepRaw) return { event: request.event, receivedAt: request.receivedAt, advance: request.advance };
+  return { ...request, raw: keptRaw(request.raw) };
+}
+
+function ingest(calls: CallsAdapter, store: Availability, maxPending: number, keepRaw: boolean): IngestStore {
   let pending = 0;
   const done = () => {
     pending--;
@@ -61,7 +71,8 @@ function ingest(calls: CallsAdapter, store: Availability, maxPending: number): I
       // A bounded wait: past it the provider hears 503 at once and retries, instead of a queue that only grows.
       if (pending >= maxPending) return Promise.reject(new BridgeError('OVERLOADED', 'too many webhooks are waiting for the store; retry shortly'));
       pending++;
-      return store.write('commit an event', () => calls.commit(request)).finally(done);
+      const kept = keeping(request, keepRaw);
+      return store.write('commit an event', () => calls.commit(kept)).finally(done);
     },
     ...createCallDecisions(calls, store),
   };

@@ -7,6 +7,7 @@ export function guardOperatorReads(reads: OperatorReadsAdapter, store: Availabil
     searchDeliveries: (search) => store.read('read deliveries', () => reads.searchDeliveries(search)),
     callsWithId: (callId) => store.read('read calls', () => reads.callsWithId(callId)),
     callsWithNumber: (digits, limit) => store.read('read calls', () => reads.callsWithNumber(digits, limit)),
+    listEvents: (search) => store.read('read events', () => reads.listEvents(search)),
     eventsOfCall: (callId, limit) => store.read('read events', () => reads.eventsOfCall(callId, limit)),
     deliveriesOfCall: (callId, limit) => store.read('read deliveries', () => reads.deliveriesOfCall(callId, limit)),
     lastErrors: (connectors) => store.read('read deliveries', () => reads.lastErrors(connectors)),

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { dedupeKeyOf, DUPLICATE } from '../../lifecycle/dedupe.js';
-import type { Admission, CallState, CommitRequest, CommitResult } from '../../lifecycle/types.js';
+import type { Admission, CallState, CommitRequest, CommitResult, RawRequest } from '../../lifecycle/types.js';
+import { encodeRawHeaders } from '../raw.js';
 import { callKeyOf, callQueries, toStoredKey } from './calls.js';
 import { contention } from './errors.js';
 import { InputFailure } from './group-commit.js';
@@ -17,12 +18,14 @@ interface Admitted {
   readonly orderKey: string | null;
   readonly admission: Admission;
   readonly receivedAt: number;
+  /** The request it arrived in, when kept (src/store/raw.ts). */
+  readonly raw: RawRequest | undefined;
 }
 
-const INSERT_EVENTS = `INSERT INTO events (dedupe_key, id, source, type, subject, received_at, body)
-  SELECT dedupe_key, id, source, type, subject, received_at, body
-    FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[])
-         WITH ORDINALITY AS e (dedupe_key, id, source, type, subject, received_at, body, n)
+const INSERT_EVENTS = `INSERT INTO events (dedupe_key, id, source, type, subject, received_at, body, raw_body, raw_headers)
+  SELECT dedupe_key, id, source, type, subject, received_at, body, raw_body, raw_headers
+    FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[], $8::bytea[], $9::text[])
+         WITH ORDINALITY AS e (dedupe_key, id, source, type, subject, received_at, body, raw_body, raw_headers, n)
    ORDER BY n
   ON CONFLICT (dedupe_key) DO NOTHING RETURNING seq, dedupe_key`;
 
@@ -79,7 +82,7 @@ async function advanceAll(requests: readonly CommitRequest[], stored: Set<string
       throw new InputFailure(index, err);
     }
     if (admission.call) calls.set(callKeyOf(admission.call.source, admission.call.callId), admission.call);
-    admitted.push({ index, dedupeKey, orderKey: key ?? null, admission, receivedAt: request.receivedAt });
+    admitted.push({ index, dedupeKey, orderKey: key ?? null, admission, receivedAt: request.receivedAt, raw: request.raw });
   }
   return admitted;
 }
@@ -98,6 +101,8 @@ async function insertEvents(client: pg.PoolClient, admitted: readonly Admitted[]
     admitted.map((entry) => entry.admission.event.subject ?? null),
     admitted.map((entry) => entry.receivedAt),
     admitted.map((entry) => JSON.stringify(entry.admission.event)),
+    admitted.map((entry) => (entry.raw ? Buffer.from(entry.raw.body.buffer, entry.raw.body.byteOffset, entry.raw.body.byteLength) : null)),
+    admitted.map((entry) => (entry.raw ? encodeRawHeaders(entry.raw.headers) : null)),
   ]);
   return new Map(inserted.rows.map((row) => [row.dedupe_key, row.seq]));
 }

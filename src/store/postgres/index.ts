@@ -23,6 +23,8 @@ export interface PostgresStoreOptions extends PoolOptions {
   readonly create?: boolean;
   /** Commits waiting at once beyond which `commit` answers OVERLOADED at once. */
   readonly maxPendingCommits?: number;
+  /** Keep the request each event arrived in with it (default true). */
+  readonly keepRaw?: boolean;
 }
 
 const PRUNE_EVENTS = `DELETE FROM events WHERE seq IN
@@ -43,7 +45,7 @@ export async function createPostgresStore(url: string, options: PostgresStoreOpt
     await pool.end();
     throw toStoreError(err, 'connect and migrate');
   }
-  const core = createStoreCore(createPostgresAdapter(pool), options.maxPendingCommits === undefined ? {} : { maxPendingCommits: options.maxPendingCommits });
+  const core = createStoreCore(createPostgresAdapter(pool), options);
   return { ...core, pool };
 }
 

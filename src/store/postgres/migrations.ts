@@ -146,6 +146,21 @@ export const MIGRATIONS: readonly { readonly version: number; readonly sql: stri
     `,
   },
   {
+    version: 4,
+    sql: `
+      -- The request each event arrived in, as the SQLite store's migration 9: on the event's row, written by the
+      -- same insert and pruned with it; both NULL when nothing was kept.
+      ALTER TABLE events ADD COLUMN raw_body bytea;
+      ALTER TABLE events ADD COLUMN raw_headers text;
+      -- The deliveries page by connector (src/store/operator-reads.ts): newest first within one connector, however
+      -- rare it is among the others (test/integration/page-indexes.test.ts).
+      CREATE INDEX deliveries_connector ON deliveries (connector, id);
+      -- The dead letters, newest first (the overview's link): a walk of this small index stopped by the page's limit,
+      -- not every dead delivery sorted.
+      CREATE INDEX deliveries_dead_id ON deliveries (id) WHERE status = 'dead';
+    `,
+  },
+  {
     version: 5,
     sql: `
       -- Each connector's health as the dispatcher judged it (src/dispatch/health.ts), as the SQLite store's

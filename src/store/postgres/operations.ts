@@ -7,6 +7,7 @@ import { deliveryQueries } from './deliveries.js';
 import { retryingContention } from './errors.js';
 import { createOperatorReads } from './operator-reads.js';
 import { createProviderReads } from './provider-reads.js';
+import { withRaw } from '../raw.js';
 
 /** The outbox as operators read and change it; each change a transaction of its own, run again after a deadlock. */
 export function createPostgresOperations(pool: pg.Pool): OperationsAdapter {
@@ -33,8 +34,8 @@ export function createPostgresOperations(pool: pg.Pool): OperationsAdapter {
 }
 
 async function trace(pool: pg.Pool, eventId: string): Promise<EventTrace[]> {
-  const { rows } = await pool.query<{ seq: number; body: string; received_at: number; source: string; subject: string | null }>(
-    'SELECT seq, body, received_at, source, subject FROM events WHERE id = $1 ORDER BY seq DESC',
+  const { rows } = await pool.query<{ seq: number; body: string; received_at: number; source: string; subject: string | null; raw_body: Buffer | null; raw_headers: string | null }>(
+    'SELECT seq, body, received_at, source, subject, raw_body, raw_headers FROM events WHERE id = $1 ORDER BY seq DESC',
     [eventId],
   );
   return Promise.all(
@@ -43,6 +44,7 @@ async function trace(pool: pg.Pool, eventId: string): Promise<EventTrace[]> {
       receivedAt: row.received_at,
       call: row.subject === null ? undefined : await callQueries.get(pool, row.source, row.subject),
       deliveries: await deliveryQueries.ofEvent(pool, row.seq),
+      ...withRaw(row.raw_body, row.raw_headers),
     })),
   );
 }

@@ -1,6 +1,6 @@
 import type { CanonicalEvent } from '../../dialects/index.js';
 import { readActivity, type AttemptRow, type EventRow } from '../activity-reads.js';
-import { countFromRows, type ActivityCursor, type CallRecord, type ConnectorError, type DeliverySearch, type OperatorReadsAdapter, type StatusCountRow, type StoredEvent } from '../operator-reads.js';
+import { countFromRows, type ActivityCursor, type CallRecord, type ConnectorError, type DeliverySearch, type EventSearch, type ListedEvent, type OperatorReadsAdapter, type StatusCountRow, type StoredEvent } from '../operator-reads.js';
 import { CALL_SOURCES, EVENT_SOURCES } from '../source-walk.js';
 import { callFromRow, recordFromRow, type CallRow, type RecordRow } from '../rows.js';
 import type { Sql } from './db.js';
@@ -56,10 +56,33 @@ async function searchDeliveries(pool: Sql, search: DeliverySearch) {
   return rows.map(recordFromRow);
 }
 
+/** The filters of an events list: $1 type ... $5 before, $6 the limit. */
+const EVENT_FILTERS = `($1::text IS NULL OR e.type = $1) AND ($2::text IS NULL OR e.source = $2)
+    AND ($3::bigint IS NULL OR e.received_at >= $3) AND ($4::bigint IS NULL OR e.received_at < $4) AND ($5::bigint IS NULL OR e.seq < $5)`;
+
+/** Stored events matching a search, newest first: through the call's events when named, else down the sequence. */
+async function listEvents(pool: Sql, search: EventSearch): Promise<ListedEvent[]> {
+  const filters = [search.type ?? null, search.source ?? null, search.since ?? null, search.until ?? null, search.before ?? null, search.limit];
+  const { rows } =
+    search.call !== undefined
+      ? await pool.query<{ seq: string; body: string; received_at: number }>(
+          `WITH RECURSIVE ${EVENT_SOURCES}
+           SELECT e.seq, e.body, e.received_at FROM sources JOIN events e ON e.source = sources.source AND e.subject = $7
+            WHERE ${EVENT_FILTERS} ORDER BY e.seq DESC LIMIT $6`,
+          [...filters, search.call],
+        )
+      : await pool.query<{ seq: string; body: string; received_at: number }>(
+          `SELECT e.seq, e.body, e.received_at FROM events e WHERE ${EVENT_FILTERS} ORDER BY e.seq DESC LIMIT $6`,
+          filters,
+        );
+  return rows.map((row) => ({ seq: Number(row.seq), event: JSON.parse(row.body) as CanonicalEvent, receivedAt: Number(row.received_at) }));
+}
+
 /** The operators' reads on the pool; the store core guards them (src/store/core/operator-reads.ts). */
 export function createOperatorReads(pool: Sql): OperatorReadsAdapter {
   return {
     searchDeliveries: (search) => searchDeliveries(pool, search),
+    listEvents: (search) => listEvents(pool, search),
     async callsWithId(callId) {
       const { rows } = await pool.query<CallRecordRow>(
         `WITH RECURSIVE ${CALL_SOURCES}

@@ -3,6 +3,7 @@ import type { CheckEnd } from '../../lifecycle/call-checks.js';
 import { dedupeKeyOf, DUPLICATE } from '../../lifecycle/dedupe.js';
 import type { Admission, CallKey, CallState, CommitRequest, CommitResult } from '../../lifecycle/types.js';
 import type { CallsAdapter, LockedCall } from '../core/adapter.js';
+import { encodeRawHeaders } from '../raw.js';
 import type { CallReads } from './calls.js';
 import type { Writer } from './connection-writer.js';
 import type { Db } from './db.js';
@@ -40,7 +41,7 @@ export function createSqliteCalls(db: Db, calls: CallReads, writer: Writer): Sql
     const stored = key === undefined ? undefined : (recent.get(key) ?? calls.get(event.source, event.subject as string));
     const admission = await request.advance(stored);
     try {
-      const result = await writer.write('event', eventWrite(admission, dedupeKey, request.receivedAt));
+      const result = await writer.write('event', eventWrite(admission, dedupeKey, request));
       const committed = admission.call ?? stored;
       if (key !== undefined && !result.duplicate && committed) recent.remember(key, committed);
       return result;
@@ -80,9 +81,11 @@ export function createSqliteCalls(db: Db, calls: CallReads, writer: Writer): Sql
 }
 
 /** What one admitted event writes (named-writes.ts `event`), as plain data. */
-function eventWrite(admission: Admission, dedupeKey: string, receivedAt: number) {
+function eventWrite(admission: Admission, dedupeKey: string, { receivedAt, raw }: CommitRequest) {
   const { event, call, targets } = admission;
-  return { dedupeKey, id: event.id, source: event.source, type: event.type, subject: event.subject, body: JSON.stringify(event), call, targets, receivedAt };
+  const rawBody = raw?.body ?? null;
+  const rawHeaders = raw ? encodeRawHeaders(raw.headers) : null;
+  return { dedupeKey, id: event.id, source: event.source, type: event.type, subject: event.subject, body: JSON.stringify(event), call, targets, receivedAt, rawBody, rawHeaders };
 }
 
 function parsed(row: { body: string } | undefined): CanonicalEvent | undefined {

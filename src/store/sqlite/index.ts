@@ -33,6 +33,8 @@ export interface SqliteStoreOptions {
   readonly synchronous?: Synchronous;
   /** Commits waiting at once (for their call, their read, their write) beyond which `commit` answers OVERLOADED at once. */
   readonly maxPendingCommits?: number;
+  /** Keep the request each event arrived in with it (default true). */
+  readonly keepRaw?: boolean;
   /**
    * Writes from a thread of their own, on a connection of their own, so the
    * caller's event loop never runs a commit (default: for the serving process,
@@ -61,7 +63,7 @@ export function createSqliteStore(path: string, options: SqliteStoreOptions = {}
   // At `full`, nothing is answered before the WAL holding it is synced; the sync runs off the event loop.
   const writer: Writer = threaded ? startThreadWriter(writerOptions) : createConnectionWriter(db, writerOptions);
   const adapter = createSqliteAdapter(db, path, writer, () => lock?.release());
-  const core = createStoreCore(adapter, options.maxPendingCommits === undefined ? {} : { maxPendingCommits: options.maxPendingCommits });
+  const core = createStoreCore(adapter, options);
   return { ...core, db, syncsWal: syncsWalItself(path, options.synchronous), writer };
 }
 

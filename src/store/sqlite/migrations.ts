@@ -187,6 +187,22 @@ export const MIGRATIONS: readonly { readonly version: number; readonly sql: stri
     `,
   },
   {
+    version: 9,
+    sql: `
+      -- The request each event arrived in (store.keep_raw, src/store/raw.ts): the body's bytes and the headers as a
+      -- JSON array of [name, value], secrets redacted. On the event's row, so it is written by the same insert and
+      -- pruned with it; both NULL when nothing was kept.
+      ALTER TABLE events ADD COLUMN raw_body BLOB;
+      ALTER TABLE events ADD COLUMN raw_headers TEXT;
+      -- The deliveries page by connector (src/store/operator-reads.ts): newest first within one connector, however
+      -- rare it is among the others (test/integration/page-indexes.test.ts).
+      CREATE INDEX deliveries_connector ON deliveries (connector, id);
+      -- The dead letters, newest first (the overview's link): a walk of this small index stopped by the page's limit,
+      -- not every dead delivery sorted.
+      CREATE INDEX deliveries_dead_id ON deliveries (id) WHERE status = 'dead';
+    `,
+  },
+  {
     version: 10,
     sql: `
       -- Each connector's health as the dispatcher judged it (src/dispatch/health.ts): up, down (probed) or held

@@ -21,6 +21,9 @@ export interface EventWrite {
   readonly call: CallState | undefined;
   readonly targets: readonly RouteTarget[];
   readonly receivedAt: number;
+  /** The request it arrived in (`raw_body`, `raw_headers`, see src/store/raw.ts), or null when none is kept. */
+  readonly rawBody: Uint8Array | null;
+  readonly rawHeaders: string | null;
 }
 
 /** Events of one call share this ordering key, so their deliveries leave in the order accepted. */
@@ -28,8 +31,8 @@ export function callKeyOf(source: string, callId: string): string {
   return `${source}\u0000${callId}`;
 }
 
-const INSERT_EVENT = `INSERT INTO events (dedupe_key, id, source, type, subject, received_at, body)
-  VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dedupe_key) DO NOTHING`;
+const INSERT_EVENT = `INSERT INTO events (dedupe_key, id, source, type, subject, received_at, body, raw_body, raw_headers)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dedupe_key) DO NOTHING`;
 
 const PRUNE_EVENTS = `DELETE FROM events WHERE seq IN
   (SELECT seq FROM events WHERE received_at < @olderThan
@@ -62,7 +65,9 @@ export function createNamedWrites(db: Db) {
   return {
     /** An event, its call row and its deliveries; a duplicate (its dedupe key stored already) writes nothing. */
     event(input: EventWrite): CommitResult {
-      const inserted = insertEvent.run(input.dedupeKey, input.id, input.source, input.type, input.subject ?? null, input.receivedAt, input.body);
+      const inserted = insertEvent.run(
+        input.dedupeKey, input.id, input.source, input.type, input.subject ?? null, input.receivedAt, input.body, input.rawBody, input.rawHeaders,
+      );
       if (inserted.changes === 0) return DUPLICATE;
       const seq = Number(inserted.lastInsertRowid);
       if (input.call) calls.save(input.call, input.receivedAt);

@@ -8,11 +8,15 @@ import type { Db } from './db.js';
 import type { OutboxReads } from './outbox-reads.js';
 import { createOperatorReads } from './operator-reads.js';
 import { createProviderReads } from './provider-reads.js';
+import { withRaw } from '../raw.js';
 
 /** The outbox as operators read it (on the reading connection) and change it (through the writer). */
 export function createSqliteOperations(db: Db, path: string, calls: CallReads, reads: OutboxReads, writer: Writer): OperationsAdapter {
-  const eventsById = db.prepare<[string], { seq: number; body: string; received_at: number; source: string; subject: string | null }>(
-    'SELECT seq, body, received_at, source, subject FROM events WHERE id = ? ORDER BY seq DESC',
+  const eventsById = db.prepare<
+    [string],
+    { seq: number; body: string; received_at: number; source: string; subject: string | null; raw_body: Buffer | null; raw_headers: string | null }
+  >(
+    'SELECT seq, body, received_at, source, subject, raw_body, raw_headers FROM events WHERE id = ? ORDER BY seq DESC',
   );
   const provider = createProviderReads(db);
   return {
@@ -26,6 +30,7 @@ export function createSqliteOperations(db: Db, path: string, calls: CallReads, r
         receivedAt: row.received_at,
         call: row.subject === null ? undefined : calls.get(row.source, row.subject),
         deliveries: reads.ofEvent(row.seq),
+        ...withRaw(row.raw_body, row.raw_headers),
       })),
     paused: () => reads.paused(),
     replay: (selection, now, actor) => writer.write('replay', selection, now, actor),

@@ -1,9 +1,11 @@
 import type { CanonicalEvent } from '../../dialects/index.js';
 import { readActivity, type AttemptRow, type EventRow } from '../activity-reads.js';
-import { countFromRows, type ActivityCursor, type CallRecord, type ConnectorError, type DeliveryCount, type DeliverySearch, type OperatorReadsAdapter, type StatusCountRow, type StoredEvent } from '../operator-reads.js';
+import { countFromRows, type ActivityCursor, type CallRecord, type ConnectorError, type DeliveryCount, type DeliverySearch, type EventSearch, type ListedEvent, type OperatorReadsAdapter, type StatusCountRow, type StoredEvent } from '../operator-reads.js';
 import { CALL_SOURCES, EVENT_SOURCES } from '../source-walk.js';
 import { OTHER_FILTERS, SHAPES, searchParamsOf, shapeOf, STATUS, STATUS_FILTER, type SearchParams, type Shape } from './delivery-search.js';
 import { callFromRow, recordFromRow, type CallRow, type RecordRow } from '../rows.js';
+import type { Statement } from 'better-sqlite3';
+import type { DeliveryStatus } from '../types.js';
 import type { Db } from './db.js';
 
 /** A delivery as deliveries.ts reads it: a skipped one is stored as delivered with its reason. */
@@ -27,6 +29,15 @@ const countOf = (shape: Shape) =>
  */
 const COUNT_SQL = { byEvent: countOf('byEvent'), byCall: countOf('byCall'), walk: countOf('walk') } as const;
 
+/** The filters of an events list but the call it may start from. */
+const EVENT_FILTERS = `(@type IS NULL OR e.type = @type) AND (@source IS NULL OR e.source = @source)
+    AND (@since IS NULL OR e.received_at >= @since) AND (@until IS NULL OR e.received_at < @until)
+    AND (@before IS NULL OR e.seq < @before)`;
+
+interface EventParams {
+  type: string | null; source: string | null; call: string | null; since: number | null; until: number | null; before: number | null; limit: number;
+}
+
 type CallRecordRow = CallRow & { updated_at: number };
 const callRecordOf = (row: CallRecordRow): CallRecord => ({ ...callFromRow(row), updatedAt: row.updated_at });
 
@@ -34,7 +45,6 @@ const callRecordOf = (row: CallRecordRow): CallRecord => ({ ...callFromRow(row),
 export const SQL = {
   byEvent: SHAPES.byEvent(RECORD_COLUMNS, FILTERS, 'ORDER BY d.id DESC LIMIT @limit'),
   byCall: SHAPES.byCall(RECORD_COLUMNS, FILTERS, 'ORDER BY d.id DESC LIMIT @limit'),
-  walk: SHAPES.walk(RECORD_COLUMNS, FILTERS, 'ORDER BY d.id DESC LIMIT @limit'),
   callsWithId: `WITH RECURSIVE ${CALL_SOURCES}
      SELECT c.*, NULL AS end_event_key FROM sources CROSS JOIN calls c WHERE c.source = sources.source AND c.call_id = ? ORDER BY c.source`,
   callsWithNumber: `SELECT * FROM (
@@ -42,6 +52,10 @@ export const SQL = {
        UNION
        SELECT * FROM (SELECT c.*, NULL AS end_event_key FROM calls c WHERE c.to_digits = @digits ORDER BY c.updated_at DESC LIMIT @limit))
      ORDER BY updated_at DESC LIMIT @limit`,
+  eventsWalk: `SELECT e.seq, e.body, e.received_at FROM events e WHERE ${EVENT_FILTERS} ORDER BY e.seq DESC LIMIT @limit`,
+  eventsByCall: `WITH RECURSIVE ${EVENT_SOURCES}
+     SELECT e.seq, e.body, e.received_at FROM sources CROSS JOIN events e
+      WHERE e.source = sources.source AND e.subject = @call AND ${EVENT_FILTERS} ORDER BY e.seq DESC LIMIT @limit`,
   eventsOfCall: `WITH RECURSIVE ${EVENT_SOURCES}
      SELECT e.body, e.received_at FROM sources CROSS JOIN events e WHERE e.source = sources.source AND e.subject = ? ORDER BY e.seq LIMIT ?`,
   deliveriesOfCall: `WITH RECURSIVE ${EVENT_SOURCES}
@@ -57,13 +71,46 @@ export const SQL = {
   activityEnd: 'SELECT (SELECT coalesce(max(seq), 0) FROM events) AS event, (SELECT coalesce(max(rowid), 0) FROM delivery_attempts) AS attempt',
 } as const;
 
+/** The statuses as stored: a skipped delivery is a delivered one with its reason. */
+const STATUS_TERMS: Readonly<Record<DeliveryStatus, string>> = {
+  pending: "d.status = 'pending'",
+  dead: "d.status = 'dead'",
+  delivered: "(d.status = 'delivered' AND d.skip_reason IS NULL)",
+  skipped: "(d.status = 'delivered' AND d.skip_reason IS NOT NULL)",
+};
+
+/**
+ * The newest-first walk with only the filters given, so SQLite plans it for
+ * them: each status a literal term (the partial indexes of pending and dead
+ * deliveries apply), a connector by `deliveries_connector`, and the walk
+ * itself a range of the primary key below the cursor (the first page's
+ * cursor is past every id), stopped by the limit.
+ */
+export function walkSql(search: Omit<DeliverySearch, 'limit' | 'event' | 'call' | 'before'>): string {
+  const terms = ['e.seq = d.event_seq', 'd.id < @before'];
+  if (search.statuses) terms.push(`(${[...new Set(search.statuses)].map((status) => STATUS_TERMS[status]).join(' OR ')})`);
+  if (search.connector !== undefined) terms.push('d.connector = @connector');
+  if (search.route !== undefined) terms.push('d.route = @route');
+  if (search.type !== undefined) terms.push('e.type = @type');
+  if (search.since !== undefined) terms.push('d.created_at >= @since');
+  if (search.until !== undefined) terms.push('d.created_at < @until');
+  return `SELECT ${RECORD_COLUMNS} FROM deliveries d CROSS JOIN events e WHERE ${terms.join(' AND ')} ORDER BY d.id DESC LIMIT @limit`;
+}
+
 /** The operators' reads on the reading connection; the store core guards them (src/store/core/operator-reads.ts). */
 export function createOperatorReads(db: Db): OperatorReadsAdapter {
   const pages = {
     byEvent: db.prepare<[PageParams], RecordRow>(SQL.byEvent),
     byCall: db.prepare<[PageParams], RecordRow>(SQL.byCall),
-    walk: db.prepare<[PageParams], RecordRow>(SQL.walk),
   };
+  const walks = new Map<string, Statement<[PageParams], RecordRow>>();
+  /** One statement per set of filters given (a few dozen at most), prepared once. */
+  function walk(search: DeliverySearch): Statement<[PageParams], RecordRow> {
+    const sql = walkSql(search);
+    let statement = walks.get(sql);
+    if (!statement) walks.set(sql, (statement = db.prepare<[PageParams], RecordRow>(sql)));
+    return statement;
+  }
   const counts = {
     byEvent: db.prepare<[SearchParams], StatusCountRow>(COUNT_SQL.byEvent),
     byCall: db.prepare<[SearchParams], StatusCountRow>(COUNT_SQL.byCall),
@@ -71,6 +118,8 @@ export function createOperatorReads(db: Db): OperatorReadsAdapter {
   };
   const callsWithId = db.prepare<[string], CallRecordRow>(SQL.callsWithId);
   const callsWithNumber = db.prepare<[{ digits: string; limit: number }], CallRecordRow>(SQL.callsWithNumber);
+  const eventsWalk = db.prepare<[EventParams], EventRow>(SQL.eventsWalk);
+  const eventsByCall = db.prepare<[EventParams], EventRow>(SQL.eventsByCall);
   const eventsOfCall = db.prepare<[string, number], { body: string; received_at: number }>(SQL.eventsOfCall);
   const deliveriesOfCall = db.prepare<[string, number], RecordRow>(SQL.deliveriesOfCall);
   const lastError = db.prepare<[string], { id: number; last_error: string; updated_at: number }>(SQL.lastError);
@@ -80,16 +129,33 @@ export function createOperatorReads(db: Db): OperatorReadsAdapter {
 
   function searchDeliveries(search: DeliverySearch) {
     const params: PageParams = { ...searchParamsOf(search), before: search.before ?? null, limit: search.limit };
-    return pages[shapeOf(search)].all(params).map(recordFromRow);
+    const shape = shapeOf(search);
+    if (shape !== 'walk') return pages[shape].all(params).map(recordFromRow);
+    return walk(search).all({ ...params, before: search.before ?? Number.MAX_SAFE_INTEGER }).map(recordFromRow);
   }
 
   function countDeliveries(search: Omit<DeliverySearch, 'before' | 'limit'>): DeliveryCount {
     return countFromRows(counts[shapeOf(search)].all(searchParamsOf(search)));
   }
 
+  function listEvents(search: EventSearch): ListedEvent[] {
+    const params: EventParams = {
+      type: search.type ?? null,
+      source: search.source ?? null,
+      call: search.call ?? null,
+      since: search.since ?? null,
+      until: search.until ?? null,
+      before: search.before ?? null,
+      limit: search.limit,
+    };
+    const rows = (params.call !== null ? eventsByCall : eventsWalk).all(params);
+    return rows.map((row) => ({ seq: row.seq, event: JSON.parse(row.body) as CanonicalEvent, receivedAt: row.received_at }));
+  }
+
   return {
     searchDeliveries,
     countDeliveries,
+    listEvents,
     callsWithId: (callId) => callsWithId.all(callId).map(callRecordOf),
     callsWithNumber: (digits, limit) => callsWithNumber.all({ digits, limit }).map(callRecordOf),
     eventsOfCall: (callId, limit) =>
