@@ -267,7 +267,9 @@ describe.skipIf(!chromiumFound.path)(`the console in Chromium${note}`, () => {
     expect(await page.locator('h1').textContent()).toBe('Pause crm?');
     await page.getByRole('button', { name: 'Pause crm' }).click();
     await page.waitForURL(/done=paused/);
-    expect(await page.locator('tr', { has: page.locator('th', { hasText: /^crm$/ }) }).locator('.status').textContent()).toBe('paused');
+    // The row has two badges: its state (the operator's pause) and its health (the dispatcher's); the state is the first.
+    const crmRow = page.locator('tr', { has: page.locator('th', { hasText: /^crm$/ }) });
+    expect(await crmRow.locator('.status').allTextContents()).toEqual(['paused', 'up']);
 
     await setup.post(audianV2Calls.initiated('paused-call', { direction: 'inbound', from: '+14155550999', to: '+4930123456' }, Date.now()));
     // Several poll intervals (100 ms) and a retry step (300 ms) pass with nothing sent.

@@ -29,7 +29,14 @@ export async function startOrderedSink(options: OrderedSinkOptions = {}) {
   const overlaps: string[] = [];
   const inFlight = new Map<string, string>();
   let held = 0;
+  let probes = 0;
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    // The http connector's health probe (`HEAD /` by default) carries no event: answered, counted apart, never an arrival.
+    if (req.method === 'HEAD') {
+      probes++;
+      res.writeHead(200).end();
+      return;
+    }
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
@@ -69,6 +76,8 @@ export async function startOrderedSink(options: OrderedSinkOptions = {}) {
     overlaps,
     /** How many requests are being held open (or were, until their sender went away). */
     held: () => held,
+    /** How many health probes (HEAD requests) came. */
+    probes: () => probes,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

@@ -7,7 +7,7 @@ import { idempotencyKey } from '../../connectors/http/index.js';
 import { audianV2Calls } from '../helpers/call-payloads.js';
 import { baseConfig, postWebhook, readEvents } from '../helpers/bridge.js';
 import { runCli, startChildBridge, stopChildBridge, type ChildBridge } from '../helpers/child-bridge.js';
-import { startRecordingServer, type RecordingServer } from '../helpers/http-server.js';
+import { startRecordingServer, type RecordedRequest, type RecordingServer } from '../helpers/http-server.js';
 import { waitFor } from '../helpers/wait.js';
 
 /**
@@ -90,9 +90,12 @@ const initiated = (callId: string) => audianV2Calls.initiated(callId, { directio
 
 /** The Idempotency-Key the CRM gets for a `call.initiated` event by the `crm` route (its n-th resend's when `replay` is given). */
 const keyOf = (eventId: string, replay = 0) => idempotencyKey({ source: 'audian/main', type: 'call.initiated', id: eventId }, 'crm', 'crm', replay);
-/** CRM requests for one event id (the canonical event is the body), replays included. */
-const crmRequestsFor = (eventId: string) => crm.requests.filter((request) => (JSON.parse(request.body) as { id: string }).id === eventId);
-const okKeys = () => crm.requests.filter((_, index) => answered.get(index) === 200).map((request) => request.headers['idempotency-key']);
+/** The connector's deliveries at the CRM: its health probe (a bodiless HEAD, docs/delivery.md#connector-health) comes there too. */
+const isDelivery = (request: RecordedRequest) => request.method !== 'HEAD';
+const crmDeliveries = () => crm.requests.filter(isDelivery);
+/** CRM deliveries for one event id (the canonical event is the body), replays included. */
+const crmRequestsFor = (eventId: string) => crmDeliveries().filter((request) => (JSON.parse(request.body) as { id: string }).id === eventId);
+const okKeys = () => crm.requests.filter((request, index) => isDelivery(request) && answered.get(index) === 200).map((request) => request.headers['idempotency-key']);
 const answered = new Map<number, number>();
 /**
  * The CRM answers `status()`. An outage here is a 408: a retriable failure of each delivery, spending its
@@ -187,11 +190,11 @@ describe('admin API', () => {
     // Paused: nothing is sent to the CRM; the other connectors go on.
     expect((await admin(bridge, 'POST', '/admin/connectors/crm/pause')).body).toEqual({ connector: 'crm', paused: true, changed: true });
     expect((await admin(bridge, 'POST', '/admin/connectors/crm/pause')).body).toMatchObject({ changed: false });
-    const before = crm.requests.length;
+    const before = crmDeliveries().length;
     await postWebhook(`${bridge.url}/webhooks/audian`, initiated('c-paused'));
     await waitFor(() => readEvents(join(root, 'endpoints', 'events.jsonl')).some((event) => event.subject === 'c-paused'), { what: 'the file connector' });
     await quietPeriod();
-    expect(crm.requests.length).toBe(before);
+    expect(crmDeliveries().length).toBe(before);
     const waiting = await admin(bridge, 'GET', '/admin/deliveries?connector=crm&status=pending');
     expect(waiting.body.deliveries.map((delivery: Record<string, unknown>) => delivery.eventId)).toEqual(['evt_c-paused_initiated']);
     expect((await admin(bridge, 'POST', '/admin/connectors/crm/resume')).body).toEqual({ connector: 'crm', paused: false, changed: true });
@@ -329,22 +332,22 @@ describe('operator commands', () => {
     await postWebhook(`${bridge.url}/webhooks/audian`, initiated('c-p1'));
     await waitFor(() => readEvents(events).length === 1, { what: 'the file connector' });
     await quietPeriod();
-    expect(crm.requests).toEqual([]);
+    expect(crmDeliveries()).toEqual([]);
 
     await stopChildBridge(bridge);
     bridge = await start(at);
     await postWebhook(`${bridge.url}/webhooks/audian`, initiated('c-p2'));
     await waitFor(() => readEvents(events).length === 2, { what: 'the file connector after the restart' });
     await quietPeriod();
-    expect(crm.requests).toEqual([]);
+    expect(crmDeliveries()).toEqual([]);
     const metrics = await admin(bridge, 'GET', '/metrics');
     expect(metrics.text).toContain('audian_bridge_connector_paused{connector="crm"} 1');
     expect(metrics.text).toContain('audian_bridge_outbox_pending{connector="crm"} 2');
 
     expect((await localCli(at, 'resume', 'crm')).stdout).toContain('resumed crm');
-    await waitFor(() => crm.requests.length === 2, { what: 'both deliveries after resume' });
+    await waitFor(() => crmDeliveries().length === 2, { what: 'both deliveries after resume' });
     await quietPeriod();
-    expect(crm.requests.map((request) => request.headers['idempotency-key']).sort()).toEqual([keyOf('evt_c-p1_initiated'), keyOf('evt_c-p2_initiated')].sort());
+    expect(crmDeliveries().map((request) => request.headers['idempotency-key']).sort()).toEqual([keyOf('evt_c-p1_initiated'), keyOf('evt_c-p2_initiated')].sort());
   });
 });
 
@@ -375,7 +378,7 @@ describe('metrics and logs', () => {
     expect((await post(ringing, { secret: 'not-the-secret' })).status).toBe(401);
     // initiated, failed, the derived call.missed and call.summary, made.up: five events in the file.
     await waitFor(() => readEvents(join(at.dir, 'events.jsonl')).length === 5, { what: 'five events delivered, call.missed and call.summary included' });
-    await waitFor(() => crm.requests.length === 4, { what: 'four call events at the CRM' });
+    await waitFor(() => crmDeliveries().length === 4, { what: 'four call events at the CRM' });
 
     expect((await fetch(`${bridge.url}/metrics`)).status).toBe(404);
     const metrics = await waitFor(async () => {
