@@ -119,27 +119,13 @@ function endpointsOf(router: Router): { method: string; path: string }[] {
   return router.stack.flatMap((layer) => layer.methods.filter((method) => method !== 'HEAD').map((method) => ({ method, path: String(layer.path) })));
 }
 
-/**
- * The admin API (docs/operations.md), on its own listener: every
- * request needs the bearer token; answers are JSON, errors go through the
- * same middleware and table as the webhook port.
- */
-export function createAdminApp(deps: AdminAppDeps): Koa {
-  const { operations } = deps;
-  const logger = deps.logger.child({ component: 'admin' });
-  const app = new Koa({ proxy: deps.trustProxy === true, maxIpsCount: 1 });
-  const router = new Router();
-
+/** The reads: deliveries, events, connectors, calls, the config in force and the audit, each as JSON. */
+function addReadRoutes(router: Router, operations: AdminAppDeps['operations']): void {
   router.get('/admin/deliveries', async (ctx) => {
     ctx.body = await operations.listDeliveries(queryOf(ctx));
   });
   router.get('/admin/deliveries/count', async (ctx) => {
     ctx.body = await operations.countDeliveries(queryOf(ctx));
-  });
-  router.post('/admin/deliveries/replay', async (ctx) => {
-    const answer = await operations.replay(await jsonBody(ctx), apiActor(ctx));
-    logger.info({ queued: answer.ids, skipped: answer.skipped }, 'deliveries replayed');
-    ctx.body = answer;
   });
   router.get('/admin/deliveries/:id', async (ctx) => {
     if (ctx.params.id === 'replay') throw methodNotAllowed(ctx, ['POST']);
@@ -164,6 +150,28 @@ export function createAdminApp(deps: AdminAppDeps): Koa {
   router.get('/admin/config', (ctx) => {
     ctx.body = operations.configuration();
   });
+  router.get('/admin/audit', async (ctx) => {
+    ctx.body = await operations.audit(queryOf(ctx));
+  });
+}
+
+/**
+ * The admin API (docs/operations.md), on its own listener: every
+ * request needs the bearer token; answers are JSON, errors go through the
+ * same middleware and table as the webhook port.
+ */
+export function createAdminApp(deps: AdminAppDeps): Koa {
+  const { operations } = deps;
+  const logger = deps.logger.child({ component: 'admin' });
+  const app = new Koa({ proxy: deps.trustProxy === true, maxIpsCount: 1 });
+  const router = new Router();
+
+  addReadRoutes(router, operations);
+  router.post('/admin/deliveries/replay', async (ctx) => {
+    const answer = await operations.replay(await jsonBody(ctx), apiActor(ctx));
+    logger.info({ queued: answer.ids, skipped: answer.skipped }, 'deliveries replayed');
+    ctx.body = answer;
+  });
   router.post('/admin/connectors/:name/pause', async (ctx) => {
     const answer = await operations.pause(ctx.params.name as string, apiActor(ctx));
     logger.info({ connector: answer.connector, changed: answer.changed }, 'connector paused');
@@ -182,9 +190,6 @@ export function createAdminApp(deps: AdminAppDeps): Koa {
     // The answer carries every issue; the running config stays whatever the status.
     if (!answer.reloaded) ctx.status = RELOAD_REFUSED_STATUS[answer.error.code] ?? 422;
     ctx.body = answer;
-  });
-  router.get('/admin/audit', async (ctx) => {
-    ctx.body = await operations.audit(queryOf(ctx));
   });
   if (deps.subscriptions) addSubscriptionRoutes(router, deps.subscriptions);
   const { tail, counts } = deps;

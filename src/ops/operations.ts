@@ -318,7 +318,7 @@ function auditViewOf(record: AuditRecord) {
   return { ...record, at: iso(record.at) };
 }
 
-/** Deliveries and events: list, show, replay, purge, trace. */
+/** Deliveries: list, show, replay, purge. */
 function deliveryOperations(store: OperationsStore, now: () => number, onQueued: OperationsDeps['onQueued']) {
   return {
     /**
@@ -365,7 +365,12 @@ function deliveryOperations(store: OperationsStore, now: () => number, onQueued:
       const purged = await store.purgeDead(before, options.connector ? { connector: options.connector } : {});
       return { purged, before: iso(before) };
     },
+  };
+}
 
+/** Events: list, and trace one with its call and deliveries. */
+function eventOperations(store: OperationsStore, now: () => number) {
+  return {
     /**
      * `{events, cursor}`: stored events, newest accepted first, each with when
      * it was accepted; filters `type`, `source`, `call`, `since`, `until`;
@@ -397,7 +402,6 @@ function deliveryOperations(store: OperationsStore, now: () => number, onQueued:
         })),
       };
     },
-
   };
 }
 
@@ -558,6 +562,7 @@ export function createOperations(deps: OperationsDeps) {
   const now = deps.now ?? Date.now;
   return {
     ...deliveryOperations(deps.store, now, deps.onQueued),
+    ...eventOperations(deps.store, now),
     ...callOperations(deps.store),
     ...connectorOperations(deps, now),
     ...countOperations(deps.store, now),

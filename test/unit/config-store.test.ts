@@ -104,8 +104,8 @@ describe('store.tls', () => {
 
 describe('storeOptionsOf', () => {
   it('SQLite: the path and its settings, nothing of PostgreSQL', () => {
-    const { store } = parse('{ path: ./b.db, synchronous: normal, max_pending_commits: 7, commit_window: 0 }');
-    expect(storeOptionsOf(store)).toEqual({ path: './b.db', synchronous: 'normal', maxPendingCommits: 7, commitWindowMs: 0 });
+    const { store } = parse('{ path: ./b.db, synchronous: normal, max_pending_commits: 7, commit_window: 0, keep_raw: false }');
+    expect(storeOptionsOf(store)).toEqual({ path: './b.db', synchronous: 'normal', maxPendingCommits: 7, commitWindowMs: 0, keepRaw: false });
   });
 
   it('PostgreSQL: the URL, the pool size and the TLS options in the store\'s words', () => {
@@ -118,6 +118,7 @@ describe('storeOptionsOf', () => {
       synchronous: 'full',
       maxPendingCommits: 2048,
       commitWindowMs: 4,
+      keepRaw: true,
     });
   });
 });
