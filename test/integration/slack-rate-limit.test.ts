@@ -65,9 +65,10 @@ it('a burst of 30 missed calls with Slack answering 429 every few posts: all 30 
   // The last answer from Slack may still be on its way to the outbox.
   const rows = await waitFor(() => slackRows().every((row) => row.status === 'delivered') && slackRows(), { what: 'every delivery recorded as delivered' });
   expect(rows).toHaveLength(CALLS);
-  // One attempt per post Slack saw for that alert: the client made no hidden retries of its own.
+  // One attempt per post Slack answered other than with a 429: the client made no hidden retries of its own,
+  // and a 429 holds the connector instead of spending the alert's attempt (docs/delivery.md, "Connector health").
   for (const row of rows) {
-    expect(row.attempts, row.subject).toBe(slack.posts().filter((call) => callOf(call) === row.subject).length);
+    expect(row.attempts, row.subject).toBe(slack.posts().filter((call) => callOf(call) === row.subject && call.status !== 429).length);
   }
   // Nothing more is on its way: the outbox is empty.
   expect(bridge.db.prepare("SELECT COUNT(*) AS n FROM deliveries WHERE status = 'pending'").get()).toEqual({ n: 0 });
