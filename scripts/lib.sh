@@ -5,10 +5,8 @@
 # Usage: clean_env [NAME=value ...] command...
 # In the background use "${CLEAN_ENV[@]}" ... & instead: env execs the command,
 # so $! is the command's own pid (a backgrounded function would be a subshell).
-# The compiler settings pass through: where CI compiles through ccache, so does the copy.
 CLEAN_ENV=(env -i PATH="$PATH" HOME="${HOME:-/tmp}" TMPDIR="${TMPDIR:-/tmp}" LANG="${LANG:-C.UTF-8}"
-  ${npm_config_nodedir:+npm_config_nodedir="$npm_config_nodedir"}
-  ${CC:+CC="$CC"} ${CXX:+CXX="$CXX"} ${CCACHE_BASEDIR:+CCACHE_BASEDIR="$CCACHE_BASEDIR"} ${CCACHE_NOHASHDIR:+CCACHE_NOHASHDIR="$CCACHE_NOHASHDIR"})
+  ${npm_config_nodedir:+npm_config_nodedir="$npm_config_nodedir"})
 clean_env() { "${CLEAN_ENV[@]}" "$@"; }
 
 # Copies what git would ship (tracked and unignored files), minus .dockerignore's
