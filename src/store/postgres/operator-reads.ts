@@ -4,17 +4,11 @@ import { countFromRows, type ActivityCursor, type CallRecord, type ConnectorErro
 import { CALL_SOURCES, EVENT_SOURCES } from '../source-walk.js';
 import { callFromRow, recordFromRow, type CallRow, type RecordRow } from '../rows.js';
 import type { Sql } from './db.js';
-import { countQuery } from './delivery-search.js';
+import { countQuery, OTHER_FILTERS, shapedQuery, STATUS_FILTER } from './delivery-search.js';
 
 /** A delivery as deliveries.ts reads it. */
 const RECORD_COLUMNS = `d.id, e.id AS event_id, e.type, e.source, e.subject, d.route, d.connector, d.status, d.attempts,
   d.next_attempt_at, d.last_error, d.created_at, d.updated_at, d.replay, d.skip_reason`;
-
-/** The filters of a search but the events it starts from: $1 statuses ... $7 before. */
-const FILTERS = `($1::text[] IS NULL OR d.status = ANY ($1::text[]))
-    AND ($2::text IS NULL OR d.connector = $2) AND ($3::text IS NULL OR d.route = $3) AND ($4::text IS NULL OR e.type = $4)
-    AND ($5::bigint IS NULL OR d.created_at >= $5) AND ($6::bigint IS NULL OR d.created_at < $6)
-    AND ($7::bigint IS NULL OR d.id < $7)`;
 
 /** A call row that exists (`saved`: a row inserted only to be locked reads as no call, see migrations.ts). */
 const CALL_RECORD = 'c.*, NULL::text AS end_event_key';
@@ -22,37 +16,17 @@ const CALL_RECORD = 'c.*, NULL::text AS end_event_key';
 type CallRecordRow = CallRow & { updated_at: number };
 const callRecordOf = (row: CallRecordRow): CallRecord => ({ ...callFromRow(row), updatedAt: row.updated_at });
 
-/** Deliveries matching a search: through the event or the call's events when named, else down the ids. */
+/** Deliveries matching a search, newest first: through the event or the call's events when named, else down the ids. */
 async function searchDeliveries(pool: Sql, search: DeliverySearch) {
-  const filters = [
-    search.statuses ? [...search.statuses] : null,
-    search.connector ?? null,
-    search.route ?? null,
-    search.type ?? null,
-    search.since ?? null,
-    search.until ?? null,
-    search.before ?? null,
-    search.limit,
-  ];
-  const { rows } =
-    search.event !== undefined
-      ? await pool.query<RecordRow>(
-          `SELECT ${RECORD_COLUMNS} FROM events m JOIN deliveries d ON d.event_seq = m.seq JOIN events e ON e.seq = d.event_seq
-            WHERE m.id = $9 AND ($10::text IS NULL OR m.subject = $10) AND ${FILTERS} ORDER BY d.id DESC LIMIT $8`,
-          [...filters, search.event, search.call ?? null],
-        )
-      : search.call !== undefined
-        ? await pool.query<RecordRow>(
-            `WITH RECURSIVE ${EVENT_SOURCES}
-             SELECT ${RECORD_COLUMNS} FROM sources JOIN events e ON e.source = sources.source AND e.subject = $9
-               JOIN deliveries d ON d.event_seq = e.seq
-              WHERE ${FILTERS} ORDER BY d.id DESC LIMIT $8`,
-            [...filters, search.call],
-          )
-        : await pool.query<RecordRow>(
-            `SELECT ${RECORD_COLUMNS} FROM deliveries d JOIN events e ON e.seq = d.event_seq WHERE ${FILTERS} ORDER BY d.id DESC LIMIT $8`,
-            filters,
-          );
+  const { before, limit, ...filters } = search;
+  const query = shapedQuery(
+    filters,
+    RECORD_COLUMNS,
+    (next) => `${STATUS_FILTER} AND ${OTHER_FILTERS} AND ($${next}::bigint IS NULL OR d.id < $${next})`,
+    [before ?? null, limit],
+  );
+  // The limit is the last value given.
+  const { rows } = await pool.query<RecordRow>(`${query.text} ORDER BY d.id DESC LIMIT $${query.values.length}`, query.values);
   return rows.map(recordFromRow);
 }
 
