@@ -20,14 +20,13 @@ const FILTERS = `${STATUS_FILTER}
 type PageParams = SearchParams & { before: number | null; limit: number };
 
 /** A count per status, and the newest id, of what a search matches (no page: every match). */
-const countOf = (shape: Shape) =>
-  `SELECT status, COUNT(*) AS n, MAX(id) AS newest FROM (${SHAPES[shape](`d.id, ${STATUS} AS status`, `${STATUS_FILTER} AND ${OTHER_FILTERS}`)}) GROUP BY status`;
+const countOf = (select: string) => `SELECT status, COUNT(*) AS n, MAX(id) AS newest FROM (${select}) GROUP BY status`;
 
-/**
- * A bulk replay's count: every match, not a page. Through an event or a call it reads their deliveries
- * only; down the ids it reads what the filters cannot narrow by an index, as the replay it precedes does.
- */
-const COUNT_SQL = { byEvent: countOf('byEvent'), byCall: countOf('byCall'), walk: countOf('walk') } as const;
+/** A bulk replay's count through an event or a call: their deliveries only. Down the ids it is `countWalkSql`'s. */
+const COUNT_SQL = {
+  byEvent: countOf(SHAPES.byEvent(`d.id, ${STATUS} AS status`, `${STATUS_FILTER} AND ${OTHER_FILTERS}`)),
+  byCall: countOf(SHAPES.byCall(`d.id, ${STATUS} AS status`, `${STATUS_FILTER} AND ${OTHER_FILTERS}`)),
+} as const;
 
 /** The filters of an events list but the call it may start from. */
 const EVENT_FILTERS = `(@type IS NULL OR e.type = @type) AND (@source IS NULL OR e.source = @source)
@@ -79,6 +78,18 @@ const STATUS_TERMS: Readonly<Record<DeliveryStatus, string>> = {
   skipped: "(d.status = 'delivered' AND d.skip_reason IS NOT NULL)",
 };
 
+/** The terms of a walk down the ids with only the filters given, each a literal term SQLite can plan for. */
+function walkTerms(search: Omit<DeliverySearch, 'limit' | 'event' | 'call' | 'before'>): string[] {
+  const terms = ['e.seq = d.event_seq'];
+  if (search.statuses) terms.push(`(${[...new Set(search.statuses)].map((status) => STATUS_TERMS[status]).join(' OR ')})`);
+  if (search.connector !== undefined) terms.push('d.connector = @connector');
+  if (search.route !== undefined) terms.push('d.route = @route');
+  if (search.type !== undefined) terms.push('e.type = @type');
+  if (search.since !== undefined) terms.push('d.created_at >= @since');
+  if (search.until !== undefined) terms.push('d.created_at < @until');
+  return terms;
+}
+
 /**
  * The newest-first walk with only the filters given, so SQLite plans it for
  * them: each status a literal term (the partial indexes of pending and dead
@@ -87,14 +98,12 @@ const STATUS_TERMS: Readonly<Record<DeliveryStatus, string>> = {
  * cursor is past every id), stopped by the limit.
  */
 export function walkSql(search: Omit<DeliverySearch, 'limit' | 'event' | 'call' | 'before'>): string {
-  const terms = ['e.seq = d.event_seq', 'd.id < @before'];
-  if (search.statuses) terms.push(`(${[...new Set(search.statuses)].map((status) => STATUS_TERMS[status]).join(' OR ')})`);
-  if (search.connector !== undefined) terms.push('d.connector = @connector');
-  if (search.route !== undefined) terms.push('d.route = @route');
-  if (search.type !== undefined) terms.push('e.type = @type');
-  if (search.since !== undefined) terms.push('d.created_at >= @since');
-  if (search.until !== undefined) terms.push('d.created_at < @until');
-  return `SELECT ${RECORD_COLUMNS} FROM deliveries d CROSS JOIN events e WHERE ${terms.join(' AND ')} ORDER BY d.id DESC LIMIT @limit`;
+  return `SELECT ${RECORD_COLUMNS} FROM deliveries d CROSS JOIN events e WHERE ${[...walkTerms(search), 'd.id < @before'].join(' AND ')} ORDER BY d.id DESC LIMIT @limit`;
+}
+
+/** A bulk replay's count down the ids: every match of the same terms as the walk, so the same indexes narrow it. */
+export function countWalkSql(search: Omit<DeliverySearch, 'limit' | 'event' | 'call' | 'before'>): string {
+  return countOf(`SELECT d.id, ${STATUS} AS status FROM deliveries d CROSS JOIN events e WHERE ${walkTerms(search).join(' AND ')}`);
 }
 
 /** The operators' reads on the reading connection; the store core guards them (src/store/core/operator-reads.ts). */
@@ -103,18 +112,17 @@ export function createOperatorReads(db: Db): OperatorReadsAdapter {
     byEvent: db.prepare<[PageParams], RecordRow>(SQL.byEvent),
     byCall: db.prepare<[PageParams], RecordRow>(SQL.byCall),
   };
-  const walks = new Map<string, Statement<[PageParams], RecordRow>>();
   /** One statement per set of filters given (a few dozen at most), prepared once. */
-  function walk(search: DeliverySearch): Statement<[PageParams], RecordRow> {
-    const sql = walkSql(search);
-    let statement = walks.get(sql);
-    if (!statement) walks.set(sql, (statement = db.prepare<[PageParams], RecordRow>(sql)));
-    return statement;
+  const statements = new Map<string, Statement<[never], unknown>>();
+  function prepared<Params, Row>(sql: string): Statement<[Params], Row> {
+    let statement = statements.get(sql);
+    if (!statement) statements.set(sql, (statement = db.prepare<[never], unknown>(sql)));
+    return statement as unknown as Statement<[Params], Row>;
   }
+  const walk = (search: DeliverySearch) => prepared<PageParams, RecordRow>(walkSql(search));
   const counts = {
     byEvent: db.prepare<[SearchParams], StatusCountRow>(COUNT_SQL.byEvent),
     byCall: db.prepare<[SearchParams], StatusCountRow>(COUNT_SQL.byCall),
-    walk: db.prepare<[SearchParams], StatusCountRow>(COUNT_SQL.walk),
   };
   const callsWithId = db.prepare<[string], CallRecordRow>(SQL.callsWithId);
   const callsWithNumber = db.prepare<[{ digits: string; limit: number }], CallRecordRow>(SQL.callsWithNumber);
@@ -135,7 +143,9 @@ export function createOperatorReads(db: Db): OperatorReadsAdapter {
   }
 
   function countDeliveries(search: Omit<DeliverySearch, 'before' | 'limit'>): DeliveryCount {
-    return countFromRows(counts[shapeOf(search)].all(searchParamsOf(search)));
+    const shape = shapeOf(search);
+    const statement = shape === 'walk' ? prepared<SearchParams, StatusCountRow>(countWalkSql(search)) : counts[shape];
+    return countFromRows(statement.all(searchParamsOf(search)));
   }
 
   function listEvents(search: EventSearch): ListedEvent[] {
