@@ -267,7 +267,11 @@ export async function startService(config: BridgeConfig, deps: ServiceDeps = {})
     url,
     ...(admin ? { adminUrl: admin.url } : {}),
     store,
-    reload: (trigger = 'api') => reloader.reload(trigger),
+    async reload(trigger = 'api') {
+      // A reload by signal is audited as the API's and the console's are: recorded first, or not done.
+      if (trigger === 'SIGHUP') await store.recordAudit({ at: now(), action: 'reload', actor: { via: 'signal', who: 'SIGHUP' }, count: 1 });
+      return reloader.reload(trigger);
+    },
     stop: () => (stopping ??= stop()),
   };
 }

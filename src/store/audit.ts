@@ -17,10 +17,10 @@ export interface AuditStore {
 
 export type AuditAction = 'sign_in' | 'sign_in_failed' | 'sign_out' | 'replay' | 'bulk_replay' | 'pause' | 'resume' | 'reload';
 
-/** Who acted, and from where: a console session, the admin API's bearer token, or the CLI on the store itself. */
+/** Who acted, and from where: a console session, the admin API's bearer token, the CLI on the store itself, or a signal to the process. */
 export interface AuditActor {
-  readonly via: 'console' | 'api' | 'cli';
-  /** `session 1a2b3c4d` (the session id's first characters), `bearer token`, `alice@host` (the CLI's user and host). */
+  readonly via: 'console' | 'api' | 'cli' | 'signal';
+  /** `session 1a2b3c4d` (the session id's first characters), `bearer token`, `alice@host` (the CLI's user and host), `SIGHUP`. */
   readonly who: string;
   /** The client's address, where a request carried one. */
   readonly address?: string;

@@ -95,12 +95,14 @@ describe('SIGHUP', () => {
   it('with a valid file while webhooks flow: no request fails, /readyz stays 200, the new routes and secrets are in force after', async () => {
     const dir = dirFor('sighup-good');
     const configPath = join(dir, 'config.yaml');
-    writeConfig(configPath, dir, { sources: source([OLD, SHARED]) });
+    const admin = { port: 0, token: TOKEN };
+    writeConfig(configPath, dir, { admin, sources: source([OLD, SHARED]) });
     const bridge = await start(configPath);
 
     const flow = flowAround(bridge, SHARED, () => logged(bridge, 'config reloaded'));
     await waitFor(() => readEvents(join(dir, 'events.jsonl')).length >= 10, { what: 'webhooks flowing' });
     writeConfig(configPath, dir, {
+      admin,
       sources: source([SHARED, NEW]),
       connectors: { events: { type: 'file', path: join(dir, 'events.jsonl') }, extra: { type: 'file', path: join(dir, 'extra.jsonl') } },
       routes: [
@@ -120,6 +122,9 @@ describe('SIGHUP', () => {
     expect([refused.status, refused.body.error?.code]).toEqual([401, 'SIGNATURE_MISMATCH']);
     await waitFor(() => readEvents(join(dir, 'extra.jsonl')).some((event) => event.id === late.id), { what: 'the new route delivering to the new connector' });
     expect(await metric(bridge.url, 'audian_bridge_config_reloads_total{outcome="applied"}')).toBe('audian_bridge_config_reloads_total{outcome="applied"} 1');
+    // The signal is in the audit, as a reload by the API or the console is.
+    const audit = (await (await fetch(`${bridge.adminUrl}/admin/audit`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as { entries: { action: string; actor: { via: string; who: string } }[] };
+    expect(audit.entries.filter((entry) => entry.action === 'reload').map((entry) => entry.actor)).toEqual([{ via: 'signal', who: 'SIGHUP' }]);
   });
 
   it('with an invalid file while webhooks flow: no request fails, the running config stays, the issues are logged and counted', async () => {
