@@ -63,6 +63,10 @@ export function createAccess(sessions: Sessions) {
   }
 
   return {
+    /** Whether `session` is still signed in (not ended, not idle past its time), without counting as a request. */
+    active(session: Pick<Session, 'id'>): boolean {
+      return sessions.find(session.id).state === 'active';
+    },
     view(handler: View): Middleware {
       return async (ctx) => {
         const session = signedIn(ctx);

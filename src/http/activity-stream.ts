@@ -14,11 +14,14 @@ export interface ActivityStreamOptions {
   readonly maxBufferBytes?: number;
   /** Streams open at once, the console's and the API's together. */
   readonly maxClients?: number;
+  /** How often a stream asks whether its client may still have it (`serve`'s `allowed`). */
+  readonly recheckMs?: number;
 }
 
 const HEARTBEAT_MS = 15_000;
 const MAX_BUFFER_BYTES = 1024 * 1024;
 const MAX_CLIENTS = 16;
+const RECHECK_MS = 5_000;
 /** How long a client that lost its stream waits before it asks again (the EventSource `retry` field). */
 const RECONNECT_MS = 2_000;
 
@@ -40,10 +43,11 @@ export function createActivityStreams(options: ActivityStreamOptions) {
   const heartbeatMs = options.heartbeatMs ?? HEARTBEAT_MS;
   const maxBuffer = options.maxBufferBytes ?? MAX_BUFFER_BYTES;
   const maxClients = options.maxClients ?? MAX_CLIENTS;
+  const recheckMs = options.recheckMs ?? RECHECK_MS;
   const open = new Set<() => void>();
   let closed = false;
 
-  function start(res: ServerResponse, filter: ActivityFilter): void {
+  function start(res: ServerResponse, filter: ActivityFilter, allowed: () => boolean): void {
     const matches = compileActivityFilter(filter);
     let ended = false;
     const end = () => {
@@ -51,6 +55,7 @@ export function createActivityStreams(options: ActivityStreamOptions) {
       ended = true;
       unsubscribe();
       clearInterval(heartbeat);
+      clearInterval(recheck);
       open.delete(end);
       if (!res.writableEnded) res.end();
     };
@@ -69,6 +74,14 @@ export function createActivityStreams(options: ActivityStreamOptions) {
     });
     const heartbeat = setInterval(() => send(`: ${new Date().toISOString()}\n\n`), heartbeatMs);
     heartbeat.unref();
+    // A console session that ended (signed out, or idle past its time) takes its stream with it: the client's
+    // reconnect then meets the login page.
+    const recheck = setInterval(() => {
+      if (allowed()) return;
+      logger.info('live tail ended: its session is over');
+      end();
+    }, recheckMs);
+    recheck.unref();
     open.add(end);
     res.on('close', end);
     res.writeHead(200, {
@@ -82,14 +95,17 @@ export function createActivityStreams(options: ActivityStreamOptions) {
   }
 
   return {
-    /** Answers `ctx` with a stream of the activity `filter` matches, until the client goes or `close`. */
-    serve(ctx: Context, filter: ActivityFilter): void {
+    /**
+     * Answers `ctx` with a stream of the activity `filter` matches, until the client goes, `close`, or `allowed`
+     * (asked every `recheckMs`) says the client may no longer have it.
+     */
+    serve(ctx: Context, filter: ActivityFilter, allowed: () => boolean = () => true): void {
       if (closed) throw new BridgeError('SHUTTING_DOWN', 'the bridge is stopping');
       if (open.size >= maxClients) throw new BridgeError('OVERLOADED', `${maxClients} live tails are open already; close one and try again`);
       ctx.respond = false;
       ctx.req.socket.setNoDelay(true);
       ctx.req.socket.setTimeout(0);
-      start(ctx.res, filter);
+      start(ctx.res, filter, allowed);
     },
     /** Ends every stream; new ones are refused. */
     close(): void {

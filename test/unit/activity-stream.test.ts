@@ -14,13 +14,14 @@ afterEach(async () => {
   await Promise.all(servers.splice(0).map((server) => new Promise((resolve) => server.close(resolve))));
 });
 
-async function serveStreams(options: { heartbeatMs?: number; maxBufferBytes?: number; maxClients?: number } = {}) {
+async function serveStreams(options: { heartbeatMs?: number; maxBufferBytes?: number; maxClients?: number; recheckMs?: number; allowed?: () => boolean } = {}) {
   const feed = createActivityFeed();
-  const streams = createActivityStreams({ feed, logger, ...options });
+  const { allowed, ...streamOptions } = options;
+  const streams = createActivityStreams({ feed, logger, ...streamOptions });
   const app = new Koa();
   app.use(async (ctx) => {
     try {
-      streams.serve(ctx, {});
+      streams.serve(ctx, {}, allowed);
     } catch (err) {
       ctx.status = 503;
       ctx.body = { error: { code: (err as { code: string }).code } };
@@ -81,5 +82,15 @@ describe('live tail streams', () => {
     await Promise.all([first.ended, second.ended]);
     const after = await fetch(url);
     expect(after.status).toBe(503);
+  });
+
+  it('end a stream once its client may no longer have it (a console session that ended)', async () => {
+    let signedIn = true;
+    const { url, feed } = await serveStreams({ recheckMs: 50, allowed: () => signedIn });
+    const stream = await openSse(url);
+    feed.publish(webhook(1));
+    await stream.next((m) => m.event === 'webhook', 2_000);
+    signedIn = false;
+    await stream.ended;
   });
 });

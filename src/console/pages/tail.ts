@@ -69,8 +69,9 @@ export function registerTailPage(site: Site, activity: ConsoleActivity): void {
   );
   site.router.get(
     '/ui/tail/stream',
-    site.access.view(async (ctx) => {
-      activity.streams.serve(ctx, activityFilterOf(ctx.query));
+    site.access.view(async (ctx, session) => {
+      // The stream is no request of the session's: it keeps it from nothing, and ends with it.
+      activity.streams.serve(ctx, activityFilterOf(ctx.query), () => site.access.active(session));
     }),
   );
 }
