@@ -267,13 +267,15 @@ export async function startService(config: BridgeConfig, deps: ServiceDeps = {})
     url,
     ...(admin ? { adminUrl: admin.url } : {}),
     store,
-    async reload(trigger = 'api') {
-      // A reload by signal is audited as the API's and the console's are: recorded first, or not done.
-      if (trigger === 'SIGHUP') await store.recordAudit({ at: now(), action: 'reload', actor: { via: 'signal', who: 'SIGHUP' }, count: 1 });
-      return reloader.reload(trigger);
-    },
+    reload: (trigger = 'api') => reloadAudited(store, reloader, now, trigger),
     stop: () => (stopping ??= stop()),
   };
+}
+
+/** A reload by signal is audited as the API's and the console's are: recorded first, or not done. */
+async function reloadAudited(store: Pick<Store, 'recordAudit'>, reloader: Pick<Reloader, 'reload'>, now: () => number, trigger: string): Promise<ReloadAnswer> {
+  if (trigger === 'SIGHUP') await store.recordAudit({ at: now(), action: 'reload', actor: { via: 'signal', who: 'SIGHUP' }, count: 1 });
+  return reloader.reload(trigger);
 }
 
 /** Whether the receiver takes webhooks (not while starting or stopping), and whether the store is closed: metrics then read none. */
