@@ -63,6 +63,27 @@ describe('gathering writes for the writer thread', () => {
     expect(posts).toEqual([[1, 2], [3]]);
   });
 
+  it('stops holding once a hold fills a whole message before the answers come, until everything is answered', async () => {
+    const { gather, posts, setBusy } = gatherer({ max: 2, windowMs: 60_000 });
+    setBusy(true);
+    gather.add(1);
+    gather.add(2);
+    expect(posts).toEqual([[1, 2]]);
+    // Writes come faster than answers: the next goes at the end of its turn, though earlier ones are in flight.
+    gather.add(3);
+    await endOfTurn();
+    expect(posts).toEqual([[1, 2], [3]]);
+    // Everything answered: traffic is moderate again, and a write asked while others are in flight is held.
+    gather.idle();
+    gather.add(4);
+    await endOfTurn();
+    expect(posts).toEqual([[1, 2], [3]]);
+    setBusy(false);
+    gather.idle();
+    await endOfTurn();
+    expect(posts).toEqual([[1, 2], [3], [4]]);
+  });
+
   it('with a window of 0, posts every turn whatever is in flight', async () => {
     const { gather, posts, setBusy } = gatherer({ windowMs: 0 });
     setBusy(true);

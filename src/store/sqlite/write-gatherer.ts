@@ -33,6 +33,12 @@ export function createWriteGatherer<T>(post: (batch: T[]) => void, options: Gath
   let batch: T[] = [];
   let immediate: NodeJS.Immediate | undefined;
   let timer: NodeJS.Timeout | undefined;
+  /**
+   * A hold filled a whole message before the answers came: writes arrive faster than the thread answers, so
+   * holding would only leave the thread idle for a round trip between groups. Writes then go at the end of their
+   * turn until everything posted is answered (traffic moderate again).
+   */
+  let saturated = false;
 
   function send(): void {
     if (immediate) clearImmediate(immediate);
@@ -54,12 +60,16 @@ export function createWriteGatherer<T>(post: (batch: T[]) => void, options: Gath
   return {
     add(item) {
       batch.push(item);
-      if (batch.length >= options.max) return send();
+      if (batch.length >= options.max) {
+        if (timer) saturated = true;
+        return send();
+      }
       if (immediate || timer) return;
-      if (options.windowMs > 0 && options.busy()) timer = setTimeout(send, options.windowMs);
+      if (options.windowMs > 0 && options.busy() && !saturated) timer = setTimeout(send, options.windowMs);
       else endOfTurn();
     },
     idle() {
+      saturated = false;
       if (timer) endOfTurn();
     },
     flush: send,
