@@ -57,7 +57,9 @@ describe('events list', () => {
     const all = await cli(['events', 'list', '--config', configPath]);
     expect(all.code, all.stderr).toBe(0);
     const types = lines<Listed>(all.stdout).map((row) => row.event.type);
-    expect(types).toEqual(['call.summary', 'call.missed', 'call.failed', 'call.ringing', 'call.initiated']);
+    // The two derived events fall due at the same moment (the grace after the ending), so either may be stored first.
+    expect(types.slice(2)).toEqual(['call.failed', 'call.ringing', 'call.initiated']);
+    expect(types.slice(0, 2).sort()).toEqual(['call.missed', 'call.summary']);
     expect(all.stderr).toBe('5 events\n');
 
     const missed = lines<Listed>((await cli(['events', 'list', '--config', configPath, '--type', 'call.missed', '--call', callId])).stdout);
@@ -99,7 +101,9 @@ describe('calls', () => {
     const result = await cli(['calls', 'show', callId, '--config', configPath]);
     expect(result.code, result.stderr).toBe(0);
     const answer = JSON.parse(result.stdout) as { events: Listed[]; calls: { missed: string; summaryRevision: number }[]; deliveries: { type: string; status: string }[] };
-    expect(answer.events.map((row) => row.event.type)).toEqual(['call.initiated', 'call.ringing', 'call.failed', 'call.missed', 'call.summary']);
+    const types = answer.events.map((row) => row.event.type);
+    expect(types.slice(0, 3)).toEqual(['call.initiated', 'call.ringing', 'call.failed']);
+    expect(types.slice(3).sort()).toEqual(['call.missed', 'call.summary']);
     expect(answer.events.every((row) => row.event.dialect === 'audian.v2' && /^\d{4}-/.test(row.receivedAt))).toBe(true);
     expect(answer.calls).toEqual([expect.objectContaining({ missed: 'emitted', summaryRevision: 1 })]);
     expect(answer.deliveries.map((row) => row.type)).toEqual(answer.events.map((row) => row.event.type));
